@@ -1,0 +1,243 @@
+//! Authentication (bearer token, session cookie, basic auth) and role checks.
+//!
+//! Every handler names the role it needs in its signature (`Viewer`, `Operator`,
+//! `Admin` extractors), so a route cannot forget its check and a reader sees the rule
+//! next to the code. Roles are ordered: admin > operator > viewer.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use wardflux_model::inventory::{Actor, Role, Secret, User};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Name of the session cookie set by `POST /api/v1/auth/login`.
+pub const SESSION_COOKIE: &str = "wardflux_session";
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    /// The token (API or session) the request came with, if any (basic auth has none).
+    pub token_id: Option<uuid::Uuid>,
+}
+
+impl CurrentUser {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id),
+            name: self.user.username.clone(),
+        }
+    }
+}
+
+fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(cached) = parts.extensions.get::<CurrentUser>() {
+            return Ok(cached.clone());
+        }
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .map(|h| h.to_str().unwrap_or("").to_string());
+        let current = match header {
+            Some(h) => {
+                let (scheme, value) = h.split_once(' ').unwrap_or((h.as_str(), ""));
+                if scheme.eq_ignore_ascii_case("bearer") {
+                    token_user(state, value.trim()).await?
+                } else if scheme.eq_ignore_ascii_case("basic") {
+                    basic_user(state, parts, value.trim()).await?
+                } else {
+                    return Err(ApiError::Unauthorized(
+                        "unsupported Authorization scheme; use Bearer or Basic",
+                    ));
+                }
+            }
+            None => match cookie_value(parts, SESSION_COOKIE) {
+                Some(tok) => token_user(state, tok).await?,
+                None => return Err(ApiError::Unauthorized("authentication required")),
+            },
+        };
+        parts.extensions.insert(current.clone());
+        Ok(current)
+    }
+}
+
+async fn token_user(state: &AppState, token: &str) -> Result<CurrentUser, ApiError> {
+    match state.store.authenticate_token(token).await? {
+        Some((tok, user)) => Ok(CurrentUser {
+            user,
+            token_id: Some(tok.id),
+        }),
+        None => Err(ApiError::Unauthorized("invalid or expired token")),
+    }
+}
+
+async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<CurrentUser, ApiError> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or(ApiError::Unauthorized("malformed basic credentials"))?;
+    let (username, password) = decoded
+        .split_once(':')
+        .ok_or(ApiError::Unauthorized("malformed basic credentials"))?;
+    let ip = client_ip(parts);
+    state.limiter.check(username, ip)?;
+    match state
+        .store
+        .verify_password(username, &Secret::new(password))
+        .await?
+    {
+        Some(user) => {
+            state.limiter.success(username);
+            Ok(CurrentUser {
+                user,
+                token_id: None,
+            })
+        }
+        None => {
+            state.limiter.failure(username, ip);
+            Err(ApiError::Unauthorized("invalid username or password"))
+        }
+    }
+}
+
+macro_rules! role_extractor {
+    ($name:ident, $role:expr, $why:literal) => {
+        #[doc = concat!("An authenticated caller whose role allows `", stringify!($role), "`.")]
+        #[derive(Debug, Clone)]
+        pub struct $name(pub CurrentUser);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, ApiError> {
+                let u = CurrentUser::from_request_parts(parts, state).await?;
+                if u.user.role.allows($role) {
+                    Ok($name(u))
+                } else {
+                    Err(ApiError::Forbidden($why))
+                }
+            }
+        }
+    };
+}
+
+role_extractor!(Viewer, Role::Viewer, "this action needs the viewer role");
+role_extractor!(
+    Operator,
+    Role::Operator,
+    "this action needs the operator or admin role"
+);
+role_extractor!(Admin, Role::Admin, "this action needs the admin role");
+
+/// Failed-login throttling: per username and per client address, in memory.
+///
+/// A `std::sync::Mutex` suffices: the critical sections are a few map operations and
+/// never cross an `.await`.
+pub struct LoginLimiter {
+    window: Duration,
+    max_per_user: usize,
+    max_per_ip: usize,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(300), 5, 20)
+    }
+}
+
+impl LoginLimiter {
+    pub fn new(window: Duration, max_per_user: usize, max_per_ip: usize) -> Self {
+        Self {
+            window,
+            max_per_user,
+            max_per_ip,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(username: &str, ip: Option<IpAddr>) -> [Option<String>; 2] {
+        [
+            Some(format!("u:{}", username.to_lowercase())),
+            ip.map(|ip| format!("ip:{ip}")),
+        ]
+    }
+
+    /// Refuses the attempt when the username or the address has too many recent failures.
+    pub fn check(&self, username: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, key) in Self::keys(username, ip).into_iter().enumerate() {
+            let Some(key) = key else { continue };
+            let max = if i == 0 {
+                self.max_per_user
+            } else {
+                self.max_per_ip
+            };
+            if let Some(q) = map.get_mut(&key) {
+                while q.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+                    q.pop_front();
+                }
+                if q.len() >= max {
+                    let oldest = *q.front().expect("non-empty");
+                    let retry = self.window.saturating_sub(now.duration_since(oldest));
+                    return Err(ApiError::TooManyRequests {
+                        retry_after_s: retry.as_secs().max(1),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn failure(&self, username: &str, ip: Option<IpAddr>) {
+        metrics::counter!("wardflux_login_failures_total").increment(1);
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Bound memory: a flood of random usernames must not grow the map forever.
+        if map.len() > 100_000 {
+            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) <= self.window));
+        }
+        for key in Self::keys(username, ip).into_iter().flatten() {
+            map.entry(key).or_default().push_back(now);
+        }
+    }
+
+    pub fn success(&self, username: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&format!("u:{}", username.to_lowercase()));
+    }
+}

@@ -1,0 +1,157 @@
+//! Handler errors: validation and client mistakes (4xx) versus unexpected failures (500).
+//!
+//! Every error is answered with a JSON body `{error, message, field?}`; unexpected
+//! failures are logged with their detail and answered with a generic message, so
+//! internals never reach the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use wardflux_model::inventory::FieldError;
+use wardflux_store::StoreError;
+
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable kind: validation_error, bad_request, unauthorized, forbidden,
+    /// not_found, conflict, too_many_requests, unavailable, internal_error.
+    pub error: &'static str,
+    pub message: String,
+    /// The offending input field, when one is to blame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Well-formed input that breaks a rule (422).
+    #[error("{0}")]
+    Validation(FieldError),
+    /// Malformed input: bad JSON, wrong type, unknown field, bad query string (400).
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        field: Option<String>,
+    },
+    #[error("authentication required")]
+    Unauthorized(&'static str),
+    #[error("forbidden")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { field: String, message: String },
+    #[error("too many requests")]
+    TooManyRequests { retry_after_s: u64 },
+    /// A service this route needs is not running (503).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl ApiError {
+    pub fn bad_request(field: Option<&str>, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            field: field.map(str::to_string),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::Validation(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { entity } => Self::NotFound(entity.to_string()),
+            StoreError::Conflict { field, message } => Self::Conflict {
+                field: field.to_string(),
+                message: message.to_string(),
+            },
+            StoreError::Invalid(fe) => Self::Validation(fe),
+            other => Self::Unexpected(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error, message, field) = match self {
+            ApiError::Validation(fe) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_error",
+                format!("{}: {}", fe.field, fe.message),
+                Some(fe.field),
+            ),
+            ApiError::BadRequest { message, field } => {
+                (StatusCode::BAD_REQUEST, "bad_request", message, field)
+            }
+            ApiError::Unauthorized(why) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", why.to_string(), None)
+            }
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "forbidden", why.to_string(), None),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+                None,
+            ),
+            ApiError::Conflict { field, message } => {
+                (StatusCode::CONFLICT, "conflict", message, Some(field))
+            }
+            ApiError::TooManyRequests { retry_after_s } => {
+                let body = ErrorBody {
+                    error: "too_many_requests",
+                    message: format!("too many failed attempts; retry in {retry_after_s} s"),
+                    field: None,
+                };
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", retry_after_s.to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            ApiError::Unavailable(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                why,
+                None,
+            ),
+            ApiError::Unexpected(detail) => {
+                tracing::error!(error = %detail, "unexpected error while handling a request");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error; see the server log".to_string(),
+                    None,
+                )
+            }
+        };
+        let mut resp = (
+            status,
+            Json(ErrorBody {
+                error,
+                message,
+                field,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer realm=\"wardflux\""),
+            );
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

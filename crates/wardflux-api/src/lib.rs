@@ -1,0 +1,176 @@
+//! The WARD FLUX REST API under `/api/v1`, plus `/healthz` and `/metrics`.
+//!
+//! [`router`] builds the whole HTTP surface from an [`AppState`]; [`serve`] runs it on a
+//! listener the caller binds, until the caller's shutdown future completes (so tests
+//! bind port 0 and control shutdown). Handlers talk to the configuration store and the
+//! running services only through `AppState`; they never open connections of their own.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ErrorBody};
+pub use state::AppState;
+
+use routes::{
+    auth as a, devices as d, groups as g, icmp as i, monitoring as m, system as s, users as u,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "WARD FLUX API",
+        description = "Network monitoring: device inventory, SNMP, ICMP, metrics. \
+                       Authenticate with `POST /api/v1/auth/login`, then send `Authorization: Bearer <token>`.",
+    ),
+    modifiers(&SecurityAddon),
+    security(("bearer" = []), ("basic" = [])),
+    tags(
+        (name = "auth"), (name = "users"), (name = "devices"), (name = "device-groups"),
+        (name = "monitoring"), (name = "system")
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        c.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
+    }
+}
+
+/// Routes and their OpenAPI description, before state is attached.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(s::healthz))
+        .routes(routes!(s::metrics))
+        .routes(routes!(s::audit))
+        .routes(routes!(a::login))
+        .routes(routes!(a::logout))
+        .routes(routes!(a::me))
+        .routes(routes!(a::list_tokens, a::create_token))
+        .routes(routes!(a::delete_token))
+        .routes(routes!(u::list_users, u::create_user))
+        .routes(routes!(u::get_user, u::update_user, u::delete_user))
+        .routes(routes!(u::set_password))
+        .routes(routes!(d::list_devices, d::create_device))
+        .routes(routes!(d::export_devices))
+        .routes(
+            routes!(d::import_devices).layer(DefaultBodyLimit::max(d::MAX_IMPORT_BYTES)),
+        )
+        .routes(routes!(d::get_device, d::update_device, d::delete_device))
+        .routes(routes!(g::list_groups, g::create_group))
+        .routes(routes!(g::get_group, g::update_group, g::delete_group))
+        .routes(routes!(m::get_profile, m::put_profile))
+        .routes(routes!(m::list_credentials, m::create_credential))
+        .routes(routes!(m::get_credential, m::delete_credential))
+        .routes(routes!(i::status))
+        .routes(routes!(i::ping_device))
+}
+
+/// The OpenAPI document of every route (served at `/api/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = api_router().split_for_parts();
+    add_openapi_route(&mut api);
+    api
+}
+
+fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::{ResponseBuilder, security::SecurityRequirement};
+    let op = OperationBuilder::new()
+        .summary(Some("This OpenAPI 3.1 document"))
+        .tag("system")
+        .security(SecurityRequirement::default())
+        .response("200", ResponseBuilder::new().description("OpenAPI document"))
+        .build();
+    api.paths
+        .paths
+        .insert("/api/v1/openapi.json".into(), PathItem::new(HttpMethod::Get, op));
+}
+
+/// The whole HTTP surface, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let (router, mut api) = api_router().split_for_parts();
+    add_openapi_route(&mut api);
+    let doc = std::sync::Arc::new(api);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES))
+        .layer(axum::middleware::from_fn(track_requests))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route".into())
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(ErrorBody {
+            error: "method_not_allowed",
+            message: "method not allowed on this route".into(),
+            field: None,
+        }),
+    )
+        .into_response()
+}
+
+/// Counts requests and their latency by route template and status.
+async fn track_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let t0 = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("wardflux_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("wardflux_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(t0.elapsed().as_secs_f64());
+    resp
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

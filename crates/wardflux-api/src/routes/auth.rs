@@ -1,0 +1,183 @@
+//! `/api/v1/auth/*`: login (token + session cookie), logout, who am I, API tokens.
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use wardflux_model::inventory::{ApiToken, Secret, User};
+
+use crate::auth::{CurrentUser, SESSION_COOKIE, Viewer};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{IdPath, Json};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Use as `Authorization: Bearer <token>`; also set as the session cookie.
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// Log in with username and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<impl IntoResponse> {
+    if req.username.is_empty() {
+        return Err(ApiError::bad_request(Some("username"), "must not be empty"));
+    }
+    st.limiter.check(&req.username, Some(addr.ip()))?;
+    let Some(user) = st.store.verify_password(&req.username, &req.password).await? else {
+        st.limiter.failure(&req.username, Some(addr.ip()));
+        tracing::warn!(username = %req.username, client = %addr.ip(), "failed login");
+        return Err(ApiError::Unauthorized("invalid username or password"));
+    };
+    st.limiter.success(&req.username);
+    let expires_at = Utc::now() + st.session_ttl;
+    let actor = CurrentUser {
+        user: user.clone(),
+        token_id: None,
+    }
+    .actor();
+    let (_tok, plain) = st
+        .store
+        .create_token(&actor, user.id, "login session", "session", Some(expires_at))
+        .await?;
+    let mut cookie = format!(
+        "{SESSION_COOKIE}={plain}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        st.session_ttl.num_seconds()
+    );
+    if st.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Unexpected(e.to_string()))?,
+    );
+    tracing::info!(username = %user.username, "login");
+    Ok((
+        headers,
+        axum::Json(LoginResponse {
+            token: plain,
+            token_type: "Bearer",
+            expires_at,
+            user,
+        }),
+    ))
+}
+
+/// End the current session (revokes the token the request came with).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(st): State<AppState>, Viewer(me): Viewer) -> ApiResult<impl IntoResponse> {
+    if let Some(id) = me.token_id {
+        st.store.delete_token(&me.actor(), id).await?;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie)],
+    ))
+}
+
+/// The authenticated user.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+pub async fn me(Viewer(me): Viewer) -> axum::Json<User> {
+    axum::Json(me.user)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub name: String,
+    /// Lifetime in days (1-3650); none = no expiry.
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewToken {
+    /// Shown once; only its hash is stored.
+    pub token: String,
+    pub info: ApiToken,
+}
+
+/// List your API tokens (never their values).
+#[utoipa::path(get, path = "/api/v1/auth/tokens", tag = "auth",
+    responses((status = 200, body = Vec<ApiToken>), (status = 401, body = ErrorBody)))]
+pub async fn list_tokens(
+    State(st): State<AppState>,
+    Viewer(me): Viewer,
+) -> ApiResult<axum::Json<Vec<ApiToken>>> {
+    let mut v = st.store.list_tokens(me.user.id).await?;
+    v.retain(|t| t.kind == "api");
+    Ok(axum::Json(v))
+}
+
+/// Create an API token for automation, acting as yourself with your role.
+#[utoipa::path(post, path = "/api/v1/auth/tokens", tag = "auth", request_body = TokenRequest,
+    responses((status = 201, body = NewToken), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_token(
+    State(st): State<AppState>,
+    Viewer(me): Viewer,
+    Json(req): Json<TokenRequest>,
+) -> ApiResult<(StatusCode, axum::Json<NewToken>)> {
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(ApiError::Validation(
+            wardflux_model::inventory::FieldError::new("name", "must be 1-128 characters"),
+        ));
+    }
+    let expires_at = match req.expires_in_days {
+        None => None,
+        Some(d) if (1..=3650).contains(&d) => Some(Utc::now() + chrono::Duration::days(d)),
+        Some(_) => {
+            return Err(ApiError::Validation(
+                wardflux_model::inventory::FieldError::new(
+                    "expires_in_days",
+                    "must be between 1 and 3650",
+                ),
+            ));
+        }
+    };
+    let (info, token) = st
+        .store
+        .create_token(&me.actor(), me.user.id, name, "api", expires_at)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(NewToken { token, info })))
+}
+
+/// Revoke one of your API tokens (admins may revoke anyone's).
+#[utoipa::path(delete, path = "/api/v1/auth/tokens/{id}", tag = "auth",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_token(
+    State(st): State<AppState>,
+    Viewer(me): Viewer,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    let mine = st.store.list_tokens(me.user.id).await?;
+    if !mine.iter().any(|t| t.id == id) && me.user.role != wardflux_model::inventory::Role::Admin {
+        return Err(ApiError::NotFound("token".into()));
+    }
+    st.store.delete_token(&me.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

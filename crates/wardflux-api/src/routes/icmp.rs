@@ -1,0 +1,151 @@
+//! ICMP: every device's reachability state, its history, and ping-now.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Operator, Viewer};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{IdPath, Json, Query};
+use crate::state::AppState;
+
+/// One device's reachability as the ICMP monitor sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IcmpStatus {
+    pub device_id: uuid::Uuid,
+    pub name: String,
+    pub ip: String,
+    /// up, down or unknown (not checked yet)
+    pub state: String,
+    /// Since when the device is in this state.
+    pub since: DateTime<Utc>,
+    pub down_since: Option<DateTime<Utc>>,
+    pub last_check: Option<DateTime<Utc>>,
+    pub last_rtt_ms: Option<f64>,
+    /// Percent of the last check's packets lost.
+    pub loss: Option<f64>,
+    pub flapping: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatusParams {
+    /// up, down or unknown
+    pub state: Option<String>,
+    /// Only flapping devices (true) or only stable ones (false).
+    pub flapping: Option<bool>,
+    /// Case-insensitive substring of name or IP.
+    pub search: Option<String>,
+}
+
+fn unavailable() -> ApiError {
+    ApiError::Unavailable("the ICMP monitor is not running (see the server log: it needs CAP_NET_RAW or net.ipv4.ping_group_range)".into())
+}
+
+/// Every monitored device's state, since when, last RTT and loss.
+#[utoipa::path(get, path = "/api/v1/monitoring/icmp/status", tag = "monitoring", params(StatusParams),
+    responses((status = 200, body = Vec<IcmpStatus>), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn status(
+    State(st): State<AppState>,
+    _: Viewer,
+    Query(p): Query<StatusParams>,
+) -> ApiResult<axum::Json<Vec<IcmpStatus>>> {
+    if let Some(s) = &p.state
+        && !["up", "down", "unknown"].contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(Some("state"), "must be up, down or unknown"));
+    }
+    let mon = st.services.icmp.as_ref().ok_or_else(unavailable)?;
+    let needle = p.search.as_ref().map(|s| s.to_lowercase());
+    let mut out: Vec<IcmpStatus> = mon
+        .snapshot()
+        .into_iter()
+        .filter(|d| p.state.as_deref().is_none_or(|s| d.state.as_str() == s))
+        .filter(|d| p.flapping.is_none_or(|f| d.flapping == f))
+        .filter(|d| {
+            needle.as_ref().is_none_or(|n| {
+                d.name.to_lowercase().contains(n) || d.ip.to_string().contains(n)
+            })
+        })
+        .map(|d| IcmpStatus {
+            device_id: d.device_id,
+            name: d.name,
+            ip: d.ip.to_string(),
+            state: d.state.as_str().to_string(),
+            since: d.since,
+            down_since: d.down_since,
+            last_check: d.last_check,
+            last_rtt_ms: d.last_rtt_ms,
+            loss: d.loss,
+            flapping: d.flapping,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.ip.cmp(&b.ip)));
+    Ok(axum::Json(out))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PingRequest {
+    /// Echo requests to send, 1-20 (default 3).
+    pub count: Option<u32>,
+    /// Per-request timeout in milliseconds, 50-10000 (default 1000).
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PingAnswer {
+    pub device_id: uuid::Uuid,
+    pub ip: String,
+    pub alive: bool,
+    pub sent: u32,
+    pub received: u32,
+    /// Percent lost.
+    pub loss: f64,
+    pub rtt_ms: Vec<f64>,
+    pub rtt_avg_ms: Option<f64>,
+}
+
+/// Ping a device now (operator). Does not change its monitored state.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/ping", tag = "devices", params(("id" = uuid::Uuid, Path)),
+    request_body(content = Option<PingRequest>, description = "optional; defaults: 3 requests, 1000 ms"),
+    responses((status = 200, body = PingAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn ping_device(
+    State(st): State<AppState>,
+    _: Operator,
+    IdPath(id): IdPath,
+    body: Option<Json<PingRequest>>,
+) -> ApiResult<axum::Json<PingAnswer>> {
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    let count = req.count.unwrap_or(3);
+    if !(1..=20).contains(&count) {
+        return Err(wardflux_model::inventory::FieldError::new("count", "must be between 1 and 20").into());
+    }
+    let timeout_ms = req.timeout_ms.unwrap_or(1000);
+    if !(50..=10_000).contains(&timeout_ms) {
+        return Err(wardflux_model::inventory::FieldError::new("timeout_ms", "must be between 50 and 10000").into());
+    }
+    let device = st.store.get_device(id).await?;
+    let ip: std::net::IpAddr = device
+        .ip
+        .parse()
+        .map_err(|_| ApiError::Unexpected(format!("stored ip {:?} does not parse", device.ip)))?;
+    let pinger = st.services.pinger.as_ref().ok_or_else(unavailable)?;
+    let r = pinger
+        .ping(ip, count, std::time::Duration::from_millis(timeout_ms))
+        .await
+        .map_err(|e| ApiError::Unexpected(e.to_string()))?;
+    let rtt_ms: Vec<f64> = r.rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    let rtt_avg_ms = (!rtt_ms.is_empty()).then(|| rtt_ms.iter().sum::<f64>() / rtt_ms.len() as f64);
+    Ok(axum::Json(PingAnswer {
+        device_id: id,
+        ip: device.ip,
+        alive: r.received > 0,
+        sent: r.sent,
+        received: r.received,
+        loss: r.loss * 100.0,
+        rtt_ms,
+        rtt_avg_ms,
+    }))
+}

@@ -1,0 +1,9 @@
+//! Route handlers, one module per area of the API.
+
+pub mod auth;
+pub mod devices;
+pub mod groups;
+pub mod icmp;
+pub mod monitoring;
+pub mod system;
+pub mod users;

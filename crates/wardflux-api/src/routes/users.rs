@@ -1,0 +1,128 @@
+//! `/api/v1/users`: user management (admin only; anyone may change their own password).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use wardflux_model::inventory::{Role, Secret, User};
+
+use crate::auth::{Admin, Viewer};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{IdPath, Json};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+/// List users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, body = Vec<User>), (status = 403, body = ErrorBody)))]
+pub async fn list_users(State(st): State<AppState>, _: Admin) -> ApiResult<axum::Json<Vec<User>>> {
+    Ok(axum::Json(st.store.list_users().await?))
+}
+
+/// Create a user.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_user(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+    Json(req): Json<CreateUser>,
+) -> ApiResult<(StatusCode, axum::Json<User>)> {
+    let u = st
+        .store
+        .create_user(&me.actor(), &req.username, &req.password, req.role)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(u)))
+}
+
+/// Get a user.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
+pub async fn get_user(
+    State(st): State<AppState>,
+    _: Admin,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::Json<User>> {
+    Ok(axum::Json(st.store.get_user(id).await?))
+}
+
+/// Change a user's role or disable them.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
+    request_body = UpdateUser,
+    responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update_user(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+    IdPath(id): IdPath,
+    Json(req): Json<UpdateUser>,
+) -> ApiResult<axum::Json<User>> {
+    if id == me.user.id && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin)) {
+        return Err(ApiError::Conflict {
+            field: "role".into(),
+            message: "you cannot demote or disable yourself".into(),
+        });
+    }
+    Ok(axum::Json(
+        st.store
+            .update_user(&me.actor(), id, req.role, req.disabled)
+            .await?,
+    ))
+}
+
+/// Delete a user.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_user(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    if id == me.user.id {
+        return Err(ApiError::Conflict {
+            field: "id".into(),
+            message: "you cannot delete yourself".into(),
+        });
+    }
+    st.store.delete_user(&me.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set a password: admins for anyone, everyone for themselves.
+#[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = uuid::Uuid, Path)),
+    request_body = SetPassword,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_password(
+    State(st): State<AppState>,
+    Viewer(me): Viewer,
+    IdPath(id): IdPath,
+    Json(req): Json<SetPassword>,
+) -> ApiResult<StatusCode> {
+    if id != me.user.id && me.user.role != Role::Admin {
+        return Err(ApiError::Forbidden("only admins may set other users' passwords"));
+    }
+    st.store.set_password(&me.actor(), id, &req.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

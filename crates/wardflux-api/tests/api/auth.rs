@@ -1,0 +1,181 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn login_returns_token_and_session_cookie() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "viewer", "password": ADMIN_PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .expect("session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("wardflux_session="));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let v: Value = r.json().await.unwrap();
+    let token = v["token"].as_str().unwrap();
+    assert_eq!(v["user"]["role"], "viewer");
+    assert!(v["expires_at"].as_str().unwrap().ends_with('Z'));
+
+    let me: Value = app
+        .req(Method::GET, "/api/v1/auth/me", token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "viewer");
+
+    // The cookie alone authenticates too.
+    let kv = cookie.split(';').next().unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header("cookie", kv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_credentials_and_bad_input() {
+    let app = spawn_app().await;
+    let r = app
+        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "admin", "password": "wrong-password"})))
+        .await;
+    let s = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_error(s, &v, StatusCode::UNAUTHORIZED, None);
+
+    let r = app
+        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "admin"})))
+        .await;
+    let s = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_error(s, &v, StatusCode::BAD_REQUEST, Some("password"));
+
+    let r = app
+        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": 5, "password": "x"})))
+        .await;
+    let s = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_error(s, &v, StatusCode::BAD_REQUEST, Some("username"));
+
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    for bad in ["Bearer nope", "Basic !!!", "Digest x"] {
+        let r = app
+            .client
+            .get(app.url("/api/v1/auth/me"))
+            .header("authorization", bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        let r = app
+            .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "oper", "password": "wrong-password"})))
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused while locked.
+    let r = app
+        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "oper", "password": ADMIN_PW})))
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    // Other users are unaffected.
+    app.login("viewer", ADMIN_PW).await;
+}
+
+#[tokio::test]
+async fn basic_auth_works_for_scrapers() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .basic_auth("viewer", Some(ADMIN_PW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .basic_auth("viewer", Some("wrong-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session() {
+    let app = spawn_app().await;
+    let t = app.login("viewer", ADMIN_PW).await;
+    assert_eq!(app.req(Method::POST, "/api/v1/auth/logout", &t, None).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.req(Method::GET, "/api/v1/auth/me", &t, None).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_tokens_for_automation() {
+    let app = spawn_app().await;
+    let r = app
+        .req(Method::POST, "/api/v1/auth/tokens", &app.operator, Some(json!({"name": "ansible", "expires_in_days": 30})))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    let tok = v["token"].as_str().unwrap().to_string();
+    let id = v["info"]["id"].as_str().unwrap().to_string();
+    let me: Value = app.req(Method::GET, "/api/v1/auth/me", &tok, None).await.json().await.unwrap();
+    assert_eq!(me["username"], "oper");
+    let list: Value = app.req(Method::GET, "/api/v1/auth/tokens", &app.operator, None).await.json().await.unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(!list[0].to_string().contains(&tok), "token value listed");
+    // A viewer cannot revoke someone else's token.
+    let s = app.req(Method::DELETE, &format!("/api/v1/auth/tokens/{id}"), &app.viewer, None).await.status();
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let s = app.req(Method::DELETE, &format!("/api/v1/auth/tokens/{id}"), &app.operator, None).await.status();
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(app.req(Method::GET, "/api/v1/auth/me", &tok, None).await.status(), StatusCode::UNAUTHORIZED);
+
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "x", "expires_in_days": 0}), "expires_in_days"),
+    ] {
+        let r = app.req(Method::POST, "/api/v1/auth/tokens", &app.admin, Some(body)).await;
+        let s = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+    let r = app.req(Method::POST, "/api/v1/auth/tokens", &app.admin, Some(json!({"name": "x", "scope": "all"}))).await;
+    let s = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_error(s, &v, StatusCode::BAD_REQUEST, Some("scope"));
+}

@@ -1,0 +1,181 @@
+use std::net::SocketAddr;
+
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use wardflux_api::AppState;
+use wardflux_model::inventory::{Actor, Role, Secret};
+use wardflux_store::{Cipher, Store};
+
+pub const ADMIN_PW: &str = "admin-password-1";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub store: Store,
+    /// Bearer tokens per role: admin, operator, viewer.
+    pub admin: String,
+    pub operator: String,
+    pub viewer: String,
+    pub db_file: Option<std::path::PathBuf>,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    pg_db: Option<String>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(db) = self.pg_db.take() {
+            let _ = std::process::Command::new("psql")
+                .args(["-h", "127.0.0.1", "-U", "postgres", "-qc"])
+                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .status();
+        }
+    }
+}
+
+fn use_postgres() -> bool {
+    std::env::var("WARDFLUX_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let cipher = Cipher::load_or_create(dir.path()).unwrap().0;
+    let (url, db_file, pg_db) = if use_postgres() {
+        let name = format!("wardflux_api_{}", uuid::Uuid::new_v4().simple());
+        let ok = std::process::Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-qc"])
+            .arg(format!("CREATE DATABASE {name}"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "PostgreSQL at 127.0.0.1:5432 is required (WARDFLUX_TEST_DATABASE=postgres)");
+        (format!("postgres://postgres@127.0.0.1:5432/{name}"), None, Some(name))
+    } else {
+        let f = dir.path().join("wardflux.db");
+        (format!("sqlite:{}?mode=rwc", f.display()), Some(f), None)
+    };
+    let store = Store::connect(&url, cipher).await.unwrap();
+    store.migrate().await.unwrap();
+    let sys = Actor::system();
+    for (name, role) in [
+        ("admin", Role::Admin),
+        ("oper", Role::Operator),
+        ("viewer", Role::Viewer),
+    ] {
+        store
+            .create_user(&sys, name, &Secret::new(ADMIN_PW), role)
+            .await
+            .unwrap();
+    }
+    let mut state = AppState::new(store.clone());
+    state.metrics = Some(metrics_handle());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(wardflux_api::serve(
+        listener,
+        wardflux_api::router(state),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let client = Client::builder().cookie_store(false).build().unwrap();
+    let mut app = TestApp {
+        addr,
+        client,
+        store,
+        admin: String::new(),
+        operator: String::new(),
+        viewer: String::new(),
+        db_file,
+        _dir: dir,
+        _shutdown: tx,
+        pg_db,
+    };
+    app.admin = app.login("admin", ADMIN_PW).await;
+    app.operator = app.login("oper", ADMIN_PW).await;
+    app.viewer = app.login("viewer", ADMIN_PW).await;
+    app
+}
+
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static H: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        let r = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let h = r.handle();
+        let _ = metrics::set_global_recorder(r);
+        h
+    })
+    .clone()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn login(&self, user: &str, pw: &str) -> String {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": user, "password": pw}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "login {user}");
+        let v: Value = r.json().await.unwrap();
+        v["token"].as_str().unwrap().to_string()
+    }
+
+    /// Sends a request as the holder of `token` (empty = anonymous) with an optional JSON body.
+    pub async fn req(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Response {
+        let mut b = self.client.request(method, self.url(path));
+        if !token.is_empty() {
+            b = b.bearer_auth(token);
+        }
+        if let Some(v) = body {
+            b = b.json(&v);
+        }
+        b.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.req(Method::GET, path, &self.admin, None).await;
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self.req(Method::POST, path, &self.admin, Some(body)).await;
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self.req(Method::PUT, path, &self.admin, Some(body)).await;
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.req(Method::DELETE, path, &self.admin, None).await.status()
+    }
+
+    pub async fn create_device(&self, name: &str, ip: &str) -> Value {
+        let (s, v) = self
+            .post("/api/v1/devices", json!({"name": name, "ip": ip}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
+}
+
+/// Asserts an error answer: status, JSON `{error, message, field?}`, and the field if given.
+pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, field: Option<&str>) {
+    assert_eq!(status, want, "body: {body}");
+    assert!(body["error"].is_string(), "error kind missing: {body}");
+    assert!(body["message"].is_string(), "message missing: {body}");
+    if let Some(f) = field {
+        assert_eq!(body["field"], f, "wrong field in {body}");
+    }
+}

@@ -1,0 +1,14 @@
+//! Black-box API tests: each test spawns the app on port 0 with a fresh database.
+//!
+//! The database is SQLite in a temporary directory by default; with
+//! `WARDFLUX_TEST_DATABASE=postgres` every test gets a fresh PostgreSQL database instead
+//! (the test command runs the suite both ways).
+
+mod auth;
+mod devices;
+mod groups;
+mod helpers;
+mod monitoring;
+mod rbac;
+mod system;
+mod users;

@@ -1,0 +1,366 @@
+//! The ICMP monitor against real kernel replies inside a test namespace; devices go silent
+//! through nft drop rules at the input hook.
+
+mod common;
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use wardflux_collect::{
+    DeviceState, IcmpMonitor, IcmpMonitorConfig, IcmpTarget, MonitorError, StateChange,
+    StateConfig, StateRecorder, TransitionKind,
+};
+use wardflux_icmp::{Pinger, PingerOptions};
+use wardflux_model::{MetricSink, Sample, SinkError};
+
+#[derive(Default)]
+struct MemSink(Mutex<Vec<Sample>>);
+
+#[async_trait::async_trait]
+impl MetricSink for MemSink {
+    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
+        self.0.lock().unwrap().extend(batch);
+        Ok(())
+    }
+}
+
+impl MemSink {
+    fn values(&self, metric: &str, device: &str) -> Vec<f64> {
+        let v = self.0.lock().unwrap();
+        v.iter()
+            .filter(|s| s.metric == metric && s.labels.get("device") == Some(device))
+            .map(|s| s.value)
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct MemRecorder(Mutex<Vec<StateChange>>);
+
+#[async_trait::async_trait]
+impl StateRecorder for MemRecorder {
+    async fn record(&self, change: StateChange) {
+        self.0.lock().unwrap().push(change);
+    }
+}
+
+impl MemRecorder {
+    fn of(&self, id: Uuid) -> Vec<StateChange> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.device_id == id)
+            .cloned()
+            .collect()
+    }
+}
+
+struct Rig {
+    ns: common::Netns,
+    sink: Arc<MemSink>,
+    rec: Arc<MemRecorder>,
+    mon: IcmpMonitor,
+}
+
+const INTERVAL: Duration = Duration::from_secs(1);
+
+fn cfg(flap_window: Duration) -> IcmpMonitorConfig {
+    IcmpMonitorConfig {
+        timeout: Duration::from_millis(200),
+        confirm_probes: 3,
+        confirm_interval: Duration::from_millis(300),
+        state: StateConfig {
+            flap_threshold: 3,
+            flap_window,
+        },
+    }
+}
+
+fn rig(c: IcmpMonitorConfig) -> Option<Rig> {
+    let ns = common::Netns::new()?;
+    let pinger = Pinger::new(PingerOptions {
+        netns: Some(ns.name.clone().into()),
+        ..PingerOptions::default()
+    })
+    .unwrap();
+    let sink = Arc::new(MemSink::default());
+    let rec = Arc::new(MemRecorder::default());
+    let mon = IcmpMonitor::new(pinger, sink.clone(), rec.clone(), c);
+    Some(Rig { ns, sink, rec, mon })
+}
+
+fn target(name: &str, ip: &str) -> IcmpTarget {
+    IcmpTarget {
+        interval: INTERVAL,
+        ..IcmpTarget::new(Uuid::new_v4(), name, ip.parse::<IpAddr>().unwrap())
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds or `within` passes.
+async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn state_of(m: &IcmpMonitor, id: Uuid) -> DeviceState {
+    m.status(id).unwrap().state
+}
+
+fn ms(d: chrono::TimeDelta) -> i64 {
+    d.num_milliseconds()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_down_up_with_the_right_timestamps() {
+    let Some(r) = rig(cfg(Duration::from_secs(300))) else {
+        return;
+    };
+    let a = target("a", "127.6.0.2");
+    let id = a.device_id;
+    r.mon.apply_targets(vec![a]);
+    wait_for("a up", Duration::from_secs(5), || {
+        state_of(&r.mon, id) == DeviceState::Up
+    })
+    .await;
+
+    let killed: DateTime<Utc> = Utc::now();
+    r.ns.kill("127.6.0.2");
+    wait_for("a down", Duration::from_secs(10), || {
+        state_of(&r.mon, id) == DeviceState::Down
+    })
+    .await;
+    let down = r.rec.of(id).pop().unwrap();
+    assert_eq!(
+        (down.kind, down.from, down.to),
+        (TransitionKind::Changed, DeviceState::Up, DeviceState::Down)
+    );
+    // down_since is the start of the first failed check: after the kill, within one interval.
+    let lag = ms(down.since - killed);
+    assert!(
+        (-50..=1050).contains(&lag),
+        "down since {lag} ms after the kill"
+    );
+    // Confirmed after timeout + 2 confirmation gaps + timeout.
+    let confirm = ms(down.at - down.since);
+    assert!(
+        (1000..=1500).contains(&confirm),
+        "confirmed {confirm} ms after the first failed check"
+    );
+    assert_eq!(r.mon.status(id).unwrap().down_since, Some(down.since));
+    assert!(
+        ms(down.at - killed) <= 1000 + 3000,
+        "detected within interval + 3 s"
+    );
+
+    let revived = Utc::now();
+    r.ns.revive("127.6.0.2");
+    wait_for("a up again", Duration::from_secs(5), || {
+        state_of(&r.mon, id) == DeviceState::Up
+    })
+    .await;
+    let up = r.rec.of(id).pop().unwrap();
+    assert_eq!((up.from, up.to), (DeviceState::Down, DeviceState::Up));
+    let lag = ms(up.since - revived);
+    assert!(
+        (-50..=1050).contains(&lag),
+        "up since {lag} ms after the revival"
+    );
+    let kinds: Vec<(DeviceState, DeviceState)> =
+        r.rec.of(id).iter().map(|c| (c.from, c.to)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (DeviceState::Unknown, DeviceState::Up),
+            (DeviceState::Up, DeviceState::Down),
+            (DeviceState::Down, DeviceState::Up)
+        ]
+    );
+    let up_samples = r.sink.values("ping_up", "a");
+    assert!(
+        up_samples.contains(&0.0) && up_samples.last() == Some(&1.0),
+        "{up_samples:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_dropped_packet_or_one_lost_check_raises_nothing() {
+    let Some(r) = rig(cfg(Duration::from_secs(300))) else {
+        return;
+    };
+    let b = target("b", "127.6.0.3");
+    let id = b.device_id;
+    r.mon.apply_targets(vec![b]);
+    wait_for("b up", Duration::from_secs(5), || {
+        state_of(&r.mon, id) == DeviceState::Up
+    })
+    .await;
+
+    // One of the check's two packets dropped: 50% loss, still up.
+    r.ns.drop_next("127.6.0.3", 1);
+    wait_for("a check with 50% loss", Duration::from_secs(5), || {
+        r.sink.values("ping_packet_loss", "b").contains(&50.0)
+    })
+    .await;
+    // Both packets of a check dropped: the confirmation probes answer, still up.
+    r.ns.drop_next("127.6.0.3", 2);
+    wait_for("a check with 100% loss", Duration::from_secs(5), || {
+        r.sink.values("ping_packet_loss", "b").contains(&100.0)
+    })
+    .await;
+    let n = r.sink.values("ping_packet_loss", "b").len();
+    wait_for("two more checks", Duration::from_secs(5), || {
+        r.sink.values("ping_packet_loss", "b").len() >= n + 2
+    })
+    .await;
+    let changes = r.rec.of(id);
+    assert_eq!(
+        changes.len(),
+        1,
+        "only the initial unknown -> up: {changes:?}"
+    );
+    assert_eq!(state_of(&r.mon, id), DeviceState::Up);
+    let avail = r.sink.values("ping_availability", "b");
+    assert!(
+        avail.contains(&0.0),
+        "the lost check shows in ping_availability: {avail:?}"
+    );
+    assert!(r.sink.values("ping_up", "b").iter().all(|v| *v == 1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flapping_is_detected_suppressed_and_cleared() {
+    let window = Duration::from_secs(8);
+    let Some(r) = rig(cfg(window)) else { return };
+    let c = target("c", "127.6.0.4");
+    let id = c.device_id;
+    r.mon.apply_targets(vec![c]);
+    wait_for("c up", Duration::from_secs(5), || {
+        state_of(&r.mon, id) == DeviceState::Up
+    })
+    .await;
+    for i in 0..2 {
+        r.ns.kill("127.6.0.4");
+        wait_for("c down", Duration::from_secs(5), || {
+            state_of(&r.mon, id) == DeviceState::Down
+        })
+        .await;
+        r.ns.revive("127.6.0.4");
+        wait_for("c up", Duration::from_secs(5), || {
+            state_of(&r.mon, id) == DeviceState::Up
+        })
+        .await;
+        if i == 0 {
+            assert!(!r.mon.status(id).unwrap().flapping);
+        }
+    }
+    let st = r.mon.status(id).unwrap();
+    assert!(st.flapping, "4 changes within {window:?}");
+    let kinds: Vec<(TransitionKind, DeviceState)> =
+        r.rec.of(id).iter().map(|c| (c.kind, c.to)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (TransitionKind::Changed, DeviceState::Up),
+            (TransitionKind::Changed, DeviceState::Down),
+            (TransitionKind::Changed, DeviceState::Up),
+            (TransitionKind::FlappingStarted, DeviceState::Down),
+        ],
+        "the last up is suppressed"
+    );
+    // Stable for a whole window: flapping clears with the settled state.
+    wait_for("flapping cleared", window + Duration::from_secs(4), || {
+        !r.mon.status(id).unwrap().flapping
+    })
+    .await;
+    let last = r.rec.of(id).pop().unwrap();
+    assert_eq!(
+        (last.kind, last.from, last.to),
+        (
+            TransitionKind::FlappingStopped,
+            DeviceState::Down,
+            DeviceState::Up
+        )
+    );
+    assert_eq!(r.rec.of(id).len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn already_down_at_start_samples_ping_now_and_reload() {
+    let Some(r) = rig(cfg(Duration::from_secs(300))) else {
+        return;
+    };
+    r.ns.kill("127.6.0.5");
+    let d = target("d", "127.6.0.5");
+    let e = target("e", "127.6.0.6");
+    let (did, eid) = (d.device_id, e.device_id);
+    let started = Utc::now();
+    r.mon.apply_targets(vec![d.clone(), e.clone()]);
+    assert_eq!(state_of(&r.mon, did), DeviceState::Unknown);
+    wait_for("d down, e up", Duration::from_secs(5), || {
+        state_of(&r.mon, did) == DeviceState::Down && state_of(&r.mon, eid) == DeviceState::Up
+    })
+    .await;
+    let dc = r.rec.of(did);
+    assert_eq!(dc.len(), 1);
+    assert_eq!(
+        (dc[0].from, dc[0].to),
+        (DeviceState::Unknown, DeviceState::Down)
+    );
+    assert!(ms(dc[0].since - started) >= 0 && ms(dc[0].since - started) <= 1050);
+
+    // Samples carry device, device_id and ip.
+    let s = r
+        .sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|s| s.metric == "ping_rtt_ms")
+        .cloned()
+        .unwrap();
+    assert_eq!(s.labels.get("device"), Some("e"));
+    assert_eq!(s.labels.get("device_id"), Some(eid.to_string().as_str()));
+    assert_eq!(s.labels.get("ip"), Some("127.6.0.6"));
+    assert!(s.value > 0.0 && s.value < 100.0);
+    assert!(
+        r.sink.values("ping_rtt_ms", "d").is_empty(),
+        "no RTT without replies"
+    );
+    assert_eq!(r.sink.values("ping_packet_loss", "d").first(), Some(&100.0));
+
+    let snap = r.mon.snapshot();
+    assert_eq!(snap.len(), 2);
+    let es = snap.iter().find(|s| s.device_id == eid).unwrap();
+    assert_eq!((es.loss, es.flapping), (Some(0.0), false));
+    assert!(es.last_rtt_ms.is_some() && es.last_check.is_some());
+
+    assert_eq!(r.mon.ping_now(eid).await.unwrap().received, 2);
+    assert_eq!(r.mon.ping_now(did).await.unwrap().received, 0);
+    assert!(matches!(
+        r.mon.ping_now(Uuid::new_v4()).await,
+        Err(MonitorError::UnknownDevice(_))
+    ));
+
+    // Hot reload: d removed, e kept with its state, f added.
+    let f = target("f", "127.6.0.7");
+    let fid = f.device_id;
+    r.mon.apply_targets(vec![e, f]);
+    assert!(r.mon.status(did).is_none());
+    assert_eq!(state_of(&r.mon, eid), DeviceState::Up);
+    assert_eq!(state_of(&r.mon, fid), DeviceState::Unknown);
+    wait_for("f up", Duration::from_secs(5), || {
+        state_of(&r.mon, fid) == DeviceState::Up
+    })
+    .await;
+    assert_eq!(r.rec.of(eid).len(), 1, "reload did not reset e");
+}

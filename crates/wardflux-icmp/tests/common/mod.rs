@@ -1,0 +1,128 @@
+//! Test network namespaces: loopback up, unprivileged ICMP allowed, and an nft table
+//! whose input-hook rules make chosen addresses silent (real timeouts, not send errors).
+//! Each namespace has a unique name and is deleted on drop.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub struct Netns {
+    pub name: String,
+}
+
+fn have(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false)
+}
+
+/// Returns `None` (after a loud SKIPPED line) when a peer binary is missing, unless CI=true.
+pub fn require(bins: &[(&str, &str)]) -> bool {
+    for (bin, pkg) in bins {
+        if !have(bin) {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{bin} not found: install the Debian package {pkg}");
+            }
+            eprintln!("SKIPPED: {bin} not found (install {pkg})");
+            return false;
+        }
+    }
+    true
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Netns {
+    pub fn new() -> Option<Self> {
+        if !require(&[("ip", "iproute2"), ("nft", "nftables")]) {
+            return None;
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "wfx-t{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        run(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns { name };
+        run(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "up"]));
+        ns.exec(&[
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ping_group_range=0 2147483647",
+        ]);
+        ns.nft(
+            "table inet wfx {
+               set dead4 { type ipv4_addr; flags interval; }
+               chain input {
+                 type filter hook input priority 0; policy accept;
+                 ip daddr @dead4 drop
+               }
+             }",
+        );
+        Some(ns)
+    }
+
+    pub fn exec(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .output()
+            .expect("spawn ip netns exec")
+    }
+
+    pub fn nft(&self, script: &str) {
+        use std::io::Write;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn nft");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "nft failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Makes addresses (e.g. "127.0.0.9" or "127.3.0.32-127.3.0.63") silent.
+    pub fn kill(&self, range: &str) {
+        self.nft(&format!("add element inet wfx dead4 {{ {range} }}"));
+    }
+
+    pub fn revive(&self, range: &str) {
+        self.nft(&format!("delete element inet wfx dead4 {{ {range} }}"));
+    }
+
+    /// Drops exactly the next `n` echo requests of 84 bytes (56-byte payload) to `addr`.
+    pub fn drop_next(&self, addr: &str, n: u32) {
+        self.nft(&format!(
+            "insert rule inet wfx input ip daddr {addr} icmp type echo-request quota until {} bytes drop",
+            n * 84
+        ));
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}

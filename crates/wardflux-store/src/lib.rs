@@ -1,0 +1,215 @@
+//! WARD FLUX configuration store: users, API tokens, devices, groups, SNMP credentials,
+//! monitoring profile, audit log and device status history, on SQLite (embedded default)
+//! or PostgreSQL, through SeaORM with one migration set.
+//!
+//! Invariants:
+//! - every mutating method takes an [`Actor`] and writes its `audit_log` row in the same
+//!   transaction as the change (before/after JSON of the public records, which carry no
+//!   secrets);
+//! - secrets (SNMP community and v3 keys, notification channel secrets) are stored only as
+//!   Fernet tokens ([`Cipher`]); passwords only as argon2id hashes; API tokens only as
+//!   SHA-256 hashes;
+//! - ids are UUIDs, timestamps UTC truncated to microseconds (what PostgreSQL keeps), so a
+//!   record reads back equal on both backends.
+
+mod crypto;
+mod devices;
+pub mod entity;
+mod migration;
+mod misc;
+mod snmp;
+mod users;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DbBackend, DbErr,
+};
+use sea_orm_migration::MigratorTrait;
+use uuid::Uuid;
+
+pub use crypto::{Cipher, KEY_FILE};
+pub use wardflux_model::inventory::{
+    Actor, ApiToken, AuditEntry, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery,
+    FieldError, ImportReport, MonitoringProfile, Page, Role, RowError, Secret, SnmpCredential,
+    SnmpCredentialInput, SnmpSecrets, StatusChange, User,
+};
+
+/// Errors of the store. The API maps them: NotFound 404, Conflict 409, Invalid 422,
+/// Crypto and Db 500 (their text is for logs, not for clients).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    #[error("{field}: {message}")]
+    Conflict { field: String, message: String },
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("encryption: {0}")]
+    Crypto(String),
+    #[error("database: {0}")]
+    Db(String),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl StoreError {
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
+        StoreError::Invalid(FieldError::new(field, message))
+    }
+    pub(crate) fn conflict(field: &str, message: impl Into<String>) -> Self {
+        StoreError::Conflict {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Maps a unique-constraint violation to `Conflict{field}` (a race the pre-checks missed),
+/// anything else to `Db`.
+pub(crate) fn map_unique(e: DbErr, field: &str, message: &str) -> StoreError {
+    match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => StoreError::conflict(field, message),
+        _ => StoreError::from(e),
+    }
+}
+
+/// The configuration store. Cheap to clone: clones share the connection pool and the cipher.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    /// Shared by every clone so that [`Store::rotate_key`] switches all of them at once.
+    /// A std lock: it is only held to clone the inner `Arc`, never across an `.await`.
+    cipher: Arc<RwLock<Arc<Cipher>>>,
+    backend: &'static str,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// Now, in UTC, truncated to microseconds.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl Store {
+    /// Opens a pool. `url` is `sqlite:/path/file.db?mode=rwc` (or `sqlite::memory:`) or
+    /// `postgres://user@host/db`. SQLite gets WAL, foreign keys, a 5 s busy timeout and
+    /// `synchronous=FULL` (a committed row survives kill -9 and power loss), and one pooled
+    /// connection: SQLite has one writer anyway, and one connection rules out
+    /// `SQLITE_BUSY` on lock upgrades inside transactions.
+    pub async fn connect(url: &str, cipher: Cipher) -> Result<Store, StoreError> {
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        let backend = if url.starts_with("sqlite:") {
+            opts.max_connections(1).map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+                    .synchronous(SqliteSynchronous::Full)
+            });
+            "sqlite"
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            opts.max_connections(10);
+            "postgres"
+        } else {
+            return Err(StoreError::invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        };
+        let db = Database::connect(opts).await?;
+        Ok(Store {
+            db,
+            cipher: Arc::new(RwLock::new(Arc::new(cipher))),
+            backend,
+        })
+    }
+
+    /// Applies pending migrations (idempotent) and makes sure the default monitoring
+    /// profile exists.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migration::Migrator::up(&self.db, None).await?;
+        self.monitoring_profile().await?;
+        Ok(())
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// The underlying connection, for crates that add their own tables later.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub(crate) fn cipher(&self) -> Arc<Cipher> {
+        // A poisoned lock only means a panic while swapping an Arc: the value is intact.
+        self.cipher
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_cipher(&self, c: Cipher) {
+        *self
+            .cipher
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(c);
+    }
+
+    pub(crate) fn db_backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+}
+
+/// Writes one audit row on `conn` (the caller's transaction).
+pub(crate) async fn audit<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: Option<String>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    entity::audit_log::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        at: Set(now()),
+        actor: Set(actor.name.clone()),
+        actor_id: Set(actor.user_id),
+        action: Set(action.to_string()),
+        entity: Set(entity.to_string()),
+        entity_id: Set(entity_id),
+        before: Set(before),
+        after: Set(after),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// JSON of a public record for the audit log (records never carry secrets).
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}

@@ -1,0 +1,453 @@
+//! Metric storage for WARD FLUX: one [`MetricStore`] interface with two backends.
+//!
+//! * [`embedded`]: the default, an in-process store (write-ahead log + immutable compressed
+//!   block files + 5-minute rollups, retention), needing no external server.
+//! * [`victoria`]: VictoriaMetrics (single node or cluster) with a bounded on-disk spool so no
+//!   sample is lost while it is unreachable.
+//!
+//! On top of the interface sit a PromQL evaluator ([`promql`], parsing by `promql-parser`) and a
+//! Prometheus-compatible HTTP API ([`http`]) that Grafana can use as a Prometheus data source.
+//! Both backends also implement the collectors' seam, [`wardflux_model::metrics::MetricSink`].
+//!
+//! Wiring: build a [`TsdbConfig`], call [`open`] with a `CancellationToken`; the background
+//! flush/compaction (embedded) or replay (VictoriaMetrics) task stops when the token is
+//! cancelled, after a final flush. Mount [`http::router`] behind the server's auth layer.
+
+pub mod codec;
+pub mod embedded;
+pub mod expo;
+pub mod http;
+pub mod promql;
+pub mod victoria;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+pub use wardflux_model::metrics::{Labels, MetricSink, Sample, SinkError};
+
+/// Errors of the metric store.
+#[derive(Debug, thiserror::Error)]
+pub enum TsdbError {
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("corrupt data in {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    #[error("backend error: {0}")]
+    Backend(String),
+    #[error("spool full: {0} samples dropped")]
+    SpoolFull(usize),
+    #[error("store is closed")]
+    Closed,
+}
+
+impl From<TsdbError> for SinkError {
+    fn from(e: TsdbError) -> Self {
+        match e {
+            TsdbError::BadQuery(m) => SinkError::Rejected(m),
+            other => SinkError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The identity of one series: metric name plus labels (without `__name__`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub metric: String,
+    pub labels: Labels,
+}
+
+impl SeriesKey {
+    pub fn new(metric: impl Into<String>, labels: Labels) -> Self {
+        Self {
+            metric: metric.into(),
+            labels,
+        }
+    }
+
+    /// Value of a label, `__name__` being the metric name; `None` when absent.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        if name == "__name__" {
+            Some(self.metric.as_str())
+        } else {
+            self.labels.get(name)
+        }
+    }
+
+    /// All labels including `__name__` (when the name is not empty), sorted by name.
+    pub fn all_labels(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !self.metric.is_empty() {
+            v.push(("__name__".to_string(), self.metric.clone()));
+        }
+        v.sort();
+        v
+    }
+}
+
+/// How a label matcher compares.
+#[derive(Debug, Clone)]
+pub enum MatchKind {
+    Eq,
+    Ne,
+    Re(regex::Regex),
+    NotRe(regex::Regex),
+}
+
+/// One label matcher, PromQL semantics: a missing label matches as the empty string;
+/// regular expressions are fully anchored.
+#[derive(Debug, Clone)]
+pub struct LabelMatcher {
+    pub name: String,
+    pub value: String,
+    pub kind: MatchKind,
+}
+
+impl LabelMatcher {
+    pub fn eq(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            kind: MatchKind::Eq,
+        }
+    }
+
+    pub fn ne(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            kind: MatchKind::Ne,
+        }
+    }
+
+    /// `name=~"pattern"`; fails on an invalid regular expression.
+    pub fn re(name: impl Into<String>, pattern: &str) -> Result<Self, TsdbError> {
+        let r = regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| TsdbError::BadQuery(format!("bad regex {pattern:?}: {e}")))?;
+        Ok(Self {
+            name: name.into(),
+            value: pattern.to_string(),
+            kind: MatchKind::Re(r),
+        })
+    }
+
+    /// `name!~"pattern"`.
+    pub fn not_re(name: impl Into<String>, pattern: &str) -> Result<Self, TsdbError> {
+        let mut m = Self::re(name, pattern)?;
+        if let MatchKind::Re(r) = m.kind {
+            m.kind = MatchKind::NotRe(r);
+        }
+        Ok(m)
+    }
+
+    pub fn matches_value(&self, v: &str) -> bool {
+        match &self.kind {
+            MatchKind::Eq => v == self.value,
+            MatchKind::Ne => v != self.value,
+            MatchKind::Re(r) => r.is_match(v),
+            MatchKind::NotRe(r) => !r.is_match(v),
+        }
+    }
+
+    pub fn matches(&self, key: &SeriesKey) -> bool {
+        self.matches_value(key.label(&self.name).unwrap_or(""))
+    }
+
+    /// The matcher in PromQL syntax, e.g. `job=~"a|b"`.
+    pub fn to_promql(&self) -> String {
+        let op = match self.kind {
+            MatchKind::Eq => "=",
+            MatchKind::Ne => "!=",
+            MatchKind::Re(_) => "=~",
+            MatchKind::NotRe(_) => "!~",
+        };
+        format!("{}{}{}", self.name, op, quote(&self.value))
+    }
+}
+
+/// `{a="b",...}` selector text for a matcher list.
+pub fn selector_promql(matchers: &[LabelMatcher]) -> String {
+    let parts: Vec<String> = matchers.iter().map(LabelMatcher::to_promql).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+fn quote(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// True when every matcher matches the key.
+pub fn matches_all(matchers: &[LabelMatcher], key: &SeriesKey) -> bool {
+    matchers.iter().all(|m| m.matches(key))
+}
+
+/// Per-step aggregation of a range query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    Avg,
+    Min,
+    Max,
+    Sum,
+    Count,
+    Last,
+}
+
+impl Aggregation {
+    /// The PromQL `*_over_time` function with the same meaning.
+    pub fn over_time_fn(self) -> &'static str {
+        match self {
+            Aggregation::Avg => "avg_over_time",
+            Aggregation::Min => "min_over_time",
+            Aggregation::Max => "max_over_time",
+            Aggregation::Sum => "sum_over_time",
+            Aggregation::Count => "count_over_time",
+            Aggregation::Last => "last_over_time",
+        }
+    }
+}
+
+/// A range query: for every `t = start + k*step <= end`, aggregate each matching series'
+/// samples with timestamps in `(t - step, t]` (as PromQL's `avg_over_time(m[step])` does).
+/// Times in milliseconds since the epoch. Long ranges on the embedded store are answered
+/// from the 5-minute rollups when `start` and `step` are multiples of 5 minutes.
+#[derive(Debug, Clone)]
+pub struct RangeQuery {
+    pub matchers: Vec<LabelMatcher>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub step_ms: i64,
+    pub agg: Aggregation,
+}
+
+/// Points of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoints {
+    pub key: SeriesKey,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// The most recent sample of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latest {
+    pub key: SeriesKey,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// Result of a PromQL query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryValue {
+    Scalar(i64, f64),
+    Vector(Vec<(SeriesKey, i64, f64)>),
+    Matrix(Vec<SeriesPoints>),
+}
+
+/// The metric store interface. All times are milliseconds since the Unix epoch.
+#[async_trait::async_trait]
+pub trait MetricStore: Send + Sync {
+    /// Appends a batch. On return the samples are durable (embedded: in the WAL; VictoriaMetrics:
+    /// in the spool or acknowledged) and, for the embedded store, visible to queries.
+    async fn append(&self, batch: Vec<Sample>) -> Result<(), TsdbError>;
+
+    /// Range query with step and aggregation (see [`RangeQuery`]). Series sorted by key.
+    async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError>;
+
+    /// Raw samples with timestamps in `[start_ms, end_ms]`, sorted by key, then time.
+    async fn raw(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SeriesPoints>, TsdbError>;
+
+    /// The latest sample of every matching series (VictoriaMetrics: within the last 7 days).
+    async fn latest(&self, matchers: &[LabelMatcher]) -> Result<Vec<Latest>, TsdbError>;
+
+    /// Series matching any of the matcher sets with samples in `[start_ms, end_ms]`.
+    async fn series(
+        &self,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SeriesKey>, TsdbError>;
+
+    /// Label names (with `__name__`) of the matching series (all series when `matcher_sets` is empty).
+    async fn label_names(
+        &self,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        let series = self.series(&all_or(matcher_sets), start_ms, end_ms).await?;
+        let mut names: Vec<String> = series
+            .iter()
+            .flat_map(|k| k.all_labels().into_iter().map(|(n, _)| n))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Values of one label over the matching series, sorted.
+    async fn label_values(
+        &self,
+        name: &str,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        let series = self.series(&all_or(matcher_sets), start_ms, end_ms).await?;
+        let mut vals: Vec<String> = series
+            .iter()
+            .filter_map(|k| k.label(name).map(str::to_string))
+            .filter(|v| !v.is_empty())
+            .collect();
+        vals.sort();
+        vals.dedup();
+        Ok(vals)
+    }
+
+    /// Makes everything appended so far durable and visible to readers (embedded: fsync;
+    /// VictoriaMetrics: waits until the spool is delivered).
+    async fn flush(&self) -> Result<(), TsdbError>;
+
+    /// PromQL instant query at `time_ms`. Default: the built-in evaluator.
+    async fn prom_query(&self, query: &str, time_ms: i64) -> Result<QueryValue, TsdbError> {
+        promql::eval_instant(self, query, time_ms).await
+    }
+
+    /// PromQL range query. Default: the built-in evaluator.
+    async fn prom_query_range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryValue, TsdbError> {
+        promql::eval_range(self, query, start_ms, end_ms, step_ms).await
+    }
+}
+
+fn all_or(sets: &[Vec<LabelMatcher>]) -> Vec<Vec<LabelMatcher>> {
+    if sets.is_empty() {
+        vec![vec![]]
+    } else {
+        sets.to_vec()
+    }
+}
+
+/// Wraps a store as a collectors' sink.
+pub struct StoreSink(pub Arc<dyn MetricStore>);
+
+#[async_trait::async_trait]
+impl MetricSink for StoreSink {
+    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
+        self.0.append(batch).await.map_err(SinkError::from)
+    }
+}
+
+/// Options of the embedded store.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    pub dir: PathBuf,
+    /// Raw samples are kept this long (default 30 days).
+    pub raw_retention: Duration,
+    /// 5-minute min/avg/max rollups are kept this long (default 365 days).
+    pub rollup_retention: Duration,
+    /// The in-memory head is written out as an immutable block this often (default 1 h).
+    pub block_interval: Duration,
+    /// WAL fsync interval (default 1 s): what a power loss may cost; kill -9 costs nothing.
+    pub fsync_interval: Duration,
+    /// Range queries spanning at least this use rollups (default 2 days).
+    pub rollup_min_range: Duration,
+}
+
+impl EmbeddedConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            raw_retention: Duration::from_secs(30 * 86_400),
+            rollup_retention: Duration::from_secs(365 * 86_400),
+            block_interval: Duration::from_secs(3600),
+            fsync_interval: Duration::from_secs(1),
+            rollup_min_range: Duration::from_secs(2 * 86_400),
+        }
+    }
+}
+
+/// Options of the VictoriaMetrics backend. Single node: both URLs `http://host:8428`;
+/// cluster: `http://vminsert:8480/insert/0/prometheus` and `http://vmselect:8481/select/0/prometheus`.
+#[derive(Debug, Clone)]
+pub struct VictoriaConfig {
+    pub insert_url: String,
+    pub select_url: String,
+    pub spool_dir: PathBuf,
+    /// Bound of the on-disk spool; batches past it are dropped, counted and logged.
+    pub spool_max_bytes: u64,
+    /// HTTP timeout of one request (default 10 s).
+    pub timeout: Duration,
+}
+
+impl VictoriaConfig {
+    pub fn single(url: &str, spool_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            insert_url: url.trim_end_matches('/').to_string(),
+            select_url: url.trim_end_matches('/').to_string(),
+            spool_dir: spool_dir.into(),
+            spool_max_bytes: 1 << 30,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Which backend to open.
+#[derive(Debug, Clone)]
+pub enum TsdbConfig {
+    Embedded(EmbeddedConfig),
+    Victoria(VictoriaConfig),
+}
+
+/// Opens the configured backend and starts its background task, which runs until `shutdown`
+/// is cancelled (then flushes once more). Must be called inside a Tokio runtime.
+pub async fn open(
+    config: TsdbConfig,
+    shutdown: CancellationToken,
+) -> Result<Arc<dyn MetricStore>, TsdbError> {
+    match config {
+        TsdbConfig::Embedded(c) => {
+            let s = embedded::EmbeddedStore::open(c).await?;
+            s.spawn_background(shutdown);
+            Ok(s)
+        }
+        TsdbConfig::Victoria(c) => {
+            let s = victoria::VictoriaStore::open(c)?;
+            s.spawn_background(shutdown);
+            Ok(s)
+        }
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

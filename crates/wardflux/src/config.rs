@@ -1,0 +1,285 @@
+//! Configuration: defaults, overlaid by a TOML file, overlaid by `WARDFLUX_*` environment
+//! variables, overlaid by command-line flags; validated once, with errors naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The TOML file's shape. Unknown keys are errors (a typo must not be silently ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub encryption_key: Option<String>,
+    pub admin_password: Option<String>,
+    pub log_format: Option<String>,
+    pub secure_cookies: Option<bool>,
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub encryption_key: Option<String>,
+    pub admin_password: Option<String>,
+    pub log_json: bool,
+    pub secure_cookies: bool,
+    /// Where the file came from, for `config check`.
+    pub source: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("encryption_key", &self.encryption_key.as_ref().map(|_| "***"))
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
+            .field("log_json", &self.log_json)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish()
+    }
+}
+
+/// Hides a password in `postgres://user:pass@host/db`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.split_once('@')
+        && let Some((user, _)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+#[derive(Debug)]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration key `{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Reads a variable; an empty value counts as unset.
+fn env(name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    lookup(name).filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Loads from the process environment.
+    pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
+        Self::load_with(o, &|k| std::env::var(k).ok())
+    }
+
+    /// Loads with an injectable environment (for tests).
+    pub fn load_with(
+        o: &Overrides,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let path = o
+            .config
+            .clone()
+            .or_else(|| env("WARDFLUX_CONFIG", lookup).map(PathBuf::from));
+        let file = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| err("config", format!("cannot read {}: {e}", p.display())))?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| {
+                    // toml names the key in its message; surface it as ours.
+                    let msg = e.message().to_string();
+                    let key = msg
+                        .split('`')
+                        .nth(1)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| "config".into());
+                    err(&key, format!("in {}: {}", p.display(), msg))
+                })?
+            }
+            None => FileConfig::default(),
+        };
+
+        let listen_raw = o
+            .listen
+            .clone()
+            .or_else(|| env("WARDFLUX_LISTEN", lookup))
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            err(
+                "listen",
+                format!("{listen_raw:?} is not an address:port such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or_else(|| env("WARDFLUX_DATA_DIR", lookup).map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        if data_dir.as_os_str().is_empty() {
+            return Err(err("data_dir", "must not be empty"));
+        }
+
+        let database_url = o
+            .database_url
+            .clone()
+            .or_else(|| env("WARDFLUX_DATABASE_URL", lookup))
+            .or(file.database_url)
+            .unwrap_or_else(|| default_sqlite_url(&data_dir));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(err(
+                "database_url",
+                "must start with sqlite: or postgres:// (e.g. sqlite:./data/wardflux.db or postgres://user@host/db)",
+            ));
+        }
+
+        let encryption_key = env("WARDFLUX_ENCRYPTION_KEY", lookup).or(file.encryption_key);
+        if let Some(k) = &encryption_key {
+            wardflux_store::Cipher::from_key(k).map_err(|_| {
+                err(
+                    "encryption_key",
+                    "must be a Fernet key: 32 bytes in URL-safe base64 (44 characters)",
+                )
+            })?;
+        }
+        let admin_password = env("WARDFLUX_ADMIN_PASSWORD", lookup).or(file.admin_password);
+        if admin_password.as_ref().is_some_and(|p| p.len() < 8) {
+            return Err(err("admin_password", "must be at least 8 characters"));
+        }
+        let log_format = env("WARDFLUX_LOG_FORMAT", lookup)
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        let log_json = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            _ => return Err(err("log_format", "must be text or json")),
+        };
+        let secure_cookies = match env("WARDFLUX_SECURE_COOKIES", lookup) {
+            Some(v) => parse_bool(&v).ok_or_else(|| err("secure_cookies", "must be true or false"))?,
+            None => file.secure_cookies.unwrap_or(false),
+        };
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            encryption_key,
+            admin_password,
+            log_json,
+            secure_cookies,
+            source: path,
+        })
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite:{}?mode=rwc", data_dir.join("wardflux.db").display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Overrides::default();
+        if let Some(text) = file {
+            let p = dir.path().join("w.toml");
+            std::fs::write(&p, text).unwrap();
+            o.config = Some(p);
+        }
+        let vars: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::load_with(&o, &move |k| {
+            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(None, &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.database_url, "sqlite:./data/wardflux.db?mode=rwc");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let c = load(
+            Some("listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\n"),
+            &[("WARDFLUX_LISTEN", "127.0.0.1:9100")],
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load(Some("listen = \"nope\"\n"), &[]).unwrap_err();
+        assert_eq!(e.key, "listen");
+        let e = load(Some("lisen = \"127.0.0.1:1\"\n"), &[]).unwrap_err();
+        assert_eq!(e.key, "lisen", "{e}");
+        let e = load(None, &[("WARDFLUX_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(e.key, "database_url");
+        let e = load(None, &[("WARDFLUX_ENCRYPTION_KEY", "short")]).unwrap_err();
+        assert_eq!(e.key, "encryption_key");
+        let e = load(None, &[("WARDFLUX_LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(e.key, "log_format");
+        let e = load(Some("listen = 5\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("listen") || e.key == "listen", "{e}");
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let c = load(
+            None,
+            &[
+                ("WARDFLUX_ADMIN_PASSWORD", "hunter2hunter2"),
+                ("WARDFLUX_DATABASE_URL", "postgres://u:topsecret@h/db"),
+            ],
+        )
+        .unwrap();
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && !s.contains("topsecret"), "{s}");
+    }
+}

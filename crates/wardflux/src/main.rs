@@ -1,0 +1,228 @@
+//! `wardflux`: the only crate that names concrete adapters and wires them together.
+//!
+//! Subcommands: `serve` (the server), `migrate`, `user add|passwd|list`, `config check`,
+//! `keys rotate`, and the network tools `snmp` and `ping`.
+
+mod config;
+mod keys;
+mod server;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use wardflux_model::inventory::{Actor, Role, Secret};
+
+use config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "wardflux", version, about = "WARD FLUX network monitoring")]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "WARDFLUX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the embedded database, key file and metrics.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite:PATH or postgres://USER@HOST/DB.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (default 127.0.0.1:8080, data under ./data).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Create or upgrade the configuration database schema.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user; the password comes from WARDFLUX_USER_PASSWORD, a prompt, or stdin.
+    Add {
+        username: String,
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// Set a user's password (from WARDFLUX_USER_PASSWORD, a prompt, or stdin).
+    Passwd { username: String },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate the configuration and print it (secrets redacted).
+    Check,
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Re-encrypt every stored secret under a new key.
+    Rotate {
+        /// The new Fernet key; generated when absent.
+        #[arg(long, env = "WARDFLUX_NEW_ENCRYPTION_KEY", hide_env_values = true)]
+        new_key: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    // The network tools keep net-snmp's / fping's own argument syntax (-v2c, -Cr25, -On ...),
+    // which clap cannot express: hand them their raw arguments.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(tool) = args.get(1).map(String::as_str)
+        && (tool == "snmp" || tool == "ping")
+    {
+        return network_tool(tool, args[2..].to_vec());
+    }
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wardflux: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn network_tool(tool: &str, args: Vec<String>) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let code = match tool {
+        "snmp" => tools::snmp(args, &mut out, &mut err),
+        _ => tools::ping(args, &mut out, &mut err),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+mod tools {
+    use std::io::Write;
+
+    pub fn snmp(_args: Vec<String>, _out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+        let _ = writeln!(err, "wardflux snmp: not built yet");
+        1
+    }
+
+    pub fn ping(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+        wardflux_icmp::cli::run(args, out, err)
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut o = Overrides {
+        config: cli.config,
+        data_dir: cli.data_dir,
+        database_url: cli.database_url,
+        listen: None,
+    };
+    if let Command::Serve { listen } = &cli.command {
+        o.listen.clone_from(listen);
+    }
+    let cfg = Config::load(&o)?;
+    server::init_tracing(cfg.log_json);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => server::serve(cfg).await,
+            Command::Migrate => {
+                let store = server::open_store(&cfg).await?;
+                println!("schema up to date ({})", store.backend());
+                Ok(())
+            }
+            Command::User(cmd) => user_cmd(&cfg, cmd).await,
+            Command::Config(ConfigCmd::Check) => {
+                println!("configuration OK");
+                match &cfg.source {
+                    Some(p) => println!("file: {}", p.display()),
+                    None => println!("file: (none; defaults and environment)"),
+                }
+                println!("{cfg:#?}");
+                Ok(())
+            }
+            Command::Keys(KeysCmd::Rotate { new_key }) => keys::rotate(&cfg, new_key).await,
+        }
+    })
+}
+
+fn cli_actor() -> Actor {
+    Actor {
+        user_id: None,
+        name: "cli".into(),
+    }
+}
+
+fn read_password() -> anyhow::Result<Secret> {
+    if let Ok(p) = std::env::var("WARDFLUX_USER_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(Secret::new(p));
+    }
+    let p = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ")?;
+        let b = rpassword::prompt_password("Repeat password: ")?;
+        if a != b {
+            bail!("the passwords differ");
+        }
+        a
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    Ok(Secret::new(p))
+}
+
+async fn user_cmd(cfg: &Config, cmd: UserCmd) -> anyhow::Result<()> {
+    let store = server::open_store(cfg).await?;
+    match cmd {
+        UserCmd::Add { username, role } => {
+            let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let pw = read_password()?;
+            let u = store.create_user(&cli_actor(), &username, &pw, role).await?;
+            println!("created user {} ({}) id {}", u.username, u.role.as_str(), u.id);
+        }
+        UserCmd::Passwd { username } => {
+            let u = store
+                .user_by_username(&username)
+                .await?
+                .with_context(|| format!("no user named {username:?}"))?;
+            let pw = read_password()?;
+            store.set_password(&cli_actor(), u.id, &pw).await?;
+            println!("password of {username} changed");
+        }
+        UserCmd::List => {
+            println!("{:<24} {:<9} {:<8} id", "username", "role", "disabled");
+            for u in store.list_users().await? {
+                println!(
+                    "{:<24} {:<9} {:<8} {}",
+                    u.username,
+                    u.role.as_str(),
+                    u.disabled,
+                    u.id
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Server lifecycle: open the stores, bootstrap the first admin, serve until a signal.
+
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use wardflux_api::AppState;
+use wardflux_model::inventory::{Actor, Role, Secret};
+use wardflux_store::{Cipher, Store};
+
+use crate::config::Config;
+
+pub fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WARDFLUX_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json { b.json().try_init() } else { b.try_init() };
+}
+
+/// The encryption key: from the configuration, else the data dir's key file (created once).
+pub fn load_cipher(cfg: &Config) -> anyhow::Result<Cipher> {
+    if let Some(k) = &cfg.encryption_key {
+        return Cipher::from_key(k).context("encryption_key");
+    }
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    let next = cfg.data_dir.join("encryption.key.next");
+    if next.exists() {
+        anyhow::bail!(
+            "{} exists: a key rotation was interrupted after the database was re-encrypted; \
+             move it over encryption.key (the database now needs it), then start again",
+            next.display()
+        );
+    }
+    let (cipher, created) = Cipher::load_or_create(&cfg.data_dir)?;
+    if created {
+        tracing::warn!(
+            path = %cfg.data_dir.join("encryption.key").display(),
+            "created a new encryption key file; back it up: stored credentials cannot be read without it"
+        );
+    }
+    Ok(cipher)
+}
+
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let cipher = load_cipher(cfg)?;
+    if cfg.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    }
+    let store = Store::connect(&cfg.database_url, cipher)
+        .await
+        .with_context(|| format!("connecting to {}", crate::config::redact_url(&cfg.database_url)))?;
+    store.migrate().await.context("migrating the schema")?;
+    Ok(store)
+}
+
+/// Creates `admin` when there are no users yet. Returns the generated password, if any.
+pub async fn bootstrap_admin(store: &Store, password: Option<&str>) -> anyhow::Result<Option<String>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let (pw, generated) = match password {
+        Some(p) => (p.to_string(), false),
+        None => (generate_password(), true),
+    };
+    store
+        .create_user(&Actor::system(), "admin", &Secret::new(pw.clone()), Role::Admin)
+        .await
+        .context("creating the first admin")?;
+    Ok(generated.then_some(pw))
+}
+
+fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// The process-wide metrics recorder (installed once; tests may build several servers).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            handle
+        })
+        .clone()
+}
+
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let store = open_store(&cfg).await?;
+    if let Some(pw) = bootstrap_admin(&store, cfg.admin_password.as_deref()).await? {
+        // Printed once, to the terminal only (never to the log).
+        println!("Created user 'admin' with password: {pw}");
+        println!("(set WARDFLUX_ADMIN_PASSWORD before the first start to choose it)");
+    }
+    let mut state = AppState::new(store);
+    state.metrics = Some(metrics_handle());
+    state.secure_cookies = cfg.secure_cookies;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    println!("WARD FLUX listening on http://{addr}/ (API under /api/v1, health at /healthz)");
+    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "serving");
+    wardflux_api::serve(listener, wardflux_api::router(state), shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,298 @@
+//! The real binary, end to end: first start, restart, kill -9, secrets, CLI commands.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wardflux");
+const PW: &str = "first-admin-pw";
+const COMMUNITY: &str = "Zq7-community-never-logged";
+const V3_AUTH: &str = "Zq7-authkey-never-logged";
+
+struct Server {
+    child: Child,
+    addr: String,
+    stdout_head: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path, admin_pw: Option<&str>) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env_remove("WARDFLUX_CONFIG")
+        .env_remove("WARDFLUX_DATABASE_URL")
+        .env_remove("WARDFLUX_ENCRYPTION_KEY")
+        .env("WARDFLUX_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match admin_pw {
+        Some(p) => cmd.env("WARDFLUX_ADMIN_PASSWORD", p),
+        None => cmd.env_remove("WARDFLUX_ADMIN_PASSWORD"),
+    };
+    let mut child = cmd.spawn().expect("spawn wardflux");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut err_pipe = child.stderr.take().unwrap();
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err_pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut head = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "server exited early; stderr: {}", stderr.lock().unwrap());
+        head.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split('/').next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = out.read_to_string(&mut sink);
+    });
+    Server {
+        child,
+        addr,
+        stdout_head: head,
+        stderr,
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::new()
+}
+
+fn wait_healthy(s: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(r) = client().get(format!("http://{}/healthz", s.addr)).send()
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "healthz never answered 200");
+        std::thread::yield_now();
+    }
+}
+
+fn login(s: &Server, pw: &str) -> String {
+    let r = client()
+        .post(format!("http://{}/api/v1/auth/login", s.addr))
+        .json(&json!({"username": "admin", "password": pw}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().unwrap()["token"].as_str().unwrap().to_string()
+}
+
+fn post(s: &Server, tok: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(format!("http://{}{}", s.addr, path))
+        .bearer_auth(tok)
+        .json(&body)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+fn get(s: &Server, tok: &str, path: &str) -> (u16, Value) {
+    let r = client()
+        .get(format!("http://{}{}", s.addr, path))
+        .bearer_auth(tok)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+fn file_contains(path: &Path, needle: &str) -> bool {
+    std::fs::read(path)
+        .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .unwrap_or(false)
+}
+
+#[test]
+fn device_survives_restart_and_kill9_and_secrets_stay_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start(&data, Some(PW));
+    wait_healthy(&s);
+    assert!(data.join("wardflux.db").exists());
+    let key_file = data.join("encryption.key");
+    let key_before = std::fs::read(&key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "key file mode");
+    }
+    let tok = login(&s, PW);
+    let (st, dev) = post(&s, &tok, "/api/v1/devices", json!({"name": "atm-17", "ip": "127.20.0.17"}));
+    assert_eq!(st, 201, "{dev}");
+    let (st, _) = post(&s, &tok, "/api/v1/monitoring/snmp/credentials",
+        json!({"name": "c", "version": "v2c", "community": COMMUNITY}));
+    assert_eq!(st, 201);
+    let (st, _) = post(&s, &tok, "/api/v1/monitoring/snmp/credentials",
+        json!({"name": "v3", "version": "v3", "username": "noc", "auth_protocol": "SHA-512", "auth_key": V3_AUTH}));
+    assert_eq!(st, 201);
+    let (st, dup) = post(&s, &tok, "/api/v1/devices", json!({"name": "atm-18", "ip": "127.20.0.17"}));
+    assert_eq!(st, 409, "{dup}");
+
+    // kill -9: no graceful shutdown.
+    let mut s = s;
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    let logs1 = s.stderr.lock().unwrap().clone() + &s.stdout_head;
+    drop(s);
+
+    let s = start(&data, None);
+    wait_healthy(&s);
+    assert!(!s.stdout_head.contains("password:"), "admin bootstrapped twice");
+    let tok = login(&s, PW);
+    let (st, got) = get(&s, &tok, &format!("/api/v1/devices/{}", dev["id"].as_str().unwrap()));
+    assert_eq!(st, 200);
+    assert_eq!(got["name"], "atm-17");
+    assert_eq!(std::fs::read(&key_file).unwrap(), key_before, "key must persist");
+    let (_, creds) = get(&s, &tok, "/api/v1/monitoring/snmp/credentials");
+    assert_eq!(creds.as_array().unwrap().len(), 2);
+    let logs2 = s.stderr.lock().unwrap().clone() + &s.stdout_head;
+    drop(s);
+
+    for secret in [COMMUNITY, V3_AUTH, PW] {
+        assert!(!logs1.contains(secret) && !logs2.contains(secret), "{secret} in logs");
+        for f in ["wardflux.db", "wardflux.db-wal"] {
+            assert!(!file_contains(&data.join(f), secret), "{secret} in {f}");
+        }
+    }
+}
+
+#[test]
+fn first_start_prints_a_generated_admin_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let s = start(&data, None);
+    let pw = s
+        .stdout_head
+        .lines()
+        .find_map(|l| l.split("password: ").nth(1))
+        .expect("generated password printed")
+        .trim()
+        .to_string();
+    assert!(pw.len() >= 16);
+    wait_healthy(&s);
+    login(&s, &pw);
+    assert!(!s.stderr.lock().unwrap().contains(&pw), "password in the log");
+}
+
+fn cli(data: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("WARDFLUX_CONFIG")
+        .env_remove("WARDFLUX_DATABASE_URL")
+        .env_remove("WARDFLUX_ENCRYPTION_KEY")
+        .env_remove("WARDFLUX_USER_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn cli_users_config_check_and_key_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let (c, out, err) = cli(&data, &["migrate"], "", &[]);
+    assert_eq!(c, 0, "{out}{err}");
+    let (c, out, err) = cli(&data, &["user", "add", "noc", "--role", "operator"], "noc-password-1\n", &[]);
+    assert_eq!(c, 0, "{out}{err}");
+    let (c, out, _) = cli(&data, &["user", "list"], "", &[]);
+    assert_eq!(c, 0);
+    assert!(out.contains("noc") && out.contains("operator"), "{out}");
+    let (c, _, err) = cli(&data, &["user", "add", "noc", "--role", "viewer"], "noc-password-2\n", &[]);
+    assert_ne!(c, 0, "duplicate user must fail");
+    assert!(err.contains("username"), "{err}");
+    let (c, _, err) = cli(&data, &["user", "add", "x", "--role", "root"], "password-123\n", &[]);
+    assert_ne!(c, 0);
+    assert!(err.contains("role"), "{err}");
+    let (c, _, _) = cli(&data, &["user", "passwd", "noc"], "new-noc-password\n", &[]);
+    assert_eq!(c, 0);
+
+    let (c, out, _) = cli(&data, &["config", "check"], "", &[("WARDFLUX_ADMIN_PASSWORD", "shh-very-secret")]);
+    assert_eq!(c, 0);
+    assert!(out.contains("configuration OK") && !out.contains("shh-very-secret"), "{out}");
+    for (k, v, key) in [
+        ("WARDFLUX_LISTEN", "not-an-address", "listen"),
+        ("WARDFLUX_DATABASE_URL", "mysql://x", "database_url"),
+        ("WARDFLUX_ENCRYPTION_KEY", "abc", "encryption_key"),
+    ] {
+        let (c, _, err) = cli(&data, &["config", "check"], "", &[(k, v)]);
+        assert_ne!(c, 0);
+        assert!(err.contains(&format!("`{key}`")), "{err}");
+    }
+
+    // Store a secret, rotate, and read it back with the new key only.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", data.join("wardflux.db").display());
+    let cred_id = rt.block_on(async {
+        let (cipher, created) = wardflux_store::Cipher::load_or_create(&data).unwrap();
+        assert!(!created);
+        let store = wardflux_store::Store::connect(&url, cipher).await.unwrap();
+        let mut input = wardflux_model::inventory::SnmpCredentialInput {
+            name: "c".into(),
+            version: Some(wardflux_model::inventory::SnmpVersion::V2c),
+            community: Some(wardflux_model::inventory::Secret::new(COMMUNITY)),
+            ..Default::default()
+        };
+        input.validate().unwrap();
+        store
+            .create_snmp_credential(&wardflux_model::inventory::Actor::system(), input)
+            .await
+            .unwrap()
+            .id
+    });
+    let old_key = std::fs::read_to_string(data.join("encryption.key")).unwrap();
+    let (c, out, err) = cli(&data, &["keys", "rotate"], "", &[]);
+    assert_eq!(c, 0, "{out}{err}");
+    let new_key = std::fs::read_to_string(data.join("encryption.key")).unwrap();
+    assert_ne!(old_key, new_key);
+    assert!(!data.join("encryption.key.next").exists());
+    rt.block_on(async {
+        let new = wardflux_store::Cipher::from_key(new_key.trim()).unwrap();
+        let store = wardflux_store::Store::connect(&url, new).await.unwrap();
+        let s = store.snmp_secrets(cred_id).await.unwrap();
+        assert_eq!(s.community.unwrap().expose(), COMMUNITY);
+        let old = wardflux_store::Cipher::from_key(old_key.trim()).unwrap();
+        let store = wardflux_store::Store::connect(&url, old).await.unwrap();
+        assert!(store.snmp_secrets(cred_id).await.is_err(), "old key must no longer decrypt");
+    });
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole WARD FLUX test suite, on a fresh Debian 12 machine or an already prepared one.
+#
+# 1. installs the real peers the tests talk to (Debian packages), only those missing;
+# 2. starts PostgreSQL if it is not running (the tests start snmpd, snmpsim and
+#    VictoriaMetrics themselves, on free loopback ports, and stop them);
+# 3. runs every test with CI=true, so a missing peer fails instead of skipping;
+# 4. runs the API suite a second time against PostgreSQL.
+# Idempotent: a second run installs and starts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+
+PKGS="postgresql snmpd snmp snmpsim victoria-metrics fping nftables iproute2 iputils-ping
+      prometheus-snmp-exporter curl procps python3 python3-cryptography"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    log "installing:$missing"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
+# Debian starts snmpd as a system service on install when systemd runs; the tests use their own.
+command -v cargo >/dev/null || { log "cargo not found: install Rust >= 1.90 with rustup (https://rustup.rs)"; exit 1; }
+
+# PostgreSQL: the Debian cluster, started if needed (trust auth on loopback for the tests).
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    ver=$(ls /etc/postgresql | sort -V | tail -n1)
+    conf=/etc/postgresql/$ver/main/pg_hba.conf
+    if ! $SUDO grep -q "wardflux-tests" "$conf"; then
+        log "allowing trust auth on loopback for user postgres in $conf"
+        $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust # wardflux-tests\nlocal all postgres trust # wardflux-tests' "$conf"
+    fi
+    log "starting PostgreSQL $ver"
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+    for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.1; done
+    pg_isready -h 127.0.0.1 -p 5432
+fi
+
+export CI=true
+export RUST_BACKTRACE=1
+log "cargo test (SQLite, embedded metrics, real peers)"
+cargo test --workspace
+log "cargo test -p wardflux-api against PostgreSQL"
+WARDFLUX_TEST_DATABASE=postgres cargo test -p wardflux-api --test api
+log "all tests passed"
