@@ -72,7 +72,8 @@ impl Cipher {
                 Ok((Self::from_key(&key)?, true))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let s = std::fs::read_to_string(&path).map_err(|e| io("cannot read key file", e))?;
+                let s =
+                    std::fs::read_to_string(&path).map_err(|e| io("cannot read key file", e))?;
                 Ok((Self::from_key(&s)?, false))
             }
             Err(e) => Err(io("cannot create key file", e)),
@@ -87,7 +88,9 @@ impl Cipher {
     /// Decrypts a Fernet token made with this key (no TTL check: stored secrets do not expire).
     pub fn decrypt(&self, token: &str) -> Result<Secret, StoreError> {
         let bytes = self.fernet.decrypt(token).map_err(|_| {
-            StoreError::Crypto("cannot decrypt a stored secret: wrong encryption key or corrupt token".into())
+            StoreError::Crypto(
+                "cannot decrypt a stored secret: wrong encryption key or corrupt token".into(),
+            )
         })?;
         String::from_utf8(bytes)
             .map(Secret::new)

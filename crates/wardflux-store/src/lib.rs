@@ -26,7 +26,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DbBackend, DbErr,
+    DatabaseConnection, DbErr,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -93,7 +93,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -176,10 +178,6 @@ impl Store {
             .cipher
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(c);
-    }
-
-    pub(crate) fn db_backend(&self) -> DbBackend {
-        self.db.get_database_backend()
     }
 }
 

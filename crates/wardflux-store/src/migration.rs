@@ -27,7 +27,12 @@ impl MigrationName for M0001Initial {
     }
 }
 
-fn fk(from_table: &'static str, col: &'static str, to: &'static str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+fn fk(
+    from_table: &'static str,
+    col: &'static str,
+    to: &'static str,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{from_table}_{col}"))
         .from(from_table, col)
@@ -40,7 +45,12 @@ fn table(name: &'static str) -> TableCreateStatement {
     Table::create().table(name).if_not_exists().take()
 }
 
-fn index(name: &str, table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    name: &str,
+    table: &'static str,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut i = Index::create();
     i.name(name).table(table).if_not_exists();
     for c in cols {
@@ -78,7 +88,8 @@ impl MigrationTrait for M0001Initial {
             .take(),
         )
         .await?;
-        m.create_index(index("ux_users_username", "users", &["username"], true)).await?;
+        m.create_index(index("ux_users_username", "users", &["username"], true))
+            .await?;
 
         m.create_table(
             table("api_tokens")
@@ -94,8 +105,20 @@ impl MigrationTrait for M0001Initial {
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_api_tokens_hash", "api_tokens", &["token_hash"], true)).await?;
-        m.create_index(index("ix_api_tokens_user", "api_tokens", &["user_id"], false)).await?;
+        m.create_index(index(
+            "ux_api_tokens_hash",
+            "api_tokens",
+            &["token_hash"],
+            true,
+        ))
+        .await?;
+        m.create_index(index(
+            "ix_api_tokens_user",
+            "api_tokens",
+            &["user_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             table("audit_log")
@@ -111,7 +134,8 @@ impl MigrationTrait for M0001Initial {
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_audit_log_at", "audit_log", &["at"], false)).await?;
+        m.create_index(index("ix_audit_log_at", "audit_log", &["at"], false))
+            .await?;
 
         // --- inventory ------------------------------------------------------------------
         m.create_table(
@@ -135,8 +159,15 @@ impl MigrationTrait for M0001Initial {
             .take(),
         )
         .await?;
-        m.create_index(index("ux_devices_source_ip", "devices", &["source", "ip"], true)).await?;
-        m.create_index(index("ix_devices_name", "devices", &["name"], false)).await?;
+        m.create_index(index(
+            "ux_devices_source_ip",
+            "devices",
+            &["source", "ip"],
+            true,
+        ))
+        .await?;
+        m.create_index(index("ix_devices_name", "devices", &["name"], false))
+            .await?;
 
         m.create_table(
             ts(table("device_groups")
@@ -146,19 +177,41 @@ impl MigrationTrait for M0001Initial {
             .take(),
         )
         .await?;
-        m.create_index(index("ux_device_groups_name", "device_groups", &["name"], true)).await?;
+        m.create_index(index(
+            "ux_device_groups_name",
+            "device_groups",
+            &["name"],
+            true,
+        ))
+        .await?;
 
         m.create_table(
             table("device_group_members")
                 .col(uuid("group_id"))
                 .col(uuid("device_id"))
                 .primary_key(Index::create().col("group_id").col("device_id"))
-                .foreign_key(&mut fk("device_group_members", "group_id", "device_groups", Cascade))
-                .foreign_key(&mut fk("device_group_members", "device_id", "devices", Cascade))
+                .foreign_key(&mut fk(
+                    "device_group_members",
+                    "group_id",
+                    "device_groups",
+                    Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    "device_group_members",
+                    "device_id",
+                    "devices",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_dgm_device", "device_group_members", &["device_id"], false)).await?;
+        m.create_index(index(
+            "ix_dgm_device",
+            "device_group_members",
+            &["device_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             table("device_status_history")
@@ -168,12 +221,22 @@ impl MigrationTrait for M0001Initial {
                 .col(string("to_state"))
                 .col(timestamp_with_time_zone("at"))
                 .col(text_null("reason"))
-                .foreign_key(&mut fk("device_status_history", "device_id", "devices", Cascade))
+                .foreign_key(&mut fk(
+                    "device_status_history",
+                    "device_id",
+                    "devices",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_dsh_device_at", "device_status_history", &["device_id", "at"], false))
-            .await?;
+        m.create_index(index(
+            "ix_dsh_device_at",
+            "device_status_history",
+            &["device_id", "at"],
+            false,
+        ))
+        .await?;
 
         // --- monitoring (seed plan) -----------------------------------------------------
         m.create_table(
@@ -185,8 +248,13 @@ impl MigrationTrait for M0001Initial {
             .take(),
         )
         .await?;
-        m.create_index(index("ux_monitoring_profiles_name", "monitoring_profiles", &["name"], true))
-            .await?;
+        m.create_index(index(
+            "ux_monitoring_profiles_name",
+            "monitoring_profiles",
+            &["name"],
+            true,
+        ))
+        .await?;
 
         m.create_table(
             ts(table("snmp_credentials")
@@ -206,8 +274,13 @@ impl MigrationTrait for M0001Initial {
             .take(),
         )
         .await?;
-        m.create_index(index("ix_snmp_credentials_device", "snmp_credentials", &["device_id"], false))
-            .await?;
+        m.create_index(index(
+            "ix_snmp_credentials_device",
+            "snmp_credentials",
+            &["device_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             ts(table("monitoring_templates")
@@ -233,12 +306,22 @@ impl MigrationTrait for M0001Initial {
                 .col(string_null("units"))
                 .col(boolean("enabled"))
                 .foreign_key(&mut fk("monitoring_items", "device_id", "devices", Cascade))
-                .foreign_key(&mut fk("monitoring_items", "template_id", "monitoring_templates", SetNull)))
+                .foreign_key(&mut fk(
+                    "monitoring_items",
+                    "template_id",
+                    "monitoring_templates",
+                    SetNull,
+                )))
             .take(),
         )
         .await?;
-        m.create_index(index("ix_monitoring_items_device", "monitoring_items", &["device_id"], false))
-            .await?;
+        m.create_index(index(
+            "ix_monitoring_items_device",
+            "monitoring_items",
+            &["device_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             ts(table("alert_rules")
@@ -267,12 +350,22 @@ impl MigrationTrait for M0001Initial {
                 .col(timestamp_with_time_zone("created_at"))
                 .foreign_key(&mut fk("alert_history", "device_id", "devices", SetNull))
                 .foreign_key(&mut fk("alert_history", "rule_id", "alert_rules", SetNull))
-                .foreign_key(&mut fk("alert_history", "acknowledged_by", "users", SetNull))
+                .foreign_key(&mut fk(
+                    "alert_history",
+                    "acknowledged_by",
+                    "users",
+                    SetNull,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_alert_history_triggered", "alert_history", &["triggered_at"], false))
-            .await?;
+        m.create_index(index(
+            "ix_alert_history_triggered",
+            "alert_history",
+            &["triggered_at"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             ts(table("discovery_rules")
@@ -297,7 +390,12 @@ impl MigrationTrait for M0001Initial {
                 .col(text_null("sys_descr"))
                 .col(timestamp_with_time_zone("discovered_at"))
                 .col(boolean("added_to_monitoring"))
-                .foreign_key(&mut fk("discovery_results", "rule_id", "discovery_rules", Cascade))
+                .foreign_key(&mut fk(
+                    "discovery_results",
+                    "rule_id",
+                    "discovery_rules",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
@@ -313,8 +411,13 @@ impl MigrationTrait for M0001Initial {
             .take(),
         )
         .await?;
-        m.create_index(index("ux_notification_channels_name", "notification_channels", &["name"], true))
-            .await?;
+        m.create_index(index(
+            "ux_notification_channels_name",
+            "notification_channels",
+            &["name"],
+            true,
+        ))
+        .await?;
         Ok(())
     }
 }

@@ -7,8 +7,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash}
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -66,10 +66,16 @@ fn validate_username(name: &str) -> Result<(), StoreError> {
 fn validate_password(p: &Secret) -> Result<(), StoreError> {
     let n = p.expose().chars().count();
     if n < 8 {
-        return Err(StoreError::invalid("password", "must be at least 8 characters"));
+        return Err(StoreError::invalid(
+            "password",
+            "must be at least 8 characters",
+        ));
     }
     if n > 1024 {
-        return Err(StoreError::invalid("password", "must be at most 1024 characters"));
+        return Err(StoreError::invalid(
+            "password",
+            "must be at most 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -101,9 +107,11 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 async fn verify_hash(hash: String, p: &Secret) -> bool {
     let p = p.clone();
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .ok()
-            .is_some_and(|h| Argon2::default().verify_password(p.expose().as_bytes(), &h).is_ok())
+        PasswordHash::new(&hash).ok().is_some_and(|h| {
+            Argon2::default()
+                .verify_password(p.expose().as_bytes(), &h)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -132,7 +140,10 @@ impl Store {
             .await?
             .is_some()
         {
-            return Err(StoreError::conflict("username", "a user with this username exists"));
+            return Err(StoreError::conflict(
+                "username",
+                "a user with this username exists",
+            ));
         }
         let t = now();
         let m = user::ActiveModel {
@@ -148,7 +159,16 @@ impl Store {
         .await
         .map_err(|e| map_unique(e, "username", "a user with this username exists"))?;
         let u = User::try_from(m)?;
-        audit(&txn, actor, "user.create", "user", Some(u.id.to_string()), None, json(&u)).await?;
+        audit(
+            &txn,
+            actor,
+            "user.create",
+            "user",
+            Some(u.id.to_string()),
+            None,
+            json(&u),
+        )
+        .await?;
         txn.commit().await?;
         Ok(u)
     }
@@ -227,8 +247,16 @@ impl Store {
         }
         am.updated_at = Set(now());
         let after = User::try_from(am.update(&txn).await?)?;
-        audit(&txn, actor, "user.update", "user", Some(id.to_string()), json(&before), json(&after))
-            .await?;
+        audit(
+            &txn,
+            actor,
+            "user.update",
+            "user",
+            Some(id.to_string()),
+            json(&before),
+            json(&after),
+        )
+        .await?;
         txn.commit().await?;
         Ok(after)
     }
@@ -251,8 +279,16 @@ impl Store {
         am.updated_at = Set(now());
         let u = User::try_from(am.update(&txn).await?)?;
         // Before/after are the public record: the hash is never written to the audit log.
-        audit(&txn, actor, "user.set_password", "user", Some(id.to_string()), None, json(&u))
-            .await?;
+        audit(
+            &txn,
+            actor,
+            "user.set_password",
+            "user",
+            Some(id.to_string()),
+            None,
+            json(&u),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -265,7 +301,16 @@ impl Store {
             .ok_or(StoreError::NotFound { entity: "user" })?;
         let before = User::try_from(m)?;
         user::Entity::delete_by_id(id).exec(&txn).await?;
-        audit(&txn, actor, "user.delete", "user", Some(id.to_string()), json(&before), None).await?;
+        audit(
+            &txn,
+            actor,
+            "user.delete",
+            "user",
+            Some(id.to_string()),
+            json(&before),
+            None,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -307,8 +352,16 @@ impl Store {
         .insert(&txn)
         .await?;
         let t = ApiToken::from(m);
-        audit(&txn, actor, "token.create", "api_token", Some(t.id.to_string()), None, json(&t))
-            .await?;
+        audit(
+            &txn,
+            actor,
+            "token.create",
+            "api_token",
+            Some(t.id.to_string()),
+            None,
+            json(&t),
+        )
+        .await?;
         txn.commit().await?;
         Ok((t, plain))
     }
@@ -337,7 +390,9 @@ impl Store {
             return Ok(None);
         }
         let mut tok = m.clone();
-        if m.last_used_at.is_none_or(|l| t - l >= chrono::Duration::seconds(60)) {
+        if m.last_used_at
+            .is_none_or(|l| t - l >= chrono::Duration::seconds(60))
+        {
             let mut am = m.into_active_model();
             am.last_used_at = Set(Some(t));
             tok = am.update(&self.db).await?;
@@ -360,7 +415,9 @@ impl Store {
         Ok(api_token::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or(StoreError::NotFound { entity: "api_token" })?
+            .ok_or(StoreError::NotFound {
+                entity: "api_token",
+            })?
             .into())
     }
 
@@ -369,11 +426,21 @@ impl Store {
         let m = api_token::Entity::find_by_id(id)
             .one(&txn)
             .await?
-            .ok_or(StoreError::NotFound { entity: "api_token" })?;
+            .ok_or(StoreError::NotFound {
+                entity: "api_token",
+            })?;
         let before = ApiToken::from(m);
         api_token::Entity::delete_by_id(id).exec(&txn).await?;
-        audit(&txn, actor, "token.delete", "api_token", Some(id.to_string()), json(&before), None)
-            .await?;
+        audit(
+            &txn,
+            actor,
+            "token.delete",
+            "api_token",
+            Some(id.to_string()),
+            json(&before),
+            None,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }

@@ -1,0 +1,695 @@
+//! Devices and device groups.
+//!
+//! A device IP is unique within its source (`ux_devices_source_ip`); the pre-check gives a
+//! clear `Conflict{field: "ip"}`, and the index catches the race two writers could win.
+
+use std::collections::{BTreeSet, HashSet};
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+use wardflux_model::inventory::DEVICE_SORT_FIELDS;
+
+use crate::entity::{device, device_group, device_group_member};
+use crate::{
+    Actor, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery, ImportReport, Page,
+    RowError, Store, StoreError, audit, json, map_unique, now,
+};
+
+/// Default ICMP check interval of a new device, seconds.
+pub const DEFAULT_ICMP_INTERVAL_S: i32 = 10;
+/// Default and maximum page sizes of [`Store::list_devices`].
+pub const DEFAULT_PAGE: u64 = 100;
+pub const MAX_PAGE: u64 = 1000;
+
+const DUP_IP: &str = "a device with this IP already exists in this source";
+
+fn tags_to_db(tags: &[String]) -> String {
+    let set: BTreeSet<&str> = tags.iter().map(|t| t.trim()).collect();
+    if set.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", set.into_iter().collect::<Vec<_>>().join(","))
+    }
+}
+
+fn tags_from_db(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl From<device::Model> for Device {
+    fn from(m: device::Model) -> Self {
+        Device {
+            id: m.id,
+            name: m.name,
+            ip: m.ip,
+            hostname: m.hostname,
+            vendor: m.vendor,
+            device_type: m.device_type,
+            model: m.model,
+            location: m.location,
+            region: m.region,
+            branch: m.branch,
+            tags: tags_from_db(&m.tags),
+            enabled: m.enabled,
+            parent_id: m.parent_id,
+            source: m.source,
+            icmp_interval_s: m.icmp_interval_s,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+fn blank_to_none(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Fills the active model's writable columns from a validated input.
+fn apply(am: &mut device::ActiveModel, i: DeviceInput) {
+    am.name = Set(i.name);
+    am.ip = Set(i.ip);
+    am.hostname = Set(blank_to_none(i.hostname));
+    am.vendor = Set(blank_to_none(i.vendor));
+    am.device_type = Set(blank_to_none(i.device_type));
+    am.model = Set(blank_to_none(i.model));
+    am.location = Set(blank_to_none(i.location));
+    am.region = Set(blank_to_none(i.region));
+    am.branch = Set(blank_to_none(i.branch));
+    am.tags = Set(tags_to_db(&i.tags));
+    am.enabled = Set(i.enabled.unwrap_or(true));
+    am.parent_id = Set(i.parent_id);
+    am.source = Set(i.source.unwrap_or_else(|| "standalone".into()));
+    am.icmp_interval_s = Set(i.icmp_interval_s.unwrap_or(DEFAULT_ICMP_INTERVAL_S));
+}
+
+async fn ip_taken<C: ConnectionTrait>(
+    conn: &C,
+    source: &str,
+    ip: &str,
+    except: Option<Uuid>,
+) -> Result<bool, StoreError> {
+    let mut q = device::Entity::find()
+        .filter(device::Column::Source.eq(source))
+        .filter(device::Column::Ip.eq(ip));
+    if let Some(id) = except {
+        q = q.filter(device::Column::Id.ne(id));
+    }
+    Ok(q.count(conn).await? > 0)
+}
+
+async fn check_parent<C: ConnectionTrait>(
+    conn: &C,
+    parent: Option<Uuid>,
+    me: Option<Uuid>,
+) -> Result<(), StoreError> {
+    let Some(p) = parent else { return Ok(()) };
+    if Some(p) == me {
+        return Err(StoreError::invalid(
+            "parent_id",
+            "a device cannot be its own parent",
+        ));
+    }
+    if device::Entity::find_by_id(p).one(conn).await?.is_none() {
+        return Err(StoreError::invalid("parent_id", "no device with this id"));
+    }
+    Ok(())
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn contains(col: device::Column, needle: &str) -> Expr {
+    let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
+    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern).escape('\\'))
+}
+
+impl Store {
+    pub async fn create_device(
+        &self,
+        actor: &Actor,
+        mut input: DeviceInput,
+    ) -> Result<Device, StoreError> {
+        input.validate()?;
+        let txn = self.db.begin().await?;
+        check_parent(&txn, input.parent_id, None).await?;
+        let source = input.source.clone().unwrap_or_else(|| "standalone".into());
+        if ip_taken(&txn, &source, &input.ip, None).await? {
+            return Err(StoreError::conflict("ip", DUP_IP));
+        }
+        let t = now();
+        let mut am = device::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            created_at: Set(t),
+            updated_at: Set(t),
+            ..Default::default()
+        };
+        apply(&mut am, input);
+        let d = Device::from(
+            am.insert(&txn)
+                .await
+                .map_err(|e| map_unique(e, "ip", DUP_IP))?,
+        );
+        audit(
+            &txn,
+            actor,
+            "device.create",
+            "device",
+            Some(d.id.to_string()),
+            None,
+            json(&d),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(d)
+    }
+
+    pub async fn get_device(&self, id: Uuid) -> Result<Device, StoreError> {
+        Ok(device::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound { entity: "device" })?
+            .into())
+    }
+
+    /// Every device, by name (exports and the collectors' target lists).
+    pub async fn all_devices(&self) -> Result<Vec<Device>, StoreError> {
+        Ok(device::Entity::find()
+            .order_by_asc(device::Column::Name)
+            .order_by_asc(device::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Device::from)
+            .collect())
+    }
+
+    /// Filter, search, sort and paginate. Errors name the query parameter at fault.
+    pub async fn list_devices(&self, q: &DeviceQuery) -> Result<Page<Device>, StoreError> {
+        let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(StoreError::invalid("limit", "must be between 1 and 1000"));
+        }
+        let offset = q.offset.unwrap_or(0);
+        let (sort_field, order) = match q.sort.as_deref() {
+            None | Some("") => ("name", Order::Asc),
+            Some(s) => match s.strip_prefix('-') {
+                Some(f) => (f, Order::Desc),
+                None => (s, Order::Asc),
+            },
+        };
+        if !DEVICE_SORT_FIELDS.contains(&sort_field) {
+            return Err(StoreError::invalid(
+                "sort",
+                format!(
+                    "must be one of {} (prefix - for descending)",
+                    DEVICE_SORT_FIELDS.join(", ")
+                ),
+            ));
+        }
+        let sort_col = match sort_field {
+            "ip" => device::Column::Ip,
+            "vendor" => device::Column::Vendor,
+            "device_type" => device::Column::DeviceType,
+            "region" => device::Column::Region,
+            "branch" => device::Column::Branch,
+            "created_at" => device::Column::CreatedAt,
+            "updated_at" => device::Column::UpdatedAt,
+            _ => device::Column::Name,
+        };
+        let mut cond = Condition::all();
+        if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            cond = cond.add(
+                Condition::any()
+                    .add(contains(device::Column::Name, s))
+                    .add(contains(device::Column::Ip, s))
+                    .add(contains(device::Column::Hostname, s)),
+            );
+        }
+        for (col, v) in [
+            (device::Column::Vendor, &q.vendor),
+            (device::Column::DeviceType, &q.device_type),
+            (device::Column::Region, &q.region),
+            (device::Column::Branch, &q.branch),
+            (device::Column::Location, &q.location),
+            (device::Column::Source, &q.source),
+        ] {
+            if let Some(v) = v {
+                cond = cond.add(col.eq(v.as_str()));
+            }
+        }
+        if let Some(e) = q.enabled {
+            cond = cond.add(device::Column::Enabled.eq(e));
+        }
+        if let Some(t) = q.tag.as_deref() {
+            let pattern = format!("%,{},%", escape_like(t.trim()));
+            cond =
+                cond.add(Expr::col(device::Column::Tags).like(LikeExpr::new(pattern).escape('\\')));
+        }
+        if let Some(g) = q.group_id {
+            cond = cond.add(
+                device::Column::Id.in_subquery(
+                    Query::select()
+                        .column(device_group_member::Column::DeviceId)
+                        .from(device_group_member::Entity)
+                        .and_where(device_group_member::Column::GroupId.eq(g))
+                        .to_owned(),
+                ),
+            );
+        }
+        let base = device::Entity::find().filter(cond);
+        let total = base.clone().count(&self.db).await?;
+        let items = base
+            .order_by(sort_col, order.clone())
+            .order_by(device::Column::Id, order)
+            .limit(limit)
+            .offset(offset)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Device::from)
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            limit,
+            offset,
+        })
+    }
+
+    /// Replaces every writable field of a device.
+    pub async fn update_device(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        mut input: DeviceInput,
+    ) -> Result<Device, StoreError> {
+        input.validate()?;
+        let txn = self.db.begin().await?;
+        let m = device::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound { entity: "device" })?;
+        check_parent(&txn, input.parent_id, Some(id)).await?;
+        let source = input.source.clone().unwrap_or_else(|| m.source.clone());
+        input.source = Some(source.clone());
+        if ip_taken(&txn, &source, &input.ip, Some(id)).await? {
+            return Err(StoreError::conflict("ip", DUP_IP));
+        }
+        let before = Device::from(m.clone());
+        let mut am = m.into_active_model();
+        apply(&mut am, input);
+        am.updated_at = Set(now());
+        let after = Device::from(
+            am.update(&txn)
+                .await
+                .map_err(|e| map_unique(e, "ip", DUP_IP))?,
+        );
+        audit(
+            &txn,
+            actor,
+            "device.update",
+            "device",
+            Some(id.to_string()),
+            json(&before),
+            json(&after),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn delete_device(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let m = device::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound { entity: "device" })?;
+        let before = Device::from(m);
+        device::Entity::delete_by_id(id).exec(&txn).await?;
+        audit(
+            &txn,
+            actor,
+            "device.delete",
+            "device",
+            Some(id.to_string()),
+            json(&before),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Imports many devices in one transaction. Rows are numbered from 1 in the order
+    /// given. Without `partial`, any invalid row (bad field, IP already stored, IP repeated
+    /// in the batch, unknown parent) means nothing is written; with `partial`, the valid
+    /// rows are written and the others reported.
+    pub async fn import_devices(
+        &self,
+        actor: &Actor,
+        inputs: Vec<DeviceInput>,
+        partial: bool,
+    ) -> Result<ImportReport, StoreError> {
+        let txn = self.db.begin().await?;
+        let existing: HashSet<(String, String)> = device::Entity::find()
+            .select_only()
+            .column(device::Column::Source)
+            .column(device::Column::Ip)
+            .into_tuple::<(String, String)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut errors = Vec::new();
+        let mut valid = Vec::new();
+        for (i, mut input) in inputs.into_iter().enumerate() {
+            let row = i as u64 + 1;
+            let err = |field: &str, message: String| RowError {
+                row,
+                field: field.to_string(),
+                message,
+            };
+            if let Err(fe) = input.validate() {
+                errors.push(err(&fe.field, fe.message));
+                continue;
+            }
+            if let Some(p) = input.parent_id
+                && device::Entity::find_by_id(p).one(&txn).await?.is_none()
+            {
+                errors.push(err("parent_id", "no device with this id".into()));
+                continue;
+            }
+            let key = (
+                input.source.clone().unwrap_or_else(|| "standalone".into()),
+                input.ip.clone(),
+            );
+            if existing.contains(&key) {
+                errors.push(err("ip", DUP_IP.into()));
+                continue;
+            }
+            if !seen.insert(key) {
+                errors.push(err(
+                    "ip",
+                    "this IP appears more than once in the import".into(),
+                ));
+                continue;
+            }
+            valid.push(input);
+        }
+        if !errors.is_empty() && !partial {
+            // Dropping the transaction rolls it back; nothing was written anyway.
+            return Ok(ImportReport {
+                created: 0,
+                committed: false,
+                errors,
+            });
+        }
+        let t = now();
+        let mut ids = Vec::with_capacity(valid.len());
+        for chunk in valid.chunks(200) {
+            let models: Vec<device::ActiveModel> = chunk
+                .iter()
+                .cloned()
+                .map(|input| {
+                    let id = Uuid::new_v4();
+                    ids.push(id);
+                    let mut am = device::ActiveModel {
+                        id: Set(id),
+                        created_at: Set(t),
+                        updated_at: Set(t),
+                        ..Default::default()
+                    };
+                    apply(&mut am, input);
+                    am
+                })
+                .collect();
+            device::Entity::insert_many(models)
+                .exec(&txn)
+                .await
+                .map_err(|e| map_unique(e, "ip", DUP_IP))?;
+        }
+        let created = ids.len() as u64;
+        audit(
+            &txn,
+            actor,
+            "device.import",
+            "device",
+            None,
+            None,
+            Some(serde_json::json!({ "created": created, "ids": ids, "rejected_rows": errors.len() })),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(ImportReport {
+            created,
+            committed: true,
+            errors,
+        })
+    }
+
+    // --- groups -------------------------------------------------------------------------
+
+    async fn group_record<C: ConnectionTrait>(
+        conn: &C,
+        m: device_group::Model,
+    ) -> Result<DeviceGroup, StoreError> {
+        let device_ids = device_group_member::Entity::find()
+            .filter(device_group_member::Column::GroupId.eq(m.id))
+            .order_by_asc(device_group_member::Column::DeviceId)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|r| r.device_id)
+            .collect();
+        Ok(DeviceGroup {
+            id: m.id,
+            name: m.name,
+            description: m.description,
+            device_ids,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+
+    /// Validates a group input inside `conn`: name, uniqueness, members exist.
+    async fn check_group<C: ConnectionTrait>(
+        conn: &C,
+        input: &mut DeviceGroupInput,
+        except: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        input.name = input.name.trim().to_string();
+        if input.name.is_empty() || input.name.chars().count() > 255 {
+            return Err(StoreError::invalid("name", "must be 1-255 characters"));
+        }
+        if input
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 4096)
+        {
+            return Err(StoreError::invalid(
+                "description",
+                "must be at most 4096 characters",
+            ));
+        }
+        let mut q = device_group::Entity::find().filter(device_group::Column::Name.eq(&input.name));
+        if let Some(id) = except {
+            q = q.filter(device_group::Column::Id.ne(id));
+        }
+        if q.count(conn).await? > 0 {
+            return Err(StoreError::conflict(
+                "name",
+                "a group with this name exists",
+            ));
+        }
+        let wanted: BTreeSet<Uuid> = input.device_ids.iter().copied().collect();
+        input.device_ids = wanted.iter().copied().collect();
+        if !wanted.is_empty() {
+            let found = device::Entity::find()
+                .filter(device::Column::Id.is_in(input.device_ids.clone()))
+                .count(conn)
+                .await?;
+            if found != wanted.len() as u64 {
+                return Err(StoreError::invalid(
+                    "device_ids",
+                    "contains an unknown device id",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_members<C: ConnectionTrait>(
+        conn: &C,
+        group: Uuid,
+        ids: &[Uuid],
+    ) -> Result<(), StoreError> {
+        device_group_member::Entity::delete_many()
+            .filter(device_group_member::Column::GroupId.eq(group))
+            .exec(conn)
+            .await?;
+        for chunk in ids.chunks(500) {
+            let rows = chunk.iter().map(|d| device_group_member::ActiveModel {
+                group_id: Set(group),
+                device_id: Set(*d),
+            });
+            device_group_member::Entity::insert_many(rows)
+                .exec(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        mut input: DeviceGroupInput,
+    ) -> Result<DeviceGroup, StoreError> {
+        let txn = self.db.begin().await?;
+        Self::check_group(&txn, &mut input, None).await?;
+        let t = now();
+        let m = device_group::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            name: Set(input.name.clone()),
+            description: Set(blank_to_none(input.description.clone())),
+            created_at: Set(t),
+            updated_at: Set(t),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| map_unique(e, "name", "a group with this name exists"))?;
+        Self::set_members(&txn, m.id, &input.device_ids).await?;
+        let g = Self::group_record(&txn, m).await?;
+        audit(
+            &txn,
+            actor,
+            "group.create",
+            "device_group",
+            Some(g.id.to_string()),
+            None,
+            json(&g),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(g)
+    }
+
+    pub async fn get_group(&self, id: Uuid) -> Result<DeviceGroup, StoreError> {
+        let m = device_group::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "device group",
+            })?;
+        Self::group_record(&self.db, m).await
+    }
+
+    pub async fn list_groups(&self) -> Result<Vec<DeviceGroup>, StoreError> {
+        let ms = device_group::Entity::find()
+            .order_by_asc(device_group::Column::Name)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(ms.len());
+        for m in ms {
+            out.push(Self::group_record(&self.db, m).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn update_group(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        mut input: DeviceGroupInput,
+    ) -> Result<DeviceGroup, StoreError> {
+        let txn = self.db.begin().await?;
+        let m = device_group::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "device group",
+            })?;
+        Self::check_group(&txn, &mut input, Some(id)).await?;
+        let before = Self::group_record(&txn, m.clone()).await?;
+        let mut am = m.into_active_model();
+        am.name = Set(input.name.clone());
+        am.description = Set(blank_to_none(input.description.clone()));
+        am.updated_at = Set(now());
+        let m = am
+            .update(&txn)
+            .await
+            .map_err(|e| map_unique(e, "name", "a group with this name exists"))?;
+        Self::set_members(&txn, id, &input.device_ids).await?;
+        let after = Self::group_record(&txn, m).await?;
+        audit(
+            &txn,
+            actor,
+            "group.update",
+            "device_group",
+            Some(id.to_string()),
+            json(&before),
+            json(&after),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn delete_group(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let m = device_group::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "device group",
+            })?;
+        let before = Self::group_record(&txn, m).await?;
+        device_group::Entity::delete_by_id(id).exec(&txn).await?;
+        audit(
+            &txn,
+            actor,
+            "group.delete",
+            "device_group",
+            Some(id.to_string()),
+            json(&before),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_sorted_and_deduplicated() {
+        let db = tags_to_db(&["b".into(), "a".into(), "b".into()]);
+        assert_eq!(db, ",a,b,");
+        assert_eq!(tags_from_db(&db), vec!["a", "b"]);
+        assert_eq!(tags_to_db(&[]), "");
+        assert!(tags_from_db("").is_empty());
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
+    }
+}

@@ -1,0 +1,193 @@
+//! SNMP credentials: communities and v3 keys are stored only as Fernet tokens; the public
+//! record carries `has_*` flags instead. Only [`Store::snmp_secrets`] decrypts, for the
+//! poller.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use uuid::Uuid;
+use wardflux_model::inventory::SnmpVersion;
+
+use crate::entity::{device, snmp_credential};
+use crate::{
+    Actor, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, audit, json, now,
+};
+
+fn version_to_db(v: SnmpVersion) -> &'static str {
+    match v {
+        SnmpVersion::V1 => "v1",
+        SnmpVersion::V2c => "v2c",
+        SnmpVersion::V3 => "v3",
+    }
+}
+
+impl TryFrom<snmp_credential::Model> for SnmpCredential {
+    type Error = StoreError;
+    fn try_from(m: snmp_credential::Model) -> Result<Self, StoreError> {
+        let version = match m.version.as_str() {
+            "v1" => SnmpVersion::V1,
+            "v2c" => SnmpVersion::V2c,
+            "v3" => SnmpVersion::V3,
+            other => {
+                return Err(StoreError::Db(format!(
+                    "stored SNMP version {other:?} is unknown"
+                )));
+            }
+        };
+        Ok(SnmpCredential {
+            id: m.id,
+            name: m.name,
+            device_id: m.device_id,
+            version,
+            username: m.username,
+            security_level: m.security_level,
+            auth_protocol: m.auth_protocol,
+            priv_protocol: m.priv_protocol,
+            context: m.context,
+            has_community: m.community_encrypted.is_some(),
+            has_auth_key: m.auth_key_encrypted.is_some(),
+            has_priv_key: m.priv_key_encrypted.is_some(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+impl Store {
+    pub async fn create_snmp_credential(
+        &self,
+        actor: &Actor,
+        mut input: SnmpCredentialInput,
+    ) -> Result<SnmpCredential, StoreError> {
+        input.validate()?;
+        let cipher = self.cipher();
+        let enc = |s: &Option<wardflux_model::inventory::Secret>| {
+            s.as_ref().map(|s| cipher.encrypt(s.expose()))
+        };
+        let txn = self.db.begin().await?;
+        if let Some(d) = input.device_id
+            && device::Entity::find_by_id(d).one(&txn).await?.is_none()
+        {
+            return Err(StoreError::invalid("device_id", "no device with this id"));
+        }
+        let t = now();
+        let m = snmp_credential::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            name: Set(input.name.clone()),
+            device_id: Set(input.device_id),
+            version: Set(version_to_db(input.version.unwrap_or(SnmpVersion::V2c)).to_string()),
+            community_encrypted: Set(enc(&input.community)),
+            username: Set(input.username.as_ref().map(|u| u.trim().to_string())),
+            security_level: Set(input.security_level.clone()),
+            auth_protocol: Set(input.auth_protocol.clone()),
+            auth_key_encrypted: Set(enc(&input.auth_key)),
+            priv_protocol: Set(input.priv_protocol.clone()),
+            priv_key_encrypted: Set(enc(&input.priv_key)),
+            context: Set(input.context.clone().filter(|c| !c.is_empty())),
+            created_at: Set(t),
+            updated_at: Set(t),
+        }
+        .insert(&txn)
+        .await?;
+        let c = SnmpCredential::try_from(m)?;
+        audit(
+            &txn,
+            actor,
+            "snmp_credential.create",
+            "snmp_credential",
+            Some(c.id.to_string()),
+            None,
+            json(&c),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(c)
+    }
+
+    pub async fn list_snmp_credentials(&self) -> Result<Vec<SnmpCredential>, StoreError> {
+        snmp_credential::Entity::find()
+            .order_by_asc(snmp_credential::Column::Name)
+            .order_by_asc(snmp_credential::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(SnmpCredential::try_from)
+            .collect()
+    }
+
+    pub async fn get_snmp_credential(&self, id: Uuid) -> Result<SnmpCredential, StoreError> {
+        snmp_credential::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "SNMP credential",
+            })?
+            .try_into()
+    }
+
+    /// The credential to poll a device with: the newest one bound to the device, else the
+    /// newest global one (no device), else `None`.
+    pub async fn snmp_credential_for_device(
+        &self,
+        device_id: Uuid,
+    ) -> Result<Option<SnmpCredential>, StoreError> {
+        let own = snmp_credential::Entity::find()
+            .filter(snmp_credential::Column::DeviceId.eq(device_id))
+            .order_by_desc(snmp_credential::Column::CreatedAt)
+            .one(&self.db)
+            .await?;
+        let m = match own {
+            Some(m) => Some(m),
+            None => {
+                snmp_credential::Entity::find()
+                    .filter(snmp_credential::Column::DeviceId.is_null())
+                    .order_by_desc(snmp_credential::Column::CreatedAt)
+                    .one(&self.db)
+                    .await?
+            }
+        };
+        m.map(SnmpCredential::try_from).transpose()
+    }
+
+    /// Decrypts a credential's secrets for the poller. Never expose the result in an API.
+    pub async fn snmp_secrets(&self, id: Uuid) -> Result<SnmpSecrets, StoreError> {
+        let m = snmp_credential::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "SNMP credential",
+            })?;
+        let cipher = self.cipher();
+        let dec = |t: &Option<String>| t.as_deref().map(|t| cipher.decrypt(t)).transpose();
+        Ok(SnmpSecrets {
+            community: dec(&m.community_encrypted)?,
+            auth_key: dec(&m.auth_key_encrypted)?,
+            priv_key: dec(&m.priv_key_encrypted)?,
+        })
+    }
+
+    pub async fn delete_snmp_credential(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let m = snmp_credential::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound {
+                entity: "SNMP credential",
+            })?;
+        let before = SnmpCredential::try_from(m)?;
+        snmp_credential::Entity::delete_by_id(id).exec(&txn).await?;
+        audit(
+            &txn,
+            actor,
+            "snmp_credential.delete",
+            "snmp_credential",
+            Some(id.to_string()),
+            json(&before),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
