@@ -35,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::codec::{self, get_uvarint, get_varint, put_uvarint, put_varint};
 use crate::{
-    Aggregation, EmbeddedConfig, LabelMatcher, Labels, Latest, MetricSink, MetricStore,
-    RangeQuery, Sample, SeriesKey, SeriesPoints, SinkError, TsdbError, matches_all, now_ms,
+    Aggregation, EmbeddedConfig, LabelMatcher, Labels, Latest, MetricSink, MetricStore, RangeQuery,
+    Sample, SeriesKey, SeriesPoints, SinkError, TsdbError, matches_all, now_ms,
 };
 
 /// Rollup bucket width.
@@ -46,9 +46,10 @@ const FOOTER_LEN: usize = 8 + 8 + 8 + 8 + 4 + 4 + 4;
 
 /// Per-bucket rollup: min, max, sum, count, last.
 type Roll = [f64; 5];
+/// Rollup buckets of one series.
+type SeriesRolls = (SeriesKey, Vec<(i64, Roll)>);
 
 struct Wal {
-    dir: PathBuf,
     seq: u64,
     file: File,
     /// Handle used by the fsync task outside the writer lock.
@@ -66,7 +67,6 @@ impl Wal {
         let sync = Arc::new(file.try_clone()?);
         sync_dir(dir)?;
         Ok(Self {
-            dir: dir.to_path_buf(),
             seq,
             file,
             sync,
@@ -124,7 +124,11 @@ struct Block {
 }
 
 impl Block {
-    fn read_chunk(&self, (off, len): (u64, u32), ncols: usize) -> Result<(Vec<i64>, Vec<Vec<f64>>), TsdbError> {
+    fn read_chunk(
+        &self,
+        (off, len): (u64, u32),
+        ncols: usize,
+    ) -> Result<(Vec<i64>, Vec<Vec<f64>>), TsdbError> {
         let mut buf = vec![0u8; len as usize];
         self.file.read_exact_at(&mut buf, off)?;
         codec::decode(&buf, ncols).map_err(|e| TsdbError::Corrupt {
@@ -156,7 +160,10 @@ fn seq_files(dir: &Path, ext: &str) -> Result<Vec<(u64, PathBuf)>, TsdbError> {
     for e in fs::read_dir(dir)? {
         let p = e?.path();
         if p.extension().and_then(|x| x.to_str()) == Some(ext)
-            && let Some(seq) = p.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok())
+            && let Some(seq) = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse().ok())
         {
             v.push((seq, p));
         } else if p.extension().and_then(|x| x.to_str()) == Some("tmp") {
@@ -253,13 +260,23 @@ fn merge_roll(a: &mut Roll, b: &Roll) {
 }
 
 /// Writes a block file atomically. `series` is sorted/deduplicated samples per key.
-fn write_block(dir: &Path, seq: u64, series: &[(SeriesKey, Vec<(i64, f64)>)], rolls: Option<&[(SeriesKey, Vec<(i64, Roll)>)]>) -> Result<PathBuf, TsdbError> {
+fn write_block(
+    dir: &Path,
+    seq: u64,
+    series: &[(SeriesKey, Vec<(i64, f64)>)],
+    rolls: Option<&[SeriesRolls]>,
+) -> Result<PathBuf, TsdbError> {
     let mut data = Vec::with_capacity(1 << 16);
     data.extend_from_slice(BLOCK_MAGIC);
     let mut index = Vec::new();
     let mut count = 0u64;
     let (mut bmin, mut bmax) = (i64::MAX, i64::MIN);
-    let mut emit = |data: &mut Vec<u8>, key: &SeriesKey, raw: Option<&[(i64, f64)]>, roll: &[(i64, Roll)], min_t: i64, max_t: i64| {
+    let mut emit = |data: &mut Vec<u8>,
+                    key: &SeriesKey,
+                    raw: Option<&[(i64, f64)]>,
+                    roll: &[(i64, Roll)],
+                    min_t: i64,
+                    max_t: i64| {
         put_key(&mut index, key);
         put_varint(&mut index, min_t);
         put_varint(&mut index, max_t);
@@ -276,7 +293,9 @@ fn write_block(dir: &Path, seq: u64, series: &[(SeriesKey, Vec<(i64, f64)>)], ro
             put_uvarint(&mut index, 0);
         }
         let ts: Vec<i64> = roll.iter().map(|p| p.0).collect();
-        let cols: Vec<Vec<f64>> = (0..5).map(|i| roll.iter().map(|p| p.1[i]).collect()).collect();
+        let cols: Vec<Vec<f64>> = (0..5)
+            .map(|i| roll.iter().map(|p| p.1[i]).collect())
+            .collect();
         let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
         let off = data.len() as u64;
         let c = codec::encode(&ts, &refs);
@@ -303,7 +322,14 @@ fn write_block(dir: &Path, seq: u64, series: &[(SeriesKey, Vec<(i64, f64)>)], ro
                 if r.is_empty() {
                     continue;
                 }
-                emit(&mut data, key, None, r, r[0].0 - ROLLUP_MS + 1, r[r.len() - 1].0);
+                emit(
+                    &mut data,
+                    key,
+                    None,
+                    r,
+                    r[0].0 - ROLLUP_MS + 1,
+                    r[r.len() - 1].0,
+                );
             }
         }
     }
@@ -316,7 +342,9 @@ fn write_block(dir: &Path, seq: u64, series: &[(SeriesKey, Vec<(i64, f64)>)], ro
     data.extend_from_slice(&index_off.to_le_bytes());
     data.extend_from_slice(&(index.len() as u32).to_le_bytes());
     data.extend_from_slice(&crc.to_le_bytes());
-    data.extend_from_slice(&(u32::from(has_raw) | ((count.min(u64::from(u32::MAX >> 1)) as u32) << 1)).to_le_bytes());
+    data.extend_from_slice(
+        &(u32::from(has_raw) | ((count.min(u64::from(u32::MAX >> 1)) as u32) << 1)).to_le_bytes(),
+    );
     data.extend_from_slice(BLOCK_MAGIC);
     let path = dir.join(format!("{seq:020}.blk"));
     let tmp = dir.join(format!("{seq:020}.tmp"));
@@ -524,11 +552,16 @@ impl EmbeddedStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.core
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn blocks(&self) -> Arc<Vec<Arc<Block>>> {
-        self.blocks.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.blocks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Appends synchronously (what [`MetricStore::append`] does; usable from blocking code).
@@ -626,30 +659,34 @@ impl EmbeddedStore {
         };
         let dir = self.cfg.dir.clone();
         let fr = frozen.clone();
-        let (block, n) = tokio::task::spawn_blocking(move || -> Result<(Block, usize), TsdbError> {
-            let mut series: Vec<(SeriesKey, Vec<(i64, f64)>)> = Vec::with_capacity(keys.len());
-            let mut sids = Vec::with_capacity(keys.len());
-            let mut ki = keys.into_iter();
-            let mut n = 0;
-            for (sid, d) in fr.data.iter().enumerate() {
-                if d.is_empty() {
-                    continue;
+        let (block, n) =
+            tokio::task::spawn_blocking(move || -> Result<(Block, usize), TsdbError> {
+                let mut series: Vec<(SeriesKey, Vec<(i64, f64)>)> = Vec::with_capacity(keys.len());
+                let mut sids = Vec::with_capacity(keys.len());
+                let mut ki = keys.into_iter();
+                let mut n = 0;
+                for (sid, d) in fr.data.iter().enumerate() {
+                    if d.is_empty() {
+                        continue;
+                    }
+                    let mut d = d.clone();
+                    sort_dedup(&mut d);
+                    n += d.len();
+                    sids.push(sid as u32);
+                    series.push((ki.next().unwrap_or_default(), d));
                 }
-                let mut d = d.clone();
-                sort_dedup(&mut d);
-                n += d.len();
-                sids.push(sid as u32);
-                series.push((ki.next().unwrap_or_default(), d));
-            }
-            let path = write_block(&dir.join("blocks"), fr.seq, &series, None)?;
-            let mut it = sids.into_iter();
-            let block = load_block(&path, &mut |_| it.next().unwrap_or(u32::MAX))?;
-            Ok((block, n))
-        })
-        .await
-        .map_err(|e| TsdbError::Backend(e.to_string()))??;
+                let path = write_block(&dir.join("blocks"), fr.seq, &series, None)?;
+                let mut it = sids.into_iter();
+                let block = load_block(&path, &mut |_| it.next().unwrap_or(u32::MAX))?;
+                Ok((block, n))
+            })
+            .await
+            .map_err(|e| TsdbError::Backend(e.to_string()))??;
         {
-            let mut w = self.blocks.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut w = self
+                .blocks
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut v: Vec<Arc<Block>> = w.as_ref().clone();
             v.push(Arc::new(block));
             *w = Arc::new(v);
@@ -679,7 +716,10 @@ impl EmbeddedStore {
             } else if b.has_raw && b.max_t < raw_cut {
                 let keys: HashMap<u32, SeriesKey> = {
                     let core = self.lock();
-                    b.entries.keys().map(|&s| (s, core.series[s as usize].clone())).collect()
+                    b.entries
+                        .keys()
+                        .map(|&s| (s, core.series[s as usize].clone()))
+                        .collect()
                 };
                 let b2 = b.clone();
                 let nb = tokio::task::spawn_blocking(move || -> Result<Block, TsdbError> {
@@ -690,7 +730,12 @@ impl EmbeddedStore {
                         let r: Vec<(i64, Roll)> = ts
                             .iter()
                             .enumerate()
-                            .map(|(i, &t)| (t, [cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i]]))
+                            .map(|(i, &t)| {
+                                (
+                                    t,
+                                    [cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i]],
+                                )
+                            })
                             .collect();
                         sids.push(*sid);
                         rolls.push((keys.get(sid).cloned().unwrap_or_default(), r));
@@ -708,13 +753,19 @@ impl EmbeddedStore {
                 out.push(b.clone());
             }
         }
-        *self.blocks.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(out);
+        *self
+            .blocks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(out);
         Ok((rewritten, deleted))
     }
 
     /// Starts the background task: WAL fsync every `fsync_interval`, block cut and retention
     /// every `block_interval`; on cancellation a last fsync and block cut.
-    pub fn spawn_background(self: &Arc<Self>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_background(
+        self: &Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut fsync = tokio::time::interval(me.cfg.fsync_interval);
@@ -782,7 +833,12 @@ impl EmbeddedStore {
     }
 
     /// Raw samples of the given series, merged and sorted.
-    async fn raw_for(&self, sids: Vec<(u32, SeriesKey)>, start: i64, end: i64) -> Result<Vec<SeriesPoints>, TsdbError> {
+    async fn raw_for(
+        &self,
+        sids: Vec<(u32, SeriesKey)>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<SeriesPoints>, TsdbError> {
         let mem = self.mem_samples(&sids, start, end);
         let blocks = self.blocks();
         tokio::task::spawn_blocking(move || -> Result<Vec<SeriesPoints>, TsdbError> {
@@ -799,7 +855,11 @@ impl EmbeddedStore {
                         && e.min_t <= end
                     {
                         let (ts, cols) = b.read_chunk(r, 1)?;
-                        pts.extend(ts.into_iter().zip(cols.into_iter().next().unwrap_or_default()).filter(|p| p.0 >= start && p.0 <= end));
+                        pts.extend(
+                            ts.into_iter()
+                                .zip(cols.into_iter().next().unwrap_or_default())
+                                .filter(|p| p.0 >= start && p.0 <= end),
+                        );
                     }
                 }
                 pts.extend(m);
@@ -815,7 +875,12 @@ impl EmbeddedStore {
     }
 
     /// Rollup buckets (by end time) of the given series with ends in `[start, end]`.
-    async fn rollups_for(&self, sids: Vec<(u32, SeriesKey)>, start: i64, end: i64) -> Result<Vec<(SeriesKey, Vec<(i64, Roll)>)>, TsdbError> {
+    async fn rollups_for(
+        &self,
+        sids: Vec<(u32, SeriesKey)>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<SeriesRolls>, TsdbError> {
         let mut mem = self.mem_samples(&sids, start - ROLLUP_MS, end);
         let blocks = self.blocks();
         tokio::task::spawn_blocking(move || {
@@ -918,7 +983,9 @@ impl MetricStore for EmbeddedStore {
 
     async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError> {
         if q.step_ms <= 0 || q.end_ms < q.start_ms {
-            return Err(TsdbError::BadQuery("step must be > 0 and end >= start".into()));
+            return Err(TsdbError::BadQuery(
+                "step must be > 0 and end >= start".into(),
+            ));
         }
         if (q.end_ms - q.start_ms) / q.step_ms > 1_000_000 {
             return Err(TsdbError::BadQuery("too many points".into()));
@@ -927,9 +994,12 @@ impl MetricStore for EmbeddedStore {
         let raw_floor = now_ms() - self.cfg.raw_retention.as_millis() as i64;
         let use_rollup = q.step_ms % ROLLUP_MS == 0
             && q.start_ms % ROLLUP_MS == 0
-            && (q.end_ms - q.start_ms >= self.cfg.rollup_min_range.as_millis() as i64 || q.start_ms - q.step_ms < raw_floor);
+            && (q.end_ms - q.start_ms >= self.cfg.rollup_min_range.as_millis() as i64
+                || q.start_ms - q.step_ms < raw_floor);
         if use_rollup {
-            let rolls = self.rollups_for(sids, q.start_ms - q.step_ms + 1, q.end_ms).await?;
+            let rolls = self
+                .rollups_for(sids, q.start_ms - q.step_ms + 1, q.end_ms)
+                .await?;
             Ok(rolls
                 .into_iter()
                 .map(|(key, r)| SeriesPoints {
@@ -939,7 +1009,9 @@ impl MetricStore for EmbeddedStore {
                 .filter(|s| !s.points.is_empty())
                 .collect())
         } else {
-            let raw = self.raw_for(sids, q.start_ms - q.step_ms + 1, q.end_ms).await?;
+            let raw = self
+                .raw_for(sids, q.start_ms - q.step_ms + 1, q.end_ms)
+                .await?;
             Ok(raw
                 .into_iter()
                 .map(|s| SeriesPoints {
@@ -951,7 +1023,12 @@ impl MetricStore for EmbeddedStore {
         }
     }
 
-    async fn raw(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Result<Vec<SeriesPoints>, TsdbError> {
+    async fn raw(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SeriesPoints>, TsdbError> {
         let sids = self.select(matchers);
         self.raw_for(sids, start_ms, end_ms).await
     }
@@ -961,7 +1038,10 @@ impl MetricStore for EmbeddedStore {
         let mut out = Vec::new();
         let blocks = self.blocks();
         for (sid, key) in sids {
-            let mem = self.mem_samples(&[(sid, key.clone())], i64::MIN, i64::MAX).pop().unwrap_or_default();
+            let mem = self
+                .mem_samples(&[(sid, key.clone())], i64::MIN, i64::MAX)
+                .pop()
+                .unwrap_or_default();
             let mut best = mem.iter().copied().max_by_key(|p| p.0);
             // newest block holding the series with data later than what memory has
             let cand = blocks
@@ -994,7 +1074,12 @@ impl MetricStore for EmbeddedStore {
         Ok(out)
     }
 
-    async fn series(&self, matcher_sets: &[Vec<LabelMatcher>], start_ms: i64, end_ms: i64) -> Result<Vec<SeriesKey>, TsdbError> {
+    async fn series(
+        &self,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SeriesKey>, TsdbError> {
         let mut all: Vec<(u32, SeriesKey)> = Vec::new();
         for m in matcher_sets {
             all.extend(self.select(m));
@@ -1008,7 +1093,11 @@ impl MetricStore for EmbeddedStore {
             .zip(mem)
             .filter(|((sid, _), m)| {
                 !m.is_empty()
-                    || blocks.iter().any(|b| b.entries.get(sid).is_some_and(|e| e.max_t >= start_ms && e.min_t <= end_ms))
+                    || blocks.iter().any(|b| {
+                        b.entries
+                            .get(sid)
+                            .is_some_and(|e| e.max_t >= start_ms && e.min_t <= end_ms)
+                    })
             })
             .map(|((_, k), _)| k)
             .collect())

@@ -1,2 +1,416 @@
-//! todo
-pub fn fmt_value(v: f64) -> String { format!("{v}") }
+//! Prometheus-compatible HTTP API over any [`MetricStore`], so Grafana can use wardflux as a
+//! Prometheus data source on either backend.
+//!
+//! `GET`/`POST` (form-encoded) `/api/v1/query`, `/api/v1/query_range`, `/api/v1/series`,
+//! `/api/v1/labels`, `/api/v1/label/{name}/values`, and `POST /api/v1/import/prometheus`
+//! (text exposition, see [`crate::expo`]; 204 on success, 400 naming the bad line).
+//! Answers use Prometheus' JSON shapes: `{"status":"success","data":...}`, sample values as
+//! strings, timestamps as seconds; errors are `{"status":"error","errorType":..,"error":..}`
+//! with 400 (`bad_data`) or 422 (`execution`). The router has no authentication of its own:
+//! the API server mounts it behind its bearer/basic auth layer.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::{LabelMatcher, MetricStore, QueryValue, SeriesKey, TsdbError, expo, now_ms};
+
+type Store = Arc<dyn MetricStore>;
+
+/// Largest accepted import body.
+pub const MAX_IMPORT_BYTES: usize = 64 << 20;
+
+/// The Prometheus-compatible router (no auth inside; wrap it).
+pub fn router(store: Arc<dyn MetricStore>) -> Router {
+    Router::new()
+        .route("/api/v1/query", get(query).post(query))
+        .route("/api/v1/query_range", get(query_range).post(query_range))
+        .route("/api/v1/series", get(series).post(series))
+        .route("/api/v1/labels", get(labels).post(labels))
+        .route(
+            "/api/v1/label/{name}/values",
+            get(label_values).post(label_values),
+        )
+        .route(
+            "/api/v1/import/prometheus",
+            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .with_state(store)
+}
+
+/// Formats a sample value as Prometheus does (`strconv.FormatFloat(v, 'f', -1, 64)`).
+pub fn fmt_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A timestamp in seconds as a JSON number (integral when whole, as Prometheus prints it).
+pub fn ts_json(ms: i64) -> Value {
+    if ms % 1000 == 0 {
+        json!(ms / 1000)
+    } else {
+        json!(ms as f64 / 1000.0)
+    }
+}
+
+/// An API error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub msg: String,
+}
+
+impl ApiError {
+    fn bad(msg: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind: "bad_data",
+            msg: msg.into(),
+        }
+    }
+}
+
+impl From<TsdbError> for ApiError {
+    fn from(e: TsdbError) -> Self {
+        match e {
+            TsdbError::BadQuery(m) => Self::bad(m),
+            TsdbError::SpoolFull(_) | TsdbError::Closed => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                kind: "unavailable",
+                msg: e.to_string(),
+            },
+            other => Self {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                kind: "execution",
+                msg: other.to_string(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"status": "error", "errorType": self.kind, "error": self.msg})),
+        )
+            .into_response()
+    }
+}
+
+fn success(data: Value) -> Response {
+    axum::Json(json!({"status": "success", "data": data})).into_response()
+}
+
+/// Request parameters from the query string and a form-encoded body.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn new(raw: Option<String>, headers: &HeaderMap, body: &Bytes) -> Self {
+        let mut v: Vec<(String, String)> = raw
+            .as_deref()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if is_form || (!body.is_empty() && headers.get(header::CONTENT_TYPE).is_none()) {
+            v.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Self(v)
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, v)| n == k && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, k: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn time(&self, k: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(k) {
+            None => Ok(default),
+            Some(s) => parse_time(s).ok_or_else(|| {
+                ApiError::bad(format!(
+                    "invalid parameter \"{k}\": cannot parse {s:?} to a valid timestamp"
+                ))
+            }),
+        }
+    }
+
+    fn matchers(&self) -> Result<Vec<Vec<LabelMatcher>>, ApiError> {
+        self.all("match[]")
+            .into_iter()
+            .map(parse_selector)
+            .collect::<Result<_, _>>()
+    }
+}
+
+/// Seconds (float) or RFC 3339 to milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        return (f.is_finite() && f.abs() < 9.0e15).then(|| (f * 1000.0).round() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// Seconds (float) or a Prometheus duration (`1h30m`, `15s`, `100ms`) to milliseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        return (f.is_finite() && f > 0.0 && f < 9.0e12).then(|| (f * 1000.0).round() as i64);
+    }
+    let b = s.as_bytes();
+    let (mut p, mut total) = (0usize, 0i64);
+    if b.is_empty() {
+        return None;
+    }
+    while p < b.len() {
+        let st = p;
+        while p < b.len() && b[p].is_ascii_digit() {
+            p += 1;
+        }
+        let n: i64 = s.get(st..p)?.parse().ok()?;
+        let us = p;
+        while p < b.len() && b[p].is_ascii_alphabetic() {
+            p += 1;
+        }
+        let mult = match &s[us..p] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(mult)?)?;
+    }
+    (total > 0).then_some(total)
+}
+
+/// Parses a series selector (`up{job="x"}`, `{__name__=~"a.*"}`) into matchers.
+pub fn parse_selector(s: &str) -> Result<Vec<LabelMatcher>, ApiError> {
+    use promql_parser::label::MatchOp;
+    use promql_parser::parser::{Expr, parse};
+    let e = parse(s).map_err(|e| ApiError::bad(format!("invalid match[] {s:?}: {e}")))?;
+    let Expr::VectorSelector(vs) = e else {
+        return Err(ApiError::bad(format!(
+            "match[] {s:?} is not a series selector"
+        )));
+    };
+    let mut out = Vec::new();
+    if let Some(n) = &vs.name {
+        out.push(LabelMatcher::eq("__name__", n.clone()));
+    }
+    for m in &vs.matchers.matchers {
+        out.push(match &m.op {
+            MatchOp::Equal => LabelMatcher::eq(m.name.clone(), m.value.clone()),
+            MatchOp::NotEqual => LabelMatcher::ne(m.name.clone(), m.value.clone()),
+            MatchOp::Re(_) => LabelMatcher::re(m.name.clone(), &m.value)?,
+            MatchOp::NotRe(_) => LabelMatcher::not_re(m.name.clone(), &m.value)?,
+        });
+    }
+    Ok(out)
+}
+
+fn metric_json(k: &SeriesKey) -> Value {
+    let mut m = serde_json::Map::new();
+    for (n, v) in k.all_labels() {
+        m.insert(n, Value::String(v));
+    }
+    Value::Object(m)
+}
+
+/// The `data` object of a query answer.
+pub fn query_data(v: &QueryValue) -> Value {
+    match v {
+        QueryValue::Scalar(t, x) => {
+            json!({"resultType": "scalar", "result": [ts_json(*t), fmt_value(*x)]})
+        }
+        QueryValue::Vector(vs) => json!({
+            "resultType": "vector",
+            "result": vs.iter().map(|(k, t, x)| json!({"metric": metric_json(k), "value": [ts_json(*t), fmt_value(*x)]})).collect::<Vec<_>>(),
+        }),
+        QueryValue::Matrix(m) => json!({
+            "resultType": "matrix",
+            "result": m.iter().map(|s| json!({
+                "metric": metric_json(&s.key),
+                "values": s.points.iter().map(|&(t, x)| json!([ts_json(t), fmt_value(x)])).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+async fn query(
+    State(s): State<Store>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &h, &body);
+    let expr = p
+        .get("query")
+        .ok_or_else(|| ApiError::bad("missing parameter \"query\""))?;
+    let t = p.time("time", now_ms())?;
+    let v = s.prom_query(expr, t).await?;
+    Ok(success(query_data(&v)))
+}
+
+async fn query_range(
+    State(s): State<Store>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &h, &body);
+    let expr = p
+        .get("query")
+        .ok_or_else(|| ApiError::bad("missing parameter \"query\""))?;
+    let start = p
+        .get("start")
+        .ok_or_else(|| ApiError::bad("missing parameter \"start\""))?;
+    let end = p
+        .get("end")
+        .ok_or_else(|| ApiError::bad("missing parameter \"end\""))?;
+    let step = p
+        .get("step")
+        .ok_or_else(|| ApiError::bad("missing parameter \"step\""))?;
+    let start = parse_time(start)
+        .ok_or_else(|| ApiError::bad(format!("invalid parameter \"start\": {start:?}")))?;
+    let end = parse_time(end)
+        .ok_or_else(|| ApiError::bad(format!("invalid parameter \"end\": {end:?}")))?;
+    let step = parse_duration(step)
+        .ok_or_else(|| ApiError::bad(format!("invalid parameter \"step\": {step:?}")))?;
+    if end < start {
+        return Err(ApiError::bad(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let v = s.prom_query_range(expr, start, end, step).await?;
+    Ok(success(query_data(&v)))
+}
+
+/// Default window of series/label lookups without `start`/`end`.
+fn window(p: &Params) -> Result<(i64, i64), ApiError> {
+    let now = now_ms();
+    Ok((p.time("start", 0)?, p.time("end", now + 86_400_000)?))
+}
+
+async fn series(
+    State(s): State<Store>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &h, &body);
+    let sets = p.matchers()?;
+    if sets.is_empty() {
+        return Err(ApiError::bad("no match[] parameter provided"));
+    }
+    let (start, end) = window(&p)?;
+    let keys = s.series(&sets, start, end).await?;
+    Ok(success(Value::Array(
+        keys.iter().map(metric_json).collect(),
+    )))
+}
+
+async fn labels(
+    State(s): State<Store>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &h, &body);
+    let sets = p.matchers()?;
+    let (start, end) = window(&p)?;
+    let names = s.label_names(&sets, start, end).await?;
+    Ok(success(json!(names)))
+}
+
+async fn label_values(
+    State(s): State<Store>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let valid = name
+        .bytes()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_alphabetic() || c == b'_' || (i > 0 && c.is_ascii_digit()))
+        && !name.is_empty();
+    if !valid {
+        return Err(ApiError::bad(format!("invalid label name: {name:?}")));
+    }
+    let p = Params::new(q, &h, &body);
+    let sets = p.matchers()?;
+    let (start, end) = window(&p)?;
+    let vals = s.label_values(&name, &sets, start, end).await?;
+    Ok(success(json!(vals)))
+}
+
+async fn import(State(s): State<Store>, body: Bytes) -> Result<Response, ApiError> {
+    let text =
+        std::str::from_utf8(&body).map_err(|e| ApiError::bad(format!("body is not UTF-8: {e}")))?;
+    let samples = expo::parse(text, now_ms()).map_err(|e| ApiError::bad(e.to_string()))?;
+    s.append(samples).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_times_and_durations_format_like_prometheus() {
+        assert_eq!(fmt_value(1.5), "1.5");
+        assert_eq!(fmt_value(1e21), "1000000000000000000000");
+        assert_eq!(fmt_value(f64::INFINITY), "+Inf");
+        assert_eq!(fmt_value(f64::NAN), "NaN");
+        assert_eq!(ts_json(1_700_000_000_000), json!(1_700_000_000));
+        assert_eq!(ts_json(1_700_000_000_123), json!(1_700_000_000.123));
+        assert_eq!(parse_time("1700000000.5"), Some(1_700_000_000_500));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_duration("1h30m"), Some(5_400_000));
+        assert_eq!(parse_duration("15"), Some(15_000));
+        assert_eq!(parse_duration("100ms"), Some(100));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("0"), None);
+    }
+
+    #[test]
+    fn selectors_parse_to_matchers() {
+        let m = parse_selector("up{job=~\"a|b\",x!=\"1\"}").unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].to_promql(), "__name__=\"up\"");
+        assert!(parse_selector("sum(up)").is_err());
+        assert!(parse_selector("up{").is_err());
+    }
+}

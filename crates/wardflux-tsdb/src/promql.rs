@@ -33,12 +33,19 @@ pub const LOOKBACK_MS: i64 = 300_000;
 const MAX_STEPS: i64 = 30_000;
 
 /// Evaluates `query` at one instant.
-pub async fn eval_instant<S: MetricStore + ?Sized>(store: &S, query: &str, time_ms: i64) -> Result<QueryValue, TsdbError> {
+pub async fn eval_instant<S: MetricStore + ?Sized>(
+    store: &S,
+    query: &str,
+    time_ms: i64,
+) -> Result<QueryValue, TsdbError> {
     let v = eval(store, query, time_ms, time_ms, 1).await?;
     Ok(match v {
         Val::Scalar(s) => QueryValue::Scalar(time_ms, s[0]),
         Val::Vector(vs) => {
-            let mut out: Vec<(SeriesKey, i64, f64)> = vs.into_iter().filter_map(|s| s.vals[0].map(|v| (s.key, time_ms, v))).collect();
+            let mut out: Vec<(SeriesKey, i64, f64)> = vs
+                .into_iter()
+                .filter_map(|s| s.vals[0].map(|v| (s.key, time_ms, v)))
+                .collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
             QueryValue::Vector(out)
         }
@@ -46,12 +53,22 @@ pub async fn eval_instant<S: MetricStore + ?Sized>(store: &S, query: &str, time_
 }
 
 /// Evaluates `query` at `start, start+step, ... <= end`.
-pub async fn eval_range<S: MetricStore + ?Sized>(store: &S, query: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<QueryValue, TsdbError> {
+pub async fn eval_range<S: MetricStore + ?Sized>(
+    store: &S,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+) -> Result<QueryValue, TsdbError> {
     if step_ms <= 0 || end_ms < start_ms {
-        return Err(TsdbError::BadQuery("step must be > 0 and end >= start".into()));
+        return Err(TsdbError::BadQuery(
+            "step must be > 0 and end >= start".into(),
+        ));
     }
     if (end_ms - start_ms) / step_ms >= MAX_STEPS {
-        return Err(TsdbError::BadQuery(format!("too many points: more than {MAX_STEPS} steps")));
+        return Err(TsdbError::BadQuery(format!(
+            "too many points: more than {MAX_STEPS} steps"
+        )));
     }
     let n = ((end_ms - start_ms) / step_ms + 1) as usize;
     let v = eval(store, query, start_ms, end_ms, step_ms).await?;
@@ -65,7 +82,11 @@ pub async fn eval_range<S: MetricStore + ?Sized>(store: &S, query: &str, start_m
             .into_iter()
             .map(|s| SeriesPoints {
                 key: s.key,
-                points: times.iter().zip(s.vals).filter_map(|(&t, v)| v.map(|v| (t, v))).collect(),
+                points: times
+                    .iter()
+                    .zip(s.vals)
+                    .filter_map(|(&t, v)| v.map(|v| (t, v)))
+                    .collect(),
             })
             .filter(|s| !s.points.is_empty())
             .collect(),
@@ -130,17 +151,32 @@ fn matchers_of(vs: &VectorSelector) -> Result<Vec<LabelMatcher>, TsdbError> {
 }
 
 /// Collects the fetches a tree needs: (node address, matchers, start, end).
-fn plan(e: &Expr, start: i64, end: i64, out: &mut Vec<(usize, Vec<LabelMatcher>, i64, i64)>) -> Result<(), TsdbError> {
+fn plan(
+    e: &Expr,
+    start: i64,
+    end: i64,
+    out: &mut Vec<(usize, Vec<LabelMatcher>, i64, i64)>,
+) -> Result<(), TsdbError> {
     match e {
         Expr::VectorSelector(vs) => {
             let off = offset_ms(&vs.offset);
-            out.push((vs as *const VectorSelector as usize, matchers_of(vs)?, start - off - LOOKBACK_MS, end - off));
+            out.push((
+                vs as *const VectorSelector as usize,
+                matchers_of(vs)?,
+                start - off - LOOKBACK_MS,
+                end - off,
+            ));
         }
         Expr::MatrixSelector(ms) => {
             let off = offset_ms(&ms.vs.offset);
             let r = ms.range.as_millis() as i64;
             // twice the range: rate/increase use the last sample before the window
-            out.push((ms as *const MatrixSelector as usize, matchers_of(&ms.vs)?, start - off - 2 * r, end - off));
+            out.push((
+                ms as *const MatrixSelector as usize,
+                matchers_of(&ms.vs)?,
+                start - off - 2 * r,
+                end - off,
+            ));
         }
         Expr::Aggregate(a) => {
             plan(&a.expr, start, end, out)?;
@@ -166,7 +202,13 @@ fn plan(e: &Expr, start: i64, end: i64, out: &mut Vec<(usize, Vec<LabelMatcher>,
     Ok(())
 }
 
-async fn eval<S: MetricStore + ?Sized>(store: &S, query: &str, start: i64, end: i64, step: i64) -> Result<Val, TsdbError> {
+async fn eval<S: MetricStore + ?Sized>(
+    store: &S,
+    query: &str,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<Val, TsdbError> {
     let expr = parser::parse(query).map_err(bad)?;
     let mut fetches = Vec::new();
     plan(&expr, start, end, &mut fetches)?;
@@ -175,7 +217,12 @@ async fn eval<S: MetricStore + ?Sized>(store: &S, query: &str, start: i64, end: 
         data.insert(id, store.raw(&m, s, e).await?);
     }
     let n = ((end - start) / step + 1) as usize;
-    let ctx = Ctx { start, step, n, data };
+    let ctx = Ctx {
+        start,
+        step,
+        n,
+        data,
+    };
     ctx.eval(&expr)
 }
 
@@ -185,7 +232,10 @@ fn drop_name(mut k: SeriesKey) -> SeriesKey {
 }
 
 fn is_cmp(op: u16) -> bool {
-    matches!(op, token::T_EQLC | token::T_NEQ | token::T_LTE | token::T_LSS | token::T_GTE | token::T_GTR)
+    matches!(
+        op,
+        token::T_EQLC | token::T_NEQ | token::T_LTE | token::T_LSS | token::T_GTE | token::T_GTR
+    )
 }
 
 fn arith(op: u16, a: f64, b: f64) -> Option<f64> {
@@ -210,19 +260,34 @@ fn arith(op: u16, a: f64, b: f64) -> Option<f64> {
 fn signature(k: &SeriesKey, m: Option<&LabelModifier>) -> Vec<(String, String)> {
     let all = k.labels.iter().map(|(a, b)| (a.to_string(), b.to_string()));
     match m {
-        Some(LabelModifier::Include(ls)) => all.filter(|(n, _)| ls.labels.iter().any(|l| l == n)).collect(),
-        Some(LabelModifier::Exclude(ls)) => all.filter(|(n, _)| !ls.labels.iter().any(|l| l == n)).collect(),
+        Some(LabelModifier::Include(ls)) => all
+            .filter(|(n, _)| ls.labels.iter().any(|l| l == n))
+            .collect(),
+        Some(LabelModifier::Exclude(ls)) => all
+            .filter(|(n, _)| !ls.labels.iter().any(|l| l == n))
+            .collect(),
         None => all.collect(),
     }
 }
 
 fn group_key(k: &SeriesKey, m: Option<&LabelModifier>) -> SeriesKey {
     let labels = match m {
-        Some(LabelModifier::Include(ls)) => Labels::from_pairs(k.labels.iter().filter(|(n, _)| ls.labels.iter().any(|l| l == n))),
-        Some(LabelModifier::Exclude(ls)) => Labels::from_pairs(k.labels.iter().filter(|(n, _)| !ls.labels.iter().any(|l| l == n))),
+        Some(LabelModifier::Include(ls)) => Labels::from_pairs(
+            k.labels
+                .iter()
+                .filter(|(n, _)| ls.labels.iter().any(|l| l == n)),
+        ),
+        Some(LabelModifier::Exclude(ls)) => Labels::from_pairs(
+            k.labels
+                .iter()
+                .filter(|(n, _)| !ls.labels.iter().any(|l| l == n)),
+        ),
         None => Labels::new(),
     };
-    SeriesKey { metric: String::new(), labels }
+    SeriesKey {
+        metric: String::new(),
+        labels,
+    }
 }
 
 impl Ctx {
@@ -246,7 +311,9 @@ impl Ctx {
                 )),
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(self.instant(vs))),
-            Expr::MatrixSelector(_) => Err(bad("a range vector must be passed to a function such as rate()")),
+            Expr::MatrixSelector(_) => Err(bad(
+                "a range vector must be passed to a function such as rate()",
+            )),
             Expr::StringLiteral(_) => Err(bad("string literals are not supported here")),
             Expr::Aggregate(a) => self.aggregate(a),
             Expr::Binary(b) => self.binary(b),
@@ -257,7 +324,11 @@ impl Ctx {
 
     fn instant(&self, vs: &VectorSelector) -> Vec<VSeries> {
         let off = offset_ms(&vs.offset);
-        let data = self.data.get(&(vs as *const VectorSelector as usize)).map(Vec::as_slice).unwrap_or(&[]);
+        let data = self
+            .data
+            .get(&(vs as *const VectorSelector as usize))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         data.iter()
             .map(|s| {
                 let mut i = 0;
@@ -272,7 +343,10 @@ impl Ctx {
                         (i > 0 && pts[i - 1].0 > t - LOOKBACK_MS).then(|| pts[i - 1].1)
                     })
                     .collect();
-                VSeries { key: s.key.clone(), vals }
+                VSeries {
+                    key: s.key.clone(),
+                    vals,
+                }
             })
             .filter(|s| s.vals.iter().any(Option::is_some))
             .collect()
@@ -281,7 +355,11 @@ impl Ctx {
     fn call(&self, c: &Call) -> Result<Val, TsdbError> {
         let name = c.func.name;
         match name {
-            "time" => return Ok(Val::Scalar(self.times().map(|t| t as f64 / 1000.0).collect())),
+            "time" => {
+                return Ok(Val::Scalar(
+                    self.times().map(|t| t as f64 / 1000.0).collect(),
+                ));
+            }
             "vector" => {
                 let Some(a) = c.args.args.first() else {
                     return Err(bad("vector() needs an argument"));
@@ -313,8 +391,8 @@ impl Ctx {
             _ => {}
         }
         let f = match name {
-            "rate" | "increase" | "irate" | "delta" | "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
-            | "count_over_time" | "last_over_time" => name,
+            "rate" | "increase" | "irate" | "delta" | "avg_over_time" | "min_over_time"
+            | "max_over_time" | "sum_over_time" | "count_over_time" | "last_over_time" => name,
             other => return Err(bad(format!("function {other}() is not supported"))),
         };
         let Some(Expr::MatrixSelector(ms)) = c.args.args.first().map(|b| b.as_ref()) else {
@@ -322,7 +400,11 @@ impl Ctx {
         };
         let off = offset_ms(&ms.vs.offset);
         let range = ms.range.as_millis() as i64;
-        let data = self.data.get(&(ms as *const MatrixSelector as usize)).map(Vec::as_slice).unwrap_or(&[]);
+        let data = self
+            .data
+            .get(&(ms as *const MatrixSelector as usize))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let mut out = Vec::with_capacity(data.len());
         for s in data {
             let pts = &s.points;
@@ -354,7 +436,15 @@ impl Ctx {
 
     fn aggregate(&self, a: &AggregateExpr) -> Result<Val, TsdbError> {
         let op = a.op.id();
-        if !matches!(op, token::T_SUM | token::T_AVG | token::T_MIN | token::T_MAX | token::T_COUNT | token::T_GROUP) {
+        if !matches!(
+            op,
+            token::T_SUM
+                | token::T_AVG
+                | token::T_MIN
+                | token::T_MAX
+                | token::T_COUNT
+                | token::T_GROUP
+        ) {
             return Err(bad(format!("aggregation {} is not supported", a.op)));
         }
         let Val::Vector(vs) = self.eval(&a.expr)? else {
@@ -365,14 +455,25 @@ impl Ctx {
         for s in vs {
             let g = group_key(&s.key, a.modifier.as_ref());
             let gi = *idx.entry(g.clone()).or_insert_with(|| {
-                groups.push((g, vec![[0.0, f64::INFINITY, f64::NEG_INFINITY, 0.0]; self.n]));
+                groups.push((
+                    g,
+                    vec![[0.0, f64::INFINITY, f64::NEG_INFINITY, 0.0]; self.n],
+                ));
                 groups.len() - 1
             });
             for (acc, v) in groups[gi].1.iter_mut().zip(s.vals) {
                 if let Some(v) = v {
                     acc[0] += v;
-                    acc[1] = if v < acc[1] || acc[1].is_nan() { v } else { acc[1] };
-                    acc[2] = if v > acc[2] || acc[2].is_nan() { v } else { acc[2] };
+                    acc[1] = if v < acc[1] || acc[1].is_nan() {
+                        v
+                    } else {
+                        acc[1]
+                    };
+                    acc[2] = if v > acc[2] || acc[2].is_nan() {
+                        v
+                    } else {
+                        acc[2]
+                    };
                     acc[3] += 1.0;
                 }
             }
@@ -406,14 +507,20 @@ impl Ctx {
         let ret_bool = b.return_bool();
         let modifier = b.modifier.as_ref();
         if let Some(m) = modifier
-            && matches!(m.card, VectorMatchCardinality::ManyToOne(_) | VectorMatchCardinality::OneToMany(_))
+            && matches!(
+                m.card,
+                VectorMatchCardinality::ManyToOne(_) | VectorMatchCardinality::OneToMany(_)
+            )
         {
             return Err(bad("group_left/group_right are not supported"));
         }
         let cmp = is_cmp(op);
         match (lhs, rhs) {
             (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
-                l.into_iter().zip(r).map(|(a, c)| arith(op, a, c).unwrap_or(f64::NAN)).collect(),
+                l.into_iter()
+                    .zip(r)
+                    .map(|(a, c)| arith(op, a, c).unwrap_or(f64::NAN))
+                    .collect(),
             )),
             (Val::Vector(vs), Val::Scalar(sc)) | (Val::Scalar(sc), Val::Vector(vs)) => {
                 let scalar_left = matches!(self.eval(&b.lhs)?, Val::Scalar(_));
@@ -455,7 +562,9 @@ impl Ctx {
                     token::T_LAND | token::T_LUNLESS | token::T_LOR => {
                         let mut present: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
                         for s in &r {
-                            let p = present.entry(sig(&s.key)).or_insert_with(|| vec![false; self.n]);
+                            let p = present
+                                .entry(sig(&s.key))
+                                .or_insert_with(|| vec![false; self.n]);
                             for (pi, v) in p.iter_mut().zip(&s.vals) {
                                 *pi |= v.is_some();
                             }
@@ -463,7 +572,8 @@ impl Ctx {
                         if op == token::T_LOR {
                             let mut lp: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
                             for s in &l {
-                                let p = lp.entry(sig(&s.key)).or_insert_with(|| vec![false; self.n]);
+                                let p =
+                                    lp.entry(sig(&s.key)).or_insert_with(|| vec![false; self.n]);
                                 for (pi, v) in p.iter_mut().zip(&s.vals) {
                                     *pi |= v.is_some();
                                 }
@@ -492,7 +602,13 @@ impl Ctx {
                                     .vals
                                     .iter()
                                     .enumerate()
-                                    .map(|(i, v)| if p.is_some_and(|p| p[i]) == want { *v } else { None })
+                                    .map(|(i, v)| {
+                                        if p.is_some_and(|p| p[i]) == want {
+                                            *v
+                                        } else {
+                                            None
+                                        }
+                                    })
                                     .collect();
                                 VSeries { key: s.key, vals }
                             })
@@ -504,12 +620,16 @@ impl Ctx {
                         let mut rmap: HashMap<Vec<(String, String)>, &VSeries> = HashMap::new();
                         for s in &r {
                             if rmap.insert(sig(&s.key), s).is_some() {
-                                return Err(bad("many-to-many matching: duplicate series on the right-hand side"));
+                                return Err(bad(
+                                    "many-to-many matching: duplicate series on the right-hand side",
+                                ));
                             }
                         }
                         let mut out = Vec::new();
                         for s in l {
-                            let Some(rs) = rmap.get(&sig(&s.key)) else { continue };
+                            let Some(rs) = rmap.get(&sig(&s.key)) else {
+                                continue;
+                            };
                             let vals: Vec<Option<f64>> = s
                                 .vals
                                 .iter()
@@ -517,13 +637,21 @@ impl Ctx {
                                 .map(|(a, c)| {
                                     let (a, c) = ((*a)?, (*c)?);
                                     let res = arith(op, a, c)?;
-                                    if cmp && !ret_bool { (res == 1.0).then_some(a) } else { Some(res) }
+                                    if cmp && !ret_bool {
+                                        (res == 1.0).then_some(a)
+                                    } else {
+                                        Some(res)
+                                    }
                                 })
                                 .collect();
                             if !vals.iter().any(Option::is_some) {
                                 continue;
                             }
-                            let mut key = if cmp && !ret_bool { s.key } else { drop_name(s.key) };
+                            let mut key = if cmp && !ret_bool {
+                                s.key
+                            } else {
+                                drop_name(s.key)
+                            };
                             if let Some(m) = matching {
                                 key.labels = Labels::from_pairs(signature(&key, Some(m)));
                             }
@@ -577,7 +705,11 @@ fn window_fn(f: &str, w: &[(i64, f64)], prev: Option<(i64, f64)>, range: i64) ->
             }
         }
         "irate" => {
-            let (a, b) = if w.len() >= 2 { (w[w.len() - 2], w[w.len() - 1]) } else { (prev?, w[0]) };
+            let (a, b) = if w.len() >= 2 {
+                (w[w.len() - 2], w[w.len() - 1])
+            } else {
+                (prev?, w[0])
+            };
             let dt = (b.0 - a.0) as f64 / 1000.0;
             let d = if b.1 < a.1 { b.1 } else { b.1 - a.1 };
             (dt > 0.0).then(|| d / dt)
@@ -594,7 +726,10 @@ mod tests {
     fn window_functions_follow_victoriametrics() {
         let w = [(20_000, 30.0), (30_000, 40.0), (40_000, 5.0)];
         let prev = Some((10_000, 20.0));
-        assert_eq!(window_fn("increase", &w, prev, 30_000), Some(10.0 + 10.0 + 5.0));
+        assert_eq!(
+            window_fn("increase", &w, prev, 30_000),
+            Some(10.0 + 10.0 + 5.0)
+        );
         assert_eq!(window_fn("rate", &w, prev, 30_000), Some(25.0 / 30.0));
         assert_eq!(window_fn("delta", &w, prev, 30_000), Some(-15.0));
         assert_eq!(window_fn("irate", &w, prev, 30_000), Some(0.5));

@@ -59,7 +59,10 @@ fn segments(dir: &Path) -> Result<Vec<u64>, TsdbError> {
     for e in fs::read_dir(dir)? {
         let p = e?.path();
         if p.extension().and_then(|x| x.to_str()) == Some("spool")
-            && let Some(s) = p.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok())
+            && let Some(s) = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse().ok())
         {
             v.push(s);
         }
@@ -144,19 +147,28 @@ fn parse_value(s: &str) -> Option<f64> {
 /// Parses a Prometheus query API answer (`{"status":"success","data":{...}}`).
 pub fn parse_query_answer(v: &serde_json::Value) -> Result<QueryValue, TsdbError> {
     if v["status"] != "success" {
-        return Err(TsdbError::BadQuery(v["error"].as_str().unwrap_or("query failed").to_string()));
+        return Err(TsdbError::BadQuery(
+            v["error"].as_str().unwrap_or("query failed").to_string(),
+        ));
     }
     let data = &v["data"];
     let empty = Vec::new();
     let result = data["result"].as_array().unwrap_or(&empty);
-    let metric = |r: &serde_json::Value| key_from_json(r["metric"].as_object().unwrap_or(&serde_json::Map::new()));
+    let metric = |r: &serde_json::Value| {
+        key_from_json(r["metric"].as_object().unwrap_or(&serde_json::Map::new()))
+    };
     match data["resultType"].as_str() {
         Some("matrix") => Ok(QueryValue::Matrix(
             result
                 .iter()
                 .map(|r| SeriesPoints {
                     key: metric(r),
-                    points: r["values"].as_array().unwrap_or(&empty).iter().filter_map(json_point).collect(),
+                    points: r["values"]
+                        .as_array()
+                        .unwrap_or(&empty)
+                        .iter()
+                        .filter_map(json_point)
+                        .collect(),
                 })
                 .collect(),
         )),
@@ -167,10 +179,13 @@ pub fn parse_query_answer(v: &serde_json::Value) -> Result<QueryValue, TsdbError
                 .collect(),
         )),
         Some("scalar") => {
-            let (t, v) = json_point(&data["result"]).ok_or_else(|| TsdbError::Backend("bad scalar".into()))?;
+            let (t, v) = json_point(&data["result"])
+                .ok_or_else(|| TsdbError::Backend("bad scalar".into()))?;
             Ok(QueryValue::Scalar(t, v))
         }
-        other => Err(TsdbError::Backend(format!("unexpected resultType {other:?}"))),
+        other => Err(TsdbError::Backend(format!(
+            "unexpected resultType {other:?}"
+        ))),
     }
 }
 
@@ -195,7 +210,10 @@ impl VictoriaStore {
             }
         }
         let seq = segs.last().copied().unwrap_or(cursor.0).max(cursor.0) + 1;
-        let file = OpenOptions::new().create(true).append(true).open(seg_path(&cfg.spool_dir, seq))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(seg_path(&cfg.spool_dir, seq))?;
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .build()
@@ -229,14 +247,25 @@ impl VictoriaStore {
         frame.extend_from_slice(body.as_bytes());
         let len = frame.len() as u64;
         if self.pending.load(Ordering::Relaxed) + len > self.cfg.spool_max_bytes {
-            metrics::counter!("wardflux_tsdb_spool_dropped_samples_total").increment(batch.len() as u64);
-            tracing::warn!(samples = batch.len(), spooled_bytes = self.spooled_bytes(), "VictoriaMetrics spool full: batch dropped");
+            metrics::counter!("wardflux_tsdb_spool_dropped_samples_total")
+                .increment(batch.len() as u64);
+            tracing::warn!(
+                samples = batch.len(),
+                spooled_bytes = self.spooled_bytes(),
+                "VictoriaMetrics spool full: batch dropped"
+            );
             return Err(TsdbError::SpoolFull(batch.len()));
         }
-        let mut w = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut w = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if w.size >= self.seg_max {
             let seq = w.seq + 1;
-            let file = OpenOptions::new().create(true).append(true).open(seg_path(&self.cfg.spool_dir, seq))?;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(seg_path(&self.cfg.spool_dir, seq))?;
             *w = SpoolWriter { file, seq, size: 0 };
         }
         w.file.write_all(&frame)?;
@@ -248,7 +277,10 @@ impl VictoriaStore {
     }
 
     fn writer_seq(&self) -> u64 {
-        self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).seq
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .seq
     }
 
     /// Reads whole frames from `cursor` up to about `MAX_POST` bytes of body.
@@ -256,12 +288,16 @@ impl VictoriaStore {
         let path = seg_path(&self.cfg.spool_dir, cursor.0);
         let mut f = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), cursor.1, 0, 0)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), cursor.1, 0, 0));
+            }
             Err(e) => return Err(e.into()),
         };
         f.seek(SeekFrom::Start(cursor.1))?;
         let mut raw = Vec::new();
-        f.take(MAX_POST as u64 + 1024).read_to_end(&mut raw)?;
+        Read::by_ref(&mut f)
+            .take(MAX_POST as u64 + 1024)
+            .read_to_end(&mut raw)?;
         let (mut pos, mut body, mut samples) = (0usize, Vec::new(), 0u64);
         while pos + FRAME_HDR <= raw.len() {
             let len = u32::from_le_bytes(raw[pos..pos + 4].try_into().unwrap_or_default()) as usize;
@@ -274,7 +310,12 @@ impl VictoriaStore {
                     f.seek(SeekFrom::Start(cursor.1 + FRAME_HDR as u64))?;
                     f.read_exact(&mut big)?;
                     if crc32fast::hash(&big) == crc {
-                        return Ok((big, cursor.1 + (FRAME_HDR + len) as u64, u64::from(n), (FRAME_HDR + len) as u64));
+                        return Ok((
+                            big,
+                            cursor.1 + (FRAME_HDR + len) as u64,
+                            u64::from(n),
+                            (FRAME_HDR + len) as u64,
+                        ));
                     }
                 }
                 break;
@@ -306,14 +347,25 @@ impl VictoriaStore {
 
     /// Starts the delivery task; it stops when `shutdown` is cancelled (undelivered batches stay
     /// in the spool for the next start).
-    pub fn spawn_background(self: &Arc<Self>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_background(
+        self: &Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move { me.deliver(shutdown).await })
     }
 
     async fn deliver(&self, shutdown: CancellationToken) {
         let dir = self.cfg.spool_dir.clone();
-        let mut cursor = read_cursor(&dir).unwrap_or_else(|| (segments(&dir).ok().and_then(|s| s.first().copied()).unwrap_or(1), 0));
+        let mut cursor = read_cursor(&dir).unwrap_or_else(|| {
+            (
+                segments(&dir)
+                    .ok()
+                    .and_then(|s| s.first().copied())
+                    .unwrap_or(1),
+                0,
+            )
+        });
         let mut backoff = Duration::from_millis(50);
         loop {
             if shutdown.is_cancelled() {
@@ -335,7 +387,10 @@ impl VictoriaStore {
                 if cursor.0 < self.writer_seq() {
                     // the segment is complete and delivered
                     let _ = fs::remove_file(seg_path(&dir, cursor.0));
-                    let next = segments(&dir).ok().and_then(|s| s.into_iter().find(|&s| s > cursor.0)).unwrap_or(cursor.0 + 1);
+                    let next = segments(&dir)
+                        .ok()
+                        .and_then(|s| s.into_iter().find(|&s| s > cursor.0))
+                        .unwrap_or(cursor.0 + 1);
                     cursor = (next, 0);
                     let _ = write_cursor(&dir, cursor);
                     continue;
@@ -360,14 +415,21 @@ impl VictoriaStore {
                 }
             }
             cursor.1 = next_off;
-            self.pending.fetch_sub(bytes.min(self.pending.load(Ordering::Relaxed)), Ordering::Relaxed);
+            self.pending.fetch_sub(
+                bytes.min(self.pending.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
             if let Err(e) = write_cursor(&dir, cursor) {
                 tracing::error!(error = %e, "spool cursor write failed");
             }
         }
     }
 
-    async fn get_json(&self, path: &str, params: &[(&str, String)]) -> Result<serde_json::Value, TsdbError> {
+    async fn get_json(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<serde_json::Value, TsdbError> {
         let url = format!("{}{}", self.cfg.select_url, path);
         let r = self
             .client
@@ -377,10 +439,17 @@ impl VictoriaStore {
             .await
             .map_err(|e| TsdbError::Backend(e.to_string()))?;
         let status = r.status();
-        let v: serde_json::Value = r.json().await.map_err(|e| TsdbError::Backend(e.to_string()))?;
+        let v: serde_json::Value = r
+            .json()
+            .await
+            .map_err(|e| TsdbError::Backend(e.to_string()))?;
         if v["status"] == "error" {
             let msg = v["error"].as_str().unwrap_or("error").to_string();
-            return Err(if status.is_client_error() { TsdbError::BadQuery(msg) } else { TsdbError::Backend(msg) });
+            return Err(if status.is_client_error() {
+                TsdbError::BadQuery(msg)
+            } else {
+                TsdbError::Backend(msg)
+            });
         }
         if !status.is_success() {
             return Err(TsdbError::Backend(format!("HTTP {status}")));
@@ -388,15 +457,29 @@ impl VictoriaStore {
         Ok(v)
     }
 
-    fn match_params(sets: &[Vec<LabelMatcher>], start: i64, end: i64) -> Vec<(&'static str, String)> {
-        let mut p: Vec<(&str, String)> = sets.iter().map(|m| ("match[]", selector_promql(m))).collect();
+    fn match_params(
+        sets: &[Vec<LabelMatcher>],
+        start: i64,
+        end: i64,
+    ) -> Vec<(&'static str, String)> {
+        let mut p: Vec<(&str, String)> = sets
+            .iter()
+            .map(|m| ("match[]", selector_promql(m)))
+            .collect();
         p.push(("start", secs(start)));
         p.push(("end", secs(end)));
         p
     }
 
     fn string_list(v: &serde_json::Value) -> Vec<String> {
-        let mut out: Vec<String> = v["data"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let mut out: Vec<String> = v["data"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         out.sort();
         out
     }
@@ -413,9 +496,16 @@ impl MetricStore for VictoriaStore {
 
     async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError> {
         let f = q.agg.over_time_fn();
-        let query = format!("{f}({}[{}ms]) keep_metric_names", selector_promql(&q.matchers), q.step_ms);
+        let query = format!(
+            "{f}({}[{}ms]) keep_metric_names",
+            selector_promql(&q.matchers),
+            q.step_ms
+        );
         let _ = Aggregation::Avg;
-        match self.prom_query_range(&query, q.start_ms, q.end_ms, q.step_ms).await? {
+        match self
+            .prom_query_range(&query, q.start_ms, q.end_ms, q.step_ms)
+            .await?
+        {
             QueryValue::Matrix(mut m) => {
                 m.sort_by(|a, b| a.key.cmp(&b.key));
                 Ok(m)
@@ -424,7 +514,12 @@ impl MetricStore for VictoriaStore {
         }
     }
 
-    async fn raw(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Result<Vec<SeriesPoints>, TsdbError> {
+    async fn raw(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SeriesPoints>, TsdbError> {
         let url = format!("{}/api/v1/export", self.cfg.select_url);
         let params = Self::match_params(&[matchers.to_vec()], start_ms, end_ms);
         let text = self
@@ -439,7 +534,8 @@ impl MetricStore for VictoriaStore {
             .map_err(|e| TsdbError::Backend(e.to_string()))?;
         let mut out: Vec<SeriesPoints> = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| TsdbError::Backend(format!("bad export line: {e}")))?;
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| TsdbError::Backend(format!("bad export line: {e}")))?;
             let key = key_from_json(v["metric"].as_object().unwrap_or(&serde_json::Map::new()));
             let empty = Vec::new();
             let ts = v["timestamps"].as_array().unwrap_or(&empty);
@@ -447,7 +543,12 @@ impl MetricStore for VictoriaStore {
             let mut points: Vec<(i64, f64)> = ts
                 .iter()
                 .zip(vs)
-                .filter_map(|(t, x)| Some((t.as_i64()?, x.as_f64().or_else(|| x.as_str().and_then(parse_value))?)))
+                .filter_map(|(t, x)| {
+                    Some((
+                        t.as_i64()?,
+                        x.as_f64().or_else(|| x.as_str().and_then(parse_value))?,
+                    ))
+                })
                 .filter(|p| p.0 >= start_ms && p.0 <= end_ms)
                 .collect();
             points.sort_by_key(|p| p.0);
@@ -461,7 +562,9 @@ impl MetricStore for VictoriaStore {
 
     async fn latest(&self, matchers: &[LabelMatcher]) -> Result<Vec<Latest>, TsdbError> {
         let now = now_ms();
-        let raw = self.raw(matchers, now - 7 * 86_400_000, now + 86_400_000).await?;
+        let raw = self
+            .raw(matchers, now - 7 * 86_400_000, now + 86_400_000)
+            .await?;
         Ok(raw
             .into_iter()
             .filter_map(|s| {
@@ -474,21 +577,56 @@ impl MetricStore for VictoriaStore {
             .collect())
     }
 
-    async fn series(&self, matcher_sets: &[Vec<LabelMatcher>], start_ms: i64, end_ms: i64) -> Result<Vec<SeriesKey>, TsdbError> {
-        let v = self.get_json("/api/v1/series", &Self::match_params(matcher_sets, start_ms, end_ms)).await?;
-        let mut out: Vec<SeriesKey> = v["data"].as_array().map(|a| a.iter().filter_map(|m| m.as_object().map(key_from_json)).collect()).unwrap_or_default();
+    async fn series(
+        &self,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SeriesKey>, TsdbError> {
+        let v = self
+            .get_json(
+                "/api/v1/series",
+                &Self::match_params(matcher_sets, start_ms, end_ms),
+            )
+            .await?;
+        let mut out: Vec<SeriesKey> = v["data"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.as_object().map(key_from_json))
+                    .collect()
+            })
+            .unwrap_or_default();
         out.sort();
         Ok(out)
     }
 
-    async fn label_names(&self, matcher_sets: &[Vec<LabelMatcher>], start_ms: i64, end_ms: i64) -> Result<Vec<String>, TsdbError> {
-        let v = self.get_json("/api/v1/labels", &Self::match_params(matcher_sets, start_ms, end_ms)).await?;
+    async fn label_names(
+        &self,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        let v = self
+            .get_json(
+                "/api/v1/labels",
+                &Self::match_params(matcher_sets, start_ms, end_ms),
+            )
+            .await?;
         Ok(Self::string_list(&v))
     }
 
-    async fn label_values(&self, name: &str, matcher_sets: &[Vec<LabelMatcher>], start_ms: i64, end_ms: i64) -> Result<Vec<String>, TsdbError> {
+    async fn label_values(
+        &self,
+        name: &str,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError> {
         let path = format!("/api/v1/label/{name}/values");
-        let v = self.get_json(&path, &Self::match_params(matcher_sets, start_ms, end_ms)).await?;
+        let v = self
+            .get_json(&path, &Self::match_params(matcher_sets, start_ms, end_ms))
+            .await?;
         Ok(Self::string_list(&v))
     }
 
@@ -501,21 +639,40 @@ impl MetricStore for VictoriaStore {
             }
             self.wake.notify_one();
             if tokio::time::timeout_at(deadline, w).await.is_err() && self.spooled_bytes() > 0 {
-                return Err(TsdbError::Backend(format!("{} bytes still spooled", self.spooled_bytes())));
+                return Err(TsdbError::Backend(format!(
+                    "{} bytes still spooled",
+                    self.spooled_bytes()
+                )));
             }
         }
     }
 
     async fn prom_query(&self, query: &str, time_ms: i64) -> Result<QueryValue, TsdbError> {
-        let v = self.get_json("/api/v1/query", &[("query", query.to_string()), ("time", secs(time_ms))]).await?;
+        let v = self
+            .get_json(
+                "/api/v1/query",
+                &[("query", query.to_string()), ("time", secs(time_ms))],
+            )
+            .await?;
         parse_query_answer(&v)
     }
 
-    async fn prom_query_range(&self, query: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<QueryValue, TsdbError> {
+    async fn prom_query_range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryValue, TsdbError> {
         let v = self
             .get_json(
                 "/api/v1/query_range",
-                &[("query", query.to_string()), ("start", secs(start_ms)), ("end", secs(end_ms)), ("step", format!("{step_ms}ms"))],
+                &[
+                    ("query", query.to_string()),
+                    ("start", secs(start_ms)),
+                    ("end", secs(end_ms)),
+                    ("step", format!("{step_ms}ms")),
+                ],
             )
             .await?;
         parse_query_answer(&v)
@@ -525,6 +682,8 @@ impl MetricStore for VictoriaStore {
 #[async_trait::async_trait]
 impl MetricSink for VictoriaStore {
     async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
-        MetricStore::append(self, batch).await.map_err(SinkError::from)
+        MetricStore::append(self, batch)
+            .await
+            .map_err(SinkError::from)
     }
 }
