@@ -11,7 +11,9 @@
 //! Semantics follow VictoriaMetrics where it differs from Prometheus (so both backends answer
 //! alike): `rate`, `increase` and `delta` start from the last sample before the window when
 //! there is one and do not extrapolate; `rate` divides by the time between the samples used.
-//! A bare selector takes the last sample within 5 minutes before each step.
+//! A bare selector takes the last sample within 5 minutes before each step. NaN results of
+//! operators are dropped, and `avg/min/max/last_over_time` keep the metric name (as
+//! VictoriaMetrics 1.79 does; Prometheus drops it).
 //!
 //! Evaluation is in two phases: every selector's samples are fetched from the store first
 //! (async), then the tree is evaluated synchronously for all steps at once.
@@ -238,7 +240,12 @@ fn is_cmp(op: u16) -> bool {
     )
 }
 
+/// Applies a binary operator; a NaN result is "no value" (VictoriaMetrics drops NaN points).
 fn arith(op: u16, a: f64, b: f64) -> Option<f64> {
+    arith_raw(op, a, b).filter(|v| !v.is_nan())
+}
+
+fn arith_raw(op: u16, a: f64, b: f64) -> Option<f64> {
     Some(match op {
         token::T_ADD => a + b,
         token::T_SUB => a - b,
@@ -426,7 +433,15 @@ impl Ctx {
                 .collect();
             if vals.iter().any(Option::is_some) {
                 out.push(VSeries {
-                    key: drop_name(s.key.clone()),
+                    // VictoriaMetrics keeps the name where the value keeps its meaning
+                    key: if matches!(
+                        f,
+                        "avg_over_time" | "min_over_time" | "max_over_time" | "last_over_time"
+                    ) {
+                        s.key.clone()
+                    } else {
+                        drop_name(s.key.clone())
+                    },
                     vals,
                 });
             }

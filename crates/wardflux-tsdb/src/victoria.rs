@@ -466,7 +466,8 @@ impl VictoriaStore {
             .iter()
             .map(|m| ("match[]", selector_promql(m)))
             .collect();
-        p.push(("start", secs(start)));
+        // VictoriaMetrics treats start=0 as absent (then: end - 1 day)
+        p.push(("start", secs(start.max(1000))));
         p.push(("end", secs(end)));
         p
     }
