@@ -208,7 +208,10 @@ impl LoginLimiter {
                 self.max_per_ip
             };
             if let Some(q) = map.get_mut(&key) {
-                while q.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > self.window)
+                {
                     q.pop_front();
                 }
                 if q.len() >= max {
@@ -229,7 +232,10 @@ impl LoginLimiter {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         // Bound memory: a flood of random usernames must not grow the map forever.
         if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) <= self.window));
+            map.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) <= self.window)
+            });
         }
         for key in Self::keys(username, ip).into_iter().flatten() {
             map.entry(key).or_default().push_back(now);

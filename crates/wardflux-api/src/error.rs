@@ -93,9 +93,12 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { message, field } => {
                 (StatusCode::BAD_REQUEST, "bad_request", message, field)
             }
-            ApiError::Unauthorized(why) => {
-                (StatusCode::UNAUTHORIZED, "unauthorized", why.to_string(), None)
-            }
+            ApiError::Unauthorized(why) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                why.to_string(),
+                None,
+            ),
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "forbidden", why.to_string(), None),
             ApiError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
@@ -119,12 +122,9 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
-            ApiError::Unavailable(why) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                why,
-                None,
-            ),
+            ApiError::Unavailable(why) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", why, None)
+            }
             ApiError::Unexpected(detail) => {
                 tracing::error!(error = %detail, "unexpected error while handling a request");
                 (

@@ -37,6 +37,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// An optional JSON body: an empty body is `None`; anything else must be valid JSON.
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(None, format!("could not read body: {e}")))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        parse_json(&bytes).map(|v| Some(Json(v)))
+    }
+}
+
 /// Parses JSON naming the failing field path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -73,7 +88,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .map_err(|e| {
                 let path = e.path().to_string();
                 let msg = e.into_inner().to_string();
-                let field = field_from_message(&msg).or(if path == "." { None } else { Some(path) });
+                let field =
+                    field_from_message(&msg).or(if path == "." { None } else { Some(path) });
                 ApiError::bad_request(field.as_deref(), format!("invalid query string: {msg}"))
             })
     }

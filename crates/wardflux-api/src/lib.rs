@@ -52,8 +52,14 @@ struct SecurityAddon;
 impl Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
-        c.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        c.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
     }
 }
 
@@ -73,9 +79,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(u::set_password))
         .routes(routes!(d::list_devices, d::create_device))
         .routes(routes!(d::export_devices))
-        .routes(
-            routes!(d::import_devices).layer(DefaultBodyLimit::max(d::MAX_IMPORT_BYTES)),
-        )
+        .routes({
+            let (schemas, paths, method) = routes!(d::import_devices);
+            (
+                schemas,
+                paths,
+                method.layer(DefaultBodyLimit::max(d::MAX_IMPORT_BYTES)),
+            )
+        })
         .routes(routes!(d::get_device, d::update_device, d::delete_device))
         .routes(routes!(g::list_groups, g::create_group))
         .routes(routes!(g::get_group, g::update_group, g::delete_group))
@@ -100,11 +111,15 @@ fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
         .summary(Some("This OpenAPI 3.1 document"))
         .tag("system")
         .security(SecurityRequirement::default())
-        .response("200", ResponseBuilder::new().description("OpenAPI document"))
+        .response(
+            "200",
+            ResponseBuilder::new().description("OpenAPI document"),
+        )
         .build();
-    api.paths
-        .paths
-        .insert("/api/v1/openapi.json".into(), PathItem::new(HttpMethod::Get, op));
+    api.paths.paths.insert(
+        "/api/v1/openapi.json".into(),
+        PathItem::new(HttpMethod::Get, op),
+    );
 }
 
 /// The whole HTTP surface, ready to serve.

@@ -39,7 +39,10 @@ pub async fn rotate(cfg: &Config, new_key: Option<String>) -> anyhow::Result<()>
     let n = store.rotate_key(&actor, new).await?;
     std::fs::rename(&next, &current)
         .with_context(|| format!("renaming {} to {}", next.display(), current.display()))?;
-    println!("re-encrypted {n} secret(s); new key written to {}", current.display());
+    println!(
+        "re-encrypted {n} secret(s); new key written to {}",
+        current.display()
+    );
     Ok(())
 }
 

@@ -199,8 +199,15 @@ async fn user_cmd(cfg: &Config, cmd: UserCmd) -> anyhow::Result<()> {
         UserCmd::Add { username, role } => {
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
             let pw = read_password()?;
-            let u = store.create_user(&cli_actor(), &username, &pw, role).await?;
-            println!("created user {} ({}) id {}", u.username, u.role.as_str(), u.id);
+            let u = store
+                .create_user(&cli_actor(), &username, &pw, role)
+                .await?;
+            println!(
+                "created user {} ({}) id {}",
+                u.username,
+                u.role.as_str(),
+                u.id
+            );
         }
         UserCmd::Passwd { username } => {
             let u = store

@@ -17,7 +17,11 @@ pub fn init_tracing(json: bool) {
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if json { b.json().try_init() } else { b.try_init() };
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
 }
 
 /// The encryption key: from the configuration, else the data dir's key file (created once).
@@ -53,13 +57,21 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     }
     let store = Store::connect(&cfg.database_url, cipher)
         .await
-        .with_context(|| format!("connecting to {}", crate::config::redact_url(&cfg.database_url)))?;
+        .with_context(|| {
+            format!(
+                "connecting to {}",
+                crate::config::redact_url(&cfg.database_url)
+            )
+        })?;
     store.migrate().await.context("migrating the schema")?;
     Ok(store)
 }
 
 /// Creates `admin` when there are no users yet. Returns the generated password, if any.
-pub async fn bootstrap_admin(store: &Store, password: Option<&str>) -> anyhow::Result<Option<String>> {
+pub async fn bootstrap_admin(
+    store: &Store,
+    password: Option<&str>,
+) -> anyhow::Result<Option<String>> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }
@@ -68,7 +80,12 @@ pub async fn bootstrap_admin(store: &Store, password: Option<&str>) -> anyhow::R
         None => (generate_password(), true),
     };
     store
-        .create_user(&Actor::system(), "admin", &Secret::new(pw.clone()), Role::Admin)
+        .create_user(
+            &Actor::system(),
+            "admin",
+            &Secret::new(pw.clone()),
+            Role::Admin,
+        )
         .await
         .context("creating the first admin")?;
     Ok(generated.then_some(pw))

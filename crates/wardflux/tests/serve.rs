@@ -50,7 +50,9 @@ fn start(data: &Path, admin_pw: Option<&str>) -> Server {
             if n == 0 {
                 break;
             }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -58,7 +60,11 @@ fn start(data: &Path, admin_pw: Option<&str>) -> Server {
     let addr = loop {
         let mut line = String::new();
         let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "server exited early; stderr: {}", stderr.lock().unwrap());
+        assert!(
+            n > 0,
+            "server exited early; stderr: {}",
+            stderr.lock().unwrap()
+        );
         head.push_str(&line);
         if let Some(rest) = line.split("listening on http://").nth(1) {
             break rest.split('/').next().unwrap().to_string();
@@ -100,7 +106,10 @@ fn login(s: &Server, pw: &str) -> String {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    r.json::<Value>().unwrap()["token"].as_str().unwrap().to_string()
+    r.json::<Value>().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn post(s: &Server, tok: &str, path: &str, body: Value) -> (u16, Value) {
@@ -144,15 +153,33 @@ fn device_survives_restart_and_kill9_and_secrets_stay_secret() {
         assert_eq!(mode, 0o600, "key file mode");
     }
     let tok = login(&s, PW);
-    let (st, dev) = post(&s, &tok, "/api/v1/devices", json!({"name": "atm-17", "ip": "127.20.0.17"}));
+    let (st, dev) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "atm-17", "ip": "127.20.0.17"}),
+    );
     assert_eq!(st, 201, "{dev}");
-    let (st, _) = post(&s, &tok, "/api/v1/monitoring/snmp/credentials",
-        json!({"name": "c", "version": "v2c", "community": COMMUNITY}));
+    let (st, _) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/snmp/credentials",
+        json!({"name": "c", "version": "v2c", "community": COMMUNITY}),
+    );
     assert_eq!(st, 201);
-    let (st, _) = post(&s, &tok, "/api/v1/monitoring/snmp/credentials",
-        json!({"name": "v3", "version": "v3", "username": "noc", "auth_protocol": "SHA-512", "auth_key": V3_AUTH}));
+    let (st, _) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/snmp/credentials",
+        json!({"name": "v3", "version": "v3", "username": "noc", "auth_protocol": "SHA-512", "auth_key": V3_AUTH}),
+    );
     assert_eq!(st, 201);
-    let (st, dup) = post(&s, &tok, "/api/v1/devices", json!({"name": "atm-18", "ip": "127.20.0.17"}));
+    let (st, dup) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "atm-18", "ip": "127.20.0.17"}),
+    );
     assert_eq!(st, 409, "{dup}");
 
     // kill -9: no graceful shutdown.
@@ -164,19 +191,33 @@ fn device_survives_restart_and_kill9_and_secrets_stay_secret() {
 
     let s = start(&data, None);
     wait_healthy(&s);
-    assert!(!s.stdout_head.contains("password:"), "admin bootstrapped twice");
+    assert!(
+        !s.stdout_head.contains("password:"),
+        "admin bootstrapped twice"
+    );
     let tok = login(&s, PW);
-    let (st, got) = get(&s, &tok, &format!("/api/v1/devices/{}", dev["id"].as_str().unwrap()));
+    let (st, got) = get(
+        &s,
+        &tok,
+        &format!("/api/v1/devices/{}", dev["id"].as_str().unwrap()),
+    );
     assert_eq!(st, 200);
     assert_eq!(got["name"], "atm-17");
-    assert_eq!(std::fs::read(&key_file).unwrap(), key_before, "key must persist");
+    assert_eq!(
+        std::fs::read(&key_file).unwrap(),
+        key_before,
+        "key must persist"
+    );
     let (_, creds) = get(&s, &tok, "/api/v1/monitoring/snmp/credentials");
     assert_eq!(creds.as_array().unwrap().len(), 2);
     let logs2 = s.stderr.lock().unwrap().clone() + &s.stdout_head;
     drop(s);
 
     for secret in [COMMUNITY, V3_AUTH, PW] {
-        assert!(!logs1.contains(secret) && !logs2.contains(secret), "{secret} in logs");
+        assert!(
+            !logs1.contains(secret) && !logs2.contains(secret),
+            "{secret} in logs"
+        );
         for f in ["wardflux.db", "wardflux.db-wal"] {
             assert!(!file_contains(&data.join(f), secret), "{secret} in {f}");
         }
@@ -198,7 +239,10 @@ fn first_start_prints_a_generated_admin_password_once() {
     assert!(pw.len() >= 16);
     wait_healthy(&s);
     login(&s, &pw);
-    assert!(!s.stderr.lock().unwrap().contains(&pw), "password in the log");
+    assert!(
+        !s.stderr.lock().unwrap().contains(&pw),
+        "password in the log"
+    );
 }
 
 fn cli(data: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (i32, String, String) {
@@ -218,7 +262,12 @@ fn cli(data: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (i32, S
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -233,23 +282,46 @@ fn cli_users_config_check_and_key_rotation() {
     let data = dir.path().join("d");
     let (c, out, err) = cli(&data, &["migrate"], "", &[]);
     assert_eq!(c, 0, "{out}{err}");
-    let (c, out, err) = cli(&data, &["user", "add", "noc", "--role", "operator"], "noc-password-1\n", &[]);
+    let (c, out, err) = cli(
+        &data,
+        &["user", "add", "noc", "--role", "operator"],
+        "noc-password-1\n",
+        &[],
+    );
     assert_eq!(c, 0, "{out}{err}");
     let (c, out, _) = cli(&data, &["user", "list"], "", &[]);
     assert_eq!(c, 0);
     assert!(out.contains("noc") && out.contains("operator"), "{out}");
-    let (c, _, err) = cli(&data, &["user", "add", "noc", "--role", "viewer"], "noc-password-2\n", &[]);
+    let (c, _, err) = cli(
+        &data,
+        &["user", "add", "noc", "--role", "viewer"],
+        "noc-password-2\n",
+        &[],
+    );
     assert_ne!(c, 0, "duplicate user must fail");
     assert!(err.contains("username"), "{err}");
-    let (c, _, err) = cli(&data, &["user", "add", "x", "--role", "root"], "password-123\n", &[]);
+    let (c, _, err) = cli(
+        &data,
+        &["user", "add", "x", "--role", "root"],
+        "password-123\n",
+        &[],
+    );
     assert_ne!(c, 0);
     assert!(err.contains("role"), "{err}");
     let (c, _, _) = cli(&data, &["user", "passwd", "noc"], "new-noc-password\n", &[]);
     assert_eq!(c, 0);
 
-    let (c, out, _) = cli(&data, &["config", "check"], "", &[("WARDFLUX_ADMIN_PASSWORD", "shh-very-secret")]);
+    let (c, out, _) = cli(
+        &data,
+        &["config", "check"],
+        "",
+        &[("WARDFLUX_ADMIN_PASSWORD", "shh-very-secret")],
+    );
     assert_eq!(c, 0);
-    assert!(out.contains("configuration OK") && !out.contains("shh-very-secret"), "{out}");
+    assert!(
+        out.contains("configuration OK") && !out.contains("shh-very-secret"),
+        "{out}"
+    );
     for (k, v, key) in [
         ("WARDFLUX_LISTEN", "not-an-address", "listen"),
         ("WARDFLUX_DATABASE_URL", "mysql://x", "database_url"),
@@ -293,6 +365,9 @@ fn cli_users_config_check_and_key_rotation() {
         assert_eq!(s.community.unwrap().expose(), COMMUNITY);
         let old = wardflux_store::Cipher::from_key(old_key.trim()).unwrap();
         let store = wardflux_store::Store::connect(&url, old).await.unwrap();
-        assert!(store.snmp_secrets(cred_id).await.is_err(), "old key must no longer decrypt");
+        assert!(
+            store.snmp_secrets(cred_id).await.is_err(),
+            "old key must no longer decrypt"
+        );
     });
 }

@@ -43,7 +43,11 @@ pub async fn login(
         return Err(ApiError::bad_request(Some("username"), "must not be empty"));
     }
     st.limiter.check(&req.username, Some(addr.ip()))?;
-    let Some(user) = st.store.verify_password(&req.username, &req.password).await? else {
+    let Some(user) = st
+        .store
+        .verify_password(&req.username, &req.password)
+        .await?
+    else {
         st.limiter.failure(&req.username, Some(addr.ip()));
         tracing::warn!(username = %req.username, client = %addr.ip(), "failed login");
         return Err(ApiError::Unauthorized("invalid username or password"));
@@ -57,7 +61,13 @@ pub async fn login(
     .actor();
     let (_tok, plain) = st
         .store
-        .create_token(&actor, user.id, "login session", "session", Some(expires_at))
+        .create_token(
+            &actor,
+            user.id,
+            "login session",
+            "session",
+            Some(expires_at),
+        )
         .await?;
     let mut cookie = format!(
         "{SESSION_COOKIE}={plain}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
@@ -86,15 +96,15 @@ pub async fn login(
 /// End the current session (revokes the token the request came with).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(st): State<AppState>, Viewer(me): Viewer) -> ApiResult<impl IntoResponse> {
+pub async fn logout(
+    State(st): State<AppState>,
+    Viewer(me): Viewer,
+) -> ApiResult<impl IntoResponse> {
     if let Some(id) = me.token_id {
         st.store.delete_token(&me.actor(), id).await?;
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, cookie)],
-    ))
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]))
 }
 
 /// The authenticated user.

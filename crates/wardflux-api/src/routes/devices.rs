@@ -173,7 +173,10 @@ pub async fn import_devices(
     }
     let numbers: Vec<u64> = rows.iter().map(|(n, _)| *n).collect();
     let inputs: Vec<DeviceInput> = rows.into_iter().map(|(_, d)| d).collect();
-    let mut report = st.store.import_devices(&me.actor(), inputs, p.partial).await?;
+    let mut report = st
+        .store
+        .import_devices(&me.actor(), inputs, p.partial)
+        .await?;
     if report.created > 0 {
         st.services.inventory_changed.notify_one();
     }
@@ -207,8 +210,9 @@ fn failure(report: ImportReport) -> Response {
 type Parsed = (Vec<(u64, DeviceInput)>, Vec<RowError>);
 
 fn parse_json_rows(body: &[u8]) -> ApiResult<Parsed> {
-    let values: Vec<serde_json::Value> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(None, format!("expected a JSON array of devices: {e}")))?;
+    let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(None, format!("expected a JSON array of devices: {e}"))
+    })?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for (i, v) in values.into_iter().enumerate() {
@@ -250,7 +254,10 @@ fn parse_csv(body: &[u8]) -> ApiResult<Parsed> {
         if !CSV_COLUMNS.contains(&h) {
             return Err(ApiError::bad_request(
                 Some(h),
-                format!("unknown CSV column {h:?}; expected some of {}", CSV_COLUMNS.join(",")),
+                format!(
+                    "unknown CSV column {h:?}; expected some of {}",
+                    CSV_COLUMNS.join(",")
+                ),
             ));
         }
     }
@@ -289,7 +296,10 @@ fn parse_csv(body: &[u8]) -> ApiResult<Parsed> {
     Ok((rows, errors))
 }
 
-fn csv_row(headers: &csv::StringRecord, rec: &csv::StringRecord) -> Result<DeviceInput, (String, String)> {
+fn csv_row(
+    headers: &csv::StringRecord,
+    rec: &csv::StringRecord,
+) -> Result<DeviceInput, (String, String)> {
     let mut d = DeviceInput::default();
     for (h, v) in headers.iter().zip(rec.iter()) {
         let opt = || (!v.is_empty()).then(|| v.to_string());
@@ -333,7 +343,10 @@ fn csv_row(headers: &csv::StringRecord, rec: &csv::StringRecord) -> Result<Devic
                 d.icmp_interval_s = match v {
                     "" => None,
                     s => Some(s.parse().map_err(|_| {
-                        ("icmp_interval_s".to_string(), "must be an integer".to_string())
+                        (
+                            "icmp_interval_s".to_string(),
+                            "must be an integer".to_string(),
+                        )
                     })?),
                 }
             }
@@ -391,7 +404,10 @@ pub async fn export_devices(
             Ok((
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (header::CONTENT_DISPOSITION, "attachment; filename=\"devices.csv\""),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"devices.csv\"",
+                    ),
                 ],
                 bytes,
             )

@@ -52,7 +52,9 @@ pub async fn update_group(
     IdPath(id): IdPath,
     Json(input): Json<DeviceGroupInput>,
 ) -> ApiResult<axum::Json<DeviceGroup>> {
-    Ok(axum::Json(st.store.update_group(&me.actor(), id, input).await?))
+    Ok(axum::Json(
+        st.store.update_group(&me.actor(), id, input).await?,
+    ))
 }
 
 /// Delete a device group (its devices stay).

@@ -54,7 +54,10 @@ pub async fn status(
     if let Some(s) = &p.state
         && !["up", "down", "unknown"].contains(&s.as_str())
     {
-        return Err(ApiError::bad_request(Some("state"), "must be up, down or unknown"));
+        return Err(ApiError::bad_request(
+            Some("state"),
+            "must be up, down or unknown",
+        ));
     }
     let mon = st.services.icmp.as_ref().ok_or_else(unavailable)?;
     let needle = p.search.as_ref().map(|s| s.to_lowercase());
@@ -64,9 +67,9 @@ pub async fn status(
         .filter(|d| p.state.as_deref().is_none_or(|s| d.state.as_str() == s))
         .filter(|d| p.flapping.is_none_or(|f| d.flapping == f))
         .filter(|d| {
-            needle.as_ref().is_none_or(|n| {
-                d.name.to_lowercase().contains(n) || d.ip.to_string().contains(n)
-            })
+            needle
+                .as_ref()
+                .is_none_or(|n| d.name.to_lowercase().contains(n) || d.ip.to_string().contains(n))
         })
         .map(|d| IcmpStatus {
             device_id: d.device_id,
@@ -120,11 +123,19 @@ pub async fn ping_device(
     let req = body.map(|Json(b)| b).unwrap_or_default();
     let count = req.count.unwrap_or(3);
     if !(1..=20).contains(&count) {
-        return Err(wardflux_model::inventory::FieldError::new("count", "must be between 1 and 20").into());
+        return Err(wardflux_model::inventory::FieldError::new(
+            "count",
+            "must be between 1 and 20",
+        )
+        .into());
     }
     let timeout_ms = req.timeout_ms.unwrap_or(1000);
     if !(50..=10_000).contains(&timeout_ms) {
-        return Err(wardflux_model::inventory::FieldError::new("timeout_ms", "must be between 50 and 10000").into());
+        return Err(wardflux_model::inventory::FieldError::new(
+            "timeout_ms",
+            "must be between 50 and 10000",
+        )
+        .into());
     }
     let device = st.store.get_device(id).await?;
     let ip: std::net::IpAddr = device

@@ -79,7 +79,9 @@ pub async fn update_user(
     IdPath(id): IdPath,
     Json(req): Json<UpdateUser>,
 ) -> ApiResult<axum::Json<User>> {
-    if id == me.user.id && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin)) {
+    if id == me.user.id
+        && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
+    {
         return Err(ApiError::Conflict {
             field: "role".into(),
             message: "you cannot demote or disable yourself".into(),
@@ -121,8 +123,12 @@ pub async fn set_password(
     Json(req): Json<SetPassword>,
 ) -> ApiResult<StatusCode> {
     if id != me.user.id && me.user.role != Role::Admin {
-        return Err(ApiError::Forbidden("only admins may set other users' passwords"));
+        return Err(ApiError::Forbidden(
+            "only admins may set other users' passwords",
+        ));
     }
-    st.store.set_password(&me.actor(), id, &req.password).await?;
+    st.store
+        .set_password(&me.actor(), id, &req.password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,21 +52,36 @@ async fn login_returns_token_and_session_cookie() {
 async fn bad_credentials_and_bad_input() {
     let app = spawn_app().await;
     let r = app
-        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "admin", "password": "wrong-password"})))
+        .req(
+            Method::POST,
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": "admin", "password": "wrong-password"})),
+        )
         .await;
     let s = r.status();
     let v: Value = r.json().await.unwrap();
     assert_error(s, &v, StatusCode::UNAUTHORIZED, None);
 
     let r = app
-        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "admin"})))
+        .req(
+            Method::POST,
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": "admin"})),
+        )
         .await;
     let s = r.status();
     let v: Value = r.json().await.unwrap();
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("password"));
 
     let r = app
-        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": 5, "password": "x"})))
+        .req(
+            Method::POST,
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": 5, "password": "x"})),
+        )
         .await;
     let s = r.status();
     let v: Value = r.json().await.unwrap();
@@ -99,13 +114,23 @@ async fn failed_logins_are_rate_limited() {
     let app = spawn_app().await;
     for _ in 0..5 {
         let r = app
-            .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "oper", "password": "wrong-password"})))
+            .req(
+                Method::POST,
+                "/api/v1/auth/login",
+                "",
+                Some(json!({"username": "oper", "password": "wrong-password"})),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     // Even the right password is refused while locked.
     let r = app
-        .req(Method::POST, "/api/v1/auth/login", "", Some(json!({"username": "oper", "password": ADMIN_PW})))
+        .req(
+            Method::POST,
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": "oper", "password": ADMIN_PW})),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().get("retry-after").is_some());
@@ -138,43 +163,101 @@ async fn basic_auth_works_for_scrapers() {
 async fn logout_revokes_the_session() {
     let app = spawn_app().await;
     let t = app.login("viewer", ADMIN_PW).await;
-    assert_eq!(app.req(Method::POST, "/api/v1/auth/logout", &t, None).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.req(Method::GET, "/api/v1/auth/me", &t, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.req(Method::POST, "/api/v1/auth/logout", &t, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.req(Method::GET, "/api/v1/auth/me", &t, None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn api_tokens_for_automation() {
     let app = spawn_app().await;
     let r = app
-        .req(Method::POST, "/api/v1/auth/tokens", &app.operator, Some(json!({"name": "ansible", "expires_in_days": 30})))
+        .req(
+            Method::POST,
+            "/api/v1/auth/tokens",
+            &app.operator,
+            Some(json!({"name": "ansible", "expires_in_days": 30})),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let v: Value = r.json().await.unwrap();
     let tok = v["token"].as_str().unwrap().to_string();
     let id = v["info"]["id"].as_str().unwrap().to_string();
-    let me: Value = app.req(Method::GET, "/api/v1/auth/me", &tok, None).await.json().await.unwrap();
+    let me: Value = app
+        .req(Method::GET, "/api/v1/auth/me", &tok, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["username"], "oper");
-    let list: Value = app.req(Method::GET, "/api/v1/auth/tokens", &app.operator, None).await.json().await.unwrap();
+    let list: Value = app
+        .req(Method::GET, "/api/v1/auth/tokens", &app.operator, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 1);
     assert!(!list[0].to_string().contains(&tok), "token value listed");
     // A viewer cannot revoke someone else's token.
-    let s = app.req(Method::DELETE, &format!("/api/v1/auth/tokens/{id}"), &app.viewer, None).await.status();
+    let s = app
+        .req(
+            Method::DELETE,
+            &format!("/api/v1/auth/tokens/{id}"),
+            &app.viewer,
+            None,
+        )
+        .await
+        .status();
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let s = app.req(Method::DELETE, &format!("/api/v1/auth/tokens/{id}"), &app.operator, None).await.status();
+    let s = app
+        .req(
+            Method::DELETE,
+            &format!("/api/v1/auth/tokens/{id}"),
+            &app.operator,
+            None,
+        )
+        .await
+        .status();
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(app.req(Method::GET, "/api/v1/auth/me", &tok, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.req(Method::GET, "/api/v1/auth/me", &tok, None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     for (body, field) in [
         (json!({"name": ""}), "name"),
-        (json!({"name": "x", "expires_in_days": 0}), "expires_in_days"),
+        (
+            json!({"name": "x", "expires_in_days": 0}),
+            "expires_in_days",
+        ),
     ] {
-        let r = app.req(Method::POST, "/api/v1/auth/tokens", &app.admin, Some(body)).await;
+        let r = app
+            .req(Method::POST, "/api/v1/auth/tokens", &app.admin, Some(body))
+            .await;
         let s = r.status();
         let v: Value = r.json().await.unwrap();
         assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
-    let r = app.req(Method::POST, "/api/v1/auth/tokens", &app.admin, Some(json!({"name": "x", "scope": "all"}))).await;
+    let r = app
+        .req(
+            Method::POST,
+            "/api/v1/auth/tokens",
+            &app.admin,
+            Some(json!({"name": "x", "scope": "all"})),
+        )
+        .await;
     let s = r.status();
     let v: Value = r.json().await.unwrap();
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("scope"));

@@ -39,34 +39,58 @@ async fn device_crud_roundtrip() {
     assert_eq!(upd["enabled"], false);
     assert_eq!(upd["vendor"], Value::Null);
 
-    assert_eq!(app.delete(&format!("/api/v1/devices/{id}")).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/api/v1/devices/{id}")).await,
+        StatusCode::NO_CONTENT
+    );
     let (s, v) = app.get(&format!("/api/v1/devices/{id}")).await;
     assert_error(s, &v, StatusCode::NOT_FOUND, None);
-    assert_eq!(app.delete(&format!("/api/v1/devices/{id}")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete(&format!("/api/v1/devices/{id}")).await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn duplicate_ip_is_409_within_a_source() {
     let app = spawn_app().await;
     app.create_device("a", "127.10.1.1").await;
-    let (s, v) = app.post("/api/v1/devices", json!({"name": "b", "ip": "127.10.1.1"})).await;
+    let (s, v) = app
+        .post("/api/v1/devices", json!({"name": "b", "ip": "127.10.1.1"}))
+        .await;
     assert_error(s, &v, StatusCode::CONFLICT, Some("ip"));
     // The same address written differently is the same address.
     let b = app.create_device("v6", "::1").await;
-    let (s, v) = app.post("/api/v1/devices", json!({"name": "c", "ip": "0:0:0:0:0:0:0:1"})).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/devices",
+            json!({"name": "c", "ip": "0:0:0:0:0:0:0:1"}),
+        )
+        .await;
     assert_error(s, &v, StatusCode::CONFLICT, Some("ip"));
     assert_eq!(b["ip"], "::1");
     // Another source may hold the same IP.
     let (s, _) = app
-        .post("/api/v1/devices", json!({"name": "z", "ip": "127.10.1.1", "source": "zabbix"}))
+        .post(
+            "/api/v1/devices",
+            json!({"name": "z", "ip": "127.10.1.1", "source": "zabbix"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     // An update onto a taken IP is refused too, and the device is unchanged.
     let d = app.create_device("d", "127.10.1.2").await;
     let id = d["id"].as_str().unwrap();
-    let (s, v) = app.put(&format!("/api/v1/devices/{id}"), json!({"name": "d", "ip": "127.10.1.1"})).await;
+    let (s, v) = app
+        .put(
+            &format!("/api/v1/devices/{id}"),
+            json!({"name": "d", "ip": "127.10.1.1"}),
+        )
+        .await;
     assert_error(s, &v, StatusCode::CONFLICT, Some("ip"));
-    assert_eq!(app.get(&format!("/api/v1/devices/{id}")).await.1["ip"], "127.10.1.2");
+    assert_eq!(
+        app.get(&format!("/api/v1/devices/{id}")).await.1["ip"],
+        "127.10.1.2"
+    );
 }
 
 #[tokio::test]
@@ -75,26 +99,106 @@ async fn bad_input_on_every_field() {
     let cases: Vec<(Value, StatusCode, &str)> = vec![
         (json!({"ip": "127.0.0.1"}), StatusCode::BAD_REQUEST, "name"),
         (json!({"name": "x"}), StatusCode::BAD_REQUEST, "ip"),
-        (json!({"name": "", "ip": "127.0.0.1"}), StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        (json!({"name": "x".repeat(256), "ip": "127.0.0.1"}), StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        (json!({"name": "x", "ip": "300.1.1.1"}), StatusCode::UNPROCESSABLE_ENTITY, "ip"),
-        (json!({"name": "x", "ip": "example.com"}), StatusCode::UNPROCESSABLE_ENTITY, "ip"),
-        (json!({"name": 7, "ip": "127.0.0.1"}), StatusCode::BAD_REQUEST, "name"),
-        (json!({"name": "x", "ip": "127.0.0.1", "hostname": "h".repeat(300)}), StatusCode::UNPROCESSABLE_ENTITY, "hostname"),
-        (json!({"name": "x", "ip": "127.0.0.1", "vendor": "v".repeat(300)}), StatusCode::UNPROCESSABLE_ENTITY, "vendor"),
-        (json!({"name": "x", "ip": "127.0.0.1", "device_type": "t".repeat(300)}), StatusCode::UNPROCESSABLE_ENTITY, "device_type"),
-        (json!({"name": "x", "ip": "127.0.0.1", "model": "m".repeat(300)}), StatusCode::UNPROCESSABLE_ENTITY, "model"),
-        (json!({"name": "x", "ip": "127.0.0.1", "location": "l".repeat(300)}), StatusCode::UNPROCESSABLE_ENTITY, "location"),
-        (json!({"name": "x", "ip": "127.0.0.1", "region": "r".repeat(300)}), StatusCode::UNPROCESSABLE_ENTITY, "region"),
-        (json!({"name": "x", "ip": "127.0.0.1", "branch": "b".repeat(300)}), StatusCode::UNPROCESSABLE_ENTITY, "branch"),
-        (json!({"name": "x", "ip": "127.0.0.1", "tags": "atm"}), StatusCode::BAD_REQUEST, "tags"),
-        (json!({"name": "x", "ip": "127.0.0.1", "tags": [""]}), StatusCode::UNPROCESSABLE_ENTITY, "tags"),
-        (json!({"name": "x", "ip": "127.0.0.1", "enabled": "yes"}), StatusCode::BAD_REQUEST, "enabled"),
-        (json!({"name": "x", "ip": "127.0.0.1", "parent_id": "nope"}), StatusCode::BAD_REQUEST, "parent_id"),
-        (json!({"name": "x", "ip": "127.0.0.1", "parent_id": "00000000-0000-0000-0000-000000000001"}), StatusCode::UNPROCESSABLE_ENTITY, "parent_id"),
-        (json!({"name": "x", "ip": "127.0.0.1", "source": "nagios"}), StatusCode::UNPROCESSABLE_ENTITY, "source"),
-        (json!({"name": "x", "ip": "127.0.0.1", "icmp_interval_s": 0}), StatusCode::UNPROCESSABLE_ENTITY, "icmp_interval_s"),
-        (json!({"name": "x", "ip": "127.0.0.1", "colour": "red"}), StatusCode::BAD_REQUEST, "colour"),
+        (
+            json!({"name": "", "ip": "127.0.0.1"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            json!({"name": "x".repeat(256), "ip": "127.0.0.1"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            json!({"name": "x", "ip": "300.1.1.1"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ip",
+        ),
+        (
+            json!({"name": "x", "ip": "example.com"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ip",
+        ),
+        (
+            json!({"name": 7, "ip": "127.0.0.1"}),
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "hostname": "h".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "hostname",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "vendor": "v".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "vendor",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "device_type": "t".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "device_type",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "model": "m".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "model",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "location": "l".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "location",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "region": "r".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "region",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "branch": "b".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "branch",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "tags": "atm"}),
+            StatusCode::BAD_REQUEST,
+            "tags",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "tags": [""]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "tags",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "enabled": "yes"}),
+            StatusCode::BAD_REQUEST,
+            "enabled",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "parent_id": "nope"}),
+            StatusCode::BAD_REQUEST,
+            "parent_id",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "parent_id": "00000000-0000-0000-0000-000000000001"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "parent_id",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "source": "nagios"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "source",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "icmp_interval_s": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "icmp_interval_s",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "colour": "red"}),
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
     ];
     for (body, want, field) in cases {
         let (s, v) = app.post("/api/v1/devices", body.clone()).await;
@@ -119,9 +223,15 @@ async fn bad_input_on_every_field() {
 #[tokio::test]
 async fn filter_search_sort_paginate() {
     let app = spawn_app().await;
-    for (i, (vendor, region)) in [("Cisco", "east"), ("Juniper", "west"), ("Cisco", "west"), ("HP", "east"), ("Cisco", "north")]
-        .iter()
-        .enumerate()
+    for (i, (vendor, region)) in [
+        ("Cisco", "east"),
+        ("Juniper", "west"),
+        ("Cisco", "west"),
+        ("HP", "east"),
+        ("Cisco", "north"),
+    ]
+    .iter()
+    .enumerate()
     {
         let (s, v) = app
             .post(
@@ -134,7 +244,12 @@ async fn filter_search_sort_paginate() {
         assert_eq!(s, StatusCode::CREATED, "{v}");
     }
     let names = |v: &Value| -> Vec<String> {
-        v["items"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect()
     };
     let (_, v) = app.get("/api/v1/devices?vendor=Cisco&sort=name").await;
     assert_eq!(names(&v), ["dev-0", "dev-2", "dev-4"]);
@@ -185,7 +300,11 @@ async fn csv_import_is_all_or_nothing_unless_partial() {
     app.create_device("existing", "127.12.0.1").await;
     let mut csv = String::from("name,ip,vendor,region,branch,tags,enabled\n");
     for i in 0..300 {
-        csv.push_str(&format!("br-{i},127.12.{}.{},Cisco,east,{i},atm;branch,true\n", 1 + i / 200, 2 + i % 200));
+        csv.push_str(&format!(
+            "br-{i},127.12.{}.{},Cisco,east,{i},atm;branch,true\n",
+            1 + i / 200,
+            2 + i % 200
+        ));
     }
     let good = csv.clone();
     csv.push_str("bad-ip,999.1.1.1,,,,,\n"); // row 301
@@ -198,16 +317,26 @@ async fn csv_import_is_all_or_nothing_unless_partial() {
     let rows: Vec<u64> = errs.iter().map(|e| e["row"].as_u64().unwrap()).collect();
     assert!(rows.contains(&301) && rows.contains(&303), "{v}");
     assert!(errs.iter().any(|e| e["row"] == 301 && e["field"] == "ip"));
-    assert!(errs.iter().any(|e| e["row"] == 303 && e["field"] == "enabled"));
+    assert!(
+        errs.iter()
+            .any(|e| e["row"] == 303 && e["field"] == "enabled")
+    );
     assert_eq!(v["report"]["created"], 0);
-    assert_eq!(app.get("/api/v1/devices").await.1["total"], 1, "nothing may be written");
+    assert_eq!(
+        app.get("/api/v1/devices").await.1["total"],
+        1,
+        "nothing may be written"
+    );
 
     let (s, v) = import(&app, "?partial=true", "text/csv", csv).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["created"], 300);
     let errs = v["errors"].as_array().unwrap();
     assert_eq!(errs.len(), 3, "{v}");
-    assert!(errs.iter().any(|e| e["row"] == 302 && e["field"] == "ip"), "{v}");
+    assert!(
+        errs.iter().any(|e| e["row"] == 302 && e["field"] == "ip"),
+        "{v}"
+    );
     let (_, all) = app.get("/api/v1/devices?tag=branch&limit=1000").await;
     assert_eq!(all["total"], 300);
 
@@ -226,16 +355,38 @@ async fn json_import_and_export_roundtrip() {
         {"name": "b2", "ip": "127.13.0.2"}
     ]);
     let (s, v) = import(&app, "", "application/json", rows.to_string()).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "duplicate inside the batch: {v}");
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "duplicate inside the batch: {v}"
+    );
     assert_eq!(v["report"]["errors"][0]["row"], 3);
     assert_eq!(v["report"]["errors"][0]["field"], "ip");
-    let (s, v) = import(&app, "?format=json&partial=true", "application/json", rows.to_string()).await;
+    let (s, v) = import(
+        &app,
+        "?format=json&partial=true",
+        "application/json",
+        rows.to_string(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["created"], 2);
 
-    let r = app.req(Method::GET, "/api/v1/devices/export?format=csv", &app.viewer, None).await;
+    let r = app
+        .req(
+            Method::GET,
+            "/api/v1/devices/export?format=csv",
+            &app.viewer,
+            None,
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let csv = r.text().await.unwrap();
     assert!(csv.starts_with("name,ip,hostname,vendor"), "{csv}");
     assert_eq!(csv.lines().count(), 3);
@@ -247,8 +398,18 @@ async fn json_import_and_export_roundtrip() {
     let (_, a) = app.get("/api/v1/devices/export?format=json").await;
     let (_, b) = other.get("/api/v1/devices/export?format=json").await;
     let strip = |v: &Value| -> Vec<(Value, Value, Value, Value)> {
-        let mut x: Vec<_> = v.as_array().unwrap().iter()
-            .map(|d| (d["name"].clone(), d["ip"].clone(), d["tags"].clone(), d["vendor"].clone()))
+        let mut x: Vec<_> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["name"].clone(),
+                    d["ip"].clone(),
+                    d["tags"].clone(),
+                    d["vendor"].clone(),
+                )
+            })
             .collect();
         x.sort_by_key(|t| t.0.to_string());
         x
@@ -257,7 +418,13 @@ async fn json_import_and_export_roundtrip() {
 
     let (s, v) = import(&app, "?format=xml", "text/csv", "x".into()).await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("format"));
-    let (s, v) = import(&app, "", "text/csv", "name,ip,colour\nx,127.0.0.1,red\n".into()).await;
+    let (s, v) = import(
+        &app,
+        "",
+        "text/csv",
+        "name,ip,colour\nx,127.0.0.1,red\n".into(),
+    )
+    .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("colour"));
     let (s, v) = import(&app, "", "application/json", "{}".into()).await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, None);

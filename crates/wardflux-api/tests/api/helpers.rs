@@ -47,8 +47,15 @@ pub async fn spawn_app() -> TestApp {
             .arg(format!("CREATE DATABASE {name}"))
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "PostgreSQL at 127.0.0.1:5432 is required (WARDFLUX_TEST_DATABASE=postgres)");
-        (format!("postgres://postgres@127.0.0.1:5432/{name}"), None, Some(name))
+        assert!(
+            ok,
+            "PostgreSQL at 127.0.0.1:5432 is required (WARDFLUX_TEST_DATABASE=postgres)"
+        );
+        (
+            format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            None,
+            Some(name),
+        )
     } else {
         let f = dir.path().join("wardflux.db");
         (format!("sqlite:{}?mode=rwc", f.display()), Some(f), None)
@@ -128,7 +135,13 @@ impl TestApp {
     }
 
     /// Sends a request as the holder of `token` (empty = anonymous) with an optional JSON body.
-    pub async fn req(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Response {
+    pub async fn req(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
         let mut b = self.client.request(method, self.url(path));
         if !token.is_empty() {
             b = b.bearer_auth(token);
@@ -158,7 +171,9 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str) -> StatusCode {
-        self.req(Method::DELETE, path, &self.admin, None).await.status()
+        self.req(Method::DELETE, path, &self.admin, None)
+            .await
+            .status()
     }
 
     pub async fn create_device(&self, name: &str, ip: &str) -> Value {

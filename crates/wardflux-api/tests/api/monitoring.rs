@@ -31,7 +31,10 @@ async fn snmp_credentials_are_write_only() {
     let mut seen = String::new();
     for p in [
         "/api/v1/monitoring/snmp/credentials".to_string(),
-        format!("/api/v1/monitoring/snmp/credentials/{}", v3["id"].as_str().unwrap()),
+        format!(
+            "/api/v1/monitoring/snmp/credentials/{}",
+            v3["id"].as_str().unwrap()
+        ),
         "/api/v1/audit?limit=1000".to_string(),
     ] {
         let (s, v) = app.get(&p).await;
@@ -41,7 +44,10 @@ async fn snmp_credentials_are_write_only() {
     seen.push_str(&v2.to_string());
     seen.push_str(&v3.to_string());
     for secret in [COMMUNITY, AUTH_KEY, PRIV_KEY] {
-        assert!(!seen.contains(secret), "{secret} appeared in an API response");
+        assert!(
+            !seen.contains(secret),
+            "{secret} appeared in an API response"
+        );
     }
     // Not in plain text in the database file either.
     if let Some(f) = &app.db_file {
@@ -58,7 +64,11 @@ async fn snmp_credentials_are_write_only() {
         }
     }
     // But the store can decrypt them for the poller.
-    let sec = app.store.snmp_secrets(v3["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    let sec = app
+        .store
+        .snmp_secrets(v3["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(sec.auth_key.unwrap().expose(), AUTH_KEY);
 }
 
@@ -66,26 +76,86 @@ async fn snmp_credentials_are_write_only() {
 async fn snmp_credential_validation() {
     let app = spawn_app().await;
     let cases: Vec<(Value, StatusCode, &str)> = vec![
-        (json!({"name": "x", "version": "v2c"}), StatusCode::UNPROCESSABLE_ENTITY, "community"),
-        (json!({"name": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "version"),
-        (json!({"name": "x", "version": "v4", "community": "c"}), StatusCode::BAD_REQUEST, "version"),
-        (json!({"name": "", "version": "v2c", "community": "c"}), StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        (json!({"name": "x", "version": "v2c", "community": "c", "username": "u"}), StatusCode::UNPROCESSABLE_ENTITY, "username"),
-        (json!({"name": "x", "version": "v3"}), StatusCode::UNPROCESSABLE_ENTITY, "username"),
-        (json!({"name": "x", "version": "v3", "username": "u", "security_level": "authPriv", "auth_key": "authkey-123"}), StatusCode::UNPROCESSABLE_ENTITY, "priv_key"),
-        (json!({"name": "x", "version": "v3", "username": "u", "auth_protocol": "SHA-1024", "auth_key": "authkey-123"}), StatusCode::UNPROCESSABLE_ENTITY, "auth_protocol"),
-        (json!({"name": "x", "version": "v3", "username": "u", "auth_key": "short"}), StatusCode::UNPROCESSABLE_ENTITY, "auth_key"),
-        (json!({"name": "x", "version": "v3", "username": "u", "auth_key": "authkey-123", "priv_protocol": "ROT13", "priv_key": "privkey-123"}), StatusCode::UNPROCESSABLE_ENTITY, "priv_protocol"),
-        (json!({"name": "x", "version": "v3", "username": "u", "security_level": "superPriv"}), StatusCode::UNPROCESSABLE_ENTITY, "security_level"),
-        (json!({"name": "x", "version": "v2c", "community": "c", "device_id": "00000000-0000-0000-0000-000000000003"}), StatusCode::UNPROCESSABLE_ENTITY, "device_id"),
-        (json!({"name": "x", "version": "v2c", "community": "c", "port": 161}), StatusCode::BAD_REQUEST, "port"),
+        (
+            json!({"name": "x", "version": "v2c"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "community",
+        ),
+        (
+            json!({"name": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "version",
+        ),
+        (
+            json!({"name": "x", "version": "v4", "community": "c"}),
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            json!({"name": "", "version": "v2c", "community": "c"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            json!({"name": "x", "version": "v2c", "community": "c", "username": "u"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username",
+        ),
+        (
+            json!({"name": "x", "version": "v3"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username",
+        ),
+        (
+            json!({"name": "x", "version": "v3", "username": "u", "security_level": "authPriv", "auth_key": "authkey-123"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "priv_key",
+        ),
+        (
+            json!({"name": "x", "version": "v3", "username": "u", "auth_protocol": "SHA-1024", "auth_key": "authkey-123"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth_protocol",
+        ),
+        (
+            json!({"name": "x", "version": "v3", "username": "u", "auth_key": "short"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth_key",
+        ),
+        (
+            json!({"name": "x", "version": "v3", "username": "u", "auth_key": "authkey-123", "priv_protocol": "ROT13", "priv_key": "privkey-123"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "priv_protocol",
+        ),
+        (
+            json!({"name": "x", "version": "v3", "username": "u", "security_level": "superPriv"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "security_level",
+        ),
+        (
+            json!({"name": "x", "version": "v2c", "community": "c", "device_id": "00000000-0000-0000-0000-000000000003"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "device_id",
+        ),
+        (
+            json!({"name": "x", "version": "v2c", "community": "c", "port": 161}),
+            StatusCode::BAD_REQUEST,
+            "port",
+        ),
     ];
     for (body, code, field) in cases {
-        let (s, v) = app.post("/api/v1/monitoring/snmp/credentials", body.clone()).await;
+        let (s, v) = app
+            .post("/api/v1/monitoring/snmp/credentials", body.clone())
+            .await;
         assert_error(s, &v, code, Some(field));
-        assert!(!v.to_string().contains("authkey-123"), "secret echoed in error: {v}");
+        assert!(
+            !v.to_string().contains("authkey-123"),
+            "secret echoed in error: {v}"
+        );
     }
-    assert_eq!(app.get("/api/v1/monitoring/snmp/credentials").await.1, json!([]));
+    assert_eq!(
+        app.get("/api/v1/monitoring/snmp/credentials").await.1,
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -95,12 +165,16 @@ async fn monitoring_profile_mode() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(p["mode"], "standalone");
     for mode in ["zabbix", "hybrid", "standalone"] {
-        let (s, p) = app.put("/api/v1/monitoring/profile", json!({"mode": mode})).await;
+        let (s, p) = app
+            .put("/api/v1/monitoring/profile", json!({"mode": mode}))
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(p["mode"], mode);
         assert_eq!(app.get("/api/v1/monitoring/profile").await.1["mode"], mode);
     }
-    let (s, v) = app.put("/api/v1/monitoring/profile", json!({"mode": "cloud"})).await;
+    let (s, v) = app
+        .put("/api/v1/monitoring/profile", json!({"mode": "cloud"}))
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("mode"));
     let (s, v) = app.put("/api/v1/monitoring/profile", json!({})).await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("mode"));

@@ -15,57 +15,210 @@ async fn rbac_matrix() {
     let mk_dev = |n: u32| json!({"name": format!("d{n}"), "ip": format!("127.9.0.{n}")});
     let dev = app.create_device("fixture", "127.9.1.1").await;
     let dev_id = dev["id"].as_str().unwrap().to_string();
-    let (_, grp) = app.post("/api/v1/device-groups", json!({"name": "g-fixture"})).await;
+    let (_, grp) = app
+        .post("/api/v1/device-groups", json!({"name": "g-fixture"}))
+        .await;
     let grp_id = grp["id"].as_str().unwrap().to_string();
     let (_, cred) = app
-        .post("/api/v1/monitoring/snmp/credentials", json!({"name": "c", "version": "v2c", "community": "fixture-secret"}))
+        .post(
+            "/api/v1/monitoring/snmp/credentials",
+            json!({"name": "c", "version": "v2c", "community": "fixture-secret"}),
+        )
         .await;
     let cred_id = cred["id"].as_str().unwrap().to_string();
     let (_, user) = app
-        .post("/api/v1/users", json!({"username": "victim", "password": "password-123", "role": "viewer"}))
+        .post(
+            "/api/v1/users",
+            json!({"username": "victim", "password": "password-123", "role": "viewer"}),
+        )
         .await;
     let user_id = user["id"].as_str().unwrap().to_string();
-    let viewer_id = app.store.user_by_username("viewer").await.unwrap().unwrap().id;
+    let viewer_id = app
+        .store
+        .user_by_username("viewer")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
 
     // (method, path, body, [anonymous, viewer, operator, admin])
     let rows: Vec<(Method, String, Option<Value>, [u16; 4])> = vec![
-        (Method::GET, "/api/v1/auth/me".into(), None, [A, 200, 200, 200]),
-        (Method::GET, "/api/v1/auth/tokens".into(), None, [A, 200, 200, 200]),
+        (
+            Method::GET,
+            "/api/v1/auth/me".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/auth/tokens".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
         (Method::GET, "/metrics".into(), None, [A, 200, 200, 200]),
         (Method::GET, "/api/v1/audit".into(), None, [A, F, F, 200]),
         (Method::GET, "/api/v1/users".into(), None, [A, F, F, 200]),
-        (Method::POST, "/api/v1/users".into(), Some(json!({"username": "u1", "password": "password-123", "role": "viewer"})), [A, F, F, 201]),
-        (Method::GET, format!("/api/v1/users/{user_id}"), None, [A, F, F, 200]),
-        (Method::PATCH, format!("/api/v1/users/{user_id}"), Some(json!({"role": "operator"})), [A, F, F, 200]),
-        (Method::PUT, format!("/api/v1/users/{user_id}/password"), Some(json!({"password": "password-456"})), [A, F, F, 204]),
-        (Method::GET, "/api/v1/devices".into(), None, [A, 200, 200, 200]),
-        (Method::POST, "/api/v1/devices".into(), Some(mk_dev(1)), [A, F, F, 201]),
-        (Method::GET, format!("/api/v1/devices/{dev_id}"), None, [A, 200, 200, 200]),
-        (Method::PUT, format!("/api/v1/devices/{dev_id}"), Some(json!({"name": "fixture2", "ip": "127.9.1.1"})), [A, F, F, 200]),
-        (Method::GET, "/api/v1/devices/export?format=json".into(), None, [A, 200, 200, 200]),
-        (Method::POST, "/api/v1/devices/import?format=json".into(), Some(json!([mk_dev(2)])), [A, F, F, 200]),
-        (Method::GET, "/api/v1/device-groups".into(), None, [A, 200, 200, 200]),
-        (Method::POST, "/api/v1/device-groups".into(), Some(json!({"name": "g1"})), [A, F, F, 201]),
-        (Method::GET, format!("/api/v1/device-groups/{grp_id}"), None, [A, 200, 200, 200]),
-        (Method::PUT, format!("/api/v1/device-groups/{grp_id}"), Some(json!({"name": "g-fixture", "device_ids": [dev_id]})), [A, F, F, 200]),
-        (Method::GET, "/api/v1/monitoring/profile".into(), None, [A, 200, 200, 200]),
-        (Method::PUT, "/api/v1/monitoring/profile".into(), Some(json!({"mode": "hybrid"})), [A, F, F, 200]),
-        (Method::GET, "/api/v1/monitoring/snmp/credentials".into(), None, [A, 200, 200, 200]),
-        (Method::POST, "/api/v1/monitoring/snmp/credentials".into(), Some(json!({"name": "c2", "version": "v2c", "community": "xyz-secret"})), [A, F, F, 201]),
-        (Method::GET, format!("/api/v1/monitoring/snmp/credentials/{cred_id}"), None, [A, 200, 200, 200]),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            Some(json!({"username": "u1", "password": "password-123", "role": "viewer"})),
+            [A, F, F, 201],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/users/{user_id}"),
+            None,
+            [A, F, F, 200],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{user_id}"),
+            Some(json!({"role": "operator"})),
+            [A, F, F, 200],
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/users/{user_id}/password"),
+            Some(json!({"password": "password-456"})),
+            [A, F, F, 204],
+        ),
+        (
+            Method::GET,
+            "/api/v1/devices".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/devices".into(),
+            Some(mk_dev(1)),
+            [A, F, F, 201],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/devices/{dev_id}"),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/devices/{dev_id}"),
+            Some(json!({"name": "fixture2", "ip": "127.9.1.1"})),
+            [A, F, F, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/devices/export?format=json".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/devices/import?format=json".into(),
+            Some(json!([mk_dev(2)])),
+            [A, F, F, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/device-groups".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/device-groups".into(),
+            Some(json!({"name": "g1"})),
+            [A, F, F, 201],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/device-groups/{grp_id}"),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/device-groups/{grp_id}"),
+            Some(json!({"name": "g-fixture", "device_ids": [dev_id]})),
+            [A, F, F, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/monitoring/profile".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/monitoring/profile".into(),
+            Some(json!({"mode": "hybrid"})),
+            [A, F, F, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/monitoring/snmp/credentials".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/snmp/credentials".into(),
+            Some(json!({"name": "c2", "version": "v2c", "community": "xyz-secret"})),
+            [A, F, F, 201],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/monitoring/snmp/credentials/{cred_id}"),
+            None,
+            [A, 200, 200, 200],
+        ),
         // Deletes last, so the rows above find their fixtures.
-        (Method::DELETE, format!("/api/v1/monitoring/snmp/credentials/{cred_id}"), None, [A, F, F, 204]),
-        (Method::DELETE, format!("/api/v1/device-groups/{grp_id}"), None, [A, F, F, 204]),
-        (Method::DELETE, format!("/api/v1/devices/{dev_id}"), None, [A, F, F, 204]),
-        (Method::DELETE, format!("/api/v1/users/{user_id}"), None, [A, F, F, 204]),
+        (
+            Method::DELETE,
+            format!("/api/v1/monitoring/snmp/credentials/{cred_id}"),
+            None,
+            [A, F, F, 204],
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/device-groups/{grp_id}"),
+            None,
+            [A, F, F, 204],
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/devices/{dev_id}"),
+            None,
+            [A, F, F, 204],
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/users/{user_id}"),
+            None,
+            [A, F, F, 204],
+        ),
         // Last: a password change may end the user's other sessions.
-        (Method::PUT, format!("/api/v1/users/{viewer_id}/password"), Some(json!({"password": ADMIN_PW})), [A, 204, F, 204]),
+        (
+            Method::PUT,
+            format!("/api/v1/users/{viewer_id}/password"),
+            Some(json!({"password": ADMIN_PW})),
+            [A, 204, F, 204],
+        ),
     ];
-    let tokens = ["", app.viewer.as_str(), app.operator.as_str(), app.admin.as_str()];
+    let tokens = [
+        "",
+        app.viewer.as_str(),
+        app.operator.as_str(),
+        app.admin.as_str(),
+    ];
     let mut failures = Vec::new();
     for (method, path, body, want) in &rows {
         for (i, tok) in tokens.iter().enumerate() {
-            let got = app.req(method.clone(), path, tok, body.clone()).await.status().as_u16();
+            let got = app
+                .req(method.clone(), path, tok, body.clone())
+                .await
+                .status()
+                .as_u16();
             if got != want[i] {
                 failures.push(format!(
                     "{method} {path} as {}: got {got}, want {}",
@@ -75,7 +228,11 @@ async fn rbac_matrix() {
             }
         }
     }
-    assert!(failures.is_empty(), "RBAC mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "RBAC mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// A viewer gets 403 on every write route, and nothing changes.
@@ -86,14 +243,42 @@ async fn viewer_cannot_write_anything() {
     let id = dev["id"].as_str().unwrap();
     let before = app.get("/api/v1/devices").await.1;
     for (m, p, b) in [
-        (Method::POST, "/api/v1/devices".to_string(), json!({"name": "x", "ip": "127.9.2.2"})),
-        (Method::PUT, format!("/api/v1/devices/{id}"), json!({"name": "x", "ip": "127.9.2.1"})),
+        (
+            Method::POST,
+            "/api/v1/devices".to_string(),
+            json!({"name": "x", "ip": "127.9.2.2"}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/devices/{id}"),
+            json!({"name": "x", "ip": "127.9.2.1"}),
+        ),
         (Method::DELETE, format!("/api/v1/devices/{id}"), json!(null)),
-        (Method::POST, "/api/v1/devices/import?format=json".to_string(), json!([{"name": "x", "ip": "127.9.2.3"}])),
-        (Method::POST, "/api/v1/device-groups".to_string(), json!({"name": "x"})),
-        (Method::POST, "/api/v1/users".to_string(), json!({"username": "x", "password": "password-1", "role": "admin"})),
-        (Method::PUT, "/api/v1/monitoring/profile".to_string(), json!({"mode": "zabbix"})),
-        (Method::POST, "/api/v1/monitoring/snmp/credentials".to_string(), json!({"name": "c", "version": "v2c", "community": "public"})),
+        (
+            Method::POST,
+            "/api/v1/devices/import?format=json".to_string(),
+            json!([{"name": "x", "ip": "127.9.2.3"}]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/device-groups".to_string(),
+            json!({"name": "x"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".to_string(),
+            json!({"username": "x", "password": "password-1", "role": "admin"}),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/monitoring/profile".to_string(),
+            json!({"mode": "zabbix"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/snmp/credentials".to_string(),
+            json!({"name": "c", "version": "v2c", "community": "public"}),
+        ),
     ] {
         let r = app.req(m.clone(), &p, &app.viewer, Some(b)).await;
         let s = r.status();

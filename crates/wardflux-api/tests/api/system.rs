@@ -42,7 +42,10 @@ async fn openapi_describes_every_route() {
         ("/api/v1/device-groups/{id}", &["get", "put", "delete"]),
         ("/api/v1/monitoring/profile", &["get", "put"]),
         ("/api/v1/monitoring/snmp/credentials", &["get", "post"]),
-        ("/api/v1/monitoring/snmp/credentials/{id}", &["get", "delete"]),
+        (
+            "/api/v1/monitoring/snmp/credentials/{id}",
+            &["get", "delete"],
+        ),
         ("/api/v1/monitoring/icmp/status", &["get"]),
         ("/api/v1/devices/{id}/ping", &["post"]),
     ];
@@ -53,16 +56,22 @@ async fn openapi_describes_every_route() {
         for m in *methods {
             assert!(item.get(*m).is_some(), "{m} {path} missing");
             assert!(
-                item[*m]["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                item[*m]["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
                 "{m} {path} has no responses"
             );
         }
     }
     for (path, item) in paths {
         let listed = expected.iter().find(|(p, _)| p == path);
-        let listed = listed.unwrap_or_else(|| panic!("{path} documented but not in this test's list"));
+        let listed =
+            listed.unwrap_or_else(|| panic!("{path} documented but not in this test's list"));
         for m in item.as_object().unwrap().keys() {
-            assert!(listed.1.contains(&m.as_str()), "{m} {path} documented but not expected");
+            assert!(
+                listed.1.contains(&m.as_str()),
+                "{m} {path} documented but not expected"
+            );
         }
     }
     // The documented routes really exist: an anonymous call never gets 404/405.
@@ -99,7 +108,9 @@ async fn unknown_route_and_method_are_json_errors() {
     let app = spawn_app().await;
     let (s, v) = app.get("/api/v1/nope").await;
     assert_error(s, &v, StatusCode::NOT_FOUND, None);
-    let r = app.req(Method::PATCH, "/api/v1/devices", &app.admin, None).await;
+    let r = app
+        .req(Method::PATCH, "/api/v1/devices", &app.admin, None)
+        .await;
     let s = r.status();
     let v: Value = r.json().await.unwrap();
     assert_error(s, &v, StatusCode::METHOD_NOT_ALLOWED, None);
