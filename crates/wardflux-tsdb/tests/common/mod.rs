@@ -63,6 +63,23 @@ impl Vm {
         panic!("VictoriaMetrics did not start (5 attempts)");
     }
 
+    /// Starts VictoriaMetrics on a given port (for "it comes back later" tests).
+    pub async fn start_at(port: u16) -> Vm {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vm = Vm {
+            child: None,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            data: dir.path().join("vm"),
+            _dir: Some(dir),
+        };
+        assert!(
+            vm.spawn().await,
+            "VictoriaMetrics did not start on port {port}"
+        );
+        vm
+    }
+
     /// (Re)starts the process on the same port and data dir; false if it did not come up.
     pub async fn spawn(&mut self) -> bool {
         let child = Command::new(vm_binary())
