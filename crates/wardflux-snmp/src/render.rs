@@ -3,7 +3,7 @@
 //!
 //! Rules followed (net-snmp 5.9 `mib.c`, `sprint_realloc_by_type` without MIB hints):
 //! - OCTET STRING: empty → `""`; if every octet is printable ASCII (C `isprint`, 0x20..=0x7e)
-//!   → `STRING: "…"` with `"` and `\` escaped; otherwise `Hex-STRING: ` with `%02X ` per
+//!   or white space (`isspace`) → `STRING: "…"` with `"` and `\` escaped; otherwise `Hex-STRING: ` with `%02X ` per
 //!   octet and a newline after each full line of 16 octets (no trailing space on full lines).
 //! - TimeTicks: `Timeticks: (N) D days, H:MM:SS.CC` (`1 day, `; no day part when zero).
 //! - The exceptions print their fixed sentences.
@@ -85,9 +85,15 @@ fn is_print(b: u8) -> bool {
     (0x20..=0x7e).contains(&b)
 }
 
-/// Whether net-snmp would print these octets as text rather than `Hex-STRING`.
+/// C `isspace` in the C locale.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Whether net-snmp would print these octets as text rather than `Hex-STRING`: every octet
+/// is printable or white space (C locale).
 pub fn is_text(b: &[u8]) -> bool {
-    b.iter().all(|&c| is_print(c))
+    b.iter().all(|&c| is_print(c) || is_space(c))
 }
 
 /// OCTET STRING as net-snmp guesses it (text or hex).

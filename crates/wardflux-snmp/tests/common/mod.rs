@@ -1,0 +1,343 @@
+//! Real peers for the tests: net-snmp `snmpd` and `snmpsim`, started here on loopback ports
+//! picked by the test, data in a tempdir, killed when the guard drops.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wardflux_snmp::{SnmpClient, Target};
+
+/// Finds a peer binary or panics with how to install it (a missing peer is never a skip).
+pub fn require(bin: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"] {
+        let p = Path::new(dir).join(bin);
+        if p.exists() {
+            return p;
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(bin);
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "peer binary `{bin}` not found (CI={}): install the Debian packages snmpd, snmp and snmpsim (scripts/test.sh)",
+        std::env::var("CI").unwrap_or_default()
+    );
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// A spawned daemon, killed (SIGKILL) and reaped on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// SIGSTOP: the agent stays bound but answers nothing.
+    pub fn stop(&self) {
+        signal(self.pid(), "-STOP");
+    }
+    /// SIGCONT.
+    pub fn cont(&self) {
+        signal(self.pid(), "-CONT");
+    }
+    /// SIGKILL now.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig} {pid} failed");
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-CONT")
+            .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `target` answers a GET of sysName.0 (poll with deadline, no fixed sleep).
+pub fn wait_ready(target: &Target, what: &str, child: &mut Child) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut t = target.clone();
+    t.timeout = Duration::from_millis(200);
+    t.retries = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let oid = "1.3.6.1.2.1.1.5.0".parse().unwrap();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        // a fresh client each time: the engine ID may not exist yet
+        let client = SnmpClient::default();
+        if rt
+            .block_on(client.get(&t, std::slice::from_ref(&oid)))
+            .is_ok()
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not answer within 30 s"
+        );
+    }
+}
+
+pub const AUTHS: &[&str] = &["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
+pub const PRIVS: &[&str] = &["DES", "AES", "AES-192", "AES-256", "AES-192-C", "AES-256-C"];
+pub const AUTH_PASS: &str = "authpass123";
+pub const PRIV_PASS: &str = "privpass123";
+
+/// v3 user name for an auth/priv pair, e.g. `u_SHA256_AES256C`.
+pub fn user_for(a: &str, x: &str) -> String {
+    format!("u_{}_{}", a.replace('-', ""), x.replace('-', ""))
+}
+
+/// Volatile subtrees left out of snmpd's view so that two walks in a row see the same OIDs
+/// while other tests start and stop processes and sockets.
+const VOLATILE: &[&str] = &[
+    ".1.3.6.1.2.1.25.4",   // hrSWRun
+    ".1.3.6.1.2.1.25.5",   // hrSWRunPerf
+    ".1.3.6.1.2.1.6.13",   // tcpConnTable
+    ".1.3.6.1.2.1.6.19",   // tcpConnectionTable
+    ".1.3.6.1.2.1.6.20",   // tcpListenerTable
+    ".1.3.6.1.2.1.7.5",    // udpTable
+    ".1.3.6.1.2.1.7.7",    // udpEndpointTable
+    ".1.3.6.1.2.1.25.1.6", // hrSystemProcesses
+    ".1.3.6.1.2.1.4.35",   // ipNetToPhysicalTable
+    ".1.3.6.1.2.1.4.22",   // ipNetToMediaTable
+];
+
+/// net-snmp snmpd on 127.0.0.1:<free port>: v2c `public` (full view), v2c `stable` (volatile
+/// subtrees excluded), v1 `public`, and a v3 authPriv user for every auth/priv pair.
+pub fn snmpd() -> Daemon {
+    let bin = require("snmpd");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut conf = String::new();
+    conf.push_str("rocommunity public 127.0.0.1\n");
+    conf.push_str("view stable included .1\n");
+    for v in VOLATILE {
+        conf.push_str(&format!("view stable excluded {v}\n"));
+    }
+    conf.push_str("rocommunity stable 127.0.0.1 -V stable\n");
+    conf.push_str("sysName wardflux-test\nsysLocation loopback\nsysContact tests@localhost\n");
+    for a in AUTHS {
+        for x in PRIVS {
+            let u = user_for(a, x);
+            conf.push_str(&format!("createUser {u} {a} {AUTH_PASS} {x} {PRIV_PASS}\n"));
+            conf.push_str(&format!("rouser {u} priv -V stable\n"));
+        }
+    }
+    conf.push_str("createUser authonly SHA-256 authpass123\nrouser authonly auth -V stable\n");
+    conf.push_str("createUser noauth\nrouser noauth noauth -V stable\n");
+    let conf_path = dir.path().join("snmpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut child = Command::new(bin)
+        .args(["-f", "-Lo", "-C", "-c"])
+        .arg(&conf_path)
+        .args(["-M", "/dev/null", "-m", ""])
+        .arg(format!("-p{}", dir.path().join("snmpd.pid").display()))
+        .arg(format!("udp:127.0.0.1:{port}"))
+        .env("SNMP_PERSISTENT_DIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn snmpd");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_ready(&Target::v2c(addr, "public"), "snmpd", &mut child);
+    Daemon { child, addr, dir }
+}
+
+pub const SIM_DATA: &str = "/usr/share/doc/snmpsim/examples/data";
+
+/// The shipped recordings by community name.
+pub const RECORDINGS: &[(&str, &str)] = &[
+    ("cisco3750", "cisco_16_switch.snmprec.gz"),
+    ("procurve", "hp_perf.snmprec.gz"),
+    ("linux", "recorded/linux-full-walk.snmprec.gz"),
+    ("winxp", "recorded/winxp-full-walk.snmprec.gz"),
+];
+
+/// snmpsim serving the shipped recordings (community = name in [`RECORDINGS`]) plus
+/// `extra` files (name, contents) on 127.0.0.1:<free port>. v3 users: `simblmt`
+/// (SHA-256/AES-256 Blumenthal) and `simreeder` (SHA/AES-256 Reeder = Cisco).
+pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
+    let bin = require("snmpsimd");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    for (name, file) in RECORDINGS {
+        let src = Path::new(SIM_DATA).join(file);
+        assert!(
+            src.exists(),
+            "snmpsim recording {} missing (package snmpsim)",
+            src.display()
+        );
+        let out = Command::new("zcat").arg(&src).output().expect("zcat");
+        assert!(out.status.success(), "zcat {}", src.display());
+        std::fs::write(data.join(format!("{name}.snmprec")), out.stdout).unwrap();
+    }
+    for (name, contents) in extra {
+        std::fs::write(data.join(format!("{name}.snmprec")), contents).unwrap();
+    }
+    // snmpsimd binds, then drops to nobody: data readable, cache writable by nobody.
+    for p in [dir.path(), data.as_path()] {
+        Command::new("chmod").arg("755").arg(p).status().unwrap();
+    }
+    Command::new("chown")
+        .args(["nobody:nogroup"])
+        .arg(&cache)
+        .status()
+        .unwrap();
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .arg(format!("--data-dir={}", data.display()))
+        .arg(format!("--cache-dir={}", cache.display()))
+        .args([
+            "--logging-method=null",
+            "--process-user=nobody",
+            "--process-group=nogroup",
+            "--v3-user=simblmt",
+            "--v3-auth-key=authpass123",
+            "--v3-auth-proto=SHA256",
+            "--v3-priv-key=privpass123",
+            "--v3-priv-proto=AES256BLMT",
+            "--v3-user=simreeder",
+            "--v3-auth-key=authpass123",
+            "--v3-auth-proto=SHA",
+            "--v3-priv-key=privpass123",
+            "--v3-priv-proto=AES256",
+        ])
+        .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn snmpsimd");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_ready(&Target::v2c(addr, "cisco3750"), "snmpsimd", &mut child);
+    Daemon { child, addr, dir }
+}
+
+/// Output of one command: stdout, stderr, exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Run {
+    pub out: String,
+    pub err: String,
+    pub code: i32,
+}
+
+/// Runs `wardflux snmp <args>` through `cli::run`.
+pub fn wardflux(args: &[&str]) -> Run {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = wardflux_snmp::cli::run(
+        args.iter().map(|s| s.to_string()).collect(),
+        &mut out,
+        &mut err,
+    );
+    Run {
+        out: String::from_utf8(out).unwrap(),
+        err: String::from_utf8(err).unwrap(),
+        code,
+    }
+}
+
+/// Runs the matching net-snmp tool with `-On -M /dev/null -m ""`.
+pub fn netsnmp(args: &[&str]) -> Run {
+    let prog = match args[0] {
+        "get" => "snmpget",
+        "getnext" => "snmpgetnext",
+        "walk" => "snmpwalk",
+        "bulkwalk" => "snmpbulkwalk",
+        other => panic!("no net-snmp tool for {other}"),
+    };
+    let bin = require(prog);
+    let o = Command::new(bin)
+        .args(["-On", "-M", "/dev/null", "-m", ""])
+        .args(&args[1..])
+        .output()
+        .expect("run net-snmp tool");
+    Run {
+        out: String::from_utf8_lossy(&o.stdout).into_owned(),
+        err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+/// Replaces values that move between two reads (TimeTicks, counters, gauges) by their type,
+/// keeping OIDs and every other value exact.
+pub fn mask_volatile(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            for ty in ["Timeticks: ", "Counter32: ", "Counter64: ", "Gauge32: "] {
+                if let Some(i) = l.find(&format!(" = {ty}")) {
+                    return format!("{}= {}*", &l[..i + 1], ty);
+                }
+            }
+            l.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts two outputs are equal line for line, printing the first differing line.
+pub fn assert_same_lines(what: &str, ours: &str, theirs: &str) {
+    let a: Vec<&str> = ours.lines().collect();
+    let b: Vec<&str> = theirs.lines().collect();
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        assert_eq!(x, y, "{what}: first difference at line {}", i + 1);
+    }
+    assert_eq!(a.len(), b.len(), "{what}: line counts differ");
+    assert_eq!(ours, theirs, "{what}: trailing bytes differ");
+}
+
+/// Keeps only `OID = TYPE` of each line (for agents whose values move, e.g. snmpd's load,
+/// memory and counters); continuation lines of multi-line hex strings are dropped.
+pub fn oid_and_type(s: &str) -> String {
+    s.lines()
+        .filter_map(|l| {
+            let (oid, val) = l.split_once(" = ")?;
+            let ty = match val.split_once(": ") {
+                Some((t, _)) if !t.contains(' ') || t.starts_with("Opaque") => t,
+                _ => val,
+            };
+            Some(format!("{oid} = {ty}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
