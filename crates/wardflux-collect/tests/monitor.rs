@@ -337,6 +337,35 @@ async fn already_down_at_start_samples_ping_now_and_reload() {
         "no RTT without replies"
     );
     assert_eq!(r.sink.values("ping_packet_loss", "d").first(), Some(&100.0));
+    // The seed's names plus ping_up, each labelled exactly device, device_id, ip.
+    {
+        let all = r.sink.0.lock().unwrap();
+        let mut names: Vec<&str> = all.iter().map(|s| s.metric.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(
+            names,
+            vec![
+                "ping_availability",
+                "ping_packet_loss",
+                "ping_rtt_ms",
+                "ping_up"
+            ]
+        );
+        for s in all.iter() {
+            let keys: Vec<&str> = s.labels.iter().map(|(k, _)| k).collect();
+            assert_eq!(keys, vec!["device", "device_id", "ip"], "{s:?}");
+        }
+        let d_up = all
+            .iter()
+            .filter(|s| s.metric == "ping_up" && s.labels.get("device") == Some("d"))
+            .map(|s| s.value)
+            .collect::<Vec<_>>();
+        assert!(
+            !d_up.is_empty() && d_up.iter().all(|v| *v == 0.0),
+            "a device down from the start is written as down: {d_up:?}"
+        );
+    }
 
     let snap = r.mon.snapshot();
     assert_eq!(snap.len(), 2);
@@ -363,4 +392,72 @@ async fn already_down_at_start_samples_ping_now_and_reload() {
     })
     .await;
     assert_eq!(r.rec.of(eid).len(), 1, "reload did not reset e");
+}
+
+#[test]
+fn defaults_are_the_issues() {
+    let c = IcmpMonitorConfig::default();
+    assert_eq!(
+        (c.timeout, c.confirm_probes, c.confirm_interval),
+        (Duration::from_millis(500), 3, Duration::from_secs(1)),
+        "confirmation: 3 probes 1 s apart"
+    );
+    assert_eq!(
+        c.state,
+        StateConfig {
+            flap_threshold: 3,
+            flap_window: Duration::from_secs(300)
+        },
+        "flapping: >= 3 changes in 5 minutes"
+    );
+    let t = IcmpTarget::new(Uuid::new_v4(), "x", "127.0.0.1".parse().unwrap());
+    assert_eq!((t.interval, t.packets), (Duration::from_secs(10), 2));
+}
+
+/// With the default confirmation (3 probes 1 s apart): a device whose check and first two
+/// confirmation probes are lost stays up (the third answers), and a silent device is
+/// confirmed down 0.5 + 1 + 1 + 0.5 = 3 s after its failed check started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_confirmation_is_three_probes_one_second_apart() {
+    let Some(r) = rig(IcmpMonitorConfig::default()) else {
+        return;
+    };
+    let g = target("g", "127.6.0.8");
+    let id = g.device_id;
+    r.mon.apply_targets(vec![g]);
+    wait_for("g up", Duration::from_secs(5), || {
+        state_of(&r.mon, id) == DeviceState::Up
+    })
+    .await;
+    // The check's 2 packets and the first 2 confirmation probes are dropped.
+    r.ns.drop_next("127.6.0.8", 4);
+    wait_for("a check with 100% loss", Duration::from_secs(5), || {
+        r.sink.values("ping_packet_loss", "g").contains(&100.0)
+    })
+    .await;
+    let n = r.sink.values("ping_packet_loss", "g").len();
+    wait_for("two more checks", Duration::from_secs(8), || {
+        r.sink.values("ping_packet_loss", "g").len() >= n + 2
+    })
+    .await;
+    assert_eq!(
+        r.rec.of(id).len(),
+        1,
+        "still only unknown -> up: {:?}",
+        r.rec.of(id)
+    );
+    assert_eq!(state_of(&r.mon, id), DeviceState::Up);
+
+    r.ns.kill("127.6.0.8");
+    wait_for("g down", Duration::from_secs(10), || {
+        state_of(&r.mon, id) == DeviceState::Down
+    })
+    .await;
+    let down = r.rec.of(id).pop().unwrap();
+    assert_eq!((down.from, down.to), (DeviceState::Up, DeviceState::Down));
+    let confirm = ms(down.at - down.since);
+    assert!(
+        (2950..=3400).contains(&confirm),
+        "confirmed {confirm} ms after the failed check started (expected 3000)"
+    );
 }

@@ -8,8 +8,10 @@
 //!
 //! Deliberate differences: `-i` defaults to 0 (the pinger paces sends itself instead of
 //! fping's fixed 10 ms gap) and `-B` defaults to 1.0 (constant timeout per retry; pass
-//! `-B 1.5` for fping's timing). `--sweep CIDR` is `-g CIDR`; `--netns NAME` opens the
-//! sockets inside a network namespace.
+//! `-B 1.5` for fping's timing). `--sweep CIDR` is `-g CIDR` and also takes IPv6 ranges
+//! (up to 2^20 addresses; fping -g refuses IPv6); `--netns NAME` opens the sockets inside a
+//! network namespace. A name that does not resolve is reported with the resolver's own
+//! message, as fping does.
 //!
 //! The probing runs on a thread of its own with its own runtime, so `run` can be called
 //! from anywhere (also from inside a tokio runtime); output is written on the caller's
@@ -107,13 +109,13 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let mut noaddress = false;
     for h in &args.hosts {
         match resolve(h) {
-            Some(ip) => {
+            Ok(ip) => {
                 names.push(h.clone());
                 ips.push(ip);
             }
-            None => {
+            Err(why) => {
                 noaddress = true;
-                let _ = writeln!(err, "{h}: Name or service not known");
+                let _ = writeln!(err, "{h}: {why}");
             }
         }
     }
@@ -296,11 +298,25 @@ fn avg_ms(rtts: &[Option<Duration>]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-fn resolve(host: &str) -> Option<IpAddr> {
+/// Resolves a target; on failure, the resolver's message as fping prints it
+/// (e.g. "Name or service not known", "Temporary failure in name resolution").
+fn resolve(host: &str) -> Result<IpAddr, String> {
     if let Ok(ip) = host.parse() {
-        return Some(ip);
+        return Ok(ip);
     }
-    (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
+    match (host, 0).to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .map(|a| a.ip())
+            .ok_or_else(|| "No address associated with hostname".to_owned()),
+        Err(e) => {
+            let msg = e.to_string();
+            Err(msg
+                .strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&msg)
+                .to_owned())
+        }
+    }
 }
 
 fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {

@@ -34,13 +34,58 @@ async fn loopback_answers_v4_and_v6() {
         r.rtts.iter().all(|d| *d < Duration::from_millis(100)),
         "{r:?}"
     );
-    if p.socket_kind(Family::V6).is_some() {
-        let r6 = p.ping(ip("::1"), 2, Duration::from_secs(1)).await.unwrap();
-        assert_eq!(r6.received, 2, "{r6:?}");
-        assert_eq!(p.stats().datagrams, 5, "IPv6 filter too");
-    } else {
-        eprintln!("SKIPPED (IPv6 part): no IPv6 ICMP socket on this host");
+    // IPv6 is part of the contract: a host without it fails here rather than skipping.
+    assert!(
+        p.socket_kind(Family::V6).is_some(),
+        "no IPv6 ICMP socket on this host (is IPv6 disabled?)"
+    );
+    let r6 = p.ping(ip("::1"), 2, Duration::from_secs(1)).await.unwrap();
+    assert_eq!((r6.sent, r6.received, r6.loss), (2, 2, 0.0), "{r6:?}");
+    assert!(r6.rtts.iter().all(|d| *d < Duration::from_millis(100)));
+    // The kernel filter passes our own replies only: not our requests looped back, not
+    // other programs' traffic.
+    assert_eq!(
+        p.stats().datagrams,
+        5,
+        "one datagram per reply, IPv6 filter too"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_alive_and_silent_hosts_in_a_namespace() {
+    let Some(ns) = common::Netns::new() else {
+        return;
+    };
+    ns.kill("fd77::9");
+    for mode in [SocketMode::Raw, SocketMode::Datagram] {
+        let p = Pinger::new(PingerOptions { mode, ..in_ns(&ns) }).unwrap();
+        assert!(
+            p.socket_kind(Family::V6).is_some(),
+            "{mode:?}: no IPv6 socket"
+        );
+        let t = Duration::from_millis(300);
+        let t0 = std::time::Instant::now();
+        let (lo, live, dead) = tokio::join!(
+            p.ping(ip("::1"), 2, t),
+            p.ping(ip("fd77::5"), 2, t),
+            p.ping(ip("fd77::9"), 2, t),
+        );
+        let (lo, live, dead) = (lo.unwrap(), live.unwrap(), dead.unwrap());
+        assert_eq!(
+            (lo.received, live.received, dead.received),
+            (2, 2, 0),
+            "{mode:?}: {lo:?} {live:?} {dead:?}"
+        );
+        assert_eq!(dead.loss, 1.0);
+        assert!(t0.elapsed() >= t, "the silent host waited for its timeout");
     }
+    ns.revive("fd77::9");
+    let p = Pinger::new(in_ns(&ns)).unwrap();
+    let again = p
+        .ping(ip("fd77::9"), 1, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(again.received, 1, "revived host answers");
 }
 
 #[tokio::test]

@@ -1,10 +1,23 @@
 //! Test network namespaces: loopback up, unprivileged ICMP allowed, and an nft table
 //! whose input-hook rules make chosen addresses silent (real timeouts, not send errors).
-//! Each namespace has a unique name and is deleted on drop.
+//! Besides 127.0.0.0/8 and ::1, the whole of fd77::/64 is local (a `local` route on lo), so
+//! IPv6 tests have many live addresses too. Each namespace has a unique name and is
+//! deleted on drop.
 #![allow(dead_code)]
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// An IPv6 prefix whose every address answers on the namespace's loopback.
+pub const V6_NET: &str = "fd77::/64";
+
+fn set_of(range: &str) -> &'static str {
+    if range.contains(':') {
+        "dead6"
+    } else {
+        "dead4"
+    }
+}
 
 pub struct Netns {
     pub name: String,
@@ -53,6 +66,9 @@ impl Netns {
         run(Command::new("ip").args(["netns", "add", &name]));
         let ns = Netns { name };
         run(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "up"]));
+        run(Command::new("ip").args([
+            "-n", &ns.name, "-6", "route", "add", "local", V6_NET, "dev", "lo",
+        ]));
         ns.exec(&[
             "sysctl",
             "-q",
@@ -62,9 +78,11 @@ impl Netns {
         ns.nft(
             "table inet wfx {
                set dead4 { type ipv4_addr; flags interval; }
+               set dead6 { type ipv6_addr; flags interval; }
                chain input {
                  type filter hook input priority 0; policy accept;
                  ip daddr @dead4 drop
+                 ip6 daddr @dead6 drop
                }
              }",
         );
@@ -101,13 +119,19 @@ impl Netns {
         );
     }
 
-    /// Makes addresses (e.g. "127.0.0.9" or "127.3.0.32-127.3.0.63") silent.
+    /// Makes addresses (e.g. "127.0.0.9", "127.3.0.32-127.3.0.63" or "fd77::9") silent.
     pub fn kill(&self, range: &str) {
-        self.nft(&format!("add element inet wfx dead4 {{ {range} }}"));
+        self.nft(&format!(
+            "add element inet wfx {} {{ {range} }}",
+            set_of(range)
+        ));
     }
 
     pub fn revive(&self, range: &str) {
-        self.nft(&format!("delete element inet wfx dead4 {{ {range} }}"));
+        self.nft(&format!(
+            "delete element inet wfx {} {{ {range} }}",
+            set_of(range)
+        ));
     }
 
     /// Drops exactly the next `n` echo requests of 84 bytes (56-byte payload) to `addr`.
