@@ -18,6 +18,9 @@
 //!   A block holds per series a raw chunk and a rollup chunk (5-minute buckets keyed by their end
 //!   `e`, covering `(e-5m, e]`, with min, max, sum, count and last), then an index with the series
 //!   keys and a CRC-checked footer.
+//! * **Compaction**: every `compact_blocks` (24) consecutive hourly blocks are merged into one
+//!   `blocks/<lo>-<hi>.blk` (about one file per day); opening deletes blocks a merged range
+//!   covers, so a crash mid-compaction neither loses nor duplicates data.
 //! * **Retention**: blocks older than `raw_retention` are rewritten without their raw chunks;
 //!   blocks older than `rollup_retention` are deleted.
 //! * **Queries** merge blocks, frozen heads and the head; long ranges (>= `rollup_min_range`, or
@@ -77,6 +80,8 @@ impl Wal {
 }
 
 struct Frozen {
+    /// WAL segments `lo..=seq` hold exactly this data.
+    lo: u64,
     seq: u64,
     data: Vec<Vec<(i64, f64)>>,
 }
@@ -90,6 +95,8 @@ struct Core {
     head_len: usize,
     frozen: Vec<Arc<Frozen>>,
     wal: Wal,
+    /// Lowest WAL segment whose samples are in the head (replayed segments included).
+    head_lo: u64,
     closed: bool,
 }
 
@@ -115,6 +122,9 @@ struct Entry {
 
 struct Block {
     path: PathBuf,
+    /// Lowest WAL sequence number covered (== `seq` unless compacted).
+    lo: u64,
+    /// Highest WAL sequence number covered.
     seq: u64,
     min_t: i64,
     max_t: i64,
@@ -259,107 +269,200 @@ fn merge_roll(a: &mut Roll, b: &Roll) {
     a[4] = b[4];
 }
 
-/// Writes a block file atomically. `series` is sorted/deduplicated samples per key.
-fn write_block(
-    dir: &Path,
+/// File stem of a block covering WAL sequence numbers `lo..=hi` (`lo == hi` for a block cut
+/// from one WAL segment, a range for a compacted block).
+fn block_name(lo: u64, hi: u64) -> String {
+    if lo == hi {
+        format!("{hi:020}")
+    } else {
+        format!("{lo:020}-{hi:020}")
+    }
+}
+
+/// Block files as (lo, hi, path), sorted by hi; leftover temp files are removed.
+fn block_files(dir: &Path) -> Result<Vec<(u64, u64, PathBuf)>, TsdbError> {
+    let mut v = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        let ext = p.extension().and_then(|x| x.to_str());
+        if ext == Some("tmp") {
+            let _ = fs::remove_file(&p);
+            continue;
+        }
+        if ext != Some("blk") {
+            continue;
+        }
+        let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let parsed = match stem.split_once('-') {
+            Some((a, b)) => a.parse().ok().zip(b.parse().ok()),
+            None => stem.parse().ok().map(|x| (x, x)),
+        };
+        if let Some((lo, hi)) = parsed {
+            v.push((lo, hi, p));
+        }
+    }
+    v.sort_by_key(|x| (x.1, x.0));
+    Ok(v)
+}
+
+/// Streams one block file: chunks are appended as series are added, the index and footer
+/// at [`finish`](Self::finish); the file appears under its final name atomically.
+struct BlockWriter {
+    out: std::io::BufWriter<File>,
+    dir: PathBuf,
+    name: String,
     seq: u64,
-    series: &[(SeriesKey, Vec<(i64, f64)>)],
-    rolls: Option<&[SeriesRolls]>,
-) -> Result<PathBuf, TsdbError> {
-    let mut data = Vec::with_capacity(1 << 16);
-    data.extend_from_slice(BLOCK_MAGIC);
-    let mut index = Vec::new();
-    let mut count = 0u64;
-    let (mut bmin, mut bmax) = (i64::MAX, i64::MIN);
-    let mut emit = |data: &mut Vec<u8>,
-                    key: &SeriesKey,
-                    raw: Option<&[(i64, f64)]>,
-                    roll: &[(i64, Roll)],
-                    min_t: i64,
-                    max_t: i64| {
-        put_key(&mut index, key);
-        put_varint(&mut index, min_t);
-        put_varint(&mut index, max_t);
+    has_raw: bool,
+    off: u64,
+    index: Vec<u8>,
+    count: u64,
+    bmin: i64,
+    bmax: i64,
+}
+
+impl BlockWriter {
+    fn create(dir: &Path, name: &str, seq: u64, has_raw: bool) -> Result<Self, TsdbError> {
+        let f = File::create(dir.join(format!("{name}.tmp")))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+        out.write_all(BLOCK_MAGIC)?;
+        Ok(Self {
+            out,
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            seq,
+            has_raw,
+            off: BLOCK_MAGIC.len() as u64,
+            index: Vec::new(),
+            count: 0,
+            bmin: i64::MAX,
+            bmax: i64::MIN,
+        })
+    }
+
+    fn chunk(&mut self, c: &[u8]) -> Result<(u64, u64), TsdbError> {
+        let off = self.off;
+        self.out.write_all(c)?;
+        self.off += c.len() as u64;
+        Ok((off, c.len() as u64))
+    }
+
+    /// Adds a series' raw samples (sorted, deduplicated; its rollups are computed here).
+    fn add_raw(&mut self, key: &SeriesKey, s: &[(i64, f64)]) -> Result<(), TsdbError> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        let r = rollup(s);
+        self.add(key, Some(s), &r, s[0].0, s[s.len() - 1].0)
+    }
+
+    /// Adds a series' rollups only.
+    fn add_rolls(&mut self, key: &SeriesKey, r: &[(i64, Roll)]) -> Result<(), TsdbError> {
+        if r.is_empty() {
+            return Ok(());
+        }
+        self.add(key, None, r, r[0].0 - ROLLUP_MS + 1, r[r.len() - 1].0)
+    }
+
+    fn add(
+        &mut self,
+        key: &SeriesKey,
+        raw: Option<&[(i64, f64)]>,
+        roll: &[(i64, Roll)],
+        min_t: i64,
+        max_t: i64,
+    ) -> Result<(), TsdbError> {
+        let mut idx = std::mem::take(&mut self.index);
+        put_key(&mut idx, key);
+        put_varint(&mut idx, min_t);
+        put_varint(&mut idx, max_t);
         if let Some(raw) = raw {
             let ts: Vec<i64> = raw.iter().map(|p| p.0).collect();
             let vs: Vec<f64> = raw.iter().map(|p| p.1).collect();
-            let off = data.len() as u64;
-            let c = codec::encode(&ts, &[&vs]);
-            data.extend_from_slice(&c);
-            put_uvarint(&mut index, 1);
-            put_uvarint(&mut index, off);
-            put_uvarint(&mut index, c.len() as u64);
+            let (off, len) = self.chunk(&codec::encode(&ts, &[&vs]))?;
+            put_uvarint(&mut idx, 1);
+            put_uvarint(&mut idx, off);
+            put_uvarint(&mut idx, len);
         } else {
-            put_uvarint(&mut index, 0);
+            put_uvarint(&mut idx, 0);
         }
         let ts: Vec<i64> = roll.iter().map(|p| p.0).collect();
         let cols: Vec<Vec<f64>> = (0..5)
             .map(|i| roll.iter().map(|p| p.1[i]).collect())
             .collect();
         let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
-        let off = data.len() as u64;
-        let c = codec::encode(&ts, &refs);
-        data.extend_from_slice(&c);
-        put_uvarint(&mut index, off);
-        put_uvarint(&mut index, c.len() as u64);
-        count += 1;
-        bmin = bmin.min(min_t);
-        bmax = bmax.max(max_t);
-    };
-    let has_raw = rolls.is_none();
+        let (off, len) = self.chunk(&codec::encode(&ts, &refs))?;
+        put_uvarint(&mut idx, off);
+        put_uvarint(&mut idx, len);
+        self.index = idx;
+        self.count += 1;
+        self.bmin = self.bmin.min(min_t);
+        self.bmax = self.bmax.max(max_t);
+        Ok(())
+    }
+
+    /// Writes index and footer, fsyncs, renames into place, fsyncs the directory.
+    fn finish(mut self) -> Result<PathBuf, TsdbError> {
+        let index_off = self.off;
+        let crc = crc32fast::hash(&self.index);
+        let mut foot = Vec::with_capacity(self.index.len() + FOOTER_LEN + 4);
+        foot.extend_from_slice(&self.index);
+        foot.extend_from_slice(&self.seq.to_le_bytes());
+        foot.extend_from_slice(&self.bmin.to_le_bytes());
+        foot.extend_from_slice(&self.bmax.to_le_bytes());
+        foot.extend_from_slice(&index_off.to_le_bytes());
+        foot.extend_from_slice(&(self.index.len() as u32).to_le_bytes());
+        foot.extend_from_slice(&crc.to_le_bytes());
+        let flags =
+            u32::from(self.has_raw) | ((self.count.min(u64::from(u32::MAX >> 1)) as u32) << 1);
+        foot.extend_from_slice(&flags.to_le_bytes());
+        foot.extend_from_slice(BLOCK_MAGIC);
+        self.out.write_all(&foot)?;
+        let f = self
+            .out
+            .into_inner()
+            .map_err(|e| TsdbError::Io(e.into_error()))?;
+        f.sync_all()?;
+        drop(f);
+        let path = self.dir.join(format!("{}.blk", self.name));
+        fs::rename(self.dir.join(format!("{}.tmp", self.name)), &path)?;
+        sync_dir(&self.dir)?;
+        Ok(path)
+    }
+}
+
+/// Writes a block file atomically. `series` is sorted/deduplicated samples per key; with
+/// `rolls`, a rollup-only block is written instead.
+fn write_block(
+    dir: &Path,
+    name: &str,
+    seq: u64,
+    series: &[(SeriesKey, Vec<(i64, f64)>)],
+    rolls: Option<&[SeriesRolls]>,
+) -> Result<PathBuf, TsdbError> {
+    let mut w = BlockWriter::create(dir, name, seq, rolls.is_none())?;
     match rolls {
         None => {
             for (key, s) in series {
-                if s.is_empty() {
-                    continue;
-                }
-                let r = rollup(s);
-                emit(&mut data, key, Some(s), &r, s[0].0, s[s.len() - 1].0);
+                w.add_raw(key, s)?;
             }
         }
         Some(rolls) => {
             for (key, r) in rolls {
-                if r.is_empty() {
-                    continue;
-                }
-                emit(
-                    &mut data,
-                    key,
-                    None,
-                    r,
-                    r[0].0 - ROLLUP_MS + 1,
-                    r[r.len() - 1].0,
-                );
+                w.add_rolls(key, r)?;
             }
         }
     }
-    let index_off = data.len() as u64;
-    let crc = crc32fast::hash(&index);
-    data.extend_from_slice(&index);
-    data.extend_from_slice(&seq.to_le_bytes());
-    data.extend_from_slice(&bmin.to_le_bytes());
-    data.extend_from_slice(&bmax.to_le_bytes());
-    data.extend_from_slice(&index_off.to_le_bytes());
-    data.extend_from_slice(&(index.len() as u32).to_le_bytes());
-    data.extend_from_slice(&crc.to_le_bytes());
-    data.extend_from_slice(
-        &(u32::from(has_raw) | ((count.min(u64::from(u32::MAX >> 1)) as u32) << 1)).to_le_bytes(),
-    );
-    data.extend_from_slice(BLOCK_MAGIC);
-    let path = dir.join(format!("{seq:020}.blk"));
-    let tmp = dir.join(format!("{seq:020}.tmp"));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &path)?;
-    sync_dir(dir)?;
-    Ok(path)
+    w.finish()
 }
 
 /// Reads a block's footer and index; `resolve` maps series keys to ids.
-fn load_block(path: &Path, resolve: &mut dyn FnMut(SeriesKey) -> u32) -> Result<Block, TsdbError> {
+fn load_block(
+    path: &Path,
+    lo: u64,
+    resolve: &mut dyn FnMut(SeriesKey) -> u32,
+) -> Result<Block, TsdbError> {
     let corrupt = |r: &str| TsdbError::Corrupt {
         path: path.display().to_string(),
         reason: r.to_string(),
@@ -429,6 +532,7 @@ fn load_block(path: &Path, resolve: &mut dyn FnMut(SeriesKey) -> u32) -> Result<
     }
     Ok(Block {
         path: path.to_path_buf(),
+        lo,
         seq,
         min_t,
         max_t,
@@ -505,7 +609,22 @@ impl EmbeddedStore {
         let mut by_key: HashMap<SeriesKey, u32> = HashMap::new();
         let mut blocks = Vec::new();
         let mut max_seq = 0;
-        for (_, path) in seq_files(&blk_dir, "blk")? {
+        let files = block_files(&blk_dir)?;
+        // a compacted block replaces the blocks inside its range; leftovers of a crash
+        // between its rename and their deletion are deleted now
+        let mut live = Vec::new();
+        for (lo, hi, path) in &files {
+            if files
+                .iter()
+                .any(|(l2, h2, p2)| p2 != path && l2 <= lo && hi <= h2 && (l2, h2) != (lo, hi))
+            {
+                fs::remove_file(path)?;
+            } else {
+                live.push((*lo, *hi, path.clone()));
+            }
+        }
+        let ranges: Vec<(u64, u64)> = live.iter().map(|x| (x.0, x.1)).collect();
+        for (lo, _, path) in live {
             let mut resolve = |k: SeriesKey| {
                 if let Some(&id) = by_key.get(&k) {
                     return id;
@@ -514,11 +633,10 @@ impl EmbeddedStore {
                 by_key.insert(k, series.len() as u32 - 1);
                 series.len() as u32 - 1
             };
-            let b = load_block(&path, &mut resolve)?;
+            let b = load_block(&path, lo, &mut resolve)?;
             max_seq = max_seq.max(b.seq);
             blocks.push(Arc::new(b));
         }
-        let covered = max_seq;
         let wals = seq_files(&wal_dir, "wal")?;
         for (seq, _) in &wals {
             max_seq = max_seq.max(*seq);
@@ -531,13 +649,16 @@ impl EmbeddedStore {
             head,
             head_len: 0,
             frozen: Vec::new(),
+            head_lo: max_seq + 1,
             wal,
             closed: false,
         };
         for (seq, path) in wals {
-            if seq <= covered {
+            if ranges.iter().any(|&(lo, hi)| lo <= seq && seq <= hi) {
+                // already in a block (a crash came between the block write and this delete)
                 fs::remove_file(&path)?;
             } else {
+                core.head_lo = core.head_lo.min(seq);
                 let n = replay_wal(&path, &mut core)?;
                 tracing::info!(path = %path.display(), samples = n, "WAL replayed");
             }
@@ -646,7 +767,9 @@ impl EmbeddedStore {
             let new_wal = Wal::create(&self.cfg.dir.join("wal"), seq + 1)?;
             let old = std::mem::replace(&mut core.wal, new_wal);
             old.sync.sync_data()?;
-            let fr = Arc::new(Frozen { seq, data });
+            let lo = core.head_lo.min(seq);
+            core.head_lo = seq + 1;
+            let fr = Arc::new(Frozen { lo, seq, data });
             core.frozen.push(fr.clone());
             let keys: Vec<SeriesKey> = fr
                 .data
@@ -662,7 +785,7 @@ impl EmbeddedStore {
         let (block, n) =
             tokio::task::spawn_blocking(move || -> Result<(Block, usize), TsdbError> {
                 let mut series: Vec<(SeriesKey, Vec<(i64, f64)>)> = Vec::with_capacity(keys.len());
-                let mut sids = Vec::with_capacity(keys.len());
+                let mut ids: HashMap<SeriesKey, u32> = HashMap::with_capacity(keys.len());
                 let mut ki = keys.into_iter();
                 let mut n = 0;
                 for (sid, d) in fr.data.iter().enumerate() {
@@ -672,12 +795,15 @@ impl EmbeddedStore {
                     let mut d = d.clone();
                     sort_dedup(&mut d);
                     n += d.len();
-                    sids.push(sid as u32);
-                    series.push((ki.next().unwrap_or_default(), d));
+                    let key = ki.next().unwrap_or_default();
+                    ids.insert(key.clone(), sid as u32);
+                    series.push((key, d));
                 }
-                let path = write_block(&dir.join("blocks"), fr.seq, &series, None)?;
-                let mut it = sids.into_iter();
-                let block = load_block(&path, &mut |_| it.next().unwrap_or(u32::MAX))?;
+                let name = block_name(fr.lo, fr.seq);
+                let path = write_block(&dir.join("blocks"), &name, fr.seq, &series, None)?;
+                let block = load_block(&path, fr.lo, &mut |k| {
+                    ids.get(&k).copied().unwrap_or(u32::MAX)
+                })?;
                 Ok((block, n))
             })
             .await
@@ -693,11 +819,97 @@ impl EmbeddedStore {
         }
         self.lock().frozen.retain(|f| !Arc::ptr_eq(f, &frozen));
         for (seq, p) in seq_files(&self.cfg.dir.join("wal"), "wal")? {
-            if seq <= frozen.seq {
+            if frozen.lo <= seq && seq <= frozen.seq {
                 fs::remove_file(p)?;
             }
         }
         Ok(n)
+    }
+
+    /// Merges runs of at least `compact_blocks` consecutive uncompacted raw blocks (the
+    /// hourly cuts) into one block, so the number of files stays small (about one per
+    /// day). Crash-safe: the merged block `lo-hi.blk` appears atomically before the blocks
+    /// it replaces are deleted, and [`open`](Self::open) deletes blocks inside a merged
+    /// range. Returns the number of blocks merged away.
+    pub async fn compact(&self) -> Result<usize, TsdbError> {
+        let _m = self.maint.lock().await;
+        let min = self.cfg.compact_blocks.max(2);
+        let blocks = self.blocks();
+        let mut groups: Vec<Vec<Arc<Block>>> = Vec::new();
+        let mut run: Vec<Arc<Block>> = Vec::new();
+        for b in blocks.iter() {
+            if b.has_raw && b.lo == b.seq {
+                run.push(b.clone());
+                if run.len() == min {
+                    groups.push(std::mem::take(&mut run));
+                }
+            } else {
+                run.clear();
+            }
+        }
+        let mut merged = 0;
+        for group in groups {
+            let mut sids: Vec<u32> = group
+                .iter()
+                .flat_map(|b| b.entries.keys().copied())
+                .collect();
+            sids.sort_unstable();
+            sids.dedup();
+            let keys: Vec<SeriesKey> = {
+                let core = self.lock();
+                sids.iter()
+                    .map(|&s| core.series[s as usize].clone())
+                    .collect()
+            };
+            let g = group.clone();
+            let dir = self.cfg.dir.join("blocks");
+            let block = tokio::task::spawn_blocking(move || -> Result<Block, TsdbError> {
+                let (lo, hi) = (g[0].lo, g[g.len() - 1].seq);
+                let mut w = BlockWriter::create(&dir, &block_name(lo, hi), hi, true)?;
+                let mut ids = HashMap::with_capacity(sids.len());
+                for (sid, key) in sids.iter().zip(keys) {
+                    let mut pts: Vec<(i64, f64)> = Vec::new();
+                    for b in &g {
+                        if let Some(e) = b.entries.get(sid)
+                            && let Some(r) = e.raw
+                        {
+                            let (ts, cols) = b.read_chunk(r, 1)?;
+                            pts.extend(
+                                ts.into_iter()
+                                    .zip(cols.into_iter().next().unwrap_or_default()),
+                            );
+                        }
+                    }
+                    sort_dedup(&mut pts);
+                    w.add_raw(&key, &pts)?;
+                    ids.insert(key, *sid);
+                }
+                let path = w.finish()?;
+                load_block(&path, lo, &mut |k| ids.get(&k).copied().unwrap_or(u32::MAX))
+            })
+            .await
+            .map_err(|e| TsdbError::Backend(e.to_string()))??;
+            {
+                let mut w = self
+                    .blocks
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut v: Vec<Arc<Block>> = w
+                    .iter()
+                    .filter(|b| !group.iter().any(|g| Arc::ptr_eq(g, b)))
+                    .cloned()
+                    .collect();
+                v.push(Arc::new(block));
+                v.sort_by_key(|b| b.seq);
+                *w = Arc::new(v);
+            }
+            for b in &group {
+                fs::remove_file(&b.path)?;
+            }
+            sync_dir(&self.cfg.dir.join("blocks"))?;
+            merged += group.len();
+        }
+        Ok(merged)
     }
 
     /// Applies retention as of `now_ms`: drops raw chunks of blocks older than raw retention,
@@ -724,7 +936,7 @@ impl EmbeddedStore {
                 let b2 = b.clone();
                 let nb = tokio::task::spawn_blocking(move || -> Result<Block, TsdbError> {
                     let mut rolls = Vec::new();
-                    let mut sids = Vec::new();
+                    let mut ids = HashMap::new();
                     for (sid, e) in &b2.entries {
                         let (ts, cols) = b2.read_chunk(e.roll, 5)?;
                         let r: Vec<(i64, Roll)> = ts
@@ -737,13 +949,16 @@ impl EmbeddedStore {
                                 )
                             })
                             .collect();
-                        sids.push(*sid);
-                        rolls.push((keys.get(sid).cloned().unwrap_or_default(), r));
+                        let key = keys.get(sid).cloned().unwrap_or_default();
+                        ids.insert(key.clone(), *sid);
+                        rolls.push((key, r));
                     }
                     let dir = b2.path.parent().map(Path::to_path_buf).unwrap_or_default();
-                    let path = write_block(&dir, b2.seq, &[], Some(&rolls))?;
-                    let mut it = sids.into_iter();
-                    load_block(&path, &mut |_| it.next().unwrap_or(u32::MAX))
+                    let name = block_name(b2.lo, b2.seq);
+                    let path = write_block(&dir, &name, b2.seq, &[], Some(&rolls))?;
+                    load_block(&path, b2.lo, &mut |k| {
+                        ids.get(&k).copied().unwrap_or(u32::MAX)
+                    })
                 })
                 .await
                 .map_err(|e| TsdbError::Backend(e.to_string()))??;
@@ -786,6 +1001,9 @@ impl EmbeddedStore {
                         }
                         if let Err(e) = me.apply_retention(now_ms()).await {
                             tracing::error!(error = %e, "retention failed");
+                        }
+                        if let Err(e) = me.compact().await {
+                            tracing::error!(error = %e, "compaction failed");
                         }
                     }
                 }

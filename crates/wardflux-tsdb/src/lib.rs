@@ -377,6 +377,8 @@ pub struct EmbeddedConfig {
     pub fsync_interval: Duration,
     /// Range queries spanning at least this use rollups (default 2 days).
     pub rollup_min_range: Duration,
+    /// This many consecutive block cuts are merged into one block (default 24: about a day).
+    pub compact_blocks: usize,
 }
 
 impl EmbeddedConfig {
@@ -388,6 +390,7 @@ impl EmbeddedConfig {
             block_interval: Duration::from_secs(3600),
             fsync_interval: Duration::from_secs(1),
             rollup_min_range: Duration::from_secs(2 * 86_400),
+            compact_blocks: 24,
         }
     }
 }
