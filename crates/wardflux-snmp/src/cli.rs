@@ -374,6 +374,13 @@ async fn run_async(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                         }
                         break;
                     }
+                    Err(SnmpError::TooBig { .. }) => {
+                        exit = 2;
+                        text_err.push_str("Error in packet\n");
+                        text_err.push_str(&format!("Reason: {}\n", error_status_text(1)));
+                        errors.push(("too_big".into(), error_status_text(1).to_string()));
+                        break;
+                    }
                     Err(SnmpError::ErrorStatus {
                         status, index, oid, ..
                     }) => {
@@ -438,6 +445,13 @@ async fn run_async(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                         text_err.push_str(&format!("Failed object: {o}\n\n"));
                     }
                     errors.push(("error_status".into(), error_status_text(status).to_string()));
+                    false
+                }
+                Err(SnmpError::TooBig { .. }) => {
+                    exit = 2;
+                    text_err.push_str("Error in packet.\n");
+                    text_err.push_str(&format!("Reason: {}\n", error_status_text(1)));
+                    errors.push(("too_big".into(), error_status_text(1).to_string()));
                     false
                 }
                 Err(SnmpError::NotIncreasing { previous, next, .. }) => {

@@ -39,6 +39,9 @@ pub struct ClientConfig {
     pub per_device_in_flight: usize,
     /// SO_RCVBUF of each shared socket (a burst of replies from a large fleet must fit).
     pub recv_buffer_size: usize,
+    /// Largest response we accept, advertised to v3 agents as msgMaxSize (net-snmp
+    /// advertises the UDP maximum, 65507, too). Agents answer tooBig above it.
+    pub max_message_size: usize,
 }
 
 impl Default for ClientConfig {
@@ -47,6 +50,7 @@ impl Default for ClientConfig {
             global_in_flight: 2048,
             per_device_in_flight: 1,
             recv_buffer_size: 8 << 20,
+            max_message_size: 65_507,
         }
     }
 }
@@ -149,6 +153,7 @@ impl SnmpClient {
             UdpTransport::builder()
                 .bind(bind)
                 .recv_buffer_size(self.inner.config.recv_buffer_size)
+                .receive_capacity(self.inner.config.max_message_size.clamp(484, 65_507))
                 .build()
                 .await
                 .map_err(|e| SnmpError::from_lib(&e, *addr))
@@ -384,6 +389,21 @@ impl SnmpClient {
         })
         .await?;
         Ok(out)
+    }
+
+    /// Streaming walk: calls `f` for every varbind of the subtree as responses arrive
+    /// (exception values included, as net-snmp prints them), with `method` (GETBULK falls
+    /// back to GETNEXT as in [`SnmpClient::bulk_walk`]).
+    pub async fn walk_with(
+        &self,
+        t: &Target,
+        root: &Oid,
+        method: WalkMethod,
+        f: impl FnMut(VarBind),
+    ) -> Result<(), SnmpError> {
+        self.walk_each(t, root, method, t.max_repetitions, f)
+            .await
+            .map(|_| ())
     }
 
     /// net-snmp's walk loop: every varbind inside the subtree (exceptions included, as

@@ -125,6 +125,15 @@ pub fn user_for(a: &str, x: &str) -> String {
     format!("u_{}_{}", a.replace('-', ""), x.replace('-', ""))
 }
 
+/// nsExtendOutputFull."name" of an `extend` entry.
+pub fn extend_output_oid(name: &str) -> String {
+    let mut s = format!(".1.3.6.1.4.1.8072.1.3.2.3.1.2.{}", name.len());
+    for b in name.bytes() {
+        s.push_str(&format!(".{b}"));
+    }
+    s
+}
+
 /// Volatile subtrees left out of snmpd's view so that two walks in a row see the same OIDs
 /// while other tests start and stop processes and sockets.
 const VOLATILE: &[&str] = &[
@@ -161,6 +170,10 @@ pub fn snmpd() -> Daemon {
             conf.push_str(&format!("rouser {u} priv -V stable\n"));
         }
     }
+    // long values for tooBig tests: two of 1000 octets, one of 3000
+    conf.push_str("extend big1 /bin/sh -c \"printf %01000d 1\"\n");
+    conf.push_str("extend big2 /bin/sh -c \"printf %01000d 2\"\n");
+    conf.push_str("extend huge /bin/sh -c \"printf %03000d 3\"\n");
     conf.push_str("createUser authonly SHA-256 authpass123\nrouser authonly auth -V stable\n");
     conf.push_str("createUser noauth\nrouser noauth noauth -V stable\n");
     let conf_path = dir.path().join("snmpd.conf");
