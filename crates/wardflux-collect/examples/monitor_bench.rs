@@ -289,7 +289,7 @@ async fn main() -> anyhow::Result<()> {
         } else {
             let q = |f: f64| times[((times.len() - 1) as f64 * f).round() as usize];
             println!(
-                "detected {}/{n_dead}; silent -> confirmed down: min {:.2} s, p50 {:.2} s, max {:.2} s (goal <= 13 s); other devices declared down: {wrong}",
+                "detected {}/{n_dead}; silent -> confirmed down: min {:.3} s, p50 {:.3} s, max {:.3} s (goal <= 13 s); other devices declared down: {wrong}",
                 times.len(),
                 q(0.0).as_secs_f64(),
                 q(0.5).as_secs_f64(),
