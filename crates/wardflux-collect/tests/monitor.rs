@@ -461,3 +461,63 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
         "confirmed {confirm} ms after the failed check started (expected 3000)"
     );
 }
+
+/// The monitor's schedule lag, runs and skipped checks reach the `metrics` facade (what
+/// the server exports on /metrics), labelled `scheduler="icmp"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_exports_schedule_lag_and_skips_through_the_metrics_facade() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let Some(ns) = common::Netns::new() else {
+        return;
+    };
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let pinger = Pinger::new(PingerOptions {
+        netns: Some(ns.name.clone().into()),
+        ..PingerOptions::default()
+    })
+    .unwrap();
+    let sink = Arc::new(MemSink::default());
+    let mon = metrics::with_local_recorder(&recorder, || {
+        IcmpMonitor::new(
+            pinger,
+            sink.clone(),
+            Arc::new(MemRecorder::default()),
+            cfg(Duration::from_secs(300)),
+        )
+    });
+    mon.apply_targets(vec![target("h", "127.6.0.9"), target("i", "127.6.0.10")]);
+    wait_for("4 checks", Duration::from_secs(5), || {
+        mon.scheduler_stats().runs >= 4
+    })
+    .await;
+    let st = mon.scheduler_stats();
+    let mut seen = std::collections::HashMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let labels: Vec<String> = key
+            .key()
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        assert_eq!(labels, vec!["scheduler=icmp".to_owned()], "{key:?}");
+        seen.insert(key.key().name().to_owned(), value);
+    }
+    match &seen["wardflux_scheduler_lag_seconds"] {
+        DebugValue::Histogram(v) => assert!(
+            v.len() >= 4
+                && v.iter()
+                    .all(|x| x.into_inner() >= 0.0 && x.into_inner() < 1.0),
+            "{v:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match seen["wardflux_scheduler_runs_total"] {
+        DebugValue::Counter(n) => assert!(n >= st.runs, "{n} vs {st:?}"),
+        ref other => panic!("{other:?}"),
+    }
+    assert!(seen.contains_key("wardflux_scheduler_skipped_total"));
+    assert_eq!(
+        seen["wardflux_scheduler_jobs"],
+        DebugValue::Gauge(2.0.into())
+    );
+}
