@@ -84,7 +84,8 @@ pub enum SweepEvent {
 }
 
 /// Expands a CIDR like `fping -g`: every host address, without the network and
-/// broadcast addresses (a /31 and /32 keep theirs). At most 2^20 addresses.
+/// broadcast addresses (a /31 and /32 keep theirs). An IPv6 prefix (which fping -g
+/// refuses) gives every address, IPv6 having no broadcast. At most 2^20 addresses.
 pub fn expand_cidr(cidr: &str) -> Result<Vec<IpAddr>, CidrError> {
     let net: ipnet::IpNet = cidr
         .parse()
@@ -265,6 +266,16 @@ mod tests {
         assert!(matches!(
             expand_cidr("nonsense"),
             Err(CidrError::Invalid(_))
+        ));
+        assert_eq!(
+            expand_cidr("fd77::8/126").unwrap(),
+            ["fd77::8", "fd77::9", "fd77::a", "fd77::b"]
+                .map(|s| s.parse::<IpAddr>().unwrap())
+                .to_vec()
+        );
+        assert!(matches!(
+            expand_cidr("fd77::/100"),
+            Err(CidrError::TooLarge(_))
         ));
         assert!(matches!(
             expand_cidr("10.0.0.0/8"),

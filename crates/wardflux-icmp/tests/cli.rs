@@ -438,6 +438,28 @@ fn ipv6_hosts_agree_with_fping() {
     assert_eq!(summaries(&o.stderr), summaries(&t.stderr));
     assert_eq!(summaries(&o.stderr).len(), 2);
     assert_eq!((o.code, t.code), (1, 1));
+    // --sweep takes an IPv6 prefix too (fping -g refuses one): every address of it, as
+    // IPv6 has no broadcast address.
+    let o = self::ours(&[
+        "--netns",
+        &ns.name,
+        "-r",
+        "0",
+        "-t",
+        "200",
+        "--sweep",
+        "fd77::8/126",
+    ]);
+    assert_eq!(
+        sorted_lines(&o.stdout),
+        vec![
+            "fd77::8 is alive",
+            "fd77::9 is unreachable",
+            "fd77::a is alive",
+            "fd77::b is alive"
+        ]
+    );
+    assert_eq!(o.code, 1);
 }
 
 #[test]
