@@ -28,7 +28,8 @@ pub use error::{ApiError, ErrorBody};
 pub use state::AppState;
 
 use routes::{
-    auth as a, devices as d, groups as g, icmp as i, monitoring as m, system as s, users as u,
+    auth as a, devices as d, groups as g, icmp as i, monitoring as m, snmp as sn, system as s,
+    users as u,
 };
 
 #[derive(OpenApi)]
@@ -42,7 +43,7 @@ use routes::{
     security(("bearer" = []), ("basic" = [])),
     tags(
         (name = "auth"), (name = "users"), (name = "devices"), (name = "device-groups"),
-        (name = "monitoring"), (name = "system")
+        (name = "monitoring"), (name = "metrics"), (name = "system")
     )
 )]
 struct ApiDoc;
@@ -95,7 +96,44 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(m::get_credential, m::delete_credential))
         .routes(routes!(i::status))
         .routes(routes!(i::ping_device))
+        .routes(routes!(i::history))
+        .routes(routes!(sn::test))
+        .routes(routes!(sn::poll))
 }
+
+/// Paths of the Prometheus-compatible API served by `wardflux_tsdb::http` (documented here,
+/// since that router is not built with utoipa).
+const PROMETHEUS_PATHS: &[(&str, &[&str], &str)] = &[
+    (
+        "/api/v1/query",
+        &["get", "post"],
+        "PromQL instant query (Prometheus HTTP API)",
+    ),
+    (
+        "/api/v1/query_range",
+        &["get", "post"],
+        "PromQL range query (Prometheus HTTP API)",
+    ),
+    (
+        "/api/v1/series",
+        &["get", "post"],
+        "Series matching match[] selectors",
+    ),
+    ("/api/v1/labels", &["get", "post"], "Label names"),
+    (
+        "/api/v1/label/{name}/values",
+        &["get"],
+        "Values of one label",
+    ),
+    (
+        "/api/v1/import/prometheus",
+        &["post"],
+        "Ingest Prometheus text exposition lines (operator)",
+    ),
+];
+
+/// The one write among the Prometheus-compatible routes.
+const IMPORT_PATH: &str = "/api/v1/import/prometheus";
 
 /// The OpenAPI document of every route (served at `/api/v1/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -107,6 +145,65 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
     use utoipa::openapi::{ResponseBuilder, security::SecurityRequirement};
+    for (path, methods, summary) in PROMETHEUS_PATHS {
+        let mut item: Option<PathItem> = None;
+        for m in *methods {
+            let method = if *m == "get" {
+                HttpMethod::Get
+            } else {
+                HttpMethod::Post
+            };
+            let mut b = OperationBuilder::new()
+                .summary(Some(*summary))
+                .tag("metrics")
+                .response(
+                    "200",
+                    ResponseBuilder::new().description("Prometheus API JSON: {status, data}"),
+                )
+                .response(
+                    "400",
+                    ResponseBuilder::new()
+                        .description("bad query: {status: error, errorType, error}"),
+                )
+                .response(
+                    "401",
+                    ResponseBuilder::new().description("authentication required"),
+                )
+                .response("403", ResponseBuilder::new().description("role too low"))
+                .response(
+                    "503",
+                    ResponseBuilder::new().description("metric store not running"),
+                );
+            if *path == IMPORT_PATH {
+                b = b.response(
+                    "204",
+                    ResponseBuilder::new().description("all lines stored"),
+                );
+            }
+            if path.contains("{name}") {
+                b = b.parameter(
+                    utoipa::openapi::path::ParameterBuilder::new()
+                        .name("name")
+                        .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+                        .required(utoipa::openapi::Required::True),
+                );
+            }
+            let op = b.build();
+            match &mut item {
+                None => item = Some(PathItem::new(method, op)),
+                Some(it) => {
+                    if method == HttpMethod::Post {
+                        it.post = Some(op);
+                    } else {
+                        it.get = Some(op);
+                    }
+                }
+            }
+        }
+        if let Some(it) = item {
+            api.paths.paths.insert((*path).to_string(), it);
+        }
+    }
     let op = OperationBuilder::new()
         .summary(Some("This OpenAPI 3.1 document"))
         .tag("system")
@@ -127,6 +224,20 @@ pub fn router(state: AppState) -> Router {
     let (router, mut api) = api_router().split_for_parts();
     add_openapi_route(&mut api);
     let doc = std::sync::Arc::new(api);
+    let prometheus = match &state.tsdb {
+        Some(tsdb) => wardflux_tsdb::http::router(tsdb.clone()),
+        None => {
+            let mut r = Router::new();
+            for (path, _, _) in PROMETHEUS_PATHS {
+                r = r.route(path, axum::routing::any(tsdb_unavailable));
+            }
+            r
+        }
+    }
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        prometheus_auth,
+    ));
     router
         .route(
             "/api/v1/openapi.json",
@@ -135,12 +246,41 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json((*doc).clone()) }
             }),
         )
+        .with_state(state)
+        .merge(prometheus)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES))
         .layer(axum::middleware::from_fn(track_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+}
+
+async fn tsdb_unavailable() -> ApiError {
+    ApiError::Unavailable("the metric store is not running".into())
+}
+
+/// Role check for the Prometheus-compatible routes, which `wardflux_tsdb` serves without
+/// knowing about users: reading needs viewer, the import (a write) needs operator.
+async fn prometheus_auth(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, body) = req.into_parts();
+    let user = match auth::CurrentUser::from_request_parts(&mut parts, &st).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let needed = if parts.uri.path() == IMPORT_PATH {
+        wardflux_model::inventory::Role::Operator
+    } else {
+        wardflux_model::inventory::Role::Viewer
+    };
+    if !user.user.role.allows(needed) {
+        return ApiError::Forbidden("this action needs the operator or admin role").into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 async fn not_found() -> ApiError {

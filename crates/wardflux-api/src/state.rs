@@ -22,6 +22,8 @@ pub struct AppState {
     pub session_ttl: chrono::Duration,
     /// The running monitoring services (absent ones answer 503).
     pub services: Services,
+    /// The metric store (embedded or VictoriaMetrics); absent: metric routes answer 503.
+    pub tsdb: Option<Arc<dyn wardflux_tsdb::MetricStore>>,
 }
 
 /// Handles to the monitoring services the binary started. Each is cheap to clone.
@@ -29,6 +31,8 @@ pub struct AppState {
 pub struct Services {
     pub icmp: Option<wardflux_collect::icmp::IcmpMonitor>,
     pub pinger: Option<wardflux_icmp::Pinger>,
+    /// The shared SNMP engine (one socket per address family for every request).
+    pub snmp: Option<wardflux_snmp::SnmpClient>,
     /// Woken after every inventory change, so monitors reload their targets.
     pub inventory_changed: Arc<tokio::sync::Notify>,
 }
@@ -42,6 +46,7 @@ impl AppState {
             secure_cookies: false,
             session_ttl: chrono::Duration::hours(12),
             services: Services::default(),
+            tsdb: None,
         }
     }
 }

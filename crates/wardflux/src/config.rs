@@ -17,6 +17,28 @@ pub struct FileConfig {
     pub admin_password: Option<String>,
     pub log_format: Option<String>,
     pub secure_cookies: Option<bool>,
+    pub victoria_url: Option<String>,
+    pub victoria_insert_url: Option<String>,
+    pub victoria_select_url: Option<String>,
+    pub victoria_spool_max_mb: Option<u64>,
+    pub metrics_raw_retention_days: Option<u64>,
+    pub metrics_rollup_retention_days: Option<u64>,
+}
+
+/// Where time series go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricsBackend {
+    /// The embedded store under `<data_dir>/tsdb`.
+    Embedded {
+        raw_retention_days: u64,
+        rollup_retention_days: u64,
+    },
+    /// VictoriaMetrics: single node (both URLs equal) or cluster.
+    Victoria {
+        insert_url: String,
+        select_url: String,
+        spool_max_mb: u64,
+    },
 }
 
 /// Values given on the command line (highest precedence).
@@ -38,6 +60,7 @@ pub struct Config {
     pub admin_password: Option<String>,
     pub log_json: bool,
     pub secure_cookies: bool,
+    pub metrics: MetricsBackend,
     /// Where the file came from, for `config check`.
     pub source: Option<PathBuf>,
 }
@@ -58,6 +81,7 @@ impl std::fmt::Debug for Config {
             )
             .field("log_json", &self.log_json)
             .field("secure_cookies", &self.secure_cookies)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -207,7 +231,101 @@ impl Config {
             }
             None => file.secure_cookies.unwrap_or(false),
         };
+        let url_var =
+            |key: &str, var: &str, file_v: Option<String>| -> Result<Option<String>, ConfigError> {
+                match env(var, lookup).or(file_v) {
+                    Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                        Ok(Some(u.trim_end_matches('/').to_string()))
+                    }
+                    Some(_) => Err(err(key, "must be an http:// or https:// URL")),
+                    None => Ok(None),
+                }
+            };
+        let num_var = |key: &str,
+                       var: &str,
+                       file_v: Option<u64>,
+                       default: u64,
+                       max: u64|
+         -> Result<u64, ConfigError> {
+            let v = match env(var, lookup) {
+                Some(s) => s
+                    .parse::<u64>()
+                    .map_err(|_| err(key, "must be a whole number"))?,
+                None => file_v.unwrap_or(default),
+            };
+            if v == 0 || v > max {
+                return Err(err(key, format!("must be between 1 and {max}")));
+            }
+            Ok(v)
+        };
+        let single = url_var("victoria_url", "WARDFLUX_VICTORIA_URL", file.victoria_url)?;
+        let insert = url_var(
+            "victoria_insert_url",
+            "WARDFLUX_VICTORIA_INSERT_URL",
+            file.victoria_insert_url,
+        )?;
+        let select = url_var(
+            "victoria_select_url",
+            "WARDFLUX_VICTORIA_SELECT_URL",
+            file.victoria_select_url,
+        )?;
+        let spool_max_mb = num_var(
+            "victoria_spool_max_mb",
+            "WARDFLUX_VICTORIA_SPOOL_MAX_MB",
+            file.victoria_spool_max_mb,
+            1024,
+            1 << 20,
+        )?;
+        let raw_days = num_var(
+            "metrics_raw_retention_days",
+            "WARDFLUX_METRICS_RAW_RETENTION_DAYS",
+            file.metrics_raw_retention_days,
+            30,
+            36_500,
+        )?;
+        let rollup_days = num_var(
+            "metrics_rollup_retention_days",
+            "WARDFLUX_METRICS_ROLLUP_RETENTION_DAYS",
+            file.metrics_rollup_retention_days,
+            365,
+            36_500,
+        )?;
+        let metrics = match (single, insert, select) {
+            (None, None, None) => MetricsBackend::Embedded {
+                raw_retention_days: raw_days,
+                rollup_retention_days: rollup_days,
+            },
+            (Some(u), None, None) => MetricsBackend::Victoria {
+                insert_url: u.clone(),
+                select_url: u,
+                spool_max_mb,
+            },
+            (None, Some(i), Some(s)) => MetricsBackend::Victoria {
+                insert_url: i,
+                select_url: s,
+                spool_max_mb,
+            },
+            (Some(_), _, _) => {
+                return Err(err(
+                    "victoria_url",
+                    "set either victoria_url (single node) or victoria_insert_url and victoria_select_url (cluster), not both",
+                ));
+            }
+            (None, None, Some(_)) => {
+                return Err(err(
+                    "victoria_insert_url",
+                    "is required with victoria_select_url",
+                ));
+            }
+            (None, Some(_), None) => {
+                return Err(err(
+                    "victoria_select_url",
+                    "is required with victoria_insert_url",
+                ));
+            }
+        };
         Ok(Config {
+            metrics,
             listen,
             data_dir,
             database_url,
@@ -286,6 +404,53 @@ mod tests {
         assert_eq!(e.key, "log_format");
         let e = load(Some("listen = 5\n"), &[]).unwrap_err();
         assert_eq!(e.key, "listen", "{e}");
+    }
+
+    #[test]
+    fn metrics_backend_embedded_by_default_victoria_single_or_cluster() {
+        let c = load(None, &[]).unwrap();
+        assert_eq!(
+            c.metrics,
+            MetricsBackend::Embedded {
+                raw_retention_days: 30,
+                rollup_retention_days: 365
+            }
+        );
+        let c = load(None, &[("WARDFLUX_VICTORIA_URL", "http://127.0.0.1:8428/")]).unwrap();
+        assert_eq!(
+            c.metrics,
+            MetricsBackend::Victoria {
+                insert_url: "http://127.0.0.1:8428".into(),
+                select_url: "http://127.0.0.1:8428".into(),
+                spool_max_mb: 1024
+            }
+        );
+        let c = load(
+            Some("victoria_insert_url = \"http://i:8480/insert/0/prometheus\"\nvictoria_select_url = \"http://s:8481/select/0/prometheus\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert!(
+            matches!(c.metrics, MetricsBackend::Victoria { ref insert_url, .. } if insert_url.starts_with("http://i:"))
+        );
+        assert_eq!(
+            load(None, &[("WARDFLUX_VICTORIA_INSERT_URL", "http://i")])
+                .unwrap_err()
+                .key,
+            "victoria_select_url"
+        );
+        assert_eq!(
+            load(None, &[("WARDFLUX_VICTORIA_URL", "ftp://x")])
+                .unwrap_err()
+                .key,
+            "victoria_url"
+        );
+        assert_eq!(
+            load(None, &[("WARDFLUX_METRICS_RAW_RETENTION_DAYS", "0")])
+                .unwrap_err()
+                .key,
+            "metrics_raw_retention_days"
+        );
     }
 
     #[test]

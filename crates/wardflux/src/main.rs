@@ -5,6 +5,7 @@
 
 mod config;
 mod keys;
+mod monitoring;
 mod server;
 
 use std::io::{BufRead, IsTerminal};
@@ -116,9 +117,8 @@ fn network_tool(tool: &str, args: Vec<String>) -> ExitCode {
 mod tools {
     use std::io::Write;
 
-    pub fn snmp(_args: Vec<String>, _out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-        let _ = writeln!(err, "wardflux snmp: not built yet");
-        1
+    pub fn snmp(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+        wardflux_snmp::cli::run(args, out, err)
     }
 
     pub fn ping(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

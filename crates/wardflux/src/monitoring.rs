@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use wardflux_api::state::Services;
-use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget, StateChange, StateRecorder};
+use wardflux_collect::icmp::{
+    IcmpMonitor, IcmpMonitorConfig, IcmpTarget, StateChange, StateRecorder,
+};
 use wardflux_collect::state::TransitionKind;
 use wardflux_model::MetricSink;
 use wardflux_store::Store;
@@ -22,12 +24,17 @@ impl StateRecorder for StoreRecorder {
             TransitionKind::FlappingStarted => (c.from.as_str(), "flapping"),
             TransitionKind::FlappingStopped => ("flapping", c.to.as_str()),
         };
-        let reason = format!("icmp; decided at {}", c.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let reason = format!(
+            "icmp; decided at {}",
+            c.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
         match c.to {
             wardflux_collect::state::DeviceState::Down => {
                 tracing::warn!(device = %c.name, ip = %c.ip, from, to, since = %c.since, "device state change")
             }
-            _ => tracing::info!(device = %c.name, ip = %c.ip, from, to, since = %c.since, "device state change"),
+            _ => {
+                tracing::info!(device = %c.name, ip = %c.ip, from, to, since = %c.since, "device state change")
+            }
         }
         if let Err(e) = self
             .0
@@ -46,7 +53,12 @@ const RELOAD_EVERY: Duration = Duration::from_secs(30);
 /// Starts the ICMP monitor. Without ICMP permission the server still runs; the ICMP
 /// routes then answer 503 and the log says how to grant it.
 pub fn start(store: Store, sink: Arc<dyn MetricSink>, cancel: CancellationToken) -> Services {
-    let mut services = Services::default();
+    let mut services = Services {
+        snmp: Some(wardflux_snmp::SnmpClient::new(
+            wardflux_snmp::ClientConfig::default(),
+        )),
+        ..Services::default()
+    };
     let pinger = match wardflux_icmp::Pinger::new(wardflux_icmp::PingerOptions::default()) {
         Ok(p) => p,
         Err(e) => {

@@ -122,9 +122,16 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         println!("Created user 'admin' with password: {pw}");
         println!("(set WARDFLUX_ADMIN_PASSWORD before the first start to choose it)");
     }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let tsdb = open_tsdb(&cfg, cancel.clone()).await?;
+    let sink: std::sync::Arc<dyn wardflux_model::MetricSink> =
+        std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone()));
+    let services = crate::monitoring::start(store.clone(), sink, cancel.clone());
     let mut state = AppState::new(store);
     state.metrics = Some(metrics_handle());
     state.secure_cookies = cfg.secure_cookies;
+    state.services = services;
+    state.tsdb = Some(tsdb.clone());
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -132,8 +139,52 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     println!("WARD FLUX listening on http://{addr}/ (API under /api/v1, health at /healthz)");
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "serving");
     wardflux_api::serve(listener, wardflux_api::router(state), shutdown_signal()).await?;
+    cancel.cancel();
+    if let Err(e) = tsdb.flush().await {
+        tracing::error!(error = %e, "final metric store flush failed");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the metric store the configuration names (embedded by default).
+pub async fn open_tsdb(
+    cfg: &Config,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<std::sync::Arc<dyn wardflux_tsdb::MetricStore>> {
+    use crate::config::MetricsBackend;
+    use wardflux_tsdb::{EmbeddedConfig, TsdbConfig, VictoriaConfig};
+    const DAY: u64 = 86_400;
+    let tc = match &cfg.metrics {
+        MetricsBackend::Embedded {
+            raw_retention_days,
+            rollup_retention_days,
+        } => {
+            let mut c = EmbeddedConfig::new(cfg.data_dir.join("tsdb"));
+            c.raw_retention = std::time::Duration::from_secs(raw_retention_days * DAY);
+            c.rollup_retention = std::time::Duration::from_secs(rollup_retention_days * DAY);
+            TsdbConfig::Embedded(c)
+        }
+        MetricsBackend::Victoria {
+            insert_url,
+            select_url,
+            spool_max_mb,
+        } => {
+            let mut c = VictoriaConfig::single(insert_url, cfg.data_dir.join("spool"));
+            c.select_url = select_url.clone();
+            c.spool_max_bytes = spool_max_mb * 1024 * 1024;
+            TsdbConfig::Victoria(c)
+        }
+    };
+    let what = match &tc {
+        TsdbConfig::Embedded(c) => format!("embedded metric store in {}", c.dir.display()),
+        TsdbConfig::Victoria(c) => format!("VictoriaMetrics at {}", c.insert_url),
+    };
+    let s = wardflux_tsdb::open(tc, cancel)
+        .await
+        .with_context(|| format!("opening the {what}"))?;
+    tracing::info!("metrics: {what}");
+    Ok(s)
 }
 
 async fn shutdown_signal() {

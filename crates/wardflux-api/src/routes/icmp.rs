@@ -160,3 +160,175 @@ pub async fn ping_device(
         rtt_avg_ms,
     }))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryParams {
+    /// Start: RFC 3339 or Unix seconds. Default: one hour before `to`.
+    pub from: Option<String>,
+    /// End: RFC 3339 or Unix seconds. Default: now.
+    pub to: Option<String>,
+    /// Resolution: seconds, or a duration such as `30s`, `5m`, `1h`. Default: range / 360, at least 10 s.
+    pub step: Option<String>,
+}
+
+/// One point of a series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Point {
+    pub at: DateTime<Utc>,
+    pub value: f64,
+}
+
+/// A device's ICMP history: metric series averaged per step, and its state changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IcmpHistory {
+    pub device_id: uuid::Uuid,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub step_s: u64,
+    /// `ping_rtt_ms`, average per step.
+    pub rtt_ms: Vec<Point>,
+    /// `ping_packet_loss` (0..1), average per step.
+    pub packet_loss: Vec<Point>,
+    /// `ping_availability` (0..1), average per step.
+    pub availability: Vec<Point>,
+    /// `ping_up` (0 or 1), the minimum per step: one down check marks the step down.
+    pub up: Vec<Point>,
+    /// Confirmed state changes in the range, oldest first.
+    pub state_changes: Vec<wardflux_model::inventory::StatusChange>,
+}
+
+/// Most points one series may return.
+const MAX_POINTS: i64 = 11_000;
+
+fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .and_then(|v| DateTime::from_timestamp_millis((v * 1000.0) as i64))
+        .ok_or_else(|| ApiError::bad_request(Some(field), "must be RFC 3339 or Unix seconds"))
+}
+
+/// `30`, `30s`, `5m`, `1h`, `1d` → seconds.
+fn parse_step(s: &str) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            Some("step"),
+            "must be seconds or a duration like 30s, 5m, 1h",
+        )
+    };
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    let v: i64 = num.parse().map_err(|_| bad())?;
+    if v <= 0 {
+        return Err(wardflux_model::inventory::FieldError::new("step", "must be positive").into());
+    }
+    v.checked_mul(mult).ok_or_else(bad)
+}
+
+/// A device's RTT, loss, availability and up/down history, plus its state changes.
+#[utoipa::path(get, path = "/api/v1/monitoring/icmp/history/{device_id}", tag = "monitoring",
+    params(("device_id" = uuid::Uuid, Path), HistoryParams),
+    responses((status = 200, body = IcmpHistory), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn history(
+    State(st): State<AppState>,
+    _: Viewer,
+    axum::extract::Path(device_id): axum::extract::Path<String>,
+    Query(p): Query<HistoryParams>,
+) -> ApiResult<axum::Json<IcmpHistory>> {
+    use wardflux_tsdb::{Aggregation, LabelMatcher, RangeQuery};
+    let device_id: uuid::Uuid = device_id
+        .parse()
+        .map_err(|_| ApiError::bad_request(Some("device_id"), "must be a UUID"))?;
+    let to = match &p.to {
+        Some(s) => parse_time("to", s)?,
+        None => Utc::now(),
+    };
+    let from = match &p.from {
+        Some(s) => parse_time("from", s)?,
+        None => to - chrono::Duration::hours(1),
+    };
+    if from >= to {
+        return Err(wardflux_model::inventory::FieldError::new("from", "must be before to").into());
+    }
+    let range_s = (to - from).num_seconds().max(1);
+    let step_s = match &p.step {
+        Some(s) => parse_step(s)?,
+        None => (range_s / 360).max(10),
+    };
+    if range_s / step_s > MAX_POINTS {
+        return Err(wardflux_model::inventory::FieldError::new(
+            "step",
+            format!("too small for this range: at most {MAX_POINTS} points per series"),
+        )
+        .into());
+    }
+    st.store.get_device(device_id).await?;
+    let tsdb = st
+        .tsdb
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("the metric store is not running".into()))?;
+    let id = device_id.to_string();
+    let series = |metric: &'static str, agg: Aggregation| {
+        let q = RangeQuery {
+            matchers: vec![
+                LabelMatcher::eq("__name__", metric),
+                LabelMatcher::eq("device_id", id.clone()),
+            ],
+            start_ms: from.timestamp_millis(),
+            end_ms: to.timestamp_millis(),
+            step_ms: step_s * 1000,
+            agg,
+        };
+        async move {
+            let r = tsdb
+                .range(&q)
+                .await
+                .map_err(|e| ApiError::Unexpected(e.to_string()))?;
+            // A device has one series per metric, unless its IP or name changed in the
+            // range: merge them by time.
+            let mut pts: Vec<(i64, f64)> = r.into_iter().flat_map(|s| s.points).collect();
+            pts.sort_by_key(|(t, _)| *t);
+            Ok::<_, ApiError>(
+                pts.into_iter()
+                    .filter_map(|(t, v)| {
+                        Some(Point {
+                            at: DateTime::from_timestamp_millis(t)?,
+                            value: v,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let (rtt_ms, packet_loss, availability, up) = tokio::try_join!(
+        series("ping_rtt_ms", Aggregation::Avg),
+        series("ping_packet_loss", Aggregation::Avg),
+        series("ping_availability", Aggregation::Avg),
+        series("ping_up", Aggregation::Min),
+    )?;
+    let state_changes = st
+        .store
+        .status_history(device_id, Some(from), Some(to), 10_000)
+        .await?;
+    Ok(axum::Json(IcmpHistory {
+        device_id,
+        from,
+        to,
+        step_s: step_s as u64,
+        rtt_ms,
+        packet_loss,
+        availability,
+        up,
+        state_changes,
+    }))
+}

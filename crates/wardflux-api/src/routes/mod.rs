@@ -5,5 +5,6 @@ pub mod devices;
 pub mod groups;
 pub mod icmp;
 pub mod monitoring;
+pub mod snmp;
 pub mod system;
 pub mod users;

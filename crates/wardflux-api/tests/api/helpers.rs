@@ -17,6 +17,9 @@ pub struct TestApp {
     pub operator: String,
     pub viewer: String,
     pub db_file: Option<std::path::PathBuf>,
+    pub _tsdb: std::sync::Arc<dyn wardflux_tsdb::MetricStore>,
+    pub icmp: wardflux_collect::icmp::IcmpMonitor,
+    _cancel: tokio_util::sync::DropGuard,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     pg_db: Option<String>,
@@ -73,8 +76,31 @@ pub async fn spawn_app() -> TestApp {
             .await
             .unwrap();
     }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let tsdb = wardflux_tsdb::open(
+        wardflux_tsdb::TsdbConfig::Embedded(wardflux_tsdb::EmbeddedConfig::new(
+            dir.path().join("tsdb"),
+        )),
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    // The real ICMP engine (root or ping_group_range needed: scripts/test.sh runs as root).
+    let pinger = wardflux_icmp::Pinger::new(wardflux_icmp::PingerOptions::default()).expect(
+        "ICMP sockets are required: run the tests as root or open net.ipv4.ping_group_range",
+    );
+    let icmp = wardflux_collect::icmp::IcmpMonitor::new(
+        pinger.clone(),
+        std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone())),
+        std::sync::Arc::new(Recorder(store.clone())),
+        wardflux_collect::icmp::IcmpMonitorConfig::default(),
+    );
     let mut state = AppState::new(store.clone());
     state.metrics = Some(metrics_handle());
+    state.tsdb = Some(tsdb.clone());
+    state.services.pinger = Some(pinger);
+    state.services.icmp = Some(icmp.clone());
+    state.services.snmp = Some(wardflux_snmp::SnmpClient::new(Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -94,6 +120,9 @@ pub async fn spawn_app() -> TestApp {
         operator: String::new(),
         viewer: String::new(),
         db_file,
+        _tsdb: tsdb,
+        icmp,
+        _cancel: cancel.drop_guard(),
         _dir: dir,
         _shutdown: tx,
         pg_db,
@@ -102,6 +131,44 @@ pub async fn spawn_app() -> TestApp {
     app.operator = app.login("oper", ADMIN_PW).await;
     app.viewer = app.login("viewer", ADMIN_PW).await;
     app
+}
+
+/// Writes the monitor's state changes to the status-history table (as the server does).
+struct Recorder(Store);
+
+#[async_trait::async_trait]
+impl wardflux_collect::icmp::StateRecorder for Recorder {
+    async fn record(&self, c: wardflux_collect::icmp::StateChange) {
+        self.0
+            .record_status_change(
+                c.device_id,
+                c.from.as_str(),
+                c.to.as_str(),
+                c.since,
+                Some("icmp".into()),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Polls `cond` until it holds or `within` passes (a deadline, not a sleep-as-sync).
+pub async fn eventually<F, Fut>(what: &str, within: std::time::Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {

@@ -172,6 +172,74 @@ async fn rbac_matrix() {
             None,
             [A, 200, 200, 200],
         ),
+        (
+            Method::GET,
+            "/api/v1/monitoring/icmp/status".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/monitoring/icmp/history/{dev_id}"),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/devices/{dev_id}/ping"),
+            Some(json!({"count": 1, "timeout_ms": 200})),
+            [A, F, 200, 200],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/monitoring/snmp/test?device_id={dev_id}&timeout_ms=100&retries=0"),
+            None,
+            [A, F, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/snmp/poll".into(),
+            Some(
+                json!({"device_id": dev_id, "oids": ["1.3.6.1.2.1.1.3.0"], "timeout_ms": 100, "retries": 0}),
+            ),
+            [A, F, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/query?query=up".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/query_range?query=up&start=0&end=60&step=15".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/series?match[]=up".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/labels".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/label/job/values".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/import/prometheus".into(),
+            None,
+            [A, F, 204, 204],
+        ),
         // Deletes last, so the rows above find their fixtures.
         (
             Method::DELETE,
@@ -278,6 +346,21 @@ async fn viewer_cannot_write_anything() {
             Method::POST,
             "/api/v1/monitoring/snmp/credentials".to_string(),
             json!({"name": "c", "version": "v2c", "community": "public"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/devices/{id}/ping"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/snmp/poll".to_string(),
+            json!({"device_id": id, "oids": ["1.3.6.1.2.1.1.3.0"]}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/import/prometheus".to_string(),
+            json!("x 1"),
         ),
     ] {
         let r = app.req(m.clone(), &p, &app.viewer, Some(b)).await;

@@ -48,6 +48,15 @@ async fn openapi_describes_every_route() {
         ),
         ("/api/v1/monitoring/icmp/status", &["get"]),
         ("/api/v1/devices/{id}/ping", &["post"]),
+        ("/api/v1/monitoring/icmp/history/{device_id}", &["get"]),
+        ("/api/v1/monitoring/snmp/test", &["get"]),
+        ("/api/v1/monitoring/snmp/poll", &["post"]),
+        ("/api/v1/query", &["get", "post"]),
+        ("/api/v1/query_range", &["get", "post"]),
+        ("/api/v1/series", &["get", "post"]),
+        ("/api/v1/labels", &["get", "post"]),
+        ("/api/v1/label/{name}/values", &["get"]),
+        ("/api/v1/import/prometheus", &["post"]),
     ];
     for (path, methods) in expected {
         let item = paths
@@ -76,7 +85,10 @@ async fn openapi_describes_every_route() {
     }
     // The documented routes really exist: an anonymous call never gets 404/405.
     for (path, methods) in expected {
-        let p = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
+        let p = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{device_id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{name}", "job");
         for m in *methods {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
             let s = app.req(method, &p, "", None).await.status();
