@@ -166,13 +166,25 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(store.cut_block())?;
     store.sync_wal()?;
     let emb_ingest = st.elapsed();
-    let (nblocks, emb_bytes) = store.disk_usage()?;
     let emb_rate = total as f64 / emb_ingest.as_secs_f64();
     println!(
-        "embedded: ingest {:.0} samples/s ({:.2} s, 1 thread, incl. {nblocks} block writes); {:.3} bytes/sample on disk",
+        "embedded: ingest {:.0} samples/s ({:.2} s, 1 thread, incl. {} hourly block writes)",
         emb_rate,
         emb_ingest.as_secs_f64(),
-        emb_bytes as f64 / total as f64
+        hours + 1
+    );
+    let st = Instant::now();
+    let merged = rt.block_on(store.compact())?;
+    let (nblocks, emb_bytes) = store.disk_usage()?;
+    let (raw_b, roll_b, other_b) = store.block_bytes();
+    let per = |b: u64| b as f64 / total as f64;
+    println!(
+        "embedded: compaction merged {merged} blocks in {:.2} s; {nblocks} block files: {:.3} bytes/sample on disk = raw {:.3} + 5-min rollups {:.3} + index/footers {:.3}",
+        st.elapsed().as_secs_f64(),
+        per(emb_bytes),
+        per(raw_b),
+        per(roll_b),
+        per(other_b)
     );
 
     // ---------- VictoriaMetrics: same data through its import API ----------

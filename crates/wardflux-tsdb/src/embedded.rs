@@ -15,14 +15,16 @@
 //! * **Blocks** (`blocks/<seq>.blk`): every `block_interval` the head is frozen, the WAL rotated,
 //!   and the frozen head written as an immutable block (temp file, fsync, rename, fsync dir), then
 //!   the covered WAL segments are deleted. Replay skips WAL segments a block already covers.
-//!   A block holds per series a raw chunk and a rollup chunk (5-minute buckets keyed by their end
-//!   `e`, covering `(e-5m, e]`, with min, max, sum, count and last), then an index with the series
-//!   keys and a CRC-checked footer.
+//!   A block holds per series a raw chunk and optionally (`precompute_rollups`) a rollup chunk
+//!   (5-minute buckets keyed by their end `e`, covering `(e-5m, e]`, with min, max, sum, count
+//!   and last), then an index with the series keys and a CRC-checked footer.
 //! * **Compaction**: every `compact_blocks` (24) consecutive hourly blocks are merged into one
 //!   `blocks/<lo>-<hi>.blk` (about one file per day); opening deletes blocks a merged range
 //!   covers, so a crash mid-compaction neither loses nor duplicates data.
-//! * **Retention**: blocks older than `raw_retention` are rewritten without their raw chunks;
-//!   blocks older than `rollup_retention` are deleted.
+//! * **Retention**: blocks older than `raw_retention` are rewritten as rollup-only blocks
+//!   (rollups computed from the raw chunks then, unless stored already); blocks older than
+//!   `rollup_retention` are deleted. Storing rollups only from then on halves the disk use
+//!   of recent data (rollups of 1-minute data cost as much as the raw samples).
 //! * **Queries** merge blocks, frozen heads and the head; long ranges (>= `rollup_min_range`, or
 //!   reaching past raw retention) with 5-minute-aligned start and step read the rollups.
 
@@ -134,6 +136,29 @@ struct Block {
 }
 
 impl Block {
+    /// The entry's rollup buckets: its rollup chunk, or computed from its raw chunk.
+    fn rolls(&self, e: &Entry) -> Result<Vec<(i64, Roll)>, TsdbError> {
+        if e.roll.1 == 0 {
+            return match e.raw {
+                Some(r) => {
+                    let (ts, c) = self.read_chunk(r, 1)?;
+                    let pts: Vec<(i64, f64)> = ts
+                        .into_iter()
+                        .zip(c.into_iter().next().unwrap_or_default())
+                        .collect();
+                    Ok(rollup(&pts))
+                }
+                None => Ok(Vec::new()),
+            };
+        }
+        let (ts, c) = self.read_chunk(e.roll, 5)?;
+        Ok(ts
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (t, [c[0][i], c[1][i], c[2][i], c[3][i], c[4][i]]))
+            .collect())
+    }
+
     fn read_chunk(
         &self,
         (off, len): (u64, u32),
@@ -315,6 +340,8 @@ struct BlockWriter {
     name: String,
     seq: u64,
     has_raw: bool,
+    /// Store rollup chunks next to raw chunks (otherwise computed from raw when needed).
+    with_rollups: bool,
     off: u64,
     index: Vec<u8>,
     count: u64,
@@ -323,7 +350,13 @@ struct BlockWriter {
 }
 
 impl BlockWriter {
-    fn create(dir: &Path, name: &str, seq: u64, has_raw: bool) -> Result<Self, TsdbError> {
+    fn create(
+        dir: &Path,
+        name: &str,
+        seq: u64,
+        has_raw: bool,
+        with_rollups: bool,
+    ) -> Result<Self, TsdbError> {
         let f = File::create(dir.join(format!("{name}.tmp")))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
         out.write_all(BLOCK_MAGIC)?;
@@ -333,6 +366,7 @@ impl BlockWriter {
             name: name.to_string(),
             seq,
             has_raw,
+            with_rollups,
             off: BLOCK_MAGIC.len() as u64,
             index: Vec::new(),
             count: 0,
@@ -348,12 +382,16 @@ impl BlockWriter {
         Ok((off, c.len() as u64))
     }
 
-    /// Adds a series' raw samples (sorted, deduplicated; its rollups are computed here).
+    /// Adds a series' raw samples (sorted, deduplicated), with their rollups if configured.
     fn add_raw(&mut self, key: &SeriesKey, s: &[(i64, f64)]) -> Result<(), TsdbError> {
         if s.is_empty() {
             return Ok(());
         }
-        let r = rollup(s);
+        let r = if self.with_rollups {
+            rollup(s)
+        } else {
+            Vec::new()
+        };
         self.add(key, Some(s), &r, s[0].0, s[s.len() - 1].0)
     }
 
@@ -387,12 +425,17 @@ impl BlockWriter {
         } else {
             put_uvarint(&mut idx, 0);
         }
-        let ts: Vec<i64> = roll.iter().map(|p| p.0).collect();
-        let cols: Vec<Vec<f64>> = (0..5)
-            .map(|i| roll.iter().map(|p| p.1[i]).collect())
-            .collect();
-        let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
-        let (off, len) = self.chunk(&codec::encode(&ts, &refs))?;
+        // (0, 0): no rollup chunk (an encoded chunk is never empty)
+        let (off, len) = if roll.is_empty() {
+            (0, 0)
+        } else {
+            let ts: Vec<i64> = roll.iter().map(|p| p.0).collect();
+            let cols: Vec<Vec<f64>> = (0..5)
+                .map(|i| roll.iter().map(|p| p.1[i]).collect())
+                .collect();
+            let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+            self.chunk(&codec::encode(&ts, &refs))?
+        };
         put_uvarint(&mut idx, off);
         put_uvarint(&mut idx, len);
         self.index = idx;
@@ -440,8 +483,9 @@ fn write_block(
     seq: u64,
     series: &[(SeriesKey, Vec<(i64, f64)>)],
     rolls: Option<&[SeriesRolls]>,
+    with_rollups: bool,
 ) -> Result<PathBuf, TsdbError> {
-    let mut w = BlockWriter::create(dir, name, seq, rolls.is_none())?;
+    let mut w = BlockWriter::create(dir, name, seq, rolls.is_none(), with_rollups)?;
     match rolls {
         None => {
             for (key, s) in series {
@@ -781,6 +825,7 @@ impl EmbeddedStore {
             (fr, keys)
         };
         let dir = self.cfg.dir.clone();
+        let with_rollups = self.cfg.precompute_rollups;
         let fr = frozen.clone();
         let (block, n) =
             tokio::task::spawn_blocking(move || -> Result<(Block, usize), TsdbError> {
@@ -800,7 +845,14 @@ impl EmbeddedStore {
                     series.push((key, d));
                 }
                 let name = block_name(fr.lo, fr.seq);
-                let path = write_block(&dir.join("blocks"), &name, fr.seq, &series, None)?;
+                let path = write_block(
+                    &dir.join("blocks"),
+                    &name,
+                    fr.seq,
+                    &series,
+                    None,
+                    with_rollups,
+                )?;
                 let block = load_block(&path, fr.lo, &mut |k| {
                     ids.get(&k).copied().unwrap_or(u32::MAX)
                 })?;
@@ -863,9 +915,10 @@ impl EmbeddedStore {
             };
             let g = group.clone();
             let dir = self.cfg.dir.join("blocks");
+            let with_rollups = self.cfg.precompute_rollups;
             let block = tokio::task::spawn_blocking(move || -> Result<Block, TsdbError> {
                 let (lo, hi) = (g[0].lo, g[g.len() - 1].seq);
-                let mut w = BlockWriter::create(&dir, &block_name(lo, hi), hi, true)?;
+                let mut w = BlockWriter::create(&dir, &block_name(lo, hi), hi, true, with_rollups)?;
                 let mut ids = HashMap::with_capacity(sids.len());
                 for (sid, key) in sids.iter().zip(keys) {
                     let mut pts: Vec<(i64, f64)> = Vec::new();
@@ -938,24 +991,14 @@ impl EmbeddedStore {
                     let mut rolls = Vec::new();
                     let mut ids = HashMap::new();
                     for (sid, e) in &b2.entries {
-                        let (ts, cols) = b2.read_chunk(e.roll, 5)?;
-                        let r: Vec<(i64, Roll)> = ts
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &t)| {
-                                (
-                                    t,
-                                    [cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i]],
-                                )
-                            })
-                            .collect();
+                        let r = b2.rolls(e)?;
                         let key = keys.get(sid).cloned().unwrap_or_default();
                         ids.insert(key.clone(), *sid);
                         rolls.push((key, r));
                     }
                     let dir = b2.path.parent().map(Path::to_path_buf).unwrap_or_default();
                     let name = block_name(b2.lo, b2.seq);
-                    let path = write_block(&dir, &name, b2.seq, &[], Some(&rolls))?;
+                    let path = write_block(&dir, &name, b2.seq, &[], Some(&rolls), true)?;
                     load_block(&path, b2.lo, &mut |k| {
                         ids.get(&k).copied().unwrap_or(u32::MAX)
                     })
@@ -1109,11 +1152,21 @@ impl EmbeddedStore {
                     if b.max_t < start - ROLLUP_MS || b.min_t > end {
                         continue;
                     }
-                    if let Some(e) = b.entries.get(&sid) {
-                        let (ts, c) = b.read_chunk(e.roll, 5)?;
-                        for (i, &t) in ts.iter().enumerate() {
+                    let Some(e) = b.entries.get(&sid) else {
+                        continue;
+                    };
+                    if let Some(r) = e.raw {
+                        // raw samples are merged (and deduplicated) first, then rolled up
+                        let (ts, c) = b.read_chunk(r, 1)?;
+                        let lo = start - ROLLUP_MS;
+                        m.extend(
+                            ts.into_iter()
+                                .zip(c.into_iter().next().unwrap_or_default())
+                                .filter(|p| p.0 > lo && p.0 <= end),
+                        );
+                    } else {
+                        for (t, r) in b.rolls(e)? {
                             if t >= start && t <= end {
-                                let r = [c[0][i], c[1][i], c[2][i], c[3][i], c[4][i]];
                                 acc.entry(t).and_modify(|a| merge_roll(a, &r)).or_insert(r);
                             }
                         }
@@ -1149,6 +1202,20 @@ impl EmbeddedStore {
             }
         }
         Ok((n, bytes))
+    }
+
+    /// Bytes of the blocks by kind: (raw chunks, rollup chunks, everything else: index,
+    /// footers), for benchmarks.
+    pub fn block_bytes(&self) -> (u64, u64, u64) {
+        let (mut raw, mut roll, mut total) = (0, 0, 0);
+        for b in self.blocks().iter() {
+            total += b.file.metadata().map(|m| m.len()).unwrap_or(0);
+            for e in b.entries.values() {
+                raw += e.raw.map_or(0, |r| u64::from(r.1));
+                roll += u64::from(e.roll.1);
+            }
+        }
+        (raw, roll, total.saturating_sub(raw + roll))
     }
 }
 
@@ -1273,8 +1340,11 @@ impl MetricStore for EmbeddedStore {
                 let (ts, cols) = match e.raw {
                     Some(r) => b.read_chunk(r, 1)?,
                     None => {
-                        let (t, c) = b.read_chunk(e.roll, 5)?;
-                        (t, vec![c[4].clone()])
+                        let r = b.rolls(e)?;
+                        (
+                            r.iter().map(|x| x.0).collect(),
+                            vec![r.iter().map(|x| x.1[4]).collect()],
+                        )
                     }
                 };
                 if let (Some(&t), Some(&v)) = (ts.last(), cols[0].last()) {

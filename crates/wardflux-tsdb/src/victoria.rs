@@ -47,6 +47,8 @@ pub struct VictoriaStore {
     wake: Notify,
     /// Wakes `flush` callers when the sender has caught up.
     drained: Notify,
+    /// Cuts the sender's retry back-off short (from `flush`).
+    retry: Notify,
     seg_max: u64,
 }
 
@@ -226,6 +228,7 @@ impl VictoriaStore {
             pending: AtomicU64::new(pending),
             wake: Notify::new(),
             drained: Notify::new(),
+            retry: Notify::new(),
             seg_max,
         }))
     }
@@ -405,7 +408,12 @@ impl VictoriaStore {
                 }
                 Err((true, e)) => {
                     tracing::warn!(error = %e, spooled_bytes = self.spooled_bytes(), "VictoriaMetrics unreachable, spooling");
-                    tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+                    // a flush() cuts the wait short
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = self.retry.notified() => {}
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                     continue;
                 }
@@ -639,6 +647,7 @@ impl MetricStore for VictoriaStore {
                 return Ok(());
             }
             self.wake.notify_one();
+            self.retry.notify_one();
             if tokio::time::timeout_at(deadline, w).await.is_err() && self.spooled_bytes() > 0 {
                 return Err(TsdbError::Backend(format!(
                     "{} bytes still spooled",

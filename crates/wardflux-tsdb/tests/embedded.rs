@@ -20,6 +20,7 @@ fn crash_cfg(dir: &std::path::Path) -> EmbeddedConfig {
     let mut c = EmbeddedConfig::new(dir);
     c.block_interval = Duration::from_millis(300); // cut and compact blocks while being killed, too
     c.compact_blocks = 3;
+    c.precompute_rollups = true; // the other tests use the default (false)
     c.raw_retention = Duration::from_secs(100 * 365 * 86_400);
     c.rollup_retention = Duration::from_secs(100 * 365 * 86_400);
     c
