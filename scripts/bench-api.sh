@@ -9,10 +9,13 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exi
 cargo build --release -q -p wardflux
 BIN=${CARGO_TARGET_DIR:-target}/release/wardflux
 DATA=$(mktemp -d); PORT=$((20000 + RANDOM % 20000))
+ts=$(date +%s%N)
 WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_LOG=warn "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >/dev/null 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
+for _ in $(seq 400); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.01; done
+te=$(date +%s%N)
+echo "fresh data dir: process start to first /healthz 200: $(( (te - ts) / 1000000 )) ms"
 TOKEN=$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
         -d '{"username":"admin","password":"bench-password-1"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 # Devices on 127.77.x.y: loopback, so the ICMP monitor really pings them while we measure.
