@@ -72,7 +72,7 @@ impl Gen {
     }
 
     fn minute(&mut self, m: i64) -> Vec<Sample> {
-        let mut out = Vec::with_capacity(self.labels.len() * 2);
+        let mut out = Vec::with_capacity(self.labels.len() * 5);
         for d in 0..self.labels.len() {
             let phase = (d as i64 * 59) % MIN / 1000 * 1000;
             let t = self.t0 + m * MIN + phase + (self.rng.next() % 21) as i64;
@@ -91,6 +91,27 @@ impl Gen {
                 timestamp_ms: t,
                 value: self.octets[d] as f64,
             });
+            // the rest of an ICMP check: mostly constant, as on a healthy network
+            let r = self.rng.next() % 1000;
+            let loss = if r < 10 {
+                50.0
+            } else if r == 10 {
+                100.0
+            } else {
+                0.0
+            };
+            for (metric, v) in [
+                ("ping_packet_loss", loss),
+                ("ping_availability", f64::from(u8::from(loss < 100.0))),
+                ("ping_up", 1.0),
+            ] {
+                out.push(Sample {
+                    metric: metric.into(),
+                    labels: self.labels[d].0.clone(),
+                    timestamp_ms: t,
+                    value: v,
+                });
+            }
         }
         out
     }
@@ -144,8 +165,8 @@ fn main() -> anyhow::Result<()> {
     let t0 = (wardflux_tsdb::now_ms() - 3 * 86_400_000).div_euclid(HOUR) * HOUR;
     let minutes = hours * 60;
     println!(
-        "data: {devices} devices x 2 series, {hours} h at 1/min = {} samples",
-        devices as i64 * 2 * minutes
+        "data: {devices} devices x 5 series (ping_rtt_ms, ping_packet_loss, ping_availability, ping_up, if_in_octets), {hours} h at 1/min = {} samples",
+        devices as i64 * 5 * minutes
     );
 
     // ---------- embedded ingest (one thread), a block cut every simulated hour ----------
@@ -263,8 +284,12 @@ fn main() -> anyhow::Result<()> {
             .send()
             .await?;
         let vm_ingest = st.elapsed();
-        // let background merges settle a little, then read its own size accounting
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // merge its parts fully (as it does in the background over time), then read its own
+        // size accounting
+        client
+            .get(format!("{url}/internal/force_merge"))
+            .send()
+            .await?;
         client
             .get(format!("{url}/internal/force_flush"))
             .send()
@@ -297,7 +322,7 @@ fn main() -> anyhow::Result<()> {
     let vm_rate = total as f64 / vm_ingest.as_secs_f64();
     let vm_dir_bytes = dir_size(vm_dir.path());
     println!(
-        "victoria-metrics{}: ingest {:.0} samples/s over HTTP ({:.2} s); {:.3} bytes/sample (vm_data_size_bytes storage/*), {:.3} incl. index and metadata (du)",
+        "victoria-metrics{}: ingest {:.0} samples/s over HTTP ({:.2} s); after force_merge {:.3} bytes/sample (vm_data_size_bytes storage/*), {:.3} for its whole data dir (du, incl. index)",
         if pin { " (taskset -c 0)" } else { "" },
         vm_rate,
         vm_ingest.as_secs_f64(),
