@@ -3,7 +3,8 @@
 //!
 //! `GET`/`POST` (form-encoded) `/api/v1/query`, `/api/v1/query_range`, `/api/v1/series`,
 //! `/api/v1/labels`, `/api/v1/label/{name}/values`, and `POST /api/v1/import/prometheus`
-//! (text exposition, see [`crate::expo`]; 204 on success, 400 naming the bad line).
+//! (text exposition, see [`crate::expo`]; 204 on success, 400 naming the bad line), plus
+//! `/api/v1/status/buildinfo` and an empty `/api/v1/metadata` for Grafana's data source checks.
 //! Answers use Prometheus' JSON shapes: `{"status":"success","data":...}`, sample values as
 //! strings, timestamps as seconds; errors are `{"status":"error","errorType":..,"error":..}`
 //! with 400 (`bad_data`) or 422 (`execution`). The router has no authentication of its own:
@@ -37,6 +38,8 @@ pub fn router(store: Arc<dyn MetricStore>) -> Router {
             "/api/v1/label/{name}/values",
             get(label_values).post(label_values),
         )
+        .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/api/v1/metadata", get(metadata))
         .route(
             "/api/v1/import/prometheus",
             post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
@@ -373,6 +376,26 @@ async fn label_values(
     let (start, end) = window(&p)?;
     let vals = s.label_values(&name, &sets, start, end).await?;
     Ok(success(json!(vals)))
+}
+
+/// Grafana asks this to detect the Prometheus flavour and version.
+async fn buildinfo() -> Response {
+    success(json!({
+        "version": "2.40.0",
+        "revision": "wardflux",
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+        "application": "wardflux",
+        "wardfluxVersion": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// Metric metadata (type, help): not recorded; an empty map, as Prometheus answers for
+/// metrics without metadata.
+async fn metadata() -> Response {
+    success(json!({}))
 }
 
 async fn import(State(s): State<Store>, body: Bytes) -> Result<Response, ApiError> {

@@ -530,6 +530,7 @@ impl Ctx {
             return Err(bad("group_left/group_right are not supported"));
         }
         let cmp = is_cmp(op);
+        let scalar_left = matches!(lhs, Val::Scalar(_));
         match (lhs, rhs) {
             (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
                 l.into_iter()
@@ -538,7 +539,6 @@ impl Ctx {
                     .collect(),
             )),
             (Val::Vector(vs), Val::Scalar(sc)) | (Val::Scalar(sc), Val::Vector(vs)) => {
-                let scalar_left = matches!(self.eval(&b.lhs)?, Val::Scalar(_));
                 if matches!(op, token::T_LAND | token::T_LOR | token::T_LUNLESS) {
                     return Err(bad("set operators need vectors on both sides"));
                 }

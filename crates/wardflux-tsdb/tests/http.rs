@@ -247,6 +247,31 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
         }
     }
 
+    // what Grafana's data source check asks besides queries
+    let v: Value = client
+        .get(format!("{wf}/api/v1/status/buildinfo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "success");
+    assert!(
+        v["data"]["version"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("2."))
+    );
+    let v: Value = client
+        .get(format!("{wf}/api/v1/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, serde_json::json!({"status": "success", "data": {}}));
+
     // errors: Prometheus' shape, 400 for bad input
     for (path, params) in [
         ("/api/v1/query", vec![("query", "sum(")]),
