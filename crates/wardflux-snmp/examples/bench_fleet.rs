@@ -11,6 +11,7 @@
 //! - prometheus-snmp-exporter 0.21 with a `get:` module for the same 21 OIDs, scraped over
 //!   HTTP for every device (INFLIGHT scrapes in flight; the scraper is this process, not counted);
 //!   CPU = the exporter process's utime+stime during its cycles.
+//!
 //! Both use timeout 5 s, 3 retries. Prints cycle times and CPU seconds, and the ratio.
 
 use std::net::{Ipv4Addr, SocketAddr};
