@@ -1110,15 +1110,25 @@ impl EmbeddedStore {
                     if b.max_t < start || b.min_t > end {
                         continue;
                     }
-                    if let Some(e) = b.entries.get(&sid)
-                        && let Some(r) = e.raw
-                        && e.max_t >= start
-                        && e.min_t <= end
-                    {
+                    let Some(e) = b.entries.get(&sid) else {
+                        continue;
+                    };
+                    if e.max_t < start || e.min_t > end {
+                        continue;
+                    }
+                    if let Some(r) = e.raw {
                         let (ts, cols) = b.read_chunk(r, 1)?;
                         pts.extend(
                             ts.into_iter()
                                 .zip(cols.into_iter().next().unwrap_or_default())
+                                .filter(|p| p.0 >= start && p.0 <= end),
+                        );
+                    } else {
+                        // raw samples expired: the rollups' last value at each bucket end
+                        pts.extend(
+                            b.rolls(e)?
+                                .into_iter()
+                                .map(|(t, r)| (t, r[4]))
                                 .filter(|p| p.0 >= start && p.0 <= end),
                         );
                     }

@@ -270,6 +270,9 @@ pub trait MetricStore: Send + Sync {
     async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError>;
 
     /// Raw samples with timestamps in `[start_ms, end_ms]`, sorted by key, then time.
+    /// Embedded store: where raw samples have expired (`raw_retention`), each 5-minute
+    /// rollup's last value at its bucket end instead, so PromQL over old data still works at
+    /// 5-minute resolution (`rate()` of counters stays exact over whole buckets).
     async fn raw(
         &self,
         matchers: &[LabelMatcher],
