@@ -175,17 +175,19 @@ impl Params {
 /// Seconds (float) or RFC 3339 to milliseconds.
 pub fn parse_time(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
-        return (f.is_finite() && f.abs() < 9.0e15).then(|| (f * 1000.0).round() as i64);
+        // |t| < 1e11 s (year 5138) keeps all time arithmetic far from i64 overflow
+        return (f.is_finite() && f.abs() < 1.0e11).then(|| (f * 1000.0).round() as i64);
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.timestamp_millis())
+        .filter(|t| t.abs() < 100_000_000_000_000)
 }
 
 /// Seconds (float) or a Prometheus duration (`1h30m`, `15s`, `100ms`) to milliseconds.
 pub fn parse_duration(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
-        return (f.is_finite() && f > 0.0 && f < 9.0e12).then(|| (f * 1000.0).round() as i64);
+        return (f.is_finite() && f > 0.0 && f < 1.0e11).then(|| (f * 1000.0).round() as i64);
     }
     let b = s.as_bytes();
     let (mut p, mut total) = (0usize, 0i64);
@@ -214,7 +216,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         };
         total = total.checked_add(n.checked_mul(mult)?)?;
     }
-    (total > 0).then_some(total)
+    (total > 0 && total < 100_000_000_000_000).then_some(total)
 }
 
 /// Parses a series selector (`up{job="x"}`, `{__name__=~"a.*"}`) into matchers.
@@ -421,6 +423,9 @@ mod tests {
         assert_eq!(parse_time("1700000000.5"), Some(1_700_000_000_500));
         assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
         assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("1e300"), None);
+        assert_eq!(parse_time("-9e15"), None);
+        assert_eq!(parse_duration("99999999999999999d"), None);
         assert_eq!(parse_duration("1h30m"), Some(5_400_000));
         assert_eq!(parse_duration("15"), Some(15_000));
         assert_eq!(parse_duration("100ms"), Some(100));

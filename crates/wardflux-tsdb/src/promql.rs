@@ -121,11 +121,20 @@ fn bad(m: impl Into<String>) -> TsdbError {
 }
 
 fn offset_ms(o: &Option<Offset>) -> i64 {
+    let ms = |d: &std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     match o {
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        Some(Offset::Pos(d)) => ms(d),
+        Some(Offset::Neg(d)) => -ms(d),
         None => 0,
     }
+}
+
+/// Offsets and ranges up to 1000 years: keeps the time arithmetic far from overflow.
+fn check_span(ms: i64) -> Result<(), TsdbError> {
+    if ms.unsigned_abs() > 1000 * 365 * 86_400_000 {
+        return Err(bad("offset or range longer than 1000 years"));
+    }
+    Ok(())
 }
 
 fn matchers_of(vs: &VectorSelector) -> Result<Vec<LabelMatcher>, TsdbError> {
@@ -162,6 +171,7 @@ fn plan(
     match e {
         Expr::VectorSelector(vs) => {
             let off = offset_ms(&vs.offset);
+            check_span(off)?;
             out.push((
                 vs as *const VectorSelector as usize,
                 matchers_of(vs)?,
@@ -171,7 +181,9 @@ fn plan(
         }
         Expr::MatrixSelector(ms) => {
             let off = offset_ms(&ms.vs.offset);
-            let r = ms.range.as_millis() as i64;
+            let r = i64::try_from(ms.range.as_millis()).unwrap_or(i64::MAX);
+            check_span(off)?;
+            check_span(r)?;
             // twice the range: rate/increase use the last sample before the window
             out.push((
                 ms as *const MatrixSelector as usize,
@@ -736,6 +748,23 @@ fn window_fn(f: &str, w: &[(i64, f64)], prev: Option<(i64, f64)>, range: i64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_ranges_are_errors_not_overflows() {
+        let mut v = Vec::new();
+        let e = parser::parse("rate(m[100000y])").unwrap();
+        assert!(matches!(
+            plan(&e, 0, 0, &mut v),
+            Err(TsdbError::BadQuery(_))
+        ));
+        let e = parser::parse("m offset 100000y").unwrap();
+        assert!(matches!(
+            plan(&e, 0, 0, &mut v),
+            Err(TsdbError::BadQuery(_))
+        ));
+        let e = parser::parse("rate(m[5m] offset 1h)").unwrap();
+        assert!(plan(&e, 0, 0, &mut v).is_ok());
+    }
 
     #[test]
     fn window_functions_follow_victoriametrics() {
