@@ -31,10 +31,25 @@ pub fn require(bin: &str) -> PathBuf {
     );
 }
 
-/// A UDP port on 127.0.0.1 that was free a moment ago.
+/// A UDP port on 127.0.0.1 that was free a moment ago and that no other test of this
+/// process was given (the kernel may hand a just-released port out again).
 pub fn free_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = s.local_addr().expect("addr").port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
+/// A token unique to this daemon, so that readiness checks talk to our own process and not to
+/// another one that happens to own the port.
+fn nonce(port: u16) -> String {
+    format!("wf{}x{port}", std::process::id())
 }
 
 /// A spawned daemon, killed (SIGKILL) and reaped on drop.
@@ -85,8 +100,9 @@ impl Drop for Daemon {
     }
 }
 
-/// Waits until `target` answers a GET of sysName.0 (poll with deadline, no fixed sleep).
-pub fn wait_ready(target: &Target, what: &str, child: &mut Child) {
+/// Waits until `target` answers a GET of `oid` with `expect` (poll with deadline, no fixed
+/// sleep), and checks that our child is still the one running.
+pub fn wait_ready(target: &Target, oid: &str, expect: &str, what: &str, child: &mut Child) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -95,17 +111,17 @@ pub fn wait_ready(target: &Target, what: &str, child: &mut Child) {
     t.timeout = Duration::from_millis(200);
     t.retries = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
-    let oid = "1.3.6.1.2.1.1.5.0".parse().unwrap();
+    let oid: wardflux_snmp::Oid = oid.parse().unwrap();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited early: {status}");
         }
         // a fresh client each time: the engine ID may not exist yet
         let client = SnmpClient::default();
-        if rt
-            .block_on(client.get(&t, std::slice::from_ref(&oid)))
-            .is_ok()
+        if let Ok(vbs) = rt.block_on(client.get(&t, std::slice::from_ref(&oid)))
+            && vbs.first().and_then(|v| v.value.as_bytes()) == Some(expect.as_bytes())
         {
+            assert!(child.try_wait().unwrap().is_none(), "{what} exited");
             return;
         }
         assert!(
@@ -162,7 +178,10 @@ pub fn snmpd() -> Daemon {
         conf.push_str(&format!("view stable excluded {v}\n"));
     }
     conf.push_str("rocommunity stable 127.0.0.1 -V stable\n");
-    conf.push_str("sysName wardflux-test\nsysLocation loopback\nsysContact tests@localhost\n");
+    conf.push_str(&format!(
+        "sysName wardflux-test\nsysLocation {}\nsysContact tests@localhost\n",
+        nonce(port)
+    ));
     for a in AUTHS {
         for x in PRIVS {
             let u = user_for(a, x);
@@ -190,7 +209,13 @@ pub fn snmpd() -> Daemon {
         .spawn()
         .expect("spawn snmpd");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_ready(&Target::v2c(addr, "public"), "snmpd", &mut child);
+    wait_ready(
+        &Target::v2c(addr, "public"),
+        "1.3.6.1.2.1.1.6.0",
+        &nonce(port),
+        "snmpd",
+        &mut child,
+    );
     Daemon { child, addr, dir }
 }
 
@@ -228,6 +253,13 @@ pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
     for (name, contents) in extra {
         std::fs::write(data.join(format!("{name}.snmprec")), contents).unwrap();
     }
+    let port = free_port();
+    let token = nonce(port);
+    std::fs::write(
+        data.join(format!("{token}.snmprec")),
+        format!("1.3.6.1.2.1.1.5.0|4|{token}\n"),
+    )
+    .unwrap();
     // snmpsimd binds, then drops to nobody: data readable, cache writable by nobody.
     for p in [dir.path(), data.as_path()] {
         Command::new("chmod").arg("755").arg(p).status().unwrap();
@@ -237,7 +269,6 @@ pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
         .arg(&cache)
         .status()
         .unwrap();
-    let port = free_port();
     let mut child = Command::new(bin)
         .arg(format!("--data-dir={}", data.display()))
         .arg(format!("--cache-dir={}", cache.display()))
@@ -262,7 +293,13 @@ pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
         .spawn()
         .expect("spawn snmpsimd");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_ready(&Target::v2c(addr, "cisco3750"), "snmpsimd", &mut child);
+    wait_ready(
+        &Target::v2c(addr, &token),
+        "1.3.6.1.2.1.1.5.0",
+        &token,
+        "snmpsimd",
+        &mut child,
+    );
     Daemon { child, addr, dir }
 }
 
