@@ -124,11 +124,24 @@ async fn bounded_spool_refuses_overflow_and_survives_restart() {
         }
         assert!(store.spooled_bytes() <= cfg.spool_max_bytes);
         assert!(i > 100, "only {i} steps fit in 64 KiB");
-        // later batches are refused too while full (counted in wardflux_tsdb_spool_dropped_samples_total)
-        assert!(matches!(
-            MetricStore::append(&*store, step(i + 1)).await,
-            Err(TsdbError::SpoolFull(_))
-        ));
+        // later batches are refused too while full, and counted
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let r = metrics::with_local_recorder(&recorder, || {
+            futures::executor::block_on(MetricStore::append(&*store, step(i + 1)))
+        });
+        assert!(matches!(r, Err(TsdbError::SpoolFull(_))));
+        let counted: Vec<_> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(k, ..)| k.key().name() == "wardflux_tsdb_spool_dropped_samples_total")
+            .map(|(.., v)| v)
+            .collect();
+        assert_eq!(
+            counted,
+            vec![metrics_util::debugging::DebugValue::Counter(SERIES as u64)]
+        );
         accepted = i;
         cancel.cancel();
     }
