@@ -305,14 +305,16 @@ impl SnmpClient {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = async_snmp::Result<R>>,
     {
-        let _g = self
-            .inner
-            .global
+        // Device permit first: a task waiting for a busy device must not hold a global
+        // permit that a request to an idle device could use.
+        let _d = dev
+            .permits
             .acquire()
             .await
             .map_err(|_| SnmpError::Protocol("engine closed".into()))?;
-        let _d = dev
-            .permits
+        let _g = self
+            .inner
+            .global
             .acquire()
             .await
             .map_err(|_| SnmpError::Protocol("engine closed".into()))?;

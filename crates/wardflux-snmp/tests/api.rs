@@ -180,3 +180,95 @@ fn many_concurrent_requests_share_one_device_entry_and_respect_limits() {
     assert!(walked.iter().any(|vb| vb.oid == q));
     assert!(walked.len() >= 8);
 }
+
+#[test]
+fn ipv6_targets_use_the_v6_socket() {
+    let d = snmpd();
+    let rt = rt();
+    let client = SnmpClient::default();
+    let v6: std::net::SocketAddr = format!("[::1]:{}", d.addr.port()).parse().unwrap();
+    let q: Oid = ".1.3.6.1.2.1.1.5.0".parse().unwrap();
+    let v4 = rt
+        .block_on(client.get(&Target::v2c(d.addr, "public"), std::slice::from_ref(&q)))
+        .unwrap();
+    let v6r = rt
+        .block_on(client.get(&Target::v2c(v6, "public"), std::slice::from_ref(&q)))
+        .unwrap();
+    assert_eq!(v4, v6r);
+    assert_eq!(v6r[0].value, Value::OctetString(b"wardflux-test".to_vec()));
+    let host = format!("udp6:[::1]:{}", d.addr.port());
+    let args = [
+        "get",
+        "-v2c",
+        "-c",
+        "public",
+        host.as_str(),
+        ".1.3.6.1.2.1.1.5.0",
+    ];
+    assert_eq!(wardflux(&args), netsnmp(&args));
+}
+
+/// Counts the requests a silent UDP endpoint receives before `quiet` passes without one.
+fn count_burst(sock: &std::net::UdpSocket, quiet: Duration) -> usize {
+    sock.set_read_timeout(Some(quiet)).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut n = 0;
+    while sock.recv_from(&mut buf).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn in_flight_limits_hold_requests_back() {
+    // Silent endpoints (bound UDP sockets that never answer): every request stays in flight
+    // for its whole timeout, so what arrives in the first burst is what the limits let out.
+    for (per_device, global, devices, expect) in [(1, 100, 1, 1), (4, 100, 1, 4), (1, 2, 3, 2)] {
+        let socks: Vec<std::net::UdpSocket> = (0..devices)
+            .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let addrs: Vec<std::net::SocketAddr> =
+            socks.iter().map(|s| s.local_addr().unwrap()).collect();
+        let poller = std::thread::spawn(move || {
+            let rt = rt();
+            let client = SnmpClient::new(ClientConfig {
+                per_device_in_flight: per_device,
+                global_in_flight: global,
+                ..ClientConfig::default()
+            });
+            rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for a in &addrs {
+                    for _ in 0..4 {
+                        let c = client.clone();
+                        let t = Target {
+                            timeout: Duration::from_millis(1500),
+                            retries: 0,
+                            ..Target::v2c(*a, "public")
+                        };
+                        set.spawn(async move {
+                            c.get(&t, &[".1.3.6.1.2.1.1.5.0".parse().unwrap()]).await
+                        });
+                    }
+                }
+                let mut kinds = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    kinds.push(r.unwrap().unwrap_err().kind());
+                }
+                kinds
+            })
+        });
+        // the first burst: requests sent before any timeout can free a permit
+        let mut first = 0;
+        for s in &socks {
+            first += count_burst(s, Duration::from_millis(400));
+        }
+        assert_eq!(
+            first, expect,
+            "per_device={per_device} global={global} devices={devices}"
+        );
+        let kinds = poller.join().unwrap();
+        assert_eq!(kinds.len(), 4 * devices);
+        assert!(kinds.iter().all(|k| *k == "timeout"));
+    }
+}

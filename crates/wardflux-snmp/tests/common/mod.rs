@@ -172,7 +172,7 @@ pub fn snmpd() -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut conf = String::new();
-    conf.push_str("rocommunity public 127.0.0.1\n");
+    conf.push_str("rocommunity public 127.0.0.1\nrocommunity6 public ::1\n");
     conf.push_str("view stable included .1\n");
     for v in VOLATILE {
         conf.push_str(&format!("view stable excluded {v}\n"));
@@ -202,7 +202,7 @@ pub fn snmpd() -> Daemon {
         .arg(&conf_path)
         .args(["-M", "/dev/null", "-m", ""])
         .arg(format!("-p{}", dir.path().join("snmpd.pid").display()))
-        .arg(format!("udp:127.0.0.1:{port}"))
+        .arg(format!("udp:127.0.0.1:{port},udp6:[::1]:{port}"))
         .env("SNMP_PERSISTENT_DIR", dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
