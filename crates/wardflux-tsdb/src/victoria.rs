@@ -198,7 +198,15 @@ fn secs(ms: i64) -> String {
 impl VictoriaStore {
     /// Opens the spool (creating `spool_dir`) and the HTTP client. Call
     /// [`spawn_background`](Self::spawn_background) to start delivery ([`crate::open`] does).
-    pub fn open(cfg: VictoriaConfig) -> Result<Arc<Self>, TsdbError> {
+    pub fn open(mut cfg: VictoriaConfig) -> Result<Arc<Self>, TsdbError> {
+        for u in [&mut cfg.insert_url, &mut cfg.select_url] {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(TsdbError::Backend(format!(
+                    "VictoriaMetrics URL {u:?} must start with http:// or https://"
+                )));
+            }
+            *u = u.trim_end_matches('/').to_string();
+        }
         fs::create_dir_all(&cfg.spool_dir)?;
         let segs = segments(&cfg.spool_dir)?;
         let cursor = read_cursor(&cfg.spool_dir).unwrap_or((segs.first().copied().unwrap_or(1), 0));
@@ -271,9 +279,24 @@ impl VictoriaStore {
                 .open(seg_path(&self.cfg.spool_dir, seq))?;
             *w = SpoolWriter { file, seq, size: 0 };
         }
-        w.file.write_all(&frame)?;
+        // counted before the write: the sender may deliver (and subtract) the frame as soon
+        // as it is in the file
+        self.pending.fetch_add(len, Ordering::SeqCst);
+        if let Err(e) = w.file.write_all(&frame) {
+            // possibly half written: continue in a fresh segment so the reader is not stuck
+            // on a torn frame (it skips a corrupt rest of a segment)
+            self.pending.fetch_sub(len, Ordering::SeqCst);
+            let seq = w.seq + 1;
+            if let Ok(file) = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(seg_path(&self.cfg.spool_dir, seq))
+            {
+                *w = SpoolWriter { file, seq, size: 0 };
+            }
+            return Err(e.into());
+        }
         w.size += len;
-        self.pending.fetch_add(len, Ordering::Relaxed);
         drop(w);
         self.wake.notify_one();
         Ok(())
@@ -374,6 +397,9 @@ impl VictoriaStore {
             if shutdown.is_cancelled() {
                 return;
             }
+            // observed before reading: if the writer had moved on to a later segment, this
+            // segment was complete before the read, so an empty read means it is delivered
+            let writer_seq = self.writer_seq();
             let (body, next_off, samples, bytes) = match self.read_frames(cursor) {
                 Ok(x) => x,
                 Err(e) => {
@@ -387,7 +413,7 @@ impl VictoriaStore {
                     cursor.1 = next_off;
                     continue;
                 }
-                if cursor.0 < self.writer_seq() {
+                if cursor.0 < writer_seq {
                     // the segment is complete and delivered
                     let _ = fs::remove_file(seg_path(&dir, cursor.0));
                     let next = segments(&dir)
