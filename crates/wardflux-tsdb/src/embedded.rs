@@ -93,6 +93,8 @@ struct Frozen {
 struct Core {
     series: Vec<SeriesKey>,
     by_key: HashMap<SeriesKey, u32>,
+    /// Series ids by metric name (most selectors name their metric).
+    by_name: HashMap<String, Vec<u32>>,
     head: Vec<Vec<(i64, f64)>>,
     head_len: usize,
     frozen: Vec<Arc<Frozen>>,
@@ -108,6 +110,7 @@ impl Core {
             return id;
         }
         let id = self.series.len() as u32;
+        self.by_name.entry(key.metric.clone()).or_default().push(id);
         self.series.push(key.clone());
         self.by_key.insert(key, id);
         self.head.push(Vec::new());
@@ -686,10 +689,15 @@ impl EmbeddedStore {
             max_seq = max_seq.max(*seq);
         }
         let head = vec![Vec::new(); series.len()];
+        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, k) in series.iter().enumerate() {
+            by_name.entry(k.metric.clone()).or_default().push(i as u32);
+        }
         let wal = Wal::create(&wal_dir, max_seq + 1)?;
         let mut core = Core {
             series,
             by_key,
+            by_name,
             head,
             head_len: 0,
             frozen: Vec::new(),
@@ -1062,13 +1070,29 @@ impl EmbeddedStore {
     /// Matching series ids.
     fn select(&self, matchers: &[LabelMatcher]) -> Vec<(u32, SeriesKey)> {
         let core = self.lock();
-        let mut v: Vec<(u32, SeriesKey)> = core
-            .series
+        let named = matchers
             .iter()
-            .enumerate()
-            .filter(|(_, k)| matches_all(matchers, k))
-            .map(|(i, k)| (i as u32, k.clone()))
-            .collect();
+            .find(|m| m.name == "__name__" && matches!(m.kind, crate::MatchKind::Eq))
+            .map(|m| m.value.as_str());
+        let mut v: Vec<(u32, SeriesKey)> = match named {
+            Some(n) => core
+                .by_name
+                .get(n)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .map(|&i| (i, &core.series[i as usize]))
+                .filter(|(_, k)| matches_all(matchers, k))
+                .map(|(i, k)| (i, k.clone()))
+                .collect(),
+            None => core
+                .series
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| matches_all(matchers, k))
+                .map(|(i, k)| (i as u32, k.clone()))
+                .collect(),
+        };
         v.sort_by(|a, b| a.1.cmp(&b.1));
         v
     }
