@@ -3,7 +3,8 @@
 //!
 //! `GET`/`POST` (form-encoded) `/api/v1/query`, `/api/v1/query_range`, `/api/v1/series`,
 //! `/api/v1/labels`, `/api/v1/label/{name}/values`, and `POST /api/v1/import/prometheus`
-//! (text exposition, see [`crate::expo`]; 204 on success, 400 naming the bad line), plus
+//! (text exposition, see [`crate::expo`], optionally `Content-Encoding: gzip`; 204 on success,
+//! 400 naming the bad line), plus
 //! `/api/v1/status/buildinfo` and an empty `/api/v1/metadata` for Grafana's data source checks.
 //! Answers use Prometheus' JSON shapes: `{"status":"success","data":...}`, sample values as
 //! strings, timestamps as seconds; errors are `{"status":"error","errorType":..,"error":..}`
@@ -400,9 +401,44 @@ async fn metadata() -> Response {
     success(json!({}))
 }
 
-async fn import(State(s): State<Store>, body: Bytes) -> Result<Response, ApiError> {
+/// Largest accepted import body after gzip decompression.
+pub const MAX_IMPORT_DECODED_BYTES: u64 = 512 << 20;
+
+async fn import(State(s): State<Store>, h: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let enc = h
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let decoded;
+    let raw: &[u8] = match enc.as_str() {
+        "identity" | "" => &body,
+        "gzip" | "x-gzip" => {
+            use std::io::Read;
+            let mut out = Vec::with_capacity(body.len() * 4);
+            flate2::read::MultiGzDecoder::new(&body[..])
+                .take(MAX_IMPORT_DECODED_BYTES + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::bad(format!("bad gzip body: {e}")))?;
+            if out.len() as u64 > MAX_IMPORT_DECODED_BYTES {
+                return Err(ApiError::bad(format!(
+                    "body larger than {MAX_IMPORT_DECODED_BYTES} bytes when decompressed"
+                )));
+            }
+            decoded = out;
+            &decoded
+        }
+        other => {
+            return Err(ApiError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                kind: "bad_data",
+                msg: format!("unsupported Content-Encoding {other:?} (identity or gzip)"),
+            });
+        }
+    };
     let text =
-        std::str::from_utf8(&body).map_err(|e| ApiError::bad(format!("body is not UTF-8: {e}")))?;
+        std::str::from_utf8(raw).map_err(|e| ApiError::bad(format!("body is not UTF-8: {e}")))?;
     let samples = expo::parse(text, now_ms()).map_err(|e| ApiError::bad(e.to_string()))?;
     s.append(samples).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

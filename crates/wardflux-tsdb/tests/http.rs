@@ -339,4 +339,41 @@ async fn import_rejects_bad_lines_naming_them_and_accepts_good_ones() {
     assert_eq!(all.len(), 2);
     assert!(all[0].points[0].0 >= before && all[0].points[0].1 == 1.5);
     assert_eq!(all[1].points, vec![(1_700_000_000_000, 2.0)]);
+
+    // gzip bodies, as VictoriaMetrics accepts them; other encodings are refused
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"gz_metric{a=\"1\"} 7 1700000000000\n").unwrap();
+    let r = client
+        .post(format!("{wf}/api/v1/import/prometheus"))
+        .header("Content-Encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let got = emb
+        .raw(
+            &[wardflux_tsdb::LabelMatcher::eq("__name__", "gz_metric")],
+            i64::MIN,
+            i64::MAX,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got[0].points, vec![(1_700_000_000_000, 7.0)]);
+    let r = client
+        .post(format!("{wf}/api/v1/import/prometheus"))
+        .header("Content-Encoding", "gzip")
+        .body("not gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = client
+        .post(format!("{wf}/api/v1/import/prometheus"))
+        .header("Content-Encoding", "br")
+        .body("x 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
 }
