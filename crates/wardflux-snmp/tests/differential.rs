@@ -229,4 +229,25 @@ fn snmpsim_recordings_match_byte_for_byte() {
     ];
     let ours = wardflux(&args);
     assert_same_lines("walk procurve", &ours.out, &netsnmp(&args).out);
+    // v3 against a second USM implementation (pysnmp): authNoPriv, context = recording
+    let args = [
+        "bulkwalk",
+        "-v3",
+        "-l",
+        "authNoPriv",
+        "-u",
+        "simauth",
+        "-a",
+        "SHA-512",
+        "-A",
+        AUTH_PASS,
+        "-n",
+        "cisco3750",
+        host.as_str(),
+        ".1.3.6.1.2.1.2.2.1",
+    ];
+    let ours = wardflux(&args);
+    assert_eq!(ours.code, 0, "{}", ours.err);
+    assert!(ours.out.lines().count() > 100);
+    assert_same_lines("v3 snmpsim", &ours.out, &netsnmp(&args).out);
 }

@@ -230,8 +230,11 @@ pub const RECORDINGS: &[(&str, &str)] = &[
 ];
 
 /// snmpsim serving the shipped recordings (community = name in [`RECORDINGS`]) plus
-/// `extra` files (name, contents) on 127.0.0.1:<free port>. v3 users: `simblmt`
-/// (SHA-256/AES-256 Blumenthal) and `simreeder` (SHA/AES-256 Reeder = Cisco).
+/// `extra` files (name, contents) on 127.0.0.1:<free port>. v3 users (the context name
+/// selects the recording): `simauth` (SHA-512, authNoPriv), `simblmt` (SHA-256/AES-256
+/// Blumenthal) and `simreeder` (SHA/AES-256 Reeder = Cisco). The two authPriv users are not
+/// usable by wardflux yet: snmpsim (pysnmp) pads AES plaintext to 16 octets and async-snmp
+/// 0.18.1 rejects trailing octets after a decrypted AES scoped PDU (net-snmp ignores them).
 pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
     let bin = require("snmpsimd");
     let dir = tempfile::tempdir().unwrap();
@@ -286,6 +289,9 @@ pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
             "--v3-auth-proto=SHA",
             "--v3-priv-key=privpass123",
             "--v3-priv-proto=AES256",
+            "--v3-user=simauth",
+            "--v3-auth-key=authpass123",
+            "--v3-auth-proto=SHA512",
         ])
         .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
         .stdout(Stdio::null())
