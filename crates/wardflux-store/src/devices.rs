@@ -16,7 +16,7 @@ use wardflux_model::inventory::DEVICE_SORT_FIELDS;
 use crate::entity::{device, device_group, device_group_member};
 use crate::{
     Actor, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery, ImportReport, Page,
-    RowError, Store, StoreError, audit, json, map_unique, now,
+    RowError, Store, StoreError, audit, find, json, map_unique, now,
 };
 
 /// Default ICMP check interval of a new device, seconds.
@@ -179,10 +179,8 @@ impl Store {
     }
 
     pub async fn get_device(&self, id: Uuid) -> Result<Device, StoreError> {
-        Ok(device::Entity::find_by_id(id)
-            .one(&self.db)
+        Ok(find::<device::Entity, _>(&self.db, id, "device")
             .await?
-            .ok_or(StoreError::NotFound { entity: "device" })?
             .into())
     }
 
@@ -300,10 +298,7 @@ impl Store {
     ) -> Result<Device, StoreError> {
         input.validate()?;
         let txn = self.db.begin().await?;
-        let m = device::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound { entity: "device" })?;
+        let m = find::<device::Entity, _>(&txn, id, "device").await?;
         check_parent(&txn, input.parent_id, Some(id)).await?;
         let source = input.source.clone().unwrap_or_else(|| m.source.clone());
         input.source = Some(source.clone());
@@ -334,25 +329,13 @@ impl Store {
     }
 
     pub async fn delete_device(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        let m = device::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound { entity: "device" })?;
-        let before = Device::from(m);
-        device::Entity::delete_by_id(id).exec(&txn).await?;
-        audit(
-            &txn,
+        self.delete_audited::<device::Entity, _>(
             actor,
-            "device.delete",
-            "device",
-            Some(id.to_string()),
-            json(&before),
-            None,
+            id,
+            ("device", "device", "device.delete"),
+            async |_, m| Ok(Device::from(m)),
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Imports many devices in one transaction. Rows are numbered from 1 in the order
@@ -590,12 +573,7 @@ impl Store {
     }
 
     pub async fn get_group(&self, id: Uuid) -> Result<DeviceGroup, StoreError> {
-        let m = device_group::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "device group",
-            })?;
+        let m = find::<device_group::Entity, _>(&self.db, id, "device group").await?;
         Self::group_record(&self.db, m).await
     }
 
@@ -618,12 +596,7 @@ impl Store {
         mut input: DeviceGroupInput,
     ) -> Result<DeviceGroup, StoreError> {
         let txn = self.db.begin().await?;
-        let m = device_group::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "device group",
-            })?;
+        let m = find::<device_group::Entity, _>(&txn, id, "device group").await?;
         Self::check_group(&txn, &mut input, Some(id)).await?;
         let before = Self::group_record(&txn, m.clone()).await?;
         let mut am = m.into_active_model();
@@ -651,27 +624,13 @@ impl Store {
     }
 
     pub async fn delete_group(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        let m = device_group::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "device group",
-            })?;
-        let before = Self::group_record(&txn, m).await?;
-        device_group::Entity::delete_by_id(id).exec(&txn).await?;
-        audit(
-            &txn,
+        self.delete_audited::<device_group::Entity, _>(
             actor,
-            "group.delete",
-            "device_group",
-            Some(id.to_string()),
-            json(&before),
-            None,
+            id,
+            ("device group", "device_group", "group.delete"),
+            async |txn, m| Self::group_record(txn, m).await,
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .await
     }
 }
 

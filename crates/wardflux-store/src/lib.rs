@@ -207,6 +207,58 @@ pub(crate) async fn audit<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Row `id` of `E`, or `NotFound` naming `entity`.
+pub(crate) async fn find<E, C>(
+    conn: &C,
+    id: Uuid,
+    entity: &'static str,
+) -> Result<E::Model, StoreError>
+where
+    E: sea_orm::EntityTrait,
+    E::PrimaryKey: sea_orm::PrimaryKeyTrait<ValueType = Uuid>,
+    C: ConnectionTrait,
+{
+    E::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound { entity })
+}
+
+impl Store {
+    /// Deletes row `id` of `E` and writes its audit row (`before` = the public record that
+    /// `record` makes of the row) in one transaction.
+    pub(crate) async fn delete_audited<E, R>(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        (entity, audit_entity, action): (&'static str, &str, &str),
+        record: impl AsyncFnOnce(&sea_orm::DatabaseTransaction, E::Model) -> Result<R, StoreError>,
+    ) -> Result<(), StoreError>
+    where
+        E: sea_orm::EntityTrait,
+        E::PrimaryKey: sea_orm::PrimaryKeyTrait<ValueType = Uuid>,
+        R: serde::Serialize,
+    {
+        use sea_orm::TransactionTrait;
+        let txn = self.db.begin().await?;
+        let m = find::<E, _>(&txn, id, entity).await?;
+        let before = record(&txn, m).await?;
+        E::delete_by_id(id).exec(&txn).await?;
+        audit(
+            &txn,
+            actor,
+            action,
+            audit_entity,
+            Some(id.to_string()),
+            json(&before),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
 /// JSON of a public record for the audit log (records never carry secrets).
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Option<serde_json::Value> {
     serde_json::to_value(v).ok()

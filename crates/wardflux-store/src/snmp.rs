@@ -11,7 +11,8 @@ use wardflux_model::inventory::SnmpVersion;
 
 use crate::entity::{device, snmp_credential};
 use crate::{
-    Actor, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, audit, json, now,
+    Actor, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, audit, find, json,
+    now,
 };
 
 fn version_to_db(v: SnmpVersion) -> &'static str {
@@ -117,12 +118,8 @@ impl Store {
     }
 
     pub async fn get_snmp_credential(&self, id: Uuid) -> Result<SnmpCredential, StoreError> {
-        snmp_credential::Entity::find_by_id(id)
-            .one(&self.db)
+        find::<snmp_credential::Entity, _>(&self.db, id, "SNMP credential")
             .await?
-            .ok_or(StoreError::NotFound {
-                entity: "SNMP credential",
-            })?
             .try_into()
     }
 
@@ -152,12 +149,7 @@ impl Store {
 
     /// Decrypts a credential's secrets for the poller. Never expose the result in an API.
     pub async fn snmp_secrets(&self, id: Uuid) -> Result<SnmpSecrets, StoreError> {
-        let m = snmp_credential::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "SNMP credential",
-            })?;
+        let m = find::<snmp_credential::Entity, _>(&self.db, id, "SNMP credential").await?;
         let cipher = self.cipher();
         let dec = |t: &Option<String>| t.as_deref().map(|t| cipher.decrypt(t)).transpose();
         Ok(SnmpSecrets {
@@ -168,26 +160,16 @@ impl Store {
     }
 
     pub async fn delete_snmp_credential(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        let m = snmp_credential::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "SNMP credential",
-            })?;
-        let before = SnmpCredential::try_from(m)?;
-        snmp_credential::Entity::delete_by_id(id).exec(&txn).await?;
-        audit(
-            &txn,
+        self.delete_audited::<snmp_credential::Entity, _>(
             actor,
-            "snmp_credential.delete",
-            "snmp_credential",
-            Some(id.to_string()),
-            json(&before),
-            None,
+            id,
+            (
+                "SNMP credential",
+                "snmp_credential",
+                "snmp_credential.delete",
+            ),
+            async |_, m| SnmpCredential::try_from(m),
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .await
     }
 }

@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::entity::{api_token, user};
-use crate::{Actor, ApiToken, Role, Secret, Store, StoreError, User, audit, json, map_unique, now};
+use crate::{
+    Actor, ApiToken, Role, Secret, Store, StoreError, User, audit, find, json, map_unique, now,
+};
 
 /// Token kinds accepted by [`Store::create_token`].
 pub const TOKEN_KINDS: &[&str] = &["api", "session"];
@@ -174,10 +176,8 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: Uuid) -> Result<User, StoreError> {
-        user::Entity::find_by_id(id)
-            .one(&self.db)
+        find::<user::Entity, _>(&self.db, id, "user")
             .await?
-            .ok_or(StoreError::NotFound { entity: "user" })?
             .try_into()
     }
 
@@ -233,10 +233,7 @@ impl Store {
         disabled: Option<bool>,
     ) -> Result<User, StoreError> {
         let txn = self.db.begin().await?;
-        let m = user::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound { entity: "user" })?;
+        let m = find::<user::Entity, _>(&txn, id, "user").await?;
         let before = User::try_from(m.clone())?;
         let mut am = m.into_active_model();
         if let Some(r) = role {
@@ -270,10 +267,7 @@ impl Store {
         validate_password(password)?;
         let hash = hash_password(password).await?;
         let txn = self.db.begin().await?;
-        let m = user::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound { entity: "user" })?;
+        let m = find::<user::Entity, _>(&txn, id, "user").await?;
         let mut am = m.into_active_model();
         am.password_hash = Set(hash);
         am.updated_at = Set(now());
@@ -294,25 +288,13 @@ impl Store {
     }
 
     pub async fn delete_user(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        let m = user::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound { entity: "user" })?;
-        let before = User::try_from(m)?;
-        user::Entity::delete_by_id(id).exec(&txn).await?;
-        audit(
-            &txn,
+        self.delete_audited::<user::Entity, _>(
             actor,
-            "user.delete",
-            "user",
-            Some(id.to_string()),
-            json(&before),
-            None,
+            id,
+            ("user", "user", "user.delete"),
+            async |_, m| User::try_from(m),
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Creates a token for `user_id`; returns the record and the plain token, which is not
@@ -412,36 +394,18 @@ impl Store {
     }
 
     pub async fn get_token(&self, id: Uuid) -> Result<ApiToken, StoreError> {
-        Ok(api_token::Entity::find_by_id(id)
-            .one(&self.db)
+        Ok(find::<api_token::Entity, _>(&self.db, id, "api_token")
             .await?
-            .ok_or(StoreError::NotFound {
-                entity: "api_token",
-            })?
             .into())
     }
 
     pub async fn delete_token(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        let m = api_token::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound {
-                entity: "api_token",
-            })?;
-        let before = ApiToken::from(m);
-        api_token::Entity::delete_by_id(id).exec(&txn).await?;
-        audit(
-            &txn,
+        self.delete_audited::<api_token::Entity, _>(
             actor,
-            "token.delete",
-            "api_token",
-            Some(id.to_string()),
-            json(&before),
-            None,
+            id,
+            ("api_token", "api_token", "token.delete"),
+            async |_, m| Ok(ApiToken::from(m)),
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .await
     }
 }
