@@ -12,6 +12,10 @@
 //! - Two limits on requests in flight: a global semaphore and a per-device one (default 1,
 //!   because real routers' SNMP processes are slow and low-priority). Each PDU exchange takes
 //!   one permit of each; walks take them per request, not for the whole walk.
+//! - v3: after a timeout the engine is rediscovered before the next request to that device,
+//!   so a replaced or reconfigured agent (new engine ID) costs one failed poll, not all of
+//!   them; a rebooted agent with the same engine ID is re-synchronised by the library on its
+//!   notInTimeWindow report without any error.
 //! - Walks are driven here (not by the library's walk stream) so that they follow net-snmp's
 //!   `snmpwalk`/`snmpbulkwalk` loop exactly, adapt max-repetitions per device (halved on
 //!   tooBig and remembered), and fall back to GETNEXT for v1 and for agents answering
@@ -88,6 +92,10 @@ struct Device {
     max_reps: AtomicU32,
     /// Set once the agent answered GETBULK with an error: walk it with GETNEXT.
     getnext_only: AtomicBool,
+    /// v3 target.
+    v3: bool,
+    /// Set when a v3 exchange timed out: rediscover the engine before the next one.
+    rediscover: AtomicBool,
 }
 
 type KeyId = (u8, String, u8, String);
@@ -294,6 +302,8 @@ impl SnmpClient {
             permits: Semaphore::new(self.inner.config.per_device_in_flight.max(1)),
             max_reps: AtomicU32::new(0),
             getnext_only: AtomicBool::new(t.version == Version::V1),
+            v3: t.version == Version::V3,
+            rediscover: AtomicBool::new(false),
         });
         let mut map = self.inner.devices.lock().expect("poisoned");
         Ok(map.entry(key).or_insert(dev).clone())
@@ -318,7 +328,22 @@ impl SnmpClient {
             .acquire()
             .await
             .map_err(|_| SnmpError::Protocol("engine closed".into()))?;
-        f().await.map_err(|e| SnmpError::from_lib(&e, addr))
+        if dev.rediscover.load(Ordering::Relaxed) {
+            // The last v3 exchange timed out: the agent may have been replaced or re-keyed
+            // (new engine ID; its reports then fail our checks and look like silence).
+            // Discover again before this request; a dead agent fails here within one
+            // timeout, so a call never waits more than one timeout sequence.
+            dev.client
+                .rediscover_engine()
+                .await
+                .map_err(|e| SnmpError::from_lib(&e, addr))?;
+            dev.rediscover.store(false, Ordering::Relaxed);
+        }
+        let res = f().await.map_err(|e| SnmpError::from_lib(&e, addr));
+        if dev.v3 && matches!(res, Err(SnmpError::Timeout { .. })) {
+            dev.rediscover.store(true, Ordering::Relaxed);
+        }
+        res
     }
 
     /// GET of many OIDs; split into several PDUs when the agent answers tooBig.

@@ -380,3 +380,54 @@ fn too_big_is_split_then_typed() {
     let vbs = rt.block_on(SnmpClient::default().get(&t, &[huge])).unwrap();
     assert_eq!(vbs[0].value.as_bytes().unwrap().len(), 3000);
 }
+
+#[test]
+fn v3_resyncs_after_agent_reboot_and_rediscovers_a_new_engine() {
+    let mut d = snmpd();
+    let rt = rt();
+    let client = SnmpClient::default();
+    let t = quick(
+        v3(
+            d.addr,
+            &user_for("SHA-256", "AES-256"),
+            AUTH_PASS,
+            PRIV_PASS,
+        ),
+        1000,
+        1,
+    );
+    let q = [oid("1.3.6.1.2.1.1.3.0")];
+    let ticks = |v: &[wardflux_snmp::VarBind]| match v[0].value {
+        Value::TimeTicks(t) => t,
+        ref other => panic!("{other:?}"),
+    };
+    rt.block_on(client.get(&t, &q)).unwrap();
+
+    // Reboot, same engine ID: boots + 1, time from 0. The client still holds the old
+    // boots/time; the agent answers notInTimeWindow, the library re-synchronises once and
+    // the call succeeds: no error reaches the caller.
+    restart_snmpd(&mut d);
+    let after = rt.block_on(client.get(&t, &q)).unwrap();
+    assert!(ticks(&after) < 1000, "uptime restarted");
+
+    // Replaced device: another engine ID. Its reports name an engine we do not know and are
+    // dropped, so this call times out (typed, within the timeout); the next call
+    // rediscovers the engine and succeeds.
+    set_engine_id(&d, "0x80001f8804776172646675780002");
+    restart_snmpd(&mut d);
+    let start = Instant::now();
+    match rt.block_on(client.get(&t, &q)) {
+        Err(SnmpError::Timeout { .. }) => assert!(start.elapsed() < bound(&t)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    rt.block_on(client.get(&t, &q)).unwrap();
+    assert_eq!(
+        client.device_count(),
+        1,
+        "the same cached device state was reused"
+    );
+    let vbs = rt
+        .block_on(client.bulk_walk(&t, &oid("1.3.6.1.2.1.1")))
+        .unwrap();
+    assert!(vbs.len() >= 8);
+}

@@ -193,21 +193,12 @@ pub fn snmpd() -> Daemon {
     conf.push_str("extend big1 /bin/sh -c \"printf %01000d 1\"\n");
     conf.push_str("extend big2 /bin/sh -c \"printf %01000d 2\"\n");
     conf.push_str("extend huge /bin/sh -c \"printf %03000d 3\"\n");
+    conf.push_str(&format!("exactEngineID {ENGINE_ID}\n"));
     conf.push_str("createUser authonly SHA-256 authpass123\nrouser authonly auth -V stable\n");
     conf.push_str("createUser noauth\nrouser noauth noauth -V stable\n");
-    let conf_path = dir.path().join("snmpd.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let mut child = Command::new(bin)
-        .args(["-f", "-Lo", "-C", "-c"])
-        .arg(&conf_path)
-        .args(["-M", "/dev/null", "-m", ""])
-        .arg(format!("-p{}", dir.path().join("snmpd.pid").display()))
-        .arg(format!("udp:127.0.0.1:{port},udp6:[::1]:{port}"))
-        .env("SNMP_PERSISTENT_DIR", dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn snmpd");
+    std::fs::write(dir.path().join("snmpd-test.conf"), conf).unwrap();
+    std::fs::create_dir_all(dir.path().join("persist")).unwrap();
+    let mut child = spawn_snmpd(&bin, dir.path(), port);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_ready(
         &Target::v2c(addr, "public"),
@@ -217,6 +208,94 @@ pub fn snmpd() -> Daemon {
         &mut child,
     );
     Daemon { child, addr, dir }
+}
+
+/// The engine ID every test snmpd starts with (`exactEngineID`).
+pub const ENGINE_ID: &str = "0x80001f8804776172646675780001";
+
+/// Gives a stopped-and-restarted snmpd another engine ID (a replaced device).
+pub fn set_engine_id(d: &Daemon, id: &str) {
+    let p = d.dir.path().join("snmpd-test.conf");
+    let conf = std::fs::read_to_string(&p).unwrap();
+    let conf = conf
+        .lines()
+        .map(|l| {
+            if l.starts_with("exactEngineID ") {
+                format!("exactEngineID {id}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&p, conf + "\n").unwrap();
+}
+
+fn spawn_snmpd(bin: &Path, dir: &Path, port: u16) -> Child {
+    Command::new(bin)
+        .args(["-f", "-Lo", "-C", "-c"])
+        .arg(dir.join("snmpd-test.conf"))
+        .args(["-M", "/dev/null", "-m", ""])
+        .arg(format!("-p{}", dir.join("snmpd.pid").display()))
+        .arg(format!("udp:127.0.0.1:{port},udp6:[::1]:{port}"))
+        // snmpd rewrites $SNMP_PERSISTENT_DIR/snmpd.conf: keep it apart from our config
+        .env("SNMP_PERSISTENT_DIR", dir.join("persist"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn snmpd")
+}
+
+/// Stops an snmpd from [`snmpd`] (SIGTERM, so it saves its state) and starts it again on the
+/// same port and persistent directory: same engine ID, snmpEngineBoots one higher, engine
+/// time from zero (a rebooted device).
+pub fn restart_snmpd(d: &mut Daemon) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    let _ = d.child.wait();
+    let bin = require("snmpd");
+    let port = d.addr.port();
+    // the port is free again once the old process is gone; retry briefly if not yet
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut child = spawn_snmpd(&bin, d.dir.path(), port);
+        let alive = {
+            let t = Target::v2c(d.addr, "public");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let mut ok = false;
+            while Instant::now() < deadline {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                let mut q = t.clone();
+                q.timeout = Duration::from_millis(200);
+                q.retries = 0;
+                if rt
+                    .block_on(
+                        SnmpClient::default().get(&q, &["1.3.6.1.2.1.1.6.0".parse().unwrap()]),
+                    )
+                    .is_ok()
+                {
+                    ok = true;
+                    break;
+                }
+            }
+            ok
+        };
+        if alive {
+            d.child = child;
+            return;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(Instant::now() < deadline, "snmpd did not restart");
+    }
 }
 
 pub const SIM_DATA: &str = "/usr/share/doc/snmpsim/examples/data";
