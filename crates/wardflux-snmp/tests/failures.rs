@@ -376,9 +376,33 @@ fn too_big_is_split_then_typed() {
         .unwrap_err();
     assert!(matches!(e, SnmpError::TooBig { .. }), "{e:?}");
     assert_eq!(e.kind(), "too_big");
-    // with the default (65507, as net-snmp) it is answered
-    let vbs = rt.block_on(SnmpClient::default().get(&t, &[huge])).unwrap();
+    // a bulk walk over the three: snmpd truncates bulk responses to fit, but a single
+    // 3000-octet row cannot fit; max-repetitions is halved down to 1 and the walk ends
+    // with a typed TooBig after the rows that fit
+    let column = oid(".1.3.6.1.4.1.8072.1.3.2.3.1.2");
+    let mut seen = Vec::new();
+    let mut walk_t = t.clone();
+    walk_t.max_repetitions = 10;
+    let e = rt
+        .block_on(
+            client.walk_with(&walk_t, &column, WalkMethod::GetBulk, |vb| {
+                seen.push(vb.oid)
+            }),
+        )
+        .unwrap_err();
+    assert!(matches!(e, SnmpError::TooBig { .. }), "{e:?}");
+    assert_eq!(seen, vec![big1.clone(), big2.clone()]);
+    // with the default (65507, as net-snmp) everything is answered
+    let client = SnmpClient::default();
+    let vbs = rt
+        .block_on(client.get(&t, std::slice::from_ref(&huge)))
+        .unwrap();
     assert_eq!(vbs[0].value.as_bytes().unwrap().len(), 3000);
+    let rows = rt.block_on(client.bulk_walk(&walk_t, &column)).unwrap();
+    assert_eq!(
+        rows.iter().map(|v| v.oid.clone()).collect::<Vec<_>>(),
+        vec![big1, big2, huge]
+    );
 }
 
 #[test]
