@@ -148,10 +148,20 @@ fn main() -> Result<()> {
     }
 
     // --- wardflux
-    let client = SnmpClient::new(wardflux_snmp::ClientConfig {
-        global_in_flight: inflight,
-        ..Default::default()
-    });
+    // SOCKETS=N (environment): spread the devices over N engines (N sockets) to see whether
+    // the simulator serves one source port differently; the default is the real setup, 1.
+    let sockets: usize = std::env::var("SOCKETS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let clients: Vec<SnmpClient> = (0..sockets.max(1))
+        .map(|_| {
+            SnmpClient::new(wardflux_snmp::ClientConfig {
+                global_in_flight: inflight.div_ceil(sockets.max(1)),
+                ..Default::default()
+            })
+        })
+        .collect();
     let me = std::process::id().to_string();
     let mut ours = Vec::new();
     for cycle in 0..=cycles {
@@ -159,8 +169,8 @@ fn main() -> Result<()> {
         let start = Instant::now();
         let ok = rt.block_on(async {
             let mut set = tokio::task::JoinSet::new();
-            for t in &targets {
-                let (c, t, o) = (client.clone(), t.clone(), oids.clone());
+            for (i, t) in targets.iter().enumerate() {
+                let (c, t, o) = (clients[i % clients.len()].clone(), t.clone(), oids.clone());
                 set.spawn(async move { c.get(&t, &o).await.map(|v| v.len()) });
             }
             let mut ok = 0;
