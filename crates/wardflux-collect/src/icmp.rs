@@ -8,7 +8,9 @@
 //! device goes silent: interval + timeout + 2 s + timeout = interval + 3 s.
 //!
 //! Samples (labels `device`, `device_id`, `ip`; timestamp = check start):
-//! - `ping_rtt_ms`: mean RTT of the check's replies (absent when none answered),
+//! - `ping_rtt_ms`: mean RTT of the check's replies at microsecond resolution (absent when
+//!   none answered); whole microseconds keep the value in the metric store's cheap decimal
+//!   encoding (docs/metrics.md),
 //! - `ping_packet_loss`: percent of the check's packets lost (0-100),
 //! - `ping_availability`: 1 if the check got any reply, else 0 (raw, unconfirmed),
 //! - `ping_up`: the confirmed state, 1 up / 0 down (absent while unknown).
@@ -353,7 +355,7 @@ impl Inner {
         };
         let mut batch = Vec::with_capacity(4);
         if let Some(rtt) = rtt_ms {
-            batch.push(sample("ping_rtt_ms", rtt));
+            batch.push(sample("ping_rtt_ms", (rtt * 1000.0).round() / 1000.0));
         }
         batch.push(sample("ping_packet_loss", loss));
         batch.push(sample("ping_availability", if alive { 1.0 } else { 0.0 }));

@@ -122,13 +122,15 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         println!("Created user 'admin' with password: {pw}");
         println!("(set WARDFLUX_ADMIN_PASSWORD before the first start to choose it)");
     }
+    // The recorder first: collectors attach their metric handles when they are created.
+    let metrics = metrics_handle();
     let cancel = tokio_util::sync::CancellationToken::new();
     let tsdb = open_tsdb(&cfg, cancel.clone()).await?;
     let sink: std::sync::Arc<dyn wardflux_model::MetricSink> =
         std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone()));
     let services = crate::monitoring::start(store.clone(), sink, cancel.clone());
     let mut state = AppState::new(store);
-    state.metrics = Some(metrics_handle());
+    state.metrics = Some(metrics);
     state.secure_cookies = cfg.secure_cookies;
     state.services = services;
     state.tsdb = Some(tsdb.clone());

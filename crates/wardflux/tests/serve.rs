@@ -182,6 +182,27 @@ fn device_survives_restart_and_kill9_and_secrets_stay_secret() {
     );
     assert_eq!(st, 409, "{dup}");
 
+    // The server's own metrics include the ICMP scheduler, which picked the device up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = client()
+            .get(format!("http://{}/metrics", s.addr))
+            .bearer_auth(&tok)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if text.contains("wardflux_scheduler_jobs{scheduler=\"icmp\"} 1") {
+            assert!(text.contains("wardflux_http_requests_total"), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scheduler metrics missing from /metrics:\n{text}"
+        );
+        std::thread::yield_now();
+    }
+
     // kill -9: no graceful shutdown.
     let mut s = s;
     s.child.kill().unwrap();

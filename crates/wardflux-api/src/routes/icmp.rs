@@ -188,9 +188,9 @@ pub struct IcmpHistory {
     pub step_s: u64,
     /// `ping_rtt_ms`, average per step.
     pub rtt_ms: Vec<Point>,
-    /// `ping_packet_loss` (0..1), average per step.
+    /// `ping_packet_loss` (percent, 0-100), average per step.
     pub packet_loss: Vec<Point>,
-    /// `ping_availability` (0..1), average per step.
+    /// `ping_availability` (1 answered, 0 not), average per step: the share of checks answered.
     pub availability: Vec<Point>,
     /// `ping_up` (0 or 1), the minimum per step: one down check marks the step down.
     pub up: Vec<Point>,
