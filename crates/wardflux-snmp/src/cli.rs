@@ -65,6 +65,24 @@ const USAGE: &str = "USAGE: wardflux snmp get|getnext|walk|bulkwalk [OPTIONS] AG
   -On              numeric OIDs (always on)\n\
   --json           machine-readable output\n";
 
+/// Marks a parse error that net-snmp prints alone, without the usage text.
+const NO_USAGE: &str = "\u{0}";
+
+/// The part of an OID string from its first non-numeric arc on (net-snmp shows it in
+/// parentheses).
+fn bad_part(o: &str) -> &str {
+    let t = o.strip_prefix('.').unwrap_or(o);
+    let mut pos = 0;
+    for arc in t.split('.') {
+        if arc.is_empty() || !arc.bytes().all(|b| b.is_ascii_digit()) || arc.parse::<u32>().is_err()
+        {
+            return &t[pos..];
+        }
+        pos += arc.len() + 1;
+    }
+    t
+}
+
 fn parse(args: &[String]) -> Result<Args, String> {
     let cmd = match args.first().map(String::as_str) {
         Some("get") => Cmd::Get,
@@ -203,16 +221,23 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let (peer, addr) = resolve(&host)?;
     let mut oids = Vec::new();
     for o in pos {
-        oids.push(
-            o.parse::<Oid>()
-                .map_err(|_| format!("{o}: Unknown Object Identifier"))?,
-        );
+        oids.push(o.parse::<Oid>().map_err(|_| {
+            format!(
+                "{NO_USAGE}{o}: Unknown Object Identifier ({})",
+                bad_part(&o)
+            )
+        })?);
     }
     if oids.is_empty() {
         match cmd {
             Cmd::Walk | Cmd::BulkWalk => oids.push(Oid::from_arcs(&[1, 3, 6, 1, 2, 1])),
             _ => return Err("Missing object name".into()),
         }
+    }
+    if cmd == Cmd::BulkWalk && version == Version::V1 {
+        return Err(format!(
+            "{NO_USAGE}snmpbulkwalk: Cannot send V2 PDU on V1 session"
+        ));
     }
     if matches!(cmd, Cmd::Walk | Cmd::BulkWalk) && oids.len() > 1 {
         return Err("walks take one OID".into());
@@ -225,7 +250,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             t
         }
         Version::V3 => {
-            let user = user.ok_or("No security name specified (-u).")?;
+            let user =
+                user.ok_or_else(|| format!("{NO_USAGE}{}: No securityName specified", cmd.prog()))?;
             let level = level.unwrap_or(SecurityLevel::NoAuthNoPriv);
             let auth = if level != SecurityLevel::NoAuthNoPriv {
                 let pass = auth_pass.ok_or("No authentication passphrase specified (-A).")?;
@@ -309,8 +335,15 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let parsed = match parse(&args) {
         Ok(p) => p,
         Err(msg) => {
-            let _ = writeln!(err, "{msg}");
-            let _ = err.write_all(USAGE.as_bytes());
+            match msg.strip_prefix(NO_USAGE) {
+                Some(plain) => {
+                    let _ = writeln!(err, "{plain}");
+                }
+                None => {
+                    let _ = writeln!(err, "{msg}");
+                    let _ = err.write_all(USAGE.as_bytes());
+                }
+            }
             return 1;
         }
     };

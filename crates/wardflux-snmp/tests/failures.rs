@@ -223,6 +223,17 @@ fn cli_failure_output_matches_net_snmp() {
         assert_eq!(ours, theirs, "{args:?}");
         assert_ne!(ours.code, 0);
     }
+    // argument errors net-snmp prints without usage text
+    for args in [
+        vec!["get", "-v2c", "-c", "public", &host, "1.3.x.5"],
+        vec!["walk", "-v2c", "-c", "public", &host, ".1.3.foo"],
+        vec!["get", "-c", "public", &host, "1.3.6.1.2.1.1.5.0"],
+        vec!["bulkwalk", "-v1", "-c", "public", &host, ".1.3.6.1.2.1.1"],
+    ] {
+        let ours = wardflux(&args);
+        assert_eq!(ours, netsnmp(&args), "{args:?}");
+        assert_eq!(ours.code, 1);
+    }
     // --json gives the typed reason
     let r = wardflux(&[
         "get",
