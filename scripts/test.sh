@@ -44,7 +44,7 @@ fi
 export CI=true
 export RUST_BACKTRACE=1
 log "cargo test (SQLite, embedded metrics, real peers)"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 log "cargo test -p wardflux-api against PostgreSQL"
 WARDFLUX_TEST_DATABASE=postgres cargo test -p wardflux-api --test api
 log "all tests passed"
