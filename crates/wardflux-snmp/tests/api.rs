@@ -223,7 +223,10 @@ fn count_burst(sock: &std::net::UdpSocket, quiet: Duration) -> usize {
 fn in_flight_limits_hold_requests_back() {
     // Silent endpoints (bound UDP sockets that never answer): every request stays in flight
     // for its whole timeout, so what arrives in the first burst is what the limits let out.
-    for (per_device, global, devices, expect) in [(1, 100, 1, 1), (4, 100, 1, 4), (1, 2, 3, 2)] {
+    // (per-device limit, global limit, devices, requests per device, expected first burst)
+    for (per_device, global, devices, each, expect) in
+        [(1, 100, 1, 4, 1), (4, 100, 1, 4, 4), (1, 2, 3, 1, 2)]
+    {
         let socks: Vec<std::net::UdpSocket> = (0..devices)
             .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
             .collect();
@@ -239,10 +242,10 @@ fn in_flight_limits_hold_requests_back() {
             rt.block_on(async {
                 let mut set = tokio::task::JoinSet::new();
                 for a in &addrs {
-                    for _ in 0..4 {
+                    for _ in 0..each {
                         let c = client.clone();
                         let t = Target {
-                            timeout: Duration::from_millis(1500),
+                            timeout: Duration::from_millis(2500),
                             retries: 0,
                             ..Target::v2c(*a, "public")
                         };
@@ -268,7 +271,7 @@ fn in_flight_limits_hold_requests_back() {
             "per_device={per_device} global={global} devices={devices}"
         );
         let kinds = poller.join().unwrap();
-        assert_eq!(kinds.len(), 4 * devices);
+        assert_eq!(kinds.len(), each * devices);
         assert!(kinds.iter().all(|k| *k == "timeout"));
     }
 }
