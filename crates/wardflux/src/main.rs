@@ -19,7 +19,14 @@ use wardflux_model::inventory::{Actor, Role, Secret};
 use config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "wardflux", version, about = "WARD FLUX network monitoring")]
+#[command(
+    name = "wardflux",
+    version,
+    about = "WARD FLUX network monitoring",
+    after_help = "Network tools (their own flags, as net-snmp and fping spell them):\n  \
+                  wardflux snmp get|getnext|walk|bulkwalk -v 2c -c COMMUNITY HOST[:PORT] OID...   (wardflux snmp --help)\n  \
+                  wardflux ping [-c N] [-t MS] [-r N] [-i MS] [-q] HOST... | --sweep CIDR        (wardflux ping --help)"
+)]
 struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "WARDFLUX_CONFIG")]
