@@ -185,7 +185,11 @@ fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
                     utoipa::openapi::path::ParameterBuilder::new()
                         .name("name")
                         .parameter_in(utoipa::openapi::path::ParameterIn::Path)
-                        .required(utoipa::openapi::Required::True),
+                        .required(utoipa::openapi::Required::True)
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::String),
+                        )),
                 );
             }
             let op = b.build();

@@ -203,6 +203,7 @@ impl Store {
             return Err(StoreError::invalid("limit", "must be between 1 and 1000"));
         }
         let offset = q.offset.unwrap_or(0);
+        crate::check_offset(offset)?;
         let (sort_field, order) = match q.sort.as_deref() {
             None | Some("") => ("name", Order::Asc),
             Some(s) => match s.strip_prefix('-') {

@@ -207,6 +207,17 @@ pub(crate) async fn audit<C: ConnectionTrait>(
     Ok(())
 }
 
+/// SQL binds offsets as signed 64-bit: a larger one is the caller's mistake, not a crash.
+pub(crate) fn check_offset(offset: u64) -> Result<(), StoreError> {
+    if offset > i64::MAX as u64 {
+        return Err(StoreError::invalid(
+            "offset",
+            "must be at most 9223372036854775807",
+        ));
+    }
+    Ok(())
+}
+
 /// Row `id` of `E`, or `NotFound` naming `entity`.
 pub(crate) async fn find<E, C>(
     conn: &C,

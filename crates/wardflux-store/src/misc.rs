@@ -137,6 +137,7 @@ impl Store {
         if !(1..=1000).contains(&limit) {
             return Err(StoreError::invalid("limit", "must be between 1 and 1000"));
         }
+        crate::check_offset(offset)?;
         let total = audit_log::Entity::find().count(&self.db).await?;
         let items = audit_log::Entity::find()
             .order_by_desc(audit_log::Column::At)

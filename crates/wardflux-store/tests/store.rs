@@ -232,6 +232,19 @@ both!(list_filters_search_sort_and_pages, |db| {
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Invalid(ref f) if f.field == "sort"));
+    let e = s
+        .list_devices(&q(|q| q.offset = Some(1 << 63)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref f) if f.field == "offset"),
+        "{e:?}"
+    );
+    let e = s.list_audit(10, 1 << 63).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref f) if f.field == "offset"),
+        "{e:?}"
+    );
     let e = s.list_devices(&q(|q| q.limit = Some(0))).await.unwrap_err();
     assert!(matches!(e, StoreError::Invalid(ref f) if f.field == "limit"));
 });
