@@ -46,6 +46,11 @@ pub struct ClientConfig {
     /// Largest response we accept, advertised to v3 agents as msgMaxSize (net-snmp
     /// advertises the UDP maximum, 65507, too). Agents answer tooBig above it.
     pub max_message_size: usize,
+    /// Most variable bindings sent in one GET/GETNEXT PDU; longer lists are split. net-snmp
+    /// sends every OID of a command in one PDU, and async-snmp's own default (10) tripled
+    /// the PDUs of a 21-OID interface poll (and the agent's work with them); a PDU whose
+    /// answer is too big is still split on tooBig.
+    pub max_oids_per_request: usize,
 }
 
 impl Default for ClientConfig {
@@ -55,6 +60,7 @@ impl Default for ClientConfig {
             per_device_in_flight: 1,
             recv_buffer_size: 8 << 20,
             max_message_size: 65_507,
+            max_oids_per_request: 64,
         }
     }
 }
@@ -283,6 +289,7 @@ impl SnmpClient {
             .request_timeout(t.timeout)
             .retry(retry)
             .engine_cache(self.inner.engines.clone())
+            .max_oids_per_request(self.inner.config.max_oids_per_request.max(1))
             // Agents send usmStatsWrongDigests / UnknownUserNames / NotInTimeWindows reports
             // unauthenticated (RFC 3414 3.2 step 7a); without this they would be dropped and
             // a wrong password would look like a timeout. Like net-snmp, accept them: a

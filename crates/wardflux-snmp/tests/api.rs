@@ -275,3 +275,37 @@ fn in_flight_limits_hold_requests_back() {
         assert!(kinds.iter().all(|k| *k == "timeout"));
     }
 }
+
+/// A 21-OID interface poll (sysUpTime + 10 ifHCInOctets + 10 ifHCOutOctets) is one PDU,
+/// as net-snmp sends it, counted by the agent itself (SNMPv2-MIB snmpInPkts.0).
+#[test]
+fn a_21_oid_poll_is_one_request_pdu() {
+    let d = snmpd();
+    let rt = rt();
+    let client = SnmpClient::default();
+    let t = Target::v2c(d.addr, "public");
+    let in_pkts: Oid = "1.3.6.1.2.1.11.1.0".parse().unwrap();
+    let count = |vbs: Vec<wardflux_snmp::VarBind>| match &vbs[0].value {
+        Value::Counter32(n) => u64::from(*n),
+        other => panic!("snmpInPkts: {other:?}"),
+    };
+    let mut oids = vec!["1.3.6.1.2.1.1.3.0".parse::<Oid>().unwrap()];
+    for i in 1..=10 {
+        oids.push(format!("1.3.6.1.2.1.31.1.1.1.6.{i}").parse().unwrap());
+        oids.push(format!("1.3.6.1.2.1.31.1.1.1.10.{i}").parse().unwrap());
+    }
+    let before = count(
+        rt.block_on(client.get(&t, std::slice::from_ref(&in_pkts)))
+            .unwrap(),
+    );
+    let vbs = rt.block_on(client.get(&t, &oids)).unwrap();
+    assert_eq!(vbs.len(), 21);
+    let after = count(rt.block_on(client.get(&t, &[in_pkts])).unwrap());
+    // the poll, plus the second snmpInPkts request itself
+    assert_eq!(
+        after - before,
+        2,
+        "the 21 OIDs went out in {} PDUs",
+        after - before - 1
+    );
+}
