@@ -1,6 +1,7 @@
 //! The ICMP monitor against real kernel replies inside a test namespace; devices go silent
 //! through nft drop rules at the input hook.
 
+#[path = "../../wardflux-icmp/tests/common/mod.rs"]
 mod common;
 
 use std::net::IpAddr;
@@ -80,8 +81,8 @@ fn cfg(flap_window: Duration) -> IcmpMonitorConfig {
     }
 }
 
-fn rig(c: IcmpMonitorConfig) -> Option<Rig> {
-    let ns = common::Netns::new()?;
+fn rig(c: IcmpMonitorConfig) -> Rig {
+    let ns = common::Netns::new();
     let pinger = Pinger::new(PingerOptions {
         netns: Some(ns.name.clone().into()),
         ..PingerOptions::default()
@@ -90,7 +91,7 @@ fn rig(c: IcmpMonitorConfig) -> Option<Rig> {
     let sink = Arc::new(MemSink::default());
     let rec = Arc::new(MemRecorder::default());
     let mon = IcmpMonitor::new(pinger, sink.clone(), rec.clone(), c);
-    Some(Rig { ns, sink, rec, mon })
+    Rig { ns, sink, rec, mon }
 }
 
 fn target(name: &str, ip: &str) -> IcmpTarget {
@@ -122,9 +123,7 @@ fn ms(d: chrono::TimeDelta) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_down_up_with_the_right_timestamps() {
-    let Some(r) = rig(cfg(Duration::from_secs(300))) else {
-        return;
-    };
+    let r = rig(cfg(Duration::from_secs(300)));
     let a = target("a", "127.6.0.2");
     let id = a.device_id;
     r.mon.apply_targets(vec![a]);
@@ -194,9 +193,7 @@ async fn up_down_up_with_the_right_timestamps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_dropped_packet_or_one_lost_check_raises_nothing() {
-    let Some(r) = rig(cfg(Duration::from_secs(300))) else {
-        return;
-    };
+    let r = rig(cfg(Duration::from_secs(300)));
     let b = target("b", "127.6.0.3");
     let id = b.device_id;
     r.mon.apply_targets(vec![b]);
@@ -240,7 +237,7 @@ async fn one_dropped_packet_or_one_lost_check_raises_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flapping_is_detected_suppressed_and_cleared() {
     let window = Duration::from_secs(8);
-    let Some(r) = rig(cfg(window)) else { return };
+    let r = rig(cfg(window));
     let c = target("c", "127.6.0.4");
     let id = c.device_id;
     r.mon.apply_targets(vec![c]);
@@ -296,9 +293,7 @@ async fn flapping_is_detected_suppressed_and_cleared() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn already_down_at_start_samples_ping_now_and_reload() {
-    let Some(r) = rig(cfg(Duration::from_secs(300))) else {
-        return;
-    };
+    let r = rig(cfg(Duration::from_secs(300)));
     r.ns.kill("127.6.0.5");
     let d = target("d", "127.6.0.5");
     let e = target("e", "127.6.0.6");
@@ -419,9 +414,7 @@ fn defaults_are_the_issues() {
 /// confirmed down 0.5 + 1 + 1 + 0.5 = 3 s after its failed check started.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_confirmation_is_three_probes_one_second_apart() {
-    let Some(r) = rig(IcmpMonitorConfig::default()) else {
-        return;
-    };
+    let r = rig(IcmpMonitorConfig::default());
     let g = target("g", "127.6.0.8");
     let id = g.device_id;
     r.mon.apply_targets(vec![g]);
@@ -467,9 +460,7 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_exports_schedule_lag_and_skips_through_the_metrics_facade() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let Some(ns) = common::Netns::new() else {
-        return;
-    };
+    let ns = common::Netns::new();
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let pinger = Pinger::new(PingerOptions {

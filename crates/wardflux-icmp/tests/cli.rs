@@ -46,18 +46,16 @@ fn summaries(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn setup() -> Option<common::Netns> {
-    if !common::require(&[("fping", "fping")]) {
-        return None;
-    }
-    let ns = common::Netns::new()?;
+fn setup() -> common::Netns {
+    common::require(&[("fping", "fping")]);
+    let ns = common::Netns::new();
     ns.kill("127.5.0.9-127.5.0.16");
-    Some(ns)
+    ns
 }
 
 #[test]
 fn sweep_alive_and_unreachable_sets_agree_with_fping() {
-    let Some(ns) = setup() else { return };
+    let ns = setup();
     let ours = ours(&[
         "--netns",
         &ns.name,
@@ -121,7 +119,7 @@ fn sweep_alive_and_unreachable_sets_agree_with_fping() {
 
 #[test]
 fn hosts_all_alive_exit_zero_like_fping() {
-    let Some(ns) = setup() else { return };
+    let ns = setup();
     let args = ["127.0.0.1", "127.5.0.1", "127.5.0.200"];
     let mut a = vec!["--netns", ns.name.as_str()];
     a.extend_from_slice(&args);
@@ -133,7 +131,7 @@ fn hosts_all_alive_exit_zero_like_fping() {
 
 #[test]
 fn count_mode_summaries_agree_with_fping() {
-    let Some(ns) = setup() else { return };
+    let ns = setup();
     let args = [
         "-q",
         "-c",
@@ -165,7 +163,7 @@ fn count_mode_summaries_agree_with_fping() {
 
 #[test]
 fn count_mode_per_probe_lines_have_fpings_shape() {
-    let Some(ns) = setup() else { return };
+    let ns = setup();
     ns.drop_next("127.5.0.4", 1);
     let out = ours(&[
         "--netns",
@@ -207,9 +205,7 @@ fn count_mode_per_probe_lines_have_fpings_shape() {
 
 #[test]
 fn usage_errors_exit_like_fping() {
-    if !common::require(&[("fping", "fping")]) {
-        return;
-    }
+    common::require(&[("fping", "fping")]);
     let theirs = std::process::Command::new("fping")
         .args(["-c", "0", "127.0.0.1"])
         .output()
@@ -297,10 +293,8 @@ fn cli_in_child(test: &str, wrap: Wrap<'_>, args: &[&str]) -> Out {
 #[test]
 fn progress_bar_only_when_stderr_is_a_terminal() {
     child_role();
-    if !common::require(&[("script", "bsdutils")]) {
-        return;
-    }
-    let Some(ns) = setup() else { return };
+    common::require(&[("script", "bsdutils")]);
+    let ns = setup();
     let test = "progress_bar_only_when_stderr_is_a_terminal";
     let args = [
         "--netns",
@@ -332,12 +326,8 @@ fn progress_bar_only_when_stderr_is_a_terminal() {
 #[test]
 fn no_icmp_socket_at_all_exits_4_with_the_fix() {
     child_role();
-    if !common::require(&[("setpriv", "util-linux"), ("fping", "fping")]) {
-        return;
-    }
-    let Some(ns) = common::Netns::new() else {
-        return;
-    };
+    common::require(&[("setpriv", "util-linux"), ("fping", "fping")]);
+    let ns = common::Netns::new();
     // No CAP_NET_RAW (raw sockets refused) and no group allowed datagram ICMP sockets.
     ns.exec(&["sysctl", "-q", "-w", "net.ipv4.ping_group_range=1 0"]);
     let no_raw = [
@@ -388,7 +378,7 @@ fn no_icmp_socket_at_all_exits_4_with_the_fix() {
 #[test]
 fn unresolvable_name_exits_2_like_fping() {
     child_role();
-    let Some(ns) = setup() else { return };
+    let ns = setup();
     // Resolved inside the namespace: no network, so no query leaves the machine.
     let args = ["no-such-host.invalid", "127.0.0.1", "127.5.0.9"];
     let o = cli_in_child(
@@ -410,7 +400,7 @@ fn unresolvable_name_exits_2_like_fping() {
 
 #[test]
 fn ipv6_hosts_agree_with_fping() {
-    let Some(ns) = setup() else { return };
+    let ns = setup();
     ns.kill("fd77::9");
     let args = [
         "-r", "1", "-t", "200", "::1", "fd77::5", "fd77::9", "fd77::a",
@@ -464,7 +454,7 @@ fn ipv6_hosts_agree_with_fping() {
 
 #[test]
 fn cidr_expands_like_fping_g_on_small_prefixes() {
-    let Some(ns) = setup() else { return };
+    let ns = setup();
     // Network and broadcast addresses left out, except for /31 and /32 (RFC 3021).
     for cidr in [
         "127.5.0.5/32",
