@@ -67,6 +67,17 @@ impl From<device::Model> for Device {
     }
 }
 
+fn group_from(m: device_group::Model, device_ids: Vec<Uuid>) -> DeviceGroup {
+    DeviceGroup {
+        id: m.id,
+        name: m.name,
+        description: m.description,
+        device_ids,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
 fn blank_to_none(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -461,14 +472,7 @@ impl Store {
             .into_iter()
             .map(|r| r.device_id)
             .collect();
-        Ok(DeviceGroup {
-            id: m.id,
-            name: m.name,
-            description: m.description,
-            device_ids,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
+        Ok(group_from(m, device_ids))
     }
 
     /// Validates a group input inside `conn`: name, uniqueness, members exist.
@@ -578,16 +582,27 @@ impl Store {
         Self::group_record(&self.db, m).await
     }
 
+    /// Every group with its members: two queries, whatever the number of groups.
     pub async fn list_groups(&self) -> Result<Vec<DeviceGroup>, StoreError> {
-        let ms = device_group::Entity::find()
+        let groups = device_group::Entity::find()
             .order_by_asc(device_group::Column::Name)
             .all(&self.db)
             .await?;
-        let mut out = Vec::with_capacity(ms.len());
-        for m in ms {
-            out.push(Self::group_record(&self.db, m).await?);
+        let mut members: std::collections::HashMap<Uuid, Vec<Uuid>> = Default::default();
+        for r in device_group_member::Entity::find()
+            .order_by_asc(device_group_member::Column::DeviceId)
+            .all(&self.db)
+            .await?
+        {
+            members.entry(r.group_id).or_default().push(r.device_id);
         }
-        Ok(out)
+        Ok(groups
+            .into_iter()
+            .map(|m| {
+                let ids = members.remove(&m.id).unwrap_or_default();
+                group_from(m, ids)
+            })
+            .collect())
     }
 
     pub async fn update_group(

@@ -323,6 +323,30 @@ both!(groups_membership_and_validation, |db| {
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Invalid(ref f) if f.field == "device_ids"));
+    let empty = s
+        .create_group(
+            &a,
+            DeviceGroupInput {
+                name: "Batumi".into(),
+                description: None,
+                device_ids: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let all = s.list_groups().await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|g| (g.name.as_str(), g.device_ids.len()))
+            .collect::<Vec<_>>(),
+        vec![("Batumi", 0), ("Tbilisi", 2)]
+    );
+    assert_eq!(
+        all[1],
+        s.get_group(g.id).await.unwrap(),
+        "list and get agree"
+    );
+    s.delete_group(&a, empty.id).await.unwrap();
     let mut q = DeviceQuery {
         group_id: Some(g.id),
         ..Default::default()
