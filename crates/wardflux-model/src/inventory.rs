@@ -140,7 +140,8 @@ pub struct ApiToken {
 pub struct Device {
     pub id: Uuid,
     pub name: String,
-    pub ip: String,
+    #[schema(value_type = String, example = "192.0.2.1")]
+    pub ip: std::net::IpAddr,
     pub hostname: Option<String>,
     pub vendor: Option<String>,
     pub device_type: Option<String>,
@@ -152,7 +153,7 @@ pub struct Device {
     pub enabled: bool,
     pub parent_id: Option<Uuid>,
     /// `standalone` (created here) or `zabbix` (mirrored); the IP is unique within a source.
-    pub source: String,
+    pub source: DeviceSource,
     /// ICMP check interval, seconds (default 10).
     pub icmp_interval_s: i32,
     pub created_at: DateTime<Utc>,
@@ -186,12 +187,47 @@ pub struct DeviceInput {
     #[serde(default)]
     pub parent_id: Option<Uuid>,
     #[serde(default)]
-    pub source: Option<String>,
+    pub source: Option<DeviceSource>,
     #[serde(default)]
     pub icmp_interval_s: Option<i32>,
 }
 
-pub const DEVICE_SOURCES: &[&str] = &["standalone", "zabbix"];
+/// Where a device record comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceSource {
+    /// Created here (API, import, discovery) and monitored by the standalone engine.
+    #[default]
+    Standalone,
+    /// Mirrored from a Zabbix server.
+    Zabbix,
+}
+
+impl DeviceSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standalone => "standalone",
+            Self::Zabbix => "zabbix",
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeviceSource {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "standalone" => Ok(Self::Standalone),
+            "zabbix" => Ok(Self::Zabbix),
+            _ => Err(FieldError::new("source", "must be standalone or zabbix")),
+        }
+    }
+}
 
 impl DeviceInput {
     /// Checks every field and normalises the IP (`std::net::IpAddr` canonical form).
@@ -230,11 +266,6 @@ impl DeviceInput {
                 ));
             }
         }
-        if let Some(s) = &self.source
-            && !DEVICE_SOURCES.contains(&s.as_str())
-        {
-            return Err(FieldError::new("source", "must be standalone or zabbix"));
-        }
         if let Some(i) = self.icmp_interval_s
             && !(1..=86_400).contains(&i)
         {
@@ -258,7 +289,7 @@ pub struct DeviceQuery {
     pub region: Option<String>,
     pub branch: Option<String>,
     pub location: Option<String>,
-    pub source: Option<String>,
+    pub source: Option<DeviceSource>,
     pub enabled: Option<bool>,
     /// Devices carrying this tag.
     pub tag: Option<String>,
@@ -362,6 +393,9 @@ pub struct SnmpCredential {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnmpCredentialInput {
+    /// Required for a shared credential; a per-device one (with `device_id`) without a name
+    /// is named after its device.
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub device_id: Option<Uuid>,
@@ -394,8 +428,14 @@ pub const SECURITY_LEVELS: &[&str] = &["noAuthNoPriv", "authNoPriv", "authPriv"]
 impl SnmpCredentialInput {
     pub fn validate(&mut self) -> Result<(), FieldError> {
         self.name = self.name.trim().to_string();
-        if self.name.is_empty() || self.name.chars().count() > 255 {
-            return Err(FieldError::new("name", "must be 1-255 characters"));
+        if self.name.is_empty() && self.device_id.is_none() {
+            return Err(FieldError::new(
+                "name",
+                "is required for a shared credential (one without device_id)",
+            ));
+        }
+        if self.name.chars().count() > 255 {
+            return Err(FieldError::new("name", "must be at most 255 characters"));
         }
         let version = self
             .version
@@ -523,9 +563,8 @@ pub struct AuditEntry {
 pub struct StatusChange {
     pub id: Uuid,
     pub device_id: Uuid,
-    /// up | down | unknown | flapping
-    pub from_state: String,
-    pub to_state: String,
+    pub from_state: crate::DeviceState,
+    pub to_state: crate::DeviceState,
     pub at: DateTime<Utc>,
     pub reason: Option<String>,
 }

@@ -7,6 +7,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use uuid::Uuid;
+use wardflux_model::InventoryEvent;
 use wardflux_model::inventory::SnmpVersion;
 
 use crate::entity::{device, snmp_credential};
@@ -31,7 +32,7 @@ impl TryFrom<snmp_credential::Model> for SnmpCredential {
             "v2c" => SnmpVersion::V2c,
             "v3" => SnmpVersion::V3,
             other => {
-                return Err(StoreError::Db(format!(
+                return Err(StoreError::Corrupt(format!(
                     "stored SNMP version {other:?} is unknown"
                 )));
             }
@@ -67,10 +68,14 @@ impl Store {
             s.as_ref().map(|s| cipher.encrypt(s.expose()))
         };
         let txn = self.db.begin().await?;
-        if let Some(d) = input.device_id
-            && device::Entity::find_by_id(d).one(&txn).await?.is_none()
-        {
-            return Err(StoreError::invalid("device_id", "no device with this id"));
+        if let Some(d) = input.device_id {
+            let Some(dev) = device::Entity::find_by_id(d).one(&txn).await? else {
+                return Err(StoreError::invalid("device_id", "no device with this id"));
+            };
+            if input.name.is_empty() {
+                let v = version_to_db(input.version.unwrap_or(SnmpVersion::V2c));
+                input.name = format!("{} ({v})", dev.name);
+            }
         }
         let t = now();
         let m = snmp_credential::ActiveModel {
@@ -103,6 +108,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.publish(InventoryEvent::CredentialsChanged(c.device_id));
         Ok(c)
     }
 
@@ -170,6 +176,8 @@ impl Store {
             ),
             async |_, m| SnmpCredential::try_from(m),
         )
-        .await
+        .await?;
+        self.publish(InventoryEvent::CredentialsChanged(None));
+        Ok(())
     }
 }

@@ -164,14 +164,23 @@ async fn monitoring_profile_mode() {
     let (s, p) = app.get("/api/v1/monitoring/profile").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(p["mode"], "standalone");
-    for mode in ["zabbix", "hybrid", "standalone"] {
-        let (s, p) = app
+    // Zabbix and hybrid are planned, not built: refused with 501, nothing stored.
+    for mode in ["zabbix", "hybrid"] {
+        let (s, v) = app
             .put("/api/v1/monitoring/profile", json!({"mode": mode}))
             .await;
-        assert_eq!(s, StatusCode::OK);
-        assert_eq!(p["mode"], mode);
-        assert_eq!(app.get("/api/v1/monitoring/profile").await.1["mode"], mode);
+        assert_error(s, &v, StatusCode::NOT_IMPLEMENTED, None);
+        assert!(v["message"].as_str().unwrap().contains(mode), "{v}");
+        assert_eq!(
+            app.get("/api/v1/monitoring/profile").await.1["mode"],
+            "standalone"
+        );
     }
+    let (s, p) = app
+        .put("/api/v1/monitoring/profile", json!({"mode": "standalone"}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(p["mode"], "standalone");
     let (s, v) = app
         .put("/api/v1/monitoring/profile", json!({"mode": "cloud"}))
         .await;
