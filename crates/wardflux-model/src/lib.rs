@@ -6,6 +6,7 @@
 
 pub mod inventory;
 pub mod metrics;
+pub mod snmp;
 
 pub use metrics::{Labels, MetricSink, Sample, SinkError};
 

@@ -371,8 +371,11 @@ impl ScopedPdu {
 
 /// Decode one captured or decrypted scoped-PDU TLV and validate its suffix.
 ///
-/// Plaintext and AES-CFB data must end exactly after the TLV. DES and 3DES
-/// may carry at most seven padding octets from their eight-octet CBC block.
+/// Plaintext must end exactly after the TLV. DES and 3DES may carry at most
+/// seven padding octets from their eight-octet CBC block. AES-CFB needs no
+/// padding (RFC 3826 3.1.3), but some agents (pysnmp, hence snmpsim) pad the
+/// plaintext to the sixteen-octet AES block anyway; like net-snmp, accept up
+/// to fifteen such octets.
 #[cfg(test)]
 fn decode_scoped_pdu_with_consumption(
     data: Bytes,
@@ -418,8 +421,8 @@ pub(crate) fn decode_scoped_pdu(
             | crate::v3::PrivProtocol::Aes192Reeder
             | crate::v3::PrivProtocol::Aes256Blumenthal
             | crate::v3::PrivProtocol::Aes256Reeder,
-        )
-        | None => 0,
+        ) => 15,
+        None => 0,
     };
     if decoder.remaining() > maximum_suffix {
         return Err(decoder.malformed(DecodeErrorKind::TrailingData {
@@ -1094,7 +1097,7 @@ mod tests {
     #[test]
     fn scoped_pdu_suffix_rules_match_privacy_protocols() {
         let source = "127.0.0.1:161".parse().unwrap();
-        for suffix in 0..=8 {
+        for suffix in 0..=16 {
             let mut bytes = valid_scoped_bytes().to_vec();
             bytes.extend(std::iter::repeat_n(0, suffix));
             let bytes = Bytes::from(bytes);
@@ -1126,7 +1129,7 @@ mod tests {
                     Some(crate::v3::PrivProtocol::Aes128)
                 )
                 .is_ok(),
-                suffix == 0
+                suffix <= 15
             );
             for protocol in [
                 crate::v3::PrivProtocol::Aes192Blumenthal,
@@ -1137,7 +1140,7 @@ mod tests {
                 assert_eq!(
                     decode_scoped_pdu_with_consumption(bytes.clone(), 0, source, Some(protocol),)
                         .is_ok(),
-                    suffix == 0,
+                    suffix <= 15,
                     "{protocol}",
                 );
             }

@@ -1,0 +1,400 @@
+//! The SNMP vocabulary shared by the store, the API, the engine and the CLI: protocol
+//! version, USM security level, authentication and privacy protocols.
+//!
+//! Each enum has one canonical spelling, used by `Display`, `as_str` and `Serialize` (the
+//! model's and net-snmp's: `v2c`, `authPriv`, `SHA-256`, `AES-256-C`), and a lenient parser
+//! used by `FromStr` and `Deserialize` alike, so that an API body, a CSV import, a config
+//! file and a `-v 2c -l authPriv -a sha256` command line all read the same way. Unknown
+//! names are refused with a message that lists the accepted ones.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A name that is not one of an SNMP enum's accepted spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {given:?}: expected one of {accepted}")]
+pub struct UnknownName {
+    /// What was being parsed, e.g. `SNMP version`.
+    pub what: &'static str,
+    /// The text given.
+    pub given: String,
+    /// The accepted canonical spellings, comma separated.
+    pub accepted: &'static str,
+}
+
+/// Upper-cases `s` and drops `-`, `_` and spaces: `sha-256`, `SHA256` and `Sha_256` compare
+/// equal.
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// Implements `Display`, `FromStr` (through `$parse`) and a `Deserialize` that accepts any
+/// spelling `FromStr` does (and integers, through their decimal text).
+macro_rules! vocabulary {
+    ($ty:ident, $what:literal, $accepted:literal) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $ty::parse_name(s.trim()).ok_or_else(|| UnknownName {
+                    what: $what,
+                    given: s.to_string(),
+                    accepted: $accepted,
+                })
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write!(f, "{}: one of {}", $what, $accepted)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
+                        s.parse().map_err(E::custom)
+                    }
+                    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<$ty, E> {
+                        self.visit_str(&n.to_string())
+                    }
+                    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<$ty, E> {
+                        self.visit_str(&n.to_string())
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+/// SNMP protocol version. Serialised as `v1`, `v2c`, `v3`; read from those and from
+/// net-snmp's `-v` spellings (`1`, `2c`, `2`, `3`; case-insensitive, also `v2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+pub enum SnmpVersion {
+    #[serde(rename = "v1")]
+    V1,
+    #[serde(rename = "v2c")]
+    V2c,
+    #[serde(rename = "v3")]
+    V3,
+}
+
+impl SnmpVersion {
+    pub const ALL: [SnmpVersion; 3] = [SnmpVersion::V1, SnmpVersion::V2c, SnmpVersion::V3];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnmpVersion::V1 => "v1",
+            SnmpVersion::V2c => "v2c",
+            SnmpVersion::V3 => "v3",
+        }
+    }
+
+    fn parse_name(s: &str) -> Option<Self> {
+        let t = s.to_ascii_lowercase();
+        let t = t.strip_prefix('v').unwrap_or(&t);
+        Some(match t {
+            "1" => SnmpVersion::V1,
+            "2c" | "2" => SnmpVersion::V2c,
+            "3" => SnmpVersion::V3,
+            _ => return None,
+        })
+    }
+}
+
+vocabulary!(SnmpVersion, "SNMP version", "v1, v2c, v3");
+
+/// USM security level (RFC 3414). Serialised as `noAuthNoPriv`, `authNoPriv`, `authPriv`;
+/// read case-insensitively from those and from net-snmp's short forms `noauth`, `auth`,
+/// `priv` and `1`, `2`, `3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+pub enum SecurityLevel {
+    #[serde(rename = "noAuthNoPriv")]
+    NoAuthNoPriv,
+    #[serde(rename = "authNoPriv")]
+    AuthNoPriv,
+    #[serde(rename = "authPriv")]
+    AuthPriv,
+}
+
+impl SecurityLevel {
+    pub const ALL: [SecurityLevel; 3] = [
+        SecurityLevel::NoAuthNoPriv,
+        SecurityLevel::AuthNoPriv,
+        SecurityLevel::AuthPriv,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityLevel::NoAuthNoPriv => "noAuthNoPriv",
+            SecurityLevel::AuthNoPriv => "authNoPriv",
+            SecurityLevel::AuthPriv => "authPriv",
+        }
+    }
+
+    /// Whether this level authenticates messages (authNoPriv, authPriv).
+    pub fn has_auth(self) -> bool {
+        self != SecurityLevel::NoAuthNoPriv
+    }
+
+    /// Whether this level encrypts messages (authPriv).
+    pub fn has_priv(self) -> bool {
+        self == SecurityLevel::AuthPriv
+    }
+
+    fn parse_name(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "noauthnopriv" | "noauth" | "1" => SecurityLevel::NoAuthNoPriv,
+            "authnopriv" | "auth" | "2" => SecurityLevel::AuthNoPriv,
+            "authpriv" | "priv" | "3" => SecurityLevel::AuthPriv,
+            _ => return None,
+        })
+    }
+}
+
+vocabulary!(
+    SecurityLevel,
+    "security level",
+    "noAuthNoPriv, authNoPriv, authPriv"
+);
+
+/// USM authentication protocol (RFC 3414, RFC 7860). Serialised as `MD5`, `SHA`, `SHA-224`,
+/// `SHA-256`, `SHA-384`, `SHA-512`; read case-insensitively with or without the dash, and
+/// `SHA1`/`SHA-1` for `SHA`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+pub enum AuthProtocol {
+    #[serde(rename = "MD5")]
+    Md5,
+    #[serde(rename = "SHA")]
+    Sha1,
+    #[serde(rename = "SHA-224")]
+    Sha224,
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    #[serde(rename = "SHA-384")]
+    Sha384,
+    #[serde(rename = "SHA-512")]
+    Sha512,
+}
+
+impl AuthProtocol {
+    pub const ALL: [AuthProtocol; 6] = [
+        AuthProtocol::Md5,
+        AuthProtocol::Sha1,
+        AuthProtocol::Sha224,
+        AuthProtocol::Sha256,
+        AuthProtocol::Sha384,
+        AuthProtocol::Sha512,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthProtocol::Md5 => "MD5",
+            AuthProtocol::Sha1 => "SHA",
+            AuthProtocol::Sha224 => "SHA-224",
+            AuthProtocol::Sha256 => "SHA-256",
+            AuthProtocol::Sha384 => "SHA-384",
+            AuthProtocol::Sha512 => "SHA-512",
+        }
+    }
+
+    fn parse_name(s: &str) -> Option<Self> {
+        Some(match squash(s).as_str() {
+            "MD5" => AuthProtocol::Md5,
+            "SHA" | "SHA1" => AuthProtocol::Sha1,
+            "SHA224" => AuthProtocol::Sha224,
+            "SHA256" => AuthProtocol::Sha256,
+            "SHA384" => AuthProtocol::Sha384,
+            "SHA512" => AuthProtocol::Sha512,
+            _ => return None,
+        })
+    }
+}
+
+vocabulary!(
+    AuthProtocol,
+    "auth protocol",
+    "MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512"
+);
+
+/// USM privacy protocol. `AES` is AES-128 (RFC 3826). AES-192/256 exist in two key
+/// extensions: net-snmp's (Blumenthal draft), spelled `AES-192`/`AES-256`, and Cisco's
+/// (Reeder draft), spelled `AES-192-C`/`AES-256-C`. Read case-insensitively with or without
+/// dashes; `AES128`/`AES-128` for `AES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+pub enum PrivProtocol {
+    #[serde(rename = "DES")]
+    Des,
+    #[serde(rename = "AES")]
+    Aes128,
+    #[serde(rename = "AES-192")]
+    Aes192,
+    #[serde(rename = "AES-256")]
+    Aes256,
+    #[serde(rename = "AES-192-C")]
+    Aes192Cisco,
+    #[serde(rename = "AES-256-C")]
+    Aes256Cisco,
+}
+
+impl PrivProtocol {
+    pub const ALL: [PrivProtocol; 6] = [
+        PrivProtocol::Des,
+        PrivProtocol::Aes128,
+        PrivProtocol::Aes192,
+        PrivProtocol::Aes256,
+        PrivProtocol::Aes192Cisco,
+        PrivProtocol::Aes256Cisco,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivProtocol::Des => "DES",
+            PrivProtocol::Aes128 => "AES",
+            PrivProtocol::Aes192 => "AES-192",
+            PrivProtocol::Aes256 => "AES-256",
+            PrivProtocol::Aes192Cisco => "AES-192-C",
+            PrivProtocol::Aes256Cisco => "AES-256-C",
+        }
+    }
+
+    fn parse_name(s: &str) -> Option<Self> {
+        Some(match squash(s).as_str() {
+            "DES" => PrivProtocol::Des,
+            "AES" | "AES128" => PrivProtocol::Aes128,
+            "AES192" => PrivProtocol::Aes192,
+            "AES256" => PrivProtocol::Aes256,
+            "AES192C" => PrivProtocol::Aes192Cisco,
+            "AES256C" => PrivProtocol::Aes256Cisco,
+            _ => return None,
+        })
+    }
+}
+
+vocabulary!(
+    PrivProtocol,
+    "privacy protocol",
+    "DES, AES, AES-192, AES-256, AES-192-C, AES-256-C"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn de<T: serde::de::DeserializeOwned>(j: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_str(j)
+    }
+
+    #[test]
+    fn versions_read_every_spelling_and_write_one() {
+        for (given, want) in [
+            ("v1", SnmpVersion::V1),
+            ("1", SnmpVersion::V1),
+            ("v2c", SnmpVersion::V2c),
+            ("2c", SnmpVersion::V2c),
+            ("2", SnmpVersion::V2c),
+            ("V2C", SnmpVersion::V2c),
+            ("v3", SnmpVersion::V3),
+            ("3", SnmpVersion::V3),
+        ] {
+            assert_eq!(given.parse::<SnmpVersion>(), Ok(want), "{given}");
+            assert_eq!(de::<SnmpVersion>(&format!("{given:?}")).unwrap(), want);
+        }
+        assert_eq!(de::<SnmpVersion>("3").unwrap(), SnmpVersion::V3);
+        for v in SnmpVersion::ALL {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{v}\""));
+            assert_eq!(v.as_str().parse::<SnmpVersion>(), Ok(v));
+        }
+        let e = "v4".parse::<SnmpVersion>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown SNMP version \"v4\": expected one of v1, v2c, v3"
+        );
+        let e = de::<SnmpVersion>("\"2d\"").unwrap_err().to_string();
+        assert!(e.contains("expected one of v1, v2c, v3"), "{e}");
+    }
+
+    #[test]
+    fn security_levels() {
+        for (given, want) in [
+            ("noAuthNoPriv", SecurityLevel::NoAuthNoPriv),
+            ("noauth", SecurityLevel::NoAuthNoPriv),
+            ("AUTHNOPRIV", SecurityLevel::AuthNoPriv),
+            ("auth", SecurityLevel::AuthNoPriv),
+            ("authPriv", SecurityLevel::AuthPriv),
+            ("priv", SecurityLevel::AuthPriv),
+            ("3", SecurityLevel::AuthPriv),
+        ] {
+            assert_eq!(given.parse::<SecurityLevel>(), Ok(want), "{given}");
+        }
+        for l in SecurityLevel::ALL {
+            assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{l}\""));
+            assert_eq!(de::<SecurityLevel>(&format!("\"{l}\"")).unwrap(), l);
+        }
+        assert!(SecurityLevel::AuthPriv.has_priv() && SecurityLevel::AuthPriv.has_auth());
+        assert!(!SecurityLevel::NoAuthNoPriv.has_auth());
+        let e = "superPriv"
+            .parse::<SecurityLevel>()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "unknown security level \"superPriv\": expected one of noAuthNoPriv, authNoPriv, authPriv"
+        );
+    }
+
+    #[test]
+    fn protocols_round_trip_and_accept_variants() {
+        for p in AuthProtocol::ALL {
+            assert_eq!(p.as_str().parse::<AuthProtocol>(), Ok(p));
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
+            assert_eq!(de::<AuthProtocol>(&format!("\"{p}\"")).unwrap(), p);
+        }
+        for p in PrivProtocol::ALL {
+            assert_eq!(p.as_str().parse::<PrivProtocol>(), Ok(p));
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
+            assert_eq!(de::<PrivProtocol>(&format!("\"{p}\"")).unwrap(), p);
+        }
+        assert_eq!("sha1".parse(), Ok(AuthProtocol::Sha1));
+        assert_eq!("SHA-1".parse(), Ok(AuthProtocol::Sha1));
+        assert_eq!("sha256".parse(), Ok(AuthProtocol::Sha256));
+        assert_eq!("aes-128".parse(), Ok(PrivProtocol::Aes128));
+        assert_eq!("aes256c".parse(), Ok(PrivProtocol::Aes256Cisco));
+        assert_eq!("AES-256".parse(), Ok(PrivProtocol::Aes256));
+        let e = "SHA-3".parse::<AuthProtocol>().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unknown auth protocol \"SHA-3\": expected one of MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512"
+        );
+        let e = "ROT13".parse::<PrivProtocol>().unwrap_err().to_string();
+        assert!(
+            e.contains("DES, AES, AES-192, AES-256, AES-192-C, AES-256-C"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_model_protocol_name_parses() {
+        for n in crate::inventory::AUTH_PROTOCOLS {
+            assert_eq!(n.parse::<AuthProtocol>().unwrap().as_str(), *n);
+        }
+        for n in crate::inventory::PRIV_PROTOCOLS {
+            assert_eq!(n.parse::<PrivProtocol>().unwrap().as_str(), *n);
+        }
+        for n in crate::inventory::SECURITY_LEVELS {
+            assert_eq!(n.parse::<SecurityLevel>().unwrap().as_str(), *n);
+        }
+    }
+}
