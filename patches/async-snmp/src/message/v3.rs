@@ -373,9 +373,9 @@ impl ScopedPdu {
 ///
 /// Plaintext must end exactly after the TLV. DES and 3DES may carry at most
 /// seven padding octets from their eight-octet CBC block. AES-CFB needs no
-/// padding (RFC 3826 3.1.3), but some agents (pysnmp, hence snmpsim) pad the
-/// plaintext to the sixteen-octet AES block anyway; like net-snmp, accept up
-/// to fifteen such octets.
+/// padding (RFC 3826 3.1.3), but pysnmp (hence snmpsim) appends
+/// `16 - len % 16` zero octets anyway, a whole block when the length is
+/// already a multiple of 16; like net-snmp, accept up to sixteen.
 #[cfg(test)]
 fn decode_scoped_pdu_with_consumption(
     data: Bytes,
@@ -421,7 +421,7 @@ pub(crate) fn decode_scoped_pdu(
             | crate::v3::PrivProtocol::Aes192Reeder
             | crate::v3::PrivProtocol::Aes256Blumenthal
             | crate::v3::PrivProtocol::Aes256Reeder,
-        ) => 15,
+        ) => 16,
         None => 0,
     };
     if decoder.remaining() > maximum_suffix {
@@ -1097,7 +1097,7 @@ mod tests {
     #[test]
     fn scoped_pdu_suffix_rules_match_privacy_protocols() {
         let source = "127.0.0.1:161".parse().unwrap();
-        for suffix in 0..=16 {
+        for suffix in 0..=17 {
             let mut bytes = valid_scoped_bytes().to_vec();
             bytes.extend(std::iter::repeat_n(0, suffix));
             let bytes = Bytes::from(bytes);
@@ -1129,7 +1129,7 @@ mod tests {
                     Some(crate::v3::PrivProtocol::Aes128)
                 )
                 .is_ok(),
-                suffix <= 15
+                suffix <= 16
             );
             for protocol in [
                 crate::v3::PrivProtocol::Aes192Blumenthal,
@@ -1140,7 +1140,7 @@ mod tests {
                 assert_eq!(
                     decode_scoped_pdu_with_consumption(bytes.clone(), 0, source, Some(protocol),)
                         .is_ok(),
-                    suffix <= 15,
+                    suffix <= 16,
                     "{protocol}",
                 );
             }
