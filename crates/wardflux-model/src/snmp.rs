@@ -22,7 +22,7 @@ pub struct UnknownName {
     /// The text given.
     pub given: String,
     /// The accepted canonical spellings, comma separated.
-    pub accepted: &'static str,
+    pub accepted: String,
 }
 
 /// Upper-cases `s` and drops `-`, `_` and spaces: `sha-256`, `SHA256` and `Sha_256` compare
@@ -34,10 +34,45 @@ fn squash(s: &str) -> String {
         .to_ascii_uppercase()
 }
 
-/// Implements `Display`, `FromStr` (through `$parse`) and a `Deserialize` that accepts any
-/// spelling `FromStr` does (and integers, through their decimal text).
+/// Defines one vocabulary enum from its variants and canonical spellings: the enum (with
+/// `Serialize` and an OpenAPI string-enum schema under those spellings), `ALL`, `as_str`,
+/// `Display`, `FromStr` (through the type's own `parse_name`) and a `Deserialize` that
+/// accepts whatever `FromStr` does (and integers, through their decimal text). The schema is
+/// written out because utoipa's derive does not see a `serde(rename)` made by a macro.
 macro_rules! vocabulary {
-    ($ty:ident, $what:literal, $accepted:literal) => {
+    (
+        $(#[$meta:meta])*
+        $ty:ident ($what:literal) { $($variant:ident = $name:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum $ty {
+            $(#[serde(rename = $name)] $variant),+
+        }
+
+        impl $ty {
+            /// Every value, in the standard's order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The canonical spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($name),+]))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $ty {}
+
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -50,7 +85,7 @@ macro_rules! vocabulary {
                 $ty::parse_name(s.trim()).ok_or_else(|| UnknownName {
                     what: $what,
                     given: s.to_string(),
-                    accepted: $accepted,
+                    accepted: [$($name),+].join(", "),
                 })
             }
         }
@@ -61,7 +96,7 @@ macro_rules! vocabulary {
                 impl serde::de::Visitor<'_> for V {
                     type Value = $ty;
                     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        write!(f, "{}: one of {}", $what, $accepted)
+                        write!(f, "{}: one of {}", $what, [$($name),+].join(", "))
                     }
                     fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$ty, E> {
                         s.parse().map_err(E::custom)
@@ -79,29 +114,13 @@ macro_rules! vocabulary {
     };
 }
 
-/// SNMP protocol version. Serialised as `v1`, `v2c`, `v3`; read from those and from
-/// net-snmp's `-v` spellings (`1`, `2c`, `2`, `3`; case-insensitive, also `v2`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
-pub enum SnmpVersion {
-    #[serde(rename = "v1")]
-    V1,
-    #[serde(rename = "v2c")]
-    V2c,
-    #[serde(rename = "v3")]
-    V3,
+vocabulary! {
+    /// SNMP protocol version. Serialised as `v1`, `v2c`, `v3`; read from those and from
+    /// net-snmp's `-v` spellings (`1`, `2c`, `2`, `3`; case-insensitive, also `v2`).
+    SnmpVersion ("SNMP version") { V1 = "v1", V2c = "v2c", V3 = "v3" }
 }
 
 impl SnmpVersion {
-    pub const ALL: [SnmpVersion; 3] = [SnmpVersion::V1, SnmpVersion::V2c, SnmpVersion::V3];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnmpVersion::V1 => "v1",
-            SnmpVersion::V2c => "v2c",
-            SnmpVersion::V3 => "v3",
-        }
-    }
-
     fn parse_name(s: &str) -> Option<Self> {
         let t = s.to_ascii_lowercase();
         let t = t.strip_prefix('v').unwrap_or(&t);
@@ -114,36 +133,18 @@ impl SnmpVersion {
     }
 }
 
-vocabulary!(SnmpVersion, "SNMP version", "v1, v2c, v3");
-
-/// USM security level (RFC 3414). Serialised as `noAuthNoPriv`, `authNoPriv`, `authPriv`;
-/// read case-insensitively from those and from net-snmp's short forms `noauth`, `auth`,
-/// `priv` and `1`, `2`, `3`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
-pub enum SecurityLevel {
-    #[serde(rename = "noAuthNoPriv")]
-    NoAuthNoPriv,
-    #[serde(rename = "authNoPriv")]
-    AuthNoPriv,
-    #[serde(rename = "authPriv")]
-    AuthPriv,
+vocabulary! {
+    /// USM security level (RFC 3414). Serialised as `noAuthNoPriv`, `authNoPriv`, `authPriv`;
+    /// read case-insensitively from those and from net-snmp's short forms `noauth`, `auth`,
+    /// `priv` and `1`, `2`, `3`.
+    SecurityLevel ("security level") {
+        NoAuthNoPriv = "noAuthNoPriv",
+        AuthNoPriv = "authNoPriv",
+        AuthPriv = "authPriv",
+    }
 }
 
 impl SecurityLevel {
-    pub const ALL: [SecurityLevel; 3] = [
-        SecurityLevel::NoAuthNoPriv,
-        SecurityLevel::AuthNoPriv,
-        SecurityLevel::AuthPriv,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecurityLevel::NoAuthNoPriv => "noAuthNoPriv",
-            SecurityLevel::AuthNoPriv => "authNoPriv",
-            SecurityLevel::AuthPriv => "authPriv",
-        }
-    }
-
     /// Whether this level authenticates messages (authNoPriv, authPriv).
     pub fn has_auth(self) -> bool {
         self != SecurityLevel::NoAuthNoPriv
@@ -164,130 +165,56 @@ impl SecurityLevel {
     }
 }
 
-vocabulary!(
-    SecurityLevel,
-    "security level",
-    "noAuthNoPriv, authNoPriv, authPriv"
-);
-
-/// USM authentication protocol (RFC 3414, RFC 7860). Serialised as `MD5`, `SHA`, `SHA-224`,
-/// `SHA-256`, `SHA-384`, `SHA-512`; read case-insensitively with or without the dash, and
-/// `SHA1`/`SHA-1` for `SHA`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
-pub enum AuthProtocol {
-    #[serde(rename = "MD5")]
-    Md5,
-    #[serde(rename = "SHA")]
-    Sha1,
-    #[serde(rename = "SHA-224")]
-    Sha224,
-    #[serde(rename = "SHA-256")]
-    Sha256,
-    #[serde(rename = "SHA-384")]
-    Sha384,
-    #[serde(rename = "SHA-512")]
-    Sha512,
+vocabulary! {
+    /// USM authentication protocol (RFC 3414, RFC 7860). Serialised as `MD5`, `SHA`,
+    /// `SHA-224`, `SHA-256`, `SHA-384`, `SHA-512`; read case-insensitively with or without the
+    /// dash, and `SHA1`/`SHA-1` for `SHA`.
+    AuthProtocol ("auth protocol") {
+        Md5 = "MD5",
+        Sha1 = "SHA",
+        Sha224 = "SHA-224",
+        Sha256 = "SHA-256",
+        Sha384 = "SHA-384",
+        Sha512 = "SHA-512",
+    }
 }
 
 impl AuthProtocol {
-    pub const ALL: [AuthProtocol; 6] = [
-        AuthProtocol::Md5,
-        AuthProtocol::Sha1,
-        AuthProtocol::Sha224,
-        AuthProtocol::Sha256,
-        AuthProtocol::Sha384,
-        AuthProtocol::Sha512,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthProtocol::Md5 => "MD5",
-            AuthProtocol::Sha1 => "SHA",
-            AuthProtocol::Sha224 => "SHA-224",
-            AuthProtocol::Sha256 => "SHA-256",
-            AuthProtocol::Sha384 => "SHA-384",
-            AuthProtocol::Sha512 => "SHA-512",
-        }
-    }
-
     fn parse_name(s: &str) -> Option<Self> {
-        Some(match squash(s).as_str() {
-            "MD5" => AuthProtocol::Md5,
-            "SHA" | "SHA1" => AuthProtocol::Sha1,
-            "SHA224" => AuthProtocol::Sha224,
-            "SHA256" => AuthProtocol::Sha256,
-            "SHA384" => AuthProtocol::Sha384,
-            "SHA512" => AuthProtocol::Sha512,
-            _ => return None,
-        })
+        let t = squash(s);
+        let t = if t == "SHA1" { "SHA" } else { t.as_str() };
+        AuthProtocol::ALL
+            .iter()
+            .copied()
+            .find(|p| squash(p.as_str()) == t)
     }
 }
 
-vocabulary!(
-    AuthProtocol,
-    "auth protocol",
-    "MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512"
-);
-
-/// USM privacy protocol. `AES` is AES-128 (RFC 3826). AES-192/256 exist in two key
-/// extensions: net-snmp's (Blumenthal draft), spelled `AES-192`/`AES-256`, and Cisco's
-/// (Reeder draft), spelled `AES-192-C`/`AES-256-C`. Read case-insensitively with or without
-/// dashes; `AES128`/`AES-128` for `AES`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
-pub enum PrivProtocol {
-    #[serde(rename = "DES")]
-    Des,
-    #[serde(rename = "AES")]
-    Aes128,
-    #[serde(rename = "AES-192")]
-    Aes192,
-    #[serde(rename = "AES-256")]
-    Aes256,
-    #[serde(rename = "AES-192-C")]
-    Aes192Cisco,
-    #[serde(rename = "AES-256-C")]
-    Aes256Cisco,
+vocabulary! {
+    /// USM privacy protocol. `AES` is AES-128 (RFC 3826). AES-192/256 exist in two key
+    /// extensions: net-snmp's (Blumenthal draft), spelled `AES-192`/`AES-256`, and Cisco's
+    /// (Reeder draft), spelled `AES-192-C`/`AES-256-C`. Read case-insensitively with or
+    /// without dashes; `AES128`/`AES-128` for `AES`.
+    PrivProtocol ("privacy protocol") {
+        Des = "DES",
+        Aes128 = "AES",
+        Aes192 = "AES-192",
+        Aes256 = "AES-256",
+        Aes192Cisco = "AES-192-C",
+        Aes256Cisco = "AES-256-C",
+    }
 }
 
 impl PrivProtocol {
-    pub const ALL: [PrivProtocol; 6] = [
-        PrivProtocol::Des,
-        PrivProtocol::Aes128,
-        PrivProtocol::Aes192,
-        PrivProtocol::Aes256,
-        PrivProtocol::Aes192Cisco,
-        PrivProtocol::Aes256Cisco,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PrivProtocol::Des => "DES",
-            PrivProtocol::Aes128 => "AES",
-            PrivProtocol::Aes192 => "AES-192",
-            PrivProtocol::Aes256 => "AES-256",
-            PrivProtocol::Aes192Cisco => "AES-192-C",
-            PrivProtocol::Aes256Cisco => "AES-256-C",
-        }
-    }
-
     fn parse_name(s: &str) -> Option<Self> {
-        Some(match squash(s).as_str() {
-            "DES" => PrivProtocol::Des,
-            "AES" | "AES128" => PrivProtocol::Aes128,
-            "AES192" => PrivProtocol::Aes192,
-            "AES256" => PrivProtocol::Aes256,
-            "AES192C" => PrivProtocol::Aes192Cisco,
-            "AES256C" => PrivProtocol::Aes256Cisco,
-            _ => return None,
-        })
+        let t = squash(s);
+        let t = if t == "AES128" { "AES" } else { t.as_str() };
+        PrivProtocol::ALL
+            .iter()
+            .copied()
+            .find(|p| squash(p.as_str()) == t)
     }
 }
-
-vocabulary!(
-    PrivProtocol,
-    "privacy protocol",
-    "DES, AES, AES-192, AES-256, AES-192-C, AES-256-C"
-);
 
 #[cfg(test)]
 mod tests {
@@ -313,7 +240,7 @@ mod tests {
             assert_eq!(de::<SnmpVersion>(&format!("{given:?}")).unwrap(), want);
         }
         assert_eq!(de::<SnmpVersion>("3").unwrap(), SnmpVersion::V3);
-        for v in SnmpVersion::ALL {
+        for &v in SnmpVersion::ALL {
             assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{v}\""));
             assert_eq!(v.as_str().parse::<SnmpVersion>(), Ok(v));
         }
@@ -339,7 +266,7 @@ mod tests {
         ] {
             assert_eq!(given.parse::<SecurityLevel>(), Ok(want), "{given}");
         }
-        for l in SecurityLevel::ALL {
+        for &l in SecurityLevel::ALL {
             assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{l}\""));
             assert_eq!(de::<SecurityLevel>(&format!("\"{l}\"")).unwrap(), l);
         }
@@ -357,12 +284,12 @@ mod tests {
 
     #[test]
     fn protocols_round_trip_and_accept_variants() {
-        for p in AuthProtocol::ALL {
+        for &p in AuthProtocol::ALL {
             assert_eq!(p.as_str().parse::<AuthProtocol>(), Ok(p));
             assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
             assert_eq!(de::<AuthProtocol>(&format!("\"{p}\"")).unwrap(), p);
         }
-        for p in PrivProtocol::ALL {
+        for &p in PrivProtocol::ALL {
             assert_eq!(p.as_str().parse::<PrivProtocol>(), Ok(p));
             assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{p}\""));
             assert_eq!(de::<PrivProtocol>(&format!("\"{p}\"")).unwrap(), p);
@@ -383,6 +310,26 @@ mod tests {
             e.contains("DES, AES, AES-192, AES-256, AES-192-C, AES-256-C"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn openapi_schemas_list_the_canonical_spellings() {
+        fn names<T: utoipa::PartialSchema>() -> serde_json::Value {
+            serde_json::to_value(T::schema()).unwrap()["enum"].clone()
+        }
+        assert_eq!(
+            names::<SnmpVersion>(),
+            serde_json::json!(["v1", "v2c", "v3"])
+        );
+        assert_eq!(
+            names::<SecurityLevel>(),
+            serde_json::json!(["noAuthNoPriv", "authNoPriv", "authPriv"])
+        );
+        assert_eq!(
+            names::<PrivProtocol>(),
+            serde_json::json!(["DES", "AES", "AES-192", "AES-256", "AES-192-C", "AES-256-C"])
+        );
+        assert_eq!(names::<AuthProtocol>()[1], "SHA");
     }
 
     #[test]

@@ -25,9 +25,7 @@ pub fn value_text(v: &Value) -> String {
 /// Appends the net-snmp text of one value to `out`.
 pub fn write_value(out: &mut String, v: &Value) {
     match v {
-        Value::Integer(i) => {
-            let _ = write!(out, "INTEGER: {i}");
-        }
+        Value::Integer(i) => labelled(out, "INTEGER: ", i),
         Value::OctetString(b) => write_octet_string(out, b),
         Value::Null => out.push_str("NULL"),
         Value::ObjectIdentifier(o) => {
@@ -36,15 +34,9 @@ pub fn write_value(out: &mut String, v: &Value) {
         Value::IpAddress(a) => {
             let _ = write!(out, "IpAddress: {}.{}.{}.{}", a[0], a[1], a[2], a[3]);
         }
-        Value::Counter32(c) => {
-            let _ = write!(out, "Counter32: {c}");
-        }
-        Value::Gauge32(g) => {
-            let _ = write!(out, "Gauge32: {g}");
-        }
-        Value::UInteger32(g) => {
-            let _ = write!(out, "UInteger32: {g}");
-        }
+        Value::Counter32(c) => labelled(out, "Counter32: ", c),
+        Value::Gauge32(g) => labelled(out, "Gauge32: ", g),
+        Value::UInteger32(g) => labelled(out, "UInteger32: ", g),
         Value::TimeTicks(t) => {
             let _ = write!(out, "Timeticks: ({t}) ");
             write_uptime(out, *t);
@@ -56,24 +48,16 @@ pub fn write_value(out: &mut String, v: &Value) {
         // net-snmp's sprint_realloc_double says "Float" for doubles too.
         Value::OpaqueFloat(f) => write_float(out, f64::from(*f), f.is_sign_negative()),
         Value::OpaqueDouble(d) => write_float(out, *d, d.is_sign_negative()),
-        Value::OpaqueCounter64(c) => {
-            let _ = write!(out, "Opaque: Counter64: {c}");
-        }
-        Value::OpaqueInt64(i) => {
-            let _ = write!(out, "Opaque: Int64: {i}");
-        }
-        Value::OpaqueUInt64(u) => {
-            let _ = write!(out, "Opaque: UInt64: {u}");
-        }
+        Value::OpaqueCounter64(c) => labelled(out, "Opaque: Counter64: ", c),
+        Value::OpaqueInt64(i) => labelled(out, "Opaque: Int64: ", i),
+        Value::OpaqueUInt64(u) => labelled(out, "Opaque: UInt64: ", u),
         Value::NsapAddress(b) => {
             out.push_str("NsapAddress: ");
             for o in b.iter() {
                 let _ = write!(out, "{o:02X}");
             }
         }
-        Value::Counter64(c) => {
-            let _ = write!(out, "Counter64: {c}");
-        }
+        Value::Counter64(c) => labelled(out, "Counter64: ", c),
         Value::NoSuchObject => out.push_str("No Such Object available on this agent at this OID"),
         Value::NoSuchInstance => {
             out.push_str("No Such Instance currently exists at this OID");
@@ -86,6 +70,12 @@ pub fn write_value(out: &mut String, v: &Value) {
             write_hex(out, data);
         }
     }
+}
+
+/// `label` then the number.
+fn labelled(out: &mut String, label: &str, n: impl std::fmt::Display) {
+    out.push_str(label);
+    let _ = write!(out, "{n}");
 }
 
 fn is_print(b: u8) -> bool {

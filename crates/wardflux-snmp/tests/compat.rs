@@ -356,26 +356,9 @@ fn v3_auth_priv_against_padding_snmpsim_matches_net_snmp() {
         ("simblmt", "SHA-256", "AES-256"),
         ("simreeder", "SHA", "AES-256-C"),
     ] {
-        let args = [
-            "bulkwalk",
-            "-v3",
-            "-l",
-            "authPriv",
-            "-u",
-            user,
-            "-a",
-            a,
-            "-A",
-            AUTH_PASS,
-            "-x",
-            x,
-            "-X",
-            PRIV_PASS,
-            "-n",
-            "cisco3750",
-            host.as_str(),
-            ".1.3.6.1.2.1.2.2.1",
-        ];
+        let mut args = vec!["bulkwalk"];
+        args.extend(v3_args(user, a, x));
+        args.extend(["-n", "cisco3750", host.as_str(), ".1.3.6.1.2.1.2.2.1"]);
         let ours = wardflux(&args);
         assert_eq!(ours.code, 0, "{user}: {}", ours.err);
         assert!(ours.out.lines().count() > 100, "{user}");

@@ -136,6 +136,13 @@ pub const PRIVS: &[&str] = &["DES", "AES", "AES-192", "AES-256", "AES-192-C", "A
 pub const AUTH_PASS: &str = "authpass123";
 pub const PRIV_PASS: &str = "privpass123";
 
+/// net-snmp's arguments for an authPriv `user` with protocols `a`/`x` and the test passwords.
+pub fn v3_args<'a>(user: &'a str, a: &'a str, x: &'a str) -> Vec<&'a str> {
+    vec![
+        "-v3", "-l", "authPriv", "-u", user, "-a", a, "-A", AUTH_PASS, "-x", x, "-X", PRIV_PASS,
+    ]
+}
+
 /// v3 user name for an auth/priv pair, e.g. `u_SHA256_AES256C`.
 pub fn user_for(a: &str, x: &str) -> String {
     format!("u_{}_{}", a.replace('-', ""), x.replace('-', ""))
