@@ -34,6 +34,19 @@ fn squash(s: &str) -> String {
         .to_ascii_uppercase()
 }
 
+/// The value of `all` whose name equals `s` up to case, dashes and underscores, reading the
+/// squashed `alias.0` as `alias.1`.
+fn by_squashed_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+    alias: (&str, &str),
+) -> Option<T> {
+    let t = squash(s);
+    let t = if t == alias.0 { alias.1 } else { t.as_str() };
+    all.iter().copied().find(|&v| squash(name(v)) == t)
+}
+
 /// Defines one vocabulary enum from its variants and canonical spellings: the enum (with
 /// `Serialize` and an OpenAPI string-enum schema under those spellings), `ALL`, `as_str`,
 /// `Display`, `FromStr` (through the type's own `parse_name`) and a `Deserialize` that
@@ -181,12 +194,7 @@ vocabulary! {
 
 impl AuthProtocol {
     fn parse_name(s: &str) -> Option<Self> {
-        let t = squash(s);
-        let t = if t == "SHA1" { "SHA" } else { t.as_str() };
-        AuthProtocol::ALL
-            .iter()
-            .copied()
-            .find(|p| squash(p.as_str()) == t)
+        by_squashed_name(Self::ALL, Self::as_str, s, ("SHA1", "SHA"))
     }
 }
 
@@ -207,12 +215,7 @@ vocabulary! {
 
 impl PrivProtocol {
     fn parse_name(s: &str) -> Option<Self> {
-        let t = squash(s);
-        let t = if t == "AES128" { "AES" } else { t.as_str() };
-        PrivProtocol::ALL
-            .iter()
-            .copied()
-            .find(|p| squash(p.as_str()) == t)
+        by_squashed_name(Self::ALL, Self::as_str, s, ("AES128", "AES"))
     }
 }
 

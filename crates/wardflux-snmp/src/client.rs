@@ -20,6 +20,12 @@
 //!   `snmpwalk`/`snmpbulkwalk` loop exactly, adapt max-repetitions per device (halved on
 //!   tooBig and remembered), and fall back to GETNEXT for v1 and for agents answering
 //!   GETBULK with an error status (remembered per device).
+//! - OID order ([`OidCheck`]): by default a walk ends, as net-snmp's does, at an OID that
+//!   does not increase, after handing out the rest of that response. Agents that list their
+//!   tables out of order are read with [`OidCheck::Unchecked`] (net-snmp's `-Cc`); since such
+//!   a walk can no longer rely on order to end, it keeps the set of OIDs it asked for and
+//!   stops with [`SnmpError::WalkLoop`] when one comes round again (net-snmp would loop
+//!   forever).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
