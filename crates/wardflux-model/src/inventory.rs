@@ -358,15 +358,8 @@ pub struct RowError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum SnmpVersion {
-    #[serde(rename = "v1")]
-    V1,
-    #[serde(rename = "v2c")]
-    V2c,
-    #[serde(rename = "v3")]
-    V3,
-}
+/// Moved to [`crate::snmp`] (with the other SNMP enums); re-exported here for existing users.
+pub use crate::snmp::SnmpVersion;
 
 /// An SNMP credential as the API shows it: never a secret, only whether one is set.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

@@ -7,6 +7,7 @@
 pub mod events;
 pub mod inventory;
 pub mod metrics;
+pub mod snmp;
 
 pub use events::{
     DeviceState, FanoutRecorder, InventoryEvent, StateChange, StateRecorder, TransitionKind,
