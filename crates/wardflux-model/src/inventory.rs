@@ -369,12 +369,10 @@ pub struct SnmpCredential {
     pub device_id: Option<Uuid>,
     pub version: SnmpVersion,
     pub username: Option<String>,
-    /// noAuthNoPriv | authNoPriv | authPriv (v3 only)
-    pub security_level: Option<String>,
-    /// MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512
-    pub auth_protocol: Option<String>,
-    /// DES, AES, AES-192, AES-256, AES-192-C, AES-256-C
-    pub priv_protocol: Option<String>,
+    /// v3 only.
+    pub security_level: Option<crate::snmp::SecurityLevel>,
+    pub auth_protocol: Option<crate::snmp::AuthProtocol>,
+    pub priv_protocol: Option<crate::snmp::PrivProtocol>,
     pub context: Option<String>,
     pub has_community: bool,
     pub has_auth_key: bool,
@@ -399,24 +397,20 @@ pub struct SnmpCredentialInput {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub security_level: Option<String>,
+    pub security_level: Option<crate::snmp::SecurityLevel>,
     #[serde(default)]
-    pub auth_protocol: Option<String>,
+    pub auth_protocol: Option<crate::snmp::AuthProtocol>,
     #[schema(value_type = Option<String>, format = Password)]
     #[serde(default)]
     pub auth_key: Option<Secret>,
     #[serde(default)]
-    pub priv_protocol: Option<String>,
+    pub priv_protocol: Option<crate::snmp::PrivProtocol>,
     #[schema(value_type = Option<String>, format = Password)]
     #[serde(default)]
     pub priv_key: Option<Secret>,
     #[serde(default)]
     pub context: Option<String>,
 }
-
-pub const AUTH_PROTOCOLS: &[&str] = &["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
-pub const PRIV_PROTOCOLS: &[&str] = &["DES", "AES", "AES-192", "AES-256", "AES-192-C", "AES-256-C"];
-pub const SECURITY_LEVELS: &[&str] = &["noAuthNoPriv", "authNoPriv", "authPriv"];
 
 impl SnmpCredentialInput {
     pub fn validate(&mut self) -> Result<(), FieldError> {
@@ -455,29 +449,16 @@ impl SnmpCredentialInput {
                 if self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
                     return Err(FieldError::new("username", "is required for v3"));
                 }
-                let level = self.security_level.clone().unwrap_or_else(|| {
-                    match (&self.auth_key, &self.priv_key) {
-                        (Some(_), Some(_)) => "authPriv".into(),
-                        (Some(_), None) => "authNoPriv".into(),
-                        _ => "noAuthNoPriv".into(),
-                    }
-                });
-                if !SECURITY_LEVELS.contains(&level.as_str()) {
-                    return Err(FieldError::new(
-                        "security_level",
-                        "must be noAuthNoPriv, authNoPriv or authPriv",
-                    ));
-                }
-                let needs_auth = level != "noAuthNoPriv";
-                let needs_priv = level == "authPriv";
-                if needs_auth {
-                    let p = self.auth_protocol.get_or_insert_with(|| "SHA".into());
-                    if !AUTH_PROTOCOLS.contains(&p.as_str()) {
-                        return Err(FieldError::new(
-                            "auth_protocol",
-                            format!("must be one of {}", AUTH_PROTOCOLS.join(", ")),
-                        ));
-                    }
+                use crate::snmp::{AuthProtocol, PrivProtocol, SecurityLevel};
+                let level = self
+                    .security_level
+                    .unwrap_or(match (&self.auth_key, &self.priv_key) {
+                        (Some(_), Some(_)) => SecurityLevel::AuthPriv,
+                        (Some(_), None) => SecurityLevel::AuthNoPriv,
+                        _ => SecurityLevel::NoAuthNoPriv,
+                    });
+                if level.has_auth() {
+                    self.auth_protocol.get_or_insert(AuthProtocol::Sha1);
                     match &self.auth_key {
                         Some(k) if k.expose().len() >= 8 => {}
                         _ => {
@@ -490,14 +471,8 @@ impl SnmpCredentialInput {
                 } else if self.auth_key.is_some() || self.auth_protocol.is_some() {
                     return Err(FieldError::new("auth_key", "not allowed with noAuthNoPriv"));
                 }
-                if needs_priv {
-                    let p = self.priv_protocol.get_or_insert_with(|| "AES".into());
-                    if !PRIV_PROTOCOLS.contains(&p.as_str()) {
-                        return Err(FieldError::new(
-                            "priv_protocol",
-                            format!("must be one of {}", PRIV_PROTOCOLS.join(", ")),
-                        ));
-                    }
+                if level.has_priv() {
+                    self.priv_protocol.get_or_insert(PrivProtocol::Aes128);
                     match &self.priv_key {
                         Some(k) if k.expose().len() >= 8 => {}
                         _ => {

@@ -336,15 +336,15 @@ mod tests {
     }
 
     #[test]
-    fn every_model_protocol_name_parses() {
-        for n in crate::inventory::AUTH_PROTOCOLS {
-            assert_eq!(n.parse::<AuthProtocol>().unwrap().as_str(), *n);
+    fn every_name_round_trips() {
+        for p in AuthProtocol::ALL {
+            assert_eq!(p.as_str().parse::<AuthProtocol>().unwrap(), *p);
         }
-        for n in crate::inventory::PRIV_PROTOCOLS {
-            assert_eq!(n.parse::<PrivProtocol>().unwrap().as_str(), *n);
+        for p in PrivProtocol::ALL {
+            assert_eq!(p.as_str().parse::<PrivProtocol>().unwrap(), *p);
         }
-        for n in crate::inventory::SECURITY_LEVELS {
-            assert_eq!(n.parse::<SecurityLevel>().unwrap().as_str(), *n);
+        for l in SecurityLevel::ALL {
+            assert_eq!(l.as_str().parse::<SecurityLevel>().unwrap(), *l);
         }
     }
 }

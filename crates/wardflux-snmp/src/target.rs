@@ -160,10 +160,8 @@ impl Target {
                     .clone()
                     .filter(|u| !u.is_empty())
                     .ok_or_else(|| SnmpError::Config("v3 username is not set".into()))?;
-                let level = match cred.security_level.as_deref() {
-                    Some(l) => l
-                        .parse::<SecurityLevel>()
-                        .map_err(|e| SnmpError::Config(e.to_string()))?,
+                let level = match cred.security_level {
+                    Some(l) => l,
                     None => match (&secrets.auth_key, &secrets.priv_key) {
                         (Some(_), Some(_)) => SecurityLevel::AuthPriv,
                         (Some(_), None) => SecurityLevel::AuthNoPriv,
@@ -173,10 +171,7 @@ impl Target {
                 let auth = if level == SecurityLevel::NoAuthNoPriv {
                     None
                 } else {
-                    let name = cred.auth_protocol.as_deref().unwrap_or("SHA");
-                    let p = name
-                        .parse::<AuthProtocol>()
-                        .map_err(|e| SnmpError::Config(e.to_string()))?;
+                    let p = cred.auth_protocol.unwrap_or(AuthProtocol::Sha1);
                     let key = secrets
                         .auth_key
                         .clone()
@@ -184,10 +179,7 @@ impl Target {
                     Some((p, key))
                 };
                 let privacy = if level == SecurityLevel::AuthPriv {
-                    let name = cred.priv_protocol.as_deref().unwrap_or("AES");
-                    let p = name
-                        .parse::<PrivProtocol>()
-                        .map_err(|e| SnmpError::Config(e.to_string()))?;
+                    let p = cred.priv_protocol.unwrap_or(PrivProtocol::Aes128);
                     let key = secrets
                         .priv_key
                         .clone()

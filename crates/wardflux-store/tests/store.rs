@@ -482,16 +482,19 @@ both!(snmp_secrets_encrypted_at_rest_and_rotation, |db| {
                 name: "v3".into(),
                 version: Some(SnmpVersion::V3),
                 username: Some("rigsha".into()),
-                auth_protocol: Some("SHA-256".into()),
+                auth_protocol: Some(wardflux_model::snmp::AuthProtocol::Sha256),
                 auth_key: Some(Secret::new("authpass-SECRET-1")),
-                priv_protocol: Some("AES-256-C".into()),
+                priv_protocol: Some(wardflux_model::snmp::PrivProtocol::Aes256Cisco),
                 priv_key: Some(Secret::new("privpass-SECRET-2")),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    assert_eq!(c.security_level.as_deref(), Some("authPriv"));
+    assert_eq!(
+        c.security_level,
+        Some(wardflux_model::snmp::SecurityLevel::AuthPriv)
+    );
     assert!(c.has_auth_key && c.has_priv_key && !c.has_community);
     let v2 = s
         .create_snmp_credential(

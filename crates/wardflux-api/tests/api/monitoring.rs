@@ -113,7 +113,7 @@ async fn snmp_credential_validation() {
         ),
         (
             json!({"name": "x", "version": "v3", "username": "u", "auth_protocol": "SHA-1024", "auth_key": "authkey-123"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "auth_protocol",
         ),
         (
@@ -123,12 +123,12 @@ async fn snmp_credential_validation() {
         ),
         (
             json!({"name": "x", "version": "v3", "username": "u", "auth_key": "authkey-123", "priv_protocol": "ROT13", "priv_key": "privkey-123"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "priv_protocol",
         ),
         (
             json!({"name": "x", "version": "v3", "username": "u", "security_level": "superPriv"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "security_level",
         ),
         (
@@ -156,6 +156,30 @@ async fn snmp_credential_validation() {
         app.get("/api/v1/monitoring/snmp/credentials").await.1,
         json!([])
     );
+}
+
+/// The seed's shape: a per-device credential with no name is accepted and named after its
+/// device; a shared one still needs a name.
+#[tokio::test]
+async fn per_device_credential_needs_no_name() {
+    let app = spawn_app().await;
+    let d = app.create_device("branch-7-rtr", "127.11.0.7").await;
+    let (s, c) = app
+        .post(
+            "/api/v1/monitoring/snmp/credentials",
+            json!({"device_id": d["id"], "version": "2c", "community": "public"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["name"], "branch-7-rtr (v2c)");
+    assert_eq!(c["version"], "v2c");
+    let (s, v) = app
+        .post(
+            "/api/v1/monitoring/snmp/credentials",
+            json!({"version": "v2c", "community": "public"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some("name"));
 }
 
 #[tokio::test]

@@ -10,6 +10,25 @@ async fn healthz_answers_without_auth() {
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["status"], "ok");
+    // Each component by name with its state, not one "ok" for everything.
+    let names: Vec<&str> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["status"], "up", "{c}");
+            c["name"].as_str().unwrap()
+        })
+        .collect();
+    for want in [
+        "store",
+        "metric store",
+        "icmp monitor",
+        "pinger",
+        "snmp engine",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
 }
 
 /// Every method+path the router serves is in the OpenAPI document, and vice versa. The
