@@ -188,7 +188,10 @@ mod tests {
             panic!("sinks here never wait")
         };
         assert!(matches!(r, Err(SinkError::Rejected(_))));
-        assert_eq!(failing.0.lock().unwrap().as_slice(), &[s.clone()]);
+        assert_eq!(
+            failing.0.lock().unwrap().as_slice(),
+            std::slice::from_ref(&s)
+        );
         assert_eq!(ok.0.lock().unwrap().as_slice(), &[s]);
     }
 }

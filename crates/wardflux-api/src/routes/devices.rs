@@ -175,7 +175,6 @@ pub async fn import_devices(
         .store
         .import_devices(&me.actor(), inputs, p.partial)
         .await?;
-    if report.created > 0 {}
     for e in &mut report.errors {
         if let Some(n) = numbers.get((e.row as usize).wrapping_sub(1)) {
             e.row = *n;
