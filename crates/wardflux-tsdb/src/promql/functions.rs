@@ -346,18 +346,17 @@ fn linear_regression(w: &[(i64, f64)], t0: i64) -> (f64, f64) {
 /// matched more than once or otherwise.
 fn absent_labels(vs: Option<&VectorSelector>) -> SeriesKey {
     let mut labels: Vec<(String, String)> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
     if let Some(vs) = vs {
         for m in &vs.matchers.matchers {
             if m.name == "__name__" {
                 continue;
             }
-            let has = labels.iter().position(|(n, _)| *n == m.name);
-            match (&m.op, has) {
-                (MatchOp::Equal, None) => labels.push((m.name.clone(), m.value.clone())),
-                (_, Some(i)) => {
-                    labels.remove(i);
-                }
-                _ => {}
+            if matches!(m.op, MatchOp::Equal) && !seen.contains(&m.name.as_str()) {
+                labels.push((m.name.clone(), m.value.clone()));
+                seen.push(&m.name);
+            } else {
+                labels.retain(|(n, _)| *n != m.name);
             }
         }
     }

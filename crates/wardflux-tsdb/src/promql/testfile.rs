@@ -91,6 +91,12 @@ pub enum Expected {
     Series(Vec<ExpectedSeries>),
     Scalar(f64),
     String(String),
+    /// A range vector answering an instant query (`expect range vector from A to B step C`).
+    Matrix {
+        start_ms: i64,
+        step_ms: i64,
+        series: Vec<ExpectedSeries>,
+    },
     /// Native histograms or a result form this runner does not compare.
     Other(String),
 }
@@ -179,7 +185,8 @@ pub fn parse(text: &str) -> Result<Vec<Command>, TestFileError> {
                     expected: Expected::Series(Vec::new()),
                 };
                 let mut series = Vec::new();
-                let steps = match kind {
+                let mut matrix: Option<(i64, i64)> = None;
+                let mut steps = match kind {
                     EvalKind::Instant { .. } => 1,
                     EvalKind::Range {
                         start_ms,
@@ -201,8 +208,18 @@ pub fn parse(text: &str) -> Result<Vec<Command>, TestFileError> {
                             ev.ordered = true;
                         } else if let Some(s) = e.strip_prefix("string ") {
                             ev.expected = Expected::String(unquote(s.trim()).unwrap_or_default());
-                        } else if e.starts_with("range vector") {
-                            ev.expected = Expected::Other("a range vector result".into());
+                        } else if let Some(r) = e.strip_prefix("range vector from ") {
+                            let w: Vec<&str> = r.split_whitespace().collect();
+                            let [from, "to", to, "step", step] = w.as_slice() else {
+                                return Err(err(format!("bad expectation {e:?}")));
+                            };
+                            let (a, b, st) = (
+                                parse_duration(from).map_err(err)?,
+                                parse_duration(to).map_err(err)?,
+                                parse_duration(step).map_err(err)?,
+                            );
+                            matrix = Some((a, st));
+                            steps = ((b - a) / st.max(1) + 1) as usize;
                         }
                         continue;
                     }
@@ -233,7 +250,14 @@ pub fn parse(text: &str) -> Result<Vec<Command>, TestFileError> {
                     series.push(ExpectedSeries { key, values });
                 }
                 if matches!(ev.expected, Expected::Series(_)) {
-                    ev.expected = Expected::Series(series);
+                    ev.expected = match matrix {
+                        Some((start_ms, step_ms)) => Expected::Matrix {
+                            start_ms,
+                            step_ms,
+                            series,
+                        },
+                        None => Expected::Series(series),
+                    };
                 }
                 out.push(Command::Eval(ev));
             }
@@ -303,16 +327,39 @@ fn set_aside(e: &Eval, loads: &[&Load]) -> Option<&'static str> {
             }
         }
     }
-    if idents.iter().any(|i| hist.contains(i.as_str())) {
+    let patterns = name_patterns(&e.query);
+    let mentions = |names: &HashSet<&str>| {
+        idents.iter().any(|i| names.contains(i.as_str()))
+            || patterns.iter().any(|p| names.iter().any(|n| p.is_match(n)))
+    };
+    if mentions(&hist) {
         return Some("native histograms");
     }
-    if idents.iter().any(|i| stale.contains(i.as_str())) {
+    if mentions(&stale) {
         return Some("staleness markers");
     }
     if uses_absolute_time(&e.query) {
         return Some("absolute time");
     }
     None
+}
+
+/// The regular expressions of `__name__=~"..."` matchers in a query.
+fn name_patterns(q: &str) -> Vec<regex::Regex> {
+    let mut out = Vec::new();
+    let mut rest = q;
+    while let Some(i) = rest.find("__name__=~") {
+        rest = &rest[i + "__name__=~".len()..];
+        let Some(quote) = rest.chars().next() else {
+            break;
+        };
+        if let Some(end) = rest[1..].find(quote)
+            && let Ok(r) = regex::Regex::new(&format!("^(?:{})$", &rest[1..=end]))
+        {
+            out.push(r);
+        }
+    }
+    out
 }
 
 fn identifiers(q: &str) -> Vec<String> {
@@ -711,6 +758,7 @@ pub fn is_unsupported(msg: &str) -> bool {
     m.contains("unsupported")
         || m.contains("not supported")
         || m.contains("unknown function")
+        || m.contains("unknown func ")
         || m.contains("not implemented")
 }
 
@@ -728,7 +776,7 @@ pub fn check(e: &Eval, got: Result<QueryValue, String>, shift_ms: i64) -> Outcom
         Ok(v) => v,
     };
     let wrong = |m: String| Outcome::Wrong(m);
-    match (&e.expected, e.kind, got) {
+    match (&e.expected, &e.kind, got) {
         (Expected::Scalar(want), _, QueryValue::Scalar(_, v)) => {
             if close(*want, v) {
                 Outcome::Pass
@@ -791,45 +839,63 @@ pub fn check(e: &Eval, got: Result<QueryValue, String>, shift_ms: i64) -> Outcom
                 start_ms, step_ms, ..
             },
             QueryValue::Matrix(got),
-        ) => {
-            let got: Vec<&crate::SeriesPoints> =
-                got.iter().filter(|s| !s.points.is_empty()).collect();
-            if want.len() != got.len() {
-                return wrong(format!("{} series, want {}", got.len(), want.len()));
-            }
-            for w in want {
-                let Some(g) = got.iter().find(|g| g.key == w.key) else {
-                    return wrong(format!("missing {}", super::eval::key_text(&w.key)));
-                };
-                let mut have: Vec<Option<f64>> = vec![None; w.values.len()];
-                for &(t, v) in &g.points {
-                    let off = t - shift_ms - start_ms;
-                    if off % step_ms.max(1) != 0 {
-                        return wrong(format!("point at unexpected time {t}"));
-                    }
-                    let k = (off / step_ms.max(1)) as usize;
-                    if k >= have.len() {
-                        return wrong(format!("point past the end at {t}"));
-                    }
-                    have[k] = Some(v);
-                }
-                let same = have.iter().zip(&w.values).all(|(h, x)| match (h, x) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => close(*a, *b),
-                    _ => false,
-                });
-                if !same {
-                    return wrong(format!(
-                        "{}: {have:?}, want {:?}",
-                        super::eval::key_text(&w.key),
-                        w.values
-                    ));
-                }
-            }
-            Outcome::Pass
-        }
+        )
+        | (
+            Expected::Matrix {
+                start_ms,
+                step_ms,
+                series: want,
+            },
+            EvalKind::Instant { .. },
+            QueryValue::Matrix(got),
+        ) => compare_matrix(want, &got, *start_ms, *step_ms, shift_ms),
         (want, _, got) => wrong(format!("answer {got:?}, want {want:?}")),
     }
+}
+
+/// Compares a matrix answer with expected series sampled at `start + k*step`.
+fn compare_matrix(
+    want: &[ExpectedSeries],
+    got: &[crate::SeriesPoints],
+    start_ms: i64,
+    step_ms: i64,
+    shift_ms: i64,
+) -> Outcome {
+    let wrong = Outcome::Wrong;
+    let got: Vec<&crate::SeriesPoints> = got.iter().filter(|s| !s.points.is_empty()).collect();
+    if want.len() != got.len() {
+        return wrong(format!("{} series, want {}", got.len(), want.len()));
+    }
+    for w in want {
+        let Some(g) = got.iter().find(|g| g.key == w.key) else {
+            return wrong(format!("missing {}", super::eval::key_text(&w.key)));
+        };
+        let mut have: Vec<Option<f64>> = vec![None; w.values.len()];
+        for &(t, v) in &g.points {
+            let off = t - shift_ms - start_ms;
+            if off % step_ms.max(1) != 0 || off < 0 {
+                return wrong(format!("point at unexpected time {t}"));
+            }
+            let k = (off / step_ms.max(1)) as usize;
+            if k >= have.len() {
+                return wrong(format!("point past the end at {t}"));
+            }
+            have[k] = Some(v);
+        }
+        let same = have.iter().zip(&w.values).all(|(h, x)| match (h, x) {
+            (None, None) => true,
+            (Some(a), Some(b)) => close(*a, *b),
+            _ => false,
+        });
+        if !same {
+            return wrong(format!(
+                "{}: {have:?}, want {:?}",
+                super::eval::key_text(&w.key),
+                w.values
+            ));
+        }
+    }
+    Outcome::Pass
 }
 
 #[cfg(test)]
