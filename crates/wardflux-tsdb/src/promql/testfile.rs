@@ -314,34 +314,36 @@ fn set_aside(e: &Eval, loads: &[&Load]) -> Option<&'static str> {
     if matches!(e.expected, Expected::Other(_)) {
         return Some("native histograms");
     }
-    let idents = identifiers(&e.query);
-    let mut hist = HashSet::new();
-    let mut stale = HashSet::new();
-    for l in loads {
-        for s in &l.series {
-            if s.has_histograms {
-                hist.insert(s.key.metric.as_str());
-            }
-            if s.has_stale {
-                stale.insert(s.key.metric.as_str());
-            }
-        }
-    }
-    let patterns = name_patterns(&e.query);
-    let mentions = |names: &HashSet<&str>| {
-        idents.iter().any(|i| names.contains(i.as_str()))
-            || patterns.iter().any(|p| names.iter().any(|n| p.is_match(n)))
-    };
-    if mentions(&hist) {
+    if mentions(e, loads, |s| s.has_histograms) {
         return Some("native histograms");
     }
-    if mentions(&stale) {
+    if mentions(e, loads, |s| s.has_stale) {
         return Some("staleness markers");
     }
     if uses_absolute_time(&e.query) {
         return Some("absolute time");
     }
     None
+}
+
+/// True when the query names (or matches with `__name__=~`) a loaded series for which `pred`
+/// holds.
+pub fn mentions(e: &Eval, loads: &[&Load], pred: impl Fn(&LoadSeries) -> bool) -> bool {
+    let names: HashSet<&str> = loads
+        .iter()
+        .flat_map(|l| l.series.iter())
+        .filter(|s| pred(s))
+        .map(|s| s.key.metric.as_str())
+        .collect();
+    if names.is_empty() {
+        return false;
+    }
+    identifiers(&e.query)
+        .iter()
+        .any(|i| names.contains(i.as_str()))
+        || name_patterns(&e.query)
+            .iter()
+            .any(|p| names.iter().any(|n| p.is_match(n)))
 }
 
 /// The regular expressions of `__name__=~"..."` matchers in a query.
