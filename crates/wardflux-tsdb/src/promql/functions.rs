@@ -1012,9 +1012,9 @@ mod tests {
         assert_eq!(s.value(), 2.0);
         let mut m = Mean::default();
         for _ in 0..4 {
-            m.add(9.988465674311579e307);
+            m.add(1.7e308);
         }
-        assert_eq!(m.value(), 9.988465674311579e307);
+        assert_eq!(m.value(), 1.7e308);
     }
 
     #[test]
