@@ -114,7 +114,8 @@ pub enum MatchKind {
 }
 
 /// One label matcher, PromQL semantics: a missing label matches as the empty string;
-/// regular expressions are fully anchored.
+/// regular expressions are fully anchored and `.` matches any character, newline included
+/// (Prometheus 3).
 #[derive(Debug, Clone)]
 pub struct LabelMatcher {
     pub name: String,
@@ -141,7 +142,7 @@ impl LabelMatcher {
 
     /// `name=~"pattern"`; fails on an invalid regular expression.
     pub fn re(name: impl Into<String>, pattern: &str) -> Result<Self, TsdbError> {
-        let r = regex::Regex::new(&format!("^(?:{pattern})$"))
+        let r = regex::Regex::new(&format!("^(?s:{pattern})$"))
             .map_err(|e| TsdbError::BadQuery(format!("bad regex {pattern:?}: {e}")))?;
         Ok(Self {
             name: name.into(),
