@@ -73,7 +73,10 @@ async fn import(client: &reqwest::Client, url: &str, samples: &[Sample]) -> anyh
             bail!("import into {url}: {}", r.status());
         }
     }
-    let _ = client.get(format!("{url}/internal/force_flush")).send().await;
+    let _ = client
+        .get(format!("{url}/internal/force_flush"))
+        .send()
+        .await;
     Ok(())
 }
 
@@ -105,7 +108,9 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let vm = args.first().context("usage: promql_bench VM_URL [SERIES] [RUNS]")?;
+    let vm = args
+        .first()
+        .context("usage: promql_bench VM_URL [SERIES] [RUNS]")?;
     let series: usize = args.get(1).map_or(Ok(10_000), |s| s.parse())?;
     let runs: usize = args.get(2).map_or(Ok(15), |s| s.parse())?;
     let dir = tempfile::tempdir()?;

@@ -249,17 +249,26 @@ pub fn parse_duration(field: &str, s: &str) -> Result<i64, ParamError> {
             .then(|| (f * 1000.0).round() as i64)
             .ok_or_else(err);
     }
+    match duration_units_ms(s) {
+        Some(total) if total > 0 && total < 100_000_000_000_000 => Ok(total),
+        _ => Err(err()),
+    }
+}
+
+/// A Prometheus duration made of units (`1h30m`, `15s`, `100ms`, `1y2w`) to milliseconds;
+/// `None` if malformed or overflowing.
+pub(crate) fn duration_units_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let (mut p, mut total) = (0usize, 0i64);
     if b.is_empty() {
-        return Err(err());
+        return None;
     }
     while p < b.len() {
         let st = p;
         while p < b.len() && b[p].is_ascii_digit() {
             p += 1;
         }
-        let n: i64 = s.get(st..p).and_then(|d| d.parse().ok()).ok_or_else(err)?;
+        let n: i64 = s.get(st..p)?.parse().ok()?;
         let us = p;
         while p < b.len() && b[p].is_ascii_alphabetic() {
             p += 1;
@@ -272,18 +281,11 @@ pub fn parse_duration(field: &str, s: &str) -> Result<i64, ParamError> {
             "d" => 86_400_000,
             "w" => 7 * 86_400_000,
             "y" => 365 * 86_400_000,
-            _ => return Err(err()),
+            _ => return None,
         };
-        total = n
-            .checked_mul(mult)
-            .and_then(|x| total.checked_add(x))
-            .ok_or_else(err)?;
+        total = total.checked_add(n.checked_mul(mult)?)?;
     }
-    if total > 0 && total < 100_000_000_000_000 {
-        Ok(total)
-    } else {
-        Err(err())
-    }
+    Some(total)
 }
 
 /// True for a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).

@@ -148,6 +148,9 @@ async fn project_cases_pass_on_victoriametrics() {
     );
 }
 
+/// An HTTP request's path and parameters, the status and an error text it must answer with.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16, &'a str);
+
 /// Serves the Prometheus router on a free loopback port.
 async fn serve(store: Arc<dyn MetricStore>, limits: Limits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -241,128 +244,99 @@ async fn bad_queries_unsupported_features_and_limits_answer_as_documented() {
     };
     let url = serve(store, limits).await;
     let client = reqwest::Client::new();
-    let get = |path: &'static str, params: Vec<(&'static str, &'static str)>| {
-        let client = client.clone();
-        let url = url.clone();
-        async move {
-            let r = client
-                .get(format!("{url}{path}"))
-                .query(&params)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let v: serde_json::Value = r.json().await.unwrap();
-            (status, v)
-        }
-    };
-    // parse errors: 400, with the position
-    let (st, v) = get(
-        "/api/v1/query",
-        vec![("query", "sum(m) bar"), ("time", "60")],
-    )
-    .await;
-    assert_eq!(st, 400);
-    assert_eq!(v["errorType"], "bad_data");
-    assert!(
-        v["error"].as_str().unwrap().contains("1:8: parse error"),
-        "{v}"
-    );
-    // unsupported features: 422 "unsupported: <feature>"
-    let (st, v) = get(
-        "/api/v1/query",
-        vec![("query", "limit_ratio(0.5, m{i=\"1\"})"), ("time", "60")],
-    )
-    .await;
-    assert_eq!(st, 422);
-    assert_eq!(v["error"], "unsupported: limit_ratio");
-    // limits: 422 naming the limit
-    let (st, v) = get("/api/v1/query", vec![("query", "sum(m)"), ("time", "60")]).await;
-    assert_eq!(st, 422, "{v}");
-    assert!(
-        v["error"].as_str().unwrap().contains("max_series = 2"),
-        "{v}"
-    );
-    let (st, v) = get(
-        "/api/v1/query",
-        vec![("query", "sum(m{i!=\"3\"})"), ("time", "60")],
-    )
-    .await;
-    assert_eq!(st, 200, "{v}");
-    assert_eq!(v["data"]["result"][0]["value"][1], "2");
-    let (st, v) = get(
-        "/api/v1/query_range",
-        vec![
-            ("query", "m{i=\"1\"}"),
-            ("start", "0"),
-            ("end", "6000"),
-            ("step", "60"),
-        ],
-    )
-    .await;
-    assert_eq!(st, 422, "{v}");
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .contains("max_points_per_series = 50"),
-        "{v}"
-    );
-    let (st, v) = get(
-        "/api/v1/query",
-        vec![
-            ("query", "count_over_time(m{i=\"1\"}[1d])"),
-            ("time", "6000"),
-        ],
-    )
-    .await;
-    assert_eq!(st, 200, "{v}");
-    let (st, v) = get(
-        "/api/v1/query",
-        vec![
-            ("query", "count_over_time(m{i!=\"3\"}[1d:1s])"),
-            ("time", "6000"),
-        ],
-    )
-    .await;
-    assert_eq!(st, 422, "{v}");
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .contains("max_points_per_series"),
-        "{v}"
-    );
-    // evaluation errors: 422 execution
-    let (st, v) = get(
-        "/api/v1/query",
-        vec![
-            (
+    // (path, parameters, status, text the error must contain)
+    let cases: &[Case] = &[
+        // parse errors: 400 with the position
+        (
+            "query",
+            &[("query", "sum(m) bar")],
+            400,
+            "1:8: parse error: unexpected \"bar\"",
+        ),
+        // not implemented: 422 "unsupported: <feature>"
+        (
+            "query",
+            &[("query", "limit_ratio(0.5, m{i=\"1\"})")],
+            422,
+            "unsupported: limit_ratio",
+        ),
+        // limits: 422 naming the limit
+        ("query", &[("query", "sum(m)")], 422, "max_series = 2"),
+        ("query", &[("query", "sum(m{i!=\"3\"})")], 200, ""),
+        (
+            "query_range",
+            &[
+                ("query", "m{i=\"1\"}"),
+                ("start", "0"),
+                ("end", "6000"),
+                ("step", "60"),
+            ],
+            422,
+            "max_points_per_series = 50",
+        ),
+        (
+            "query",
+            &[("query", "count_over_time(m{i=\"1\"}[1d])")],
+            200,
+            "",
+        ),
+        (
+            "query",
+            &[("query", "count_over_time(m{i!=\"3\"}[1d:1s])")],
+            422,
+            "max_points_per_series",
+        ),
+        // evaluation errors: 422
+        (
+            "query",
+            &[(
                 "query",
                 "label_replace(m{i!=\"3\"}, \"i\", \"x\", \"\", \"\")",
-            ),
-            ("time", "60"),
-        ],
-    )
-    .await;
-    assert_eq!(st, 422, "{v}");
-    assert_eq!(v["errorType"], "execution");
-    // a bad parameter names the field
-    let (st, v) = get("/api/v1/query", vec![("query", "m"), ("time", "soon")]).await;
-    assert_eq!(st, 400);
-    assert_eq!(
-        v["error"],
-        "invalid parameter \"time\": cannot parse \"soon\" to a valid timestamp"
-    );
-    // a string literal answers a string
-    let (st, v) = get(
-        "/api/v1/query",
-        vec![("query", "\"hello\""), ("time", "60")],
-    )
-    .await;
-    assert_eq!(st, 200);
-    assert_eq!(v["data"]["resultType"], "string");
-    assert_eq!(v["data"]["result"][1], "hello");
+            )],
+            422,
+            "vector cannot contain metrics with the same labelset",
+        ),
+        // a bad parameter names the field
+        (
+            "query",
+            &[("query", "m"), ("time", "soon")],
+            400,
+            "invalid parameter \"time\": cannot parse \"soon\" to a valid timestamp",
+        ),
+        ("query", &[("query", "\"hello\"")], 200, ""),
+    ];
+    for &(path, params, status, msg) in cases {
+        let mut params = params.to_vec();
+        if path == "query" && !params.iter().any(|p| p.0 == "time") {
+            params.push(("time", "60"));
+        }
+        let r = client
+            .get(format!("{url}/api/v1/{path}"))
+            .query(&params)
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(st, status, "{params:?}: {v}");
+        match st {
+            200 => {
+                assert_eq!(v["status"], "success");
+                if params[0].1 == "\"hello\"" {
+                    assert_eq!(v["data"]["resultType"], "string");
+                    assert_eq!(v["data"]["result"][1], "hello");
+                } else if params[0].1.starts_with("sum") {
+                    assert_eq!(v["data"]["result"][0]["value"][1], "2");
+                }
+            }
+            _ => {
+                let kind = if st == 400 { "bad_data" } else { "execution" };
+                assert_eq!(v["errorType"], kind, "{params:?}");
+                let e = v["error"].as_str().unwrap_or_default();
+                assert!(e.contains(msg), "{params:?}: {e}");
+            }
+        }
+    }
 }
 
 /// Series VictoriaMetrics cannot store as loaded: it drops NaN samples, and keeps about 12

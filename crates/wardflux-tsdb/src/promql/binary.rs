@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use promql_parser::parser::ast::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use promql_parser::parser::token;
 
-use super::eval::{Ctx, Grid, VSeries, Val, bad, drop_name, exec, key_text, merge_same_labels};
+use super::eval::{Ctx, Grid, VSeries, Val, bad, exec, key_text};
 use crate::{Labels, SeriesKey, TsdbError};
 
 pub(super) fn is_comparison(op: u16) -> bool {
@@ -80,35 +80,17 @@ pub(super) fn eval<'a>(cx: &Ctx<'a>, b: &'a BinaryExpr, g: &Grid) -> Result<Val<
         return Err(bad("set operators need instant vectors on both sides"));
     }
     let keep_name = cmp && !ret_bool;
-    let out: Vec<VSeries> = vs
-        .into_iter()
-        .filter_map(|s| {
-            let vals: Vec<Option<f64>> = s
-                .vals
-                .iter()
-                .zip(&sc)
-                .map(|(v, &c)| {
-                    let v = (*v)?;
-                    let (x, y) = if scalar_left { (c, v) } else { (v, c) };
-                    let r = apply(op, x, y);
-                    if keep_name {
-                        (r == 1.0).then_some(v)
-                    } else {
-                        Some(r)
-                    }
-                })
-                .collect();
-            vals.iter().any(Option::is_some).then(|| VSeries {
-                key: if keep_name { s.key } else { drop_name(s.key) },
-                vals,
-            })
-        })
-        .collect();
-    Ok(Val::Vector(if keep_name {
-        out
-    } else {
-        merge_same_labels(out)?
-    }))
+    let out = super::functions::map_series(vs, keep_name, |v, i| {
+        let c = sc[i];
+        let (x, y) = if scalar_left { (c, v) } else { (v, c) };
+        let r = apply(op, x, y);
+        if keep_name {
+            (r == 1.0).then_some(v)
+        } else {
+            Some(r)
+        }
+    })?;
+    Ok(Val::Vector(out))
 }
 
 /// The labels series are matched on: `on(...)` the listed ones (the metric name only if

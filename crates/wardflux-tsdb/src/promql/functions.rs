@@ -210,11 +210,21 @@ fn string_arg(c: &Call, i: usize) -> Result<String, TsdbError> {
     }
 }
 
-/// Applies `f` to every value; the metric name is dropped.
+/// Applies `f` (value, step) to every value; the metric name is dropped.
 fn map_values(
     vs: Vec<VSeries>,
     f: impl Fn(f64, usize) -> Option<f64>,
 ) -> Result<Val<'static>, TsdbError> {
+    Ok(Val::Vector(map_series(vs, false, f)?))
+}
+
+/// Applies `f` (value, step) to every value, keeping the metric name or not; series left
+/// without values are dropped.
+pub(super) fn map_series(
+    vs: Vec<VSeries>,
+    keep_name: bool,
+    f: impl Fn(f64, usize) -> Option<f64>,
+) -> Result<Vec<VSeries>, TsdbError> {
     let out: Vec<VSeries> = vs
         .into_iter()
         .filter_map(|s| {
@@ -225,12 +235,26 @@ fn map_values(
                 .map(|(i, v)| v.and_then(|v| f(v, i)))
                 .collect();
             vals.iter().any(Option::is_some).then(|| VSeries {
-                key: drop_name(s.key),
+                key: if keep_name { s.key } else { drop_name(s.key) },
                 vals,
             })
         })
         .collect();
-    Ok(Val::Vector(merge_same_labels(out)?))
+    if keep_name {
+        Ok(out)
+    } else {
+        merge_same_labels(out)
+    }
+}
+
+/// `absent()`'s answer: one series with value 1 at the steps where `none(step)` holds.
+fn absent_where(key: SeriesKey, g: &Grid, none: impl Fn(usize) -> bool) -> Val<'static> {
+    let vals: Vec<Option<f64>> = (0..g.n).map(|i| none(i).then_some(1.0)).collect();
+    Val::Vector(if vals.iter().any(Option::is_some) {
+        vec![VSeries { key, vals }]
+    } else {
+        vec![]
+    })
 }
 
 /// Applies a window function per series and step; `keep_name` for the functions that keep
@@ -700,32 +724,18 @@ pub(super) fn call<'a>(cx: &Ctx<'a>, c: &'a Call, g: &Grid) -> Result<Val<'a>, T
         "absent" => {
             let vs = vector_arg(cx, c, 0, g)?;
             let key = absent_labels(selector_of(arg(c, 0)?));
-            let vals: Vec<Option<f64>> = (0..g.n)
-                .map(|i| (!vs.iter().any(|s| s.vals[i].is_some())).then_some(1.0))
-                .collect();
-            Ok(Val::Vector(if vals.iter().any(Option::is_some) {
-                vec![VSeries { key, vals }]
-            } else {
-                vec![]
+            Ok(absent_where(key, g, |i| {
+                vs.iter().all(|s| s.vals[i].is_none())
             }))
         }
         "absent_over_time" => {
             let r = range_arg(cx, c, 0, g)?;
             let key = absent_labels(r.selector);
-            let vals: Vec<Option<f64>> = (0..g.n)
-                .map(|i| {
-                    let end = r.eval_time(g.t(i));
-                    let any = r
-                        .series
-                        .iter()
-                        .any(|s| !window(&s.points, end, r.range).is_empty());
-                    (!any).then_some(1.0)
-                })
-                .collect();
-            Ok(Val::Vector(if vals.iter().any(Option::is_some) {
-                vec![VSeries { key, vals }]
-            } else {
-                vec![]
+            Ok(absent_where(key, g, |i| {
+                let end = r.eval_time(g.t(i));
+                r.series
+                    .iter()
+                    .all(|s| window(&s.points, end, r.range).is_empty())
             }))
         }
         "label_replace" => {

@@ -667,35 +667,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         let ms = (f * 1000.0).round() as i64;
         return Ok(if neg { -ms } else { ms });
     }
-    let b = body.as_bytes();
-    let (mut p, mut total) = (0usize, 0i64);
-    if b.is_empty() {
-        return Err(format!("bad duration {s:?}"));
-    }
-    while p < b.len() {
-        let st = p;
-        while p < b.len() && b[p].is_ascii_digit() {
-            p += 1;
-        }
-        let n: i64 = body[st..p]
-            .parse()
-            .map_err(|_| format!("bad duration {s:?}"))?;
-        let us = p;
-        while p < b.len() && b[p].is_ascii_alphabetic() {
-            p += 1;
-        }
-        let mult = match &body[us..p] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            u => return Err(format!("bad duration unit {u:?} in {s:?}")),
-        };
-        total += n * mult;
-    }
+    let total =
+        crate::http::duration_units_ms(body).ok_or_else(|| format!("bad duration {s:?}"))?;
     Ok(if neg { -total } else { total })
 }
 
