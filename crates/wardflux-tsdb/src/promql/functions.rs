@@ -128,16 +128,23 @@ pub(super) fn go_min(a: f64, b: f64) -> f64 {
     }
 }
 
+/// The answer of a quantile for φ outside [0, 1] (or NaN), as Prometheus: ±Inf or NaN.
+fn quantile_edge(q: f64) -> Option<f64> {
+    if q.is_nan() {
+        Some(f64::NAN)
+    } else if q < 0.0 {
+        Some(f64::NEG_INFINITY)
+    } else if q > 1.0 {
+        Some(f64::INFINITY)
+    } else {
+        None
+    }
+}
+
 /// The φ-quantile of `v` (not empty) with linear interpolation, as Prometheus' `quantile`.
 pub(super) fn quantile(q: f64, v: &mut [f64]) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
+    if let Some(edge) = quantile_edge(q) {
+        return edge;
     }
     v.sort_by(f64::total_cmp);
     let n = v.len() as f64;
@@ -525,14 +532,8 @@ fn parse_le(s: &str) -> Option<f64> {
 
 /// Prometheus' `BucketQuantile` for classic buckets `(upper bound, cumulative count)`.
 fn bucket_quantile(q: f64, mut b: Vec<(f64, f64)>) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
+    if let Some(edge) = quantile_edge(q) {
+        return edge;
     }
     b.sort_by(|x, y| x.0.total_cmp(&y.0));
     if b.last().is_none_or(|x| x.0 != f64::INFINITY) {
