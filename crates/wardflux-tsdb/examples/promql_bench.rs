@@ -2,7 +2,7 @@
 //! router over the embedded store, and VictoriaMetrics, given the same data through
 //! `/api/v1/import/prometheus` and the same queries through `/api/v1/query`.
 //!
-//! Usage: `promql_bench VM_URL [SERIES=10000] [RUNS=15]` (scripts/bench-promql.sh starts
+//! Usage: `promql_bench VM_URL [SERIES=10000] [RUNS=15] [ONLY]` (scripts/bench-promql.sh starts
 //! VictoriaMetrics and runs this in release mode). Prints the median and 90th percentile
 //! latency of each query for both, and the number of series each answered.
 
@@ -113,6 +113,8 @@ async fn main() -> anyhow::Result<()> {
         .context("usage: promql_bench VM_URL [SERIES] [RUNS]")?;
     let series: usize = args.get(1).map_or(Ok(10_000), |s| s.parse())?;
     let runs: usize = args.get(2).map_or(Ok(15), |s| s.parse())?;
+    // optional: only the queries containing this text (for profiling one)
+    let only = args.get(3).cloned().unwrap_or_default();
     let dir = tempfile::tempdir()?;
     let store = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb"))).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -138,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
         "quantile by (site) (0.9, bench_rtt_ms)",
     ];
     println!("query\twardflux median / p90 ms (series)\tvictoriametrics median / p90 ms (series)");
-    for q in queries {
+    for q in queries.into_iter().filter(|q| q.contains(only.as_str())) {
         let mut row = format!("`{q}`");
         for url in [wf.as_str(), vm.as_str()] {
             let (_, n) = query(&client, url, q, t).await?; // warm-up

@@ -317,6 +317,127 @@ fn metric_json(k: &SeriesKey) -> Value {
     Value::Object(m)
 }
 
+/// Appends `s` as a JSON string.
+fn push_json_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends a series' labels as a JSON object, `__name__` in its sorted place.
+fn push_metric(out: &mut String, k: &SeriesKey) {
+    out.push('{');
+    let mut first = true;
+    let mut name_done = k.metric.is_empty();
+    let mut pair = |out: &mut String, n: &str, v: &str| {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_json_str(out, n);
+        out.push(':');
+        push_json_str(out, v);
+    };
+    for (n, v) in k.labels.iter() {
+        if !name_done && n > "__name__" {
+            pair(out, "__name__", &k.metric);
+            name_done = true;
+        }
+        pair(out, n, v);
+    }
+    if !name_done {
+        pair(out, "__name__", &k.metric);
+    }
+    out.push('}');
+}
+
+/// Appends `[time, "value"]`.
+fn push_point(out: &mut String, t: i64, v: f64) {
+    use std::fmt::Write as _;
+    out.push('[');
+    if t % 1000 == 0 {
+        let _ = write!(out, "{}", t / 1000);
+    } else {
+        let _ = write!(out, "{}", t as f64 / 1000.0);
+    }
+    out.push_str(",\"");
+    out.push_str(&fmt_value(v));
+    out.push_str("\"]");
+}
+
+/// A successful query answer, `{"status":"success","data":{...}}`, written straight to text:
+/// answers of many series are the common case for Grafana, and building them as
+/// `serde_json::Value` trees first cost more than evaluating the query.
+pub fn query_answer_json(v: &QueryValue) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(r#"{"status":"success","data":{"resultType":"#);
+    match v {
+        QueryValue::Scalar(t, x) => {
+            out.push_str(r#""scalar","result":"#);
+            push_point(&mut out, *t, *x);
+        }
+        QueryValue::String(t, x) => {
+            out.push_str(r#""string","result":"#);
+            out.push_str(&format!("[{},", ts_json(*t)));
+            push_json_str(&mut out, x);
+            out.push(']');
+        }
+        QueryValue::Vector(vs) => {
+            out.reserve(vs.len() * 96);
+            out.push_str(r#""vector","result":["#);
+            for (i, (k, t, x)) in vs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                push_metric(&mut out, k);
+                out.push_str(r#","value":"#);
+                push_point(&mut out, *t, *x);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        QueryValue::Matrix(m) => {
+            out.push_str(r#""matrix","result":["#);
+            for (i, s) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                push_metric(&mut out, &s.key);
+                out.push_str(r#","values":["#);
+                for (j, &(t, x)) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    push_point(&mut out, t, x);
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+    }
+    out.push_str("}}");
+    out
+}
+
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// The `data` object of a query answer.
 pub fn query_data(v: &QueryValue) -> Value {
     match v {
@@ -348,7 +469,7 @@ async fn query(
     let expr = p.required("query")?;
     let t = p.time("time", now_ms())?;
     let v = with_limits(st.limits, st.store.prom_query(expr, t)).await?;
-    Ok(success(query_data(&v)))
+    Ok(json_response(query_answer_json(&v)))
 }
 
 async fn query_range(
@@ -368,7 +489,7 @@ async fn query_range(
         ));
     }
     let v = with_limits(st.limits, st.store.prom_query_range(expr, start, end, step)).await?;
-    Ok(success(query_data(&v)))
+    Ok(json_response(query_answer_json(&v)))
 }
 
 /// Default window of series/label lookups without `start`/`end`.
@@ -521,6 +642,31 @@ mod tests {
         let e = parse_duration("step", "5x").unwrap_err();
         assert_eq!(e.field, "step");
         assert!(e.to_string().contains("valid duration"));
+    }
+
+    #[test]
+    fn query_answers_written_as_text_equal_the_json_values() {
+        let k = SeriesKey::new(
+            "up",
+            crate::Labels::from_pairs([("A", "x\"y"), ("job", "a\\b\n"), ("_x", "1")]),
+        );
+        for v in [
+            QueryValue::Scalar(1_500, f64::NAN),
+            QueryValue::String(2_000, "a\"b".into()),
+            QueryValue::Vector(vec![
+                (k.clone(), 1_000, 1.5),
+                (SeriesKey::default(), 1_001, 2.0),
+            ]),
+            QueryValue::Matrix(vec![crate::SeriesPoints {
+                key: k.clone(),
+                points: vec![(1_000, f64::INFINITY), (61_500, -0.0)],
+            }]),
+            QueryValue::Vector(vec![]),
+        ] {
+            let text: Value = serde_json::from_str(&query_answer_json(&v)).unwrap();
+            let want = json!({"status": "success", "data": query_data(&v)});
+            assert_eq!(text, want, "{v:?}");
+        }
     }
 
     #[test]
