@@ -287,6 +287,14 @@ pub(super) fn drop_name(mut k: SeriesKey) -> SeriesKey {
 /// when they never have a value at the same step; PromQL refuses a vector holding one label
 /// set twice.
 pub(super) fn merge_same_labels(vs: Vec<VSeries>) -> Result<Vec<VSeries>, TsdbError> {
+    // the usual case, all label sets distinct, is settled by hashes without copying keys
+    use std::hash::BuildHasher as _;
+    let hasher = std::hash::RandomState::new();
+    let mut hashes: Vec<u64> = vs.iter().map(|s| hasher.hash_one(&s.key)).collect();
+    hashes.sort_unstable();
+    if hashes.windows(2).all(|w| w[0] != w[1]) {
+        return Ok(vs);
+    }
     let mut idx: HashMap<SeriesKey, usize> = HashMap::with_capacity(vs.len());
     let mut out: Vec<VSeries> = Vec::with_capacity(vs.len());
     for s in vs {
