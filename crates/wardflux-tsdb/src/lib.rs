@@ -34,8 +34,20 @@ pub enum TsdbError {
     Io(#[from] std::io::Error),
     #[error("corrupt data in {path}: {reason}")]
     Corrupt { path: String, reason: String },
+    /// The query is malformed (HTTP 400): a parse error names its position.
     #[error("bad query: {0}")]
     BadQuery(String),
+    /// The query uses something this evaluator does not implement (HTTP 422).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The query is well-formed but cannot be evaluated, e.g. an ambiguous vector match
+    /// (HTTP 422).
+    #[error("{0}")]
+    Execution(String),
+    /// The query would read more than a configured limit allows (HTTP 422); the message
+    /// names the limit.
+    #[error("query limit exceeded: {0}")]
+    LimitExceeded(String),
     #[error("backend error: {0}")]
     Backend(String),
     #[error("spool full: {0} samples dropped")]
@@ -47,7 +59,7 @@ pub enum TsdbError {
 impl From<TsdbError> for SinkError {
     fn from(e: TsdbError) -> Self {
         match e {
-            TsdbError::BadQuery(m) => SinkError::Rejected(m),
+            TsdbError::BadQuery(m) | TsdbError::Execution(m) => SinkError::Rejected(m),
             other => SinkError::Unavailable(other.to_string()),
         }
     }
@@ -102,7 +114,8 @@ pub enum MatchKind {
 }
 
 /// One label matcher, PromQL semantics: a missing label matches as the empty string;
-/// regular expressions are fully anchored.
+/// regular expressions are fully anchored and `.` matches any character, newline included
+/// (Prometheus 3).
 #[derive(Debug, Clone)]
 pub struct LabelMatcher {
     pub name: String,
@@ -129,7 +142,7 @@ impl LabelMatcher {
 
     /// `name=~"pattern"`; fails on an invalid regular expression.
     pub fn re(name: impl Into<String>, pattern: &str) -> Result<Self, TsdbError> {
-        let r = regex::Regex::new(&format!("^(?:{pattern})$"))
+        let r = regex::Regex::new(&format!("^(?s:{pattern})$"))
             .map_err(|e| TsdbError::BadQuery(format!("bad regex {pattern:?}: {e}")))?;
         Ok(Self {
             name: name.into(),
@@ -257,6 +270,8 @@ pub enum QueryValue {
     Scalar(i64, f64),
     Vector(Vec<(SeriesKey, i64, f64)>),
     Matrix(Vec<SeriesPoints>),
+    /// A string literal query (`"text"`): its time and text.
+    String(i64, String),
 }
 
 /// The metric store interface. All times are milliseconds since the Unix epoch.

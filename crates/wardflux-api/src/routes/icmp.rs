@@ -198,40 +198,29 @@ pub struct IcmpHistory {
 /// Most points one series may return.
 const MAX_POINTS: i64 = 11_000;
 
+/// `from`/`to`: RFC 3339 or Unix seconds (the Prometheus API's parser, so both read times
+/// the same way).
 fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .and_then(|v| DateTime::from_timestamp_millis((v * 1000.0) as i64))
-        .ok_or_else(|| ApiError::bad_request(Some(field), "must be RFC 3339 or Unix seconds"))
+    let ms = wardflux_tsdb::http::parse_time(field, s)
+        .map_err(|e| ApiError::bad_request(Some(field), e.to_string()))?;
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| ApiError::bad_request(Some(field), "out of range"))
 }
 
-/// `30`, `30s`, `5m`, `1h`, `1d` → seconds.
+/// `step`: seconds or a Prometheus duration (`30s`, `5m`, `1h`), in whole seconds.
 fn parse_step(s: &str) -> Result<i64, ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            Some("step"),
-            "must be seconds or a duration like 30s, 5m, 1h",
-        )
-    };
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 's')) => (&s[..i], 1),
-        Some((i, 'm')) => (&s[..i], 60),
-        Some((i, 'h')) => (&s[..i], 3600),
-        Some((i, 'd')) => (&s[..i], 86_400),
-        _ => (s, 1),
-    };
-    let v: i64 = num.parse().map_err(|_| bad())?;
-    if v <= 0 {
+    if s.parse::<f64>().is_ok_and(|v| v <= 0.0) {
         return Err(wardflux_model::inventory::FieldError::new("step", "must be positive").into());
     }
-    v.checked_mul(mult).ok_or_else(bad)
+    let ms = wardflux_tsdb::http::parse_duration("step", s)
+        .map_err(|e| ApiError::bad_request(Some("step"), e.to_string()))?;
+    Ok((ms / 1000).max(1))
 }
 
 /// A device's RTT, loss, availability and up/down history, plus its state changes.
+/// `ping_availability` is 0 or 1 per check; each point here is its average over the step
+/// (a fraction of checks answered). As a percentage over any window in PromQL:
+/// `avg_over_time(ping_availability{device_id="..."}[1h]) * 100`.
 #[utoipa::path(get, path = "/api/v1/monitoring/icmp/history/{device_id}", tag = "monitoring",
     params(("device_id" = uuid::Uuid, Path), HistoryParams),
     responses((status = 200, body = IcmpHistory), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
