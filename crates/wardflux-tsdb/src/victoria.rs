@@ -182,10 +182,10 @@ pub fn parse_query_answer(v: &serde_json::Value) -> Result<QueryValue, TsdbError
         )),
         Some("scalar") => {
             let (t, v) = json_point(&data["result"])
-                .ok_or_else(|| TsdbError::Backend("bad scalar".into()))?;
+                .ok_or_else(|| TsdbError::BadResponse("bad scalar".into()))?;
             Ok(QueryValue::Scalar(t, v))
         }
-        other => Err(TsdbError::Backend(format!(
+        other => Err(TsdbError::BadResponse(format!(
             "unexpected resultType {other:?}"
         ))),
     }
@@ -201,7 +201,7 @@ impl VictoriaStore {
     pub fn open(mut cfg: VictoriaConfig) -> Result<Arc<Self>, TsdbError> {
         for u in [&mut cfg.insert_url, &mut cfg.select_url] {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(TsdbError::Backend(format!(
+                return Err(TsdbError::Config(format!(
                     "VictoriaMetrics URL {u:?} must start with http:// or https://"
                 )));
             }
@@ -227,7 +227,10 @@ impl VictoriaStore {
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .build()
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
+            .map_err(|source| TsdbError::Http {
+                what: "building the HTTP client",
+                source,
+            })?;
         let seg_max = (cfg.spool_max_bytes / 8).clamp(64 << 10, 16 << 20);
         Ok(Arc::new(Self {
             cfg,
@@ -471,22 +474,31 @@ impl VictoriaStore {
             .form(params)
             .send()
             .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
+            .map_err(|source| TsdbError::Http {
+                what: "query request",
+                source,
+            })?;
         let status = r.status();
-        let v: serde_json::Value = r
-            .json()
-            .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
+        let v: serde_json::Value = r.json().await.map_err(|source| TsdbError::Http {
+            what: "query answer",
+            source,
+        })?;
         if v["status"] == "error" {
             let msg = v["error"].as_str().unwrap_or("error").to_string();
             return Err(if status.is_client_error() {
                 TsdbError::BadQuery(msg)
             } else {
-                TsdbError::Backend(msg)
+                TsdbError::Remote {
+                    status: status.as_u16(),
+                    message: msg,
+                }
             });
         }
         if !status.is_success() {
-            return Err(TsdbError::Backend(format!("HTTP {status}")));
+            return Err(TsdbError::Remote {
+                status: status.as_u16(),
+                message: String::new(),
+            });
         }
         Ok(v)
     }
@@ -545,7 +557,7 @@ impl MetricStore for VictoriaStore {
                 m.sort_by(|a, b| a.key.cmp(&b.key));
                 Ok(m)
             }
-            _ => Err(TsdbError::Backend("expected a matrix".into())),
+            _ => Err(TsdbError::BadResponse("expected a matrix".into())),
         }
     }
 
@@ -563,14 +575,23 @@ impl MetricStore for VictoriaStore {
             .form(&params)
             .send()
             .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?
+            .map_err(|source| TsdbError::Http {
+                what: "export request",
+                source,
+            })?
             .text()
             .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
+            .map_err(|source| TsdbError::Http {
+                what: "export answer",
+                source,
+            })?;
         let mut out: Vec<SeriesPoints> = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .map_err(|e| TsdbError::Backend(format!("bad export line: {e}")))?;
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|source| TsdbError::Json {
+                    what: "export line",
+                    source,
+                })?;
             let key = key_from_json(v["metric"].as_object().unwrap_or(&serde_json::Map::new()));
             let empty = Vec::new();
             let ts = v["timestamps"].as_array().unwrap_or(&empty);
@@ -675,10 +696,7 @@ impl MetricStore for VictoriaStore {
             self.wake.notify_one();
             self.retry.notify_one();
             if tokio::time::timeout_at(deadline, w).await.is_err() && self.spooled_bytes() > 0 {
-                return Err(TsdbError::Backend(format!(
-                    "{} bytes still spooled",
-                    self.spooled_bytes()
-                )));
+                return Err(TsdbError::Unflushed(self.spooled_bytes()));
             }
         }
     }
