@@ -7,8 +7,11 @@
 # false downs = devices whose ping_up was ever 0 during the run (from the store itself).
 #
 # Usage: scripts/bench-server.sh [DEVICES=10000] [SECONDS=600] [STEP=10] [OUT=bench-server.csv]
-# Needs root (raw ICMP sockets) and curl, python3. Devices are 127.78.x.y: loopback only.
+# Needs root (raw ICMP sockets) and curl, python3. Devices are 127.78.x.y (NET=127.80 for another
+# range, so two runs at once never ping the same addresses): loopback only.
 # BIN=path/to/wardflux skips the build (e.g. to run a binary built earlier).
+# ALLOC_PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2 (or libjemalloc.so.2) runs the server on that
+# allocator instead of glibc malloc, to compare without rebuilding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}; SECS=${2:-600}; STEP=${3:-10}; OUT=${4:-bench-server.csv}
@@ -17,7 +20,7 @@ if [ -z "${BIN:-}" ]; then
     BIN=${CARGO_TARGET_DIR:-target}/release/wardflux
 fi
 DATA=$(mktemp -d); PORT=$((20000 + RANDOM % 20000))
-WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_LOG=warn "$BIN" serve \
+LD_PRELOAD=${ALLOC_PRELOAD:-} WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_LOG=warn "$BIN" serve \
     --listen 127.0.0.1:$PORT --data-dir "$DATA" >"$DATA/server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
@@ -25,7 +28,7 @@ for _ in $(seq 400); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && 
 TOKEN=$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
         -d '{"username":"admin","password":"bench-password-1"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 { echo "name,ip,region,vendor,tags,icmp_interval_s"
-  for i in $(seq 0 $((N-1))); do echo "dev-$i,127.78.$((i/250)).$((i%250+1)),r$((i%10)),Cisco,bench,10"; done; } > "$DATA/devices.csv"
+  for i in $(seq 0 $((N-1))); do echo "dev-$i,${NET:-127.78}.$((i/250)).$((i%250+1)),r$((i%10)),Cisco,bench,10"; done; } > "$DATA/devices.csv"
 curl -sf "http://127.0.0.1:$PORT/api/v1/devices/import" -H "authorization: Bearer $TOKEN" \
      -H 'content-type: text/csv' --data-binary @"$DATA/devices.csv" >/dev/null
 echo "server pid $PID, $N devices imported, sampling every ${STEP}s for ${SECS}s into $OUT"
@@ -83,8 +86,7 @@ with open(out, "w") as f:
         cpu_total = 100 * (c - c0) / hz / (now - t0)
         prev_t, prev_c = now, c
         p50, p99, mx = lag()
-        status = json.loads(get("/api/v1/monitoring/icmp/status"))
-        not_up = sum(1 for d in status if d["state"] != "up")
+        not_up = sum(len(json.loads(get(f"/api/v1/monitoring/icmp/status?state={st}"))) for st in ("down", "unknown"))
         q1 = timed(q('ping_rtt_ms{device="dev-7"}', 3600))
         q2 = timed(q("avg(ping_rtt_ms)"))
         load1 = open("/proc/loadavg").read().split()[0]

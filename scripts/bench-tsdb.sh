@@ -8,6 +8,8 @@
 #
 # Usage: scripts/bench-tsdb.sh [SERIES=10000] [STEPS=300] [RUNS=30]
 # BIN=path/to/wardflux skips the build. Loopback only.
+# ALLOC_PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2 (or libjemalloc.so.2) runs the server on that
+# allocator instead of glibc malloc, to compare without rebuilding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SERIES=${1:-10000}; STEPS=${2:-300}; RUNS=${3:-30}
@@ -17,7 +19,7 @@ if [ -z "${BIN:-}" ]; then
 fi
 VM=${WARDFLUX_VM_BIN:-victoria-metrics}
 DATA=$(mktemp -d); WPORT=$((20000 + RANDOM % 20000)); VPORT=$((WPORT + 1))
-WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_LOG=warn "$BIN" serve \
+LD_PRELOAD=${ALLOC_PRELOAD:-} WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_LOG=warn "$BIN" serve \
     --listen 127.0.0.1:$WPORT --data-dir "$DATA/wf" >"$DATA/wf.log" 2>&1 &
 WPID=$!
 "$VM" -httpListenAddr=127.0.0.1:$VPORT -storageDataPath="$DATA/vm" -retentionPeriod=100y \

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::{LabelMatcher, MetricStore, QueryValue, SeriesKey, TsdbError, expo, now_ms};
+use crate::{LabelMatcher, MetricStore, QueryValue, SeriesKey, TsdbError, now_ms};
 
 type Store = Arc<dyn MetricStore>;
 
@@ -520,13 +520,17 @@ impl Importer {
     async fn append(&mut self, batch: &[u8]) -> Result<(), ApiError> {
         let text = std::str::from_utf8(batch)
             .map_err(|e| ApiError::bad(format!("body is not UTF-8: {e}")))?;
-        let samples = expo::parse(text, self.now).map_err(|mut e| {
-            e.line += self.lines;
-            ApiError::bad(e.to_string())
-        })?;
-        self.lines += batch.iter().filter(|&&b| b == b'\n').count();
-        self.store.append(samples).await?;
-        Ok(())
+        match self.store.append_text(text, self.now).await {
+            Err(TsdbError::Parse(mut e)) => {
+                e.line += self.lines;
+                Err(ApiError::bad(e.to_string()))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => {
+                self.lines += batch.iter().filter(|&&b| b == b'\n').count();
+                Ok(())
+            }
+        }
     }
 
     async fn finish(mut self) -> Result<(), ApiError> {

@@ -37,6 +37,9 @@ pub enum TsdbError {
     Corrupt { path: String, reason: String },
     #[error("bad query: {0}")]
     BadQuery(String),
+    /// A malformed exposition line given to [`MetricStore::append_text`].
+    #[error(transparent)]
+    Parse(#[from] expo::ExpoError),
     /// A request to the remote backend (VictoriaMetrics) failed: connect, timeout, body.
     #[error("{what}: {source}")]
     Http {
@@ -75,6 +78,7 @@ impl From<TsdbError> for SinkError {
     fn from(e: TsdbError) -> Self {
         match e {
             TsdbError::BadQuery(m) => SinkError::Rejected(m),
+            TsdbError::Parse(e) => SinkError::Rejected(e.to_string()),
             other => SinkError::Unavailable(other.to_string()),
         }
     }
@@ -292,6 +296,18 @@ pub trait MetricStore: Send + Sync {
     /// Appends a batch. On return the samples are durable (embedded: in the WAL; VictoriaMetrics:
     /// in the spool or acknowledged) and, for the embedded store, visible to queries.
     async fn append(&self, batch: Vec<Sample>) -> Result<(), TsdbError>;
+
+    /// Appends Prometheus exposition text (whole lines, as the import API receives them);
+    /// lines without a timestamp get `default_ts_ms`. A bad line fails the call with
+    /// [`TsdbError::Parse`] (line numbers from 1 in `text`) and nothing of `text` is stored.
+    /// Returns the number of samples. Default: [`expo::parse`], then [`append`](Self::append);
+    /// the embedded store skips parsing the labels of series text it has seen before.
+    async fn append_text(&self, text: &str, default_ts_ms: i64) -> Result<usize, TsdbError> {
+        let samples = expo::parse(text, default_ts_ms)?;
+        let n = samples.len();
+        self.append(samples).await?;
+        Ok(n)
+    }
 
     /// Range query with step and aggregation (see [`RangeQuery`]). Series sorted by key.
     async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError>;

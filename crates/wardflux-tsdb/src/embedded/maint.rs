@@ -26,6 +26,7 @@ impl EmbeddedStore {
             let data = std::mem::replace(&mut core.head, vec![StreamChunk::default(); n]);
             core.head_len = 0;
             core.wal_pending = 0;
+            core.last_ckpt_bytes = 0;
             let seq = core.wal.seq;
             let new_wal = Wal::create(&self.cfg.dir.join("wal"), seq + 1)?;
             let old = std::mem::replace(&mut core.wal, new_wal);
@@ -98,12 +99,14 @@ impl EmbeddedStore {
         Ok(n)
     }
 
-    /// True when the WAL not yet replaced by a checkpoint outgrew half the compressed head
-    /// (and `checkpoint_min_wal_bytes`).
+    /// True when the WAL not yet replaced by a checkpoint outgrew half of the last
+    /// checkpoint (or of the compressed head, before the first one) and
+    /// `checkpoint_min_wal_bytes`. Relative to the checkpoint, not the head alone, because a
+    /// fresh WAL segment first declares every series key again, as the checkpoint does.
     pub fn checkpoint_due(&self) -> bool {
         let core = self.lock();
-        core.wal_pending > self.cfg.checkpoint_min_wal_bytes
-            && core.wal_pending as usize > core.head_chunk_bytes() / 2
+        let base = (core.last_ckpt_bytes as usize).max(core.head_chunk_bytes());
+        core.wal_pending > self.cfg.checkpoint_min_wal_bytes && core.wal_pending as usize > base / 2
     }
 
     /// Writes the compressed head as a checkpoint and deletes the WAL segments it replaces
@@ -135,7 +138,7 @@ impl EmbeddedStore {
             }
         };
         let dir = self.cfg.dir.join("wal");
-        tokio::task::spawn_blocking(move || -> Result<u64, TsdbError> {
+        let size = tokio::task::spawn_blocking(move || -> Result<u64, TsdbError> {
             let size = write_checkpoint(&dir, &ckpt)?;
             // the checkpoint replaces the segments up to its own and older checkpoints
             for (s, p) in seq_files(&dir, "wal")? {
@@ -150,7 +153,9 @@ impl EmbeddedStore {
             }
             Ok(size)
         })
-        .await?
+        .await??;
+        self.lock().last_ckpt_bytes = size;
+        Ok(size)
     }
 
     /// Merges runs of at least `compact_blocks` consecutive uncompacted raw blocks (the

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::codec::stream::StreamChunk;
-use crate::{EmbeddedConfig, Sample, SeriesKey, TsdbError, now_ms};
+use crate::{EmbeddedConfig, Sample, SeriesKey, TsdbError, expo, now_ms};
 
 mod block;
 mod maint;
@@ -63,6 +63,10 @@ pub(crate) struct Core {
     by_key: HashMap<Arc<SeriesKey>, u32>,
     /// Series ids by metric name (most selectors name their metric).
     by_name: HashMap<String, Vec<u32>>,
+    /// Series ids by the exposition text that named them (`name{...}` as imported), so an
+    /// imported line of a known series is not parsed into labels again. Bounded: cleared
+    /// when it outgrows twice the series count (texts differing only in spacing or label order).
+    by_text: HashMap<Box<str>, u32>,
     /// The open block's samples, per series id, compressed as they arrive.
     head: Vec<StreamChunk>,
     head_len: usize,
@@ -72,6 +76,8 @@ pub(crate) struct Core {
     head_lo: u64,
     /// WAL bytes not yet replaced by a checkpoint or a block.
     wal_pending: u64,
+    /// Size of the last checkpoint of this head (0 before the first).
+    last_ckpt_bytes: u64,
     closed: bool,
 }
 
@@ -187,12 +193,14 @@ impl EmbeddedStore {
             series,
             by_key,
             by_name,
+            by_text: HashMap::new(),
             head,
             head_len: 0,
             frozen: Vec::new(),
             head_lo: max_seq + 1,
             wal,
             wal_pending: 0,
+            last_ckpt_bytes: 0,
             closed: false,
         };
         // the newest checkpoint not already in a block; older ones are superseded
@@ -205,6 +213,7 @@ impl EmbeddedStore {
                 core.head[sid as usize] = chunk;
             }
             core.head_lo = c.lo;
+            core.last_ckpt_bytes = fs::metadata(path)?.len();
             ckpt_seq = *seq;
             tracing::info!(path = %path.display(), samples = core.head_len, "head checkpoint loaded");
         }
@@ -267,6 +276,59 @@ impl EmbeddedStore {
                 (sid, s.timestamp_ms, s.value)
             })
             .collect();
+        self.commit(core, staged)
+    }
+
+    /// Appends exposition text synchronously (what
+    /// [`MetricStore::append_text`](crate::MetricStore::append_text) does). Lines of series
+    /// text seen before are resolved by one hash lookup, without parsing their labels.
+    pub fn append_text_sync(&self, text: &str, default_ts_ms: i64) -> Result<usize, TsdbError> {
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        if core.closed {
+            return Err(TsdbError::Closed);
+        }
+        let mut staged: Vec<(u32, i64, f64)> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            let split = expo::split_line(l, default_ts_ms);
+            if let Some((series, v, t)) = split
+                && let Some(&sid) = core.by_text.get(series)
+            {
+                staged.push((sid, t, v));
+                continue;
+            }
+            let s = expo::parse_line(l, default_ts_ms).map_err(|reason| expo::ExpoError {
+                line: i + 1,
+                reason,
+            })?;
+            let (t, v) = (s.timestamp_ms, s.value);
+            let sid = core.sid(SeriesKey {
+                metric: s.metric,
+                labels: s.labels,
+            });
+            if let Some((series, v2, t2)) = split
+                && (v2.to_bits(), t2) == (v.to_bits(), t)
+            {
+                if core.by_text.len() > 2 * core.series.len() + 1024 {
+                    core.by_text.clear();
+                }
+                core.by_text.insert(series.into(), sid);
+            }
+            staged.push((sid, t, v));
+        }
+        let n = staged.len();
+        if n > 0 {
+            self.commit(core, staged)?;
+        }
+        Ok(n)
+    }
+
+    /// Writes staged samples to the WAL (one record), then to the head.
+    fn commit(&self, core: &mut Core, staged: Vec<(u32, i64, f64)>) -> Result<(), TsdbError> {
         let before = core.wal.bytes;
         let series = &core.series;
         let res = core.wal.write(&staged, |sid| series[sid as usize].clone());

@@ -222,6 +222,10 @@ impl MetricStore for EmbeddedStore {
         self.append_sync(batch)
     }
 
+    async fn append_text(&self, text: &str, default_ts_ms: i64) -> Result<usize, TsdbError> {
+        self.append_text_sync(text, default_ts_ms)
+    }
+
     async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError> {
         if q.step_ms <= 0 || q.end_ms < q.start_ms {
             return Err(TsdbError::BadQuery(
@@ -331,12 +335,29 @@ impl MetricStore for EmbeddedStore {
         all.sort_by(|a, b| a.1.cmp(&b.1));
         all.dedup_by(|a, b| a.0 == b.0);
         let blocks = self.blocks();
-        let mem = self.mem_samples(&all, start_ms, end_ms);
+        // a chunk's time range answers "has samples in the window" without decoding it, the
+        // same approximation as the blocks' index below
+        let mem: Vec<bool> = {
+            let core = self.lock();
+            all.iter()
+                .map(|(sid, _)| {
+                    let i = *sid as usize;
+                    core.frozen
+                        .iter()
+                        .filter_map(|f| f.data.get(i))
+                        .chain(core.head.get(i))
+                        .any(|c| {
+                            c.time_range()
+                                .is_some_and(|(lo, hi)| hi >= start_ms && lo <= end_ms)
+                        })
+                })
+                .collect()
+        };
         Ok(all
             .into_iter()
             .zip(mem)
-            .filter(|((sid, _), m)| {
-                !m.is_empty()
+            .filter(|((sid, _), in_mem)| {
+                *in_mem
                     || blocks.iter().any(|b| {
                         b.entries
                             .get(sid)
