@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::promql::{Limits, selector_matchers, with_limits};
-use crate::{LabelMatcher, MetricStore, QueryValue, SeriesKey, TsdbError, expo, now_ms};
+use crate::{LabelMatcher, MetricStore, QueryValue, SeriesKey, TsdbError, now_ms};
 
 type Store = Arc<dyn MetricStore>;
 
@@ -638,31 +638,40 @@ async fn metadata() -> Response {
 /// Largest accepted import body after gzip decompression.
 pub const MAX_IMPORT_DECODED_BYTES: u64 = 512 << 20;
 
-async fn import(State(st): State<St>, h: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+/// Import lines are parsed and appended in batches of about this many bytes, so an import
+/// holds one batch in memory, not the whole body (nor its parsed samples).
+const IMPORT_BATCH_BYTES: usize = 1 << 20;
+
+fn too_large(what: &str, limit: u64) -> ApiError {
+    ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        kind: "bad_data",
+        msg: format!("{what} larger than {limit} bytes"),
+    }
+}
+
+/// `POST /api/v1/import/prometheus`: Prometheus text, plain or gzip, streamed. A body over
+/// [`MAX_IMPORT_BYTES`] (by its Content-Length, or while it arrives) or over
+/// [`MAX_IMPORT_DECODED_BYTES`] decompressed gets 413 with the JSON error body. Bodies up to
+/// 1 MiB are stored all or nothing; a longer body is stored in 1 MiB batches of lines as it
+/// arrives, so an error (bad line, size limit) keeps the batches before it, as
+/// VictoriaMetrics keeps the good lines of a body.
+async fn import(
+    State(st): State<St>,
+    h: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    use futures::StreamExt;
+    use std::io::Write;
     let enc = h
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("identity")
         .trim()
         .to_ascii_lowercase();
-    let decoded;
-    let raw: &[u8] = match enc.as_str() {
-        "identity" | "" => &body,
-        "gzip" | "x-gzip" => {
-            use std::io::Read;
-            let mut out = Vec::with_capacity(body.len() * 4);
-            flate2::read::MultiGzDecoder::new(&body[..])
-                .take(MAX_IMPORT_DECODED_BYTES + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| ApiError::bad(format!("bad gzip body: {e}")))?;
-            if out.len() as u64 > MAX_IMPORT_DECODED_BYTES {
-                return Err(ApiError::bad(format!(
-                    "body larger than {MAX_IMPORT_DECODED_BYTES} bytes when decompressed"
-                )));
-            }
-            decoded = out;
-            &decoded
-        }
+    let mut gz = match enc.as_str() {
+        "identity" | "" => None,
+        "gzip" | "x-gzip" => Some(flate2::write::MultiGzDecoder::new(Vec::new())),
         other => {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -671,11 +680,100 @@ async fn import(State(st): State<St>, h: HeaderMap, body: Bytes) -> Result<Respo
             });
         }
     };
-    let text =
-        std::str::from_utf8(raw).map_err(|e| ApiError::bad(format!("body is not UTF-8: {e}")))?;
-    let samples = expo::parse(text, now_ms()).map_err(|e| ApiError::bad(e.to_string()))?;
-    st.store.append(samples).await?;
+    let limit = MAX_IMPORT_BYTES as u64;
+    let declared = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large("body", limit));
+    }
+    let bad_gzip = |e: std::io::Error| ApiError::bad(format!("bad gzip body: {e}"));
+    let mut imp = Importer {
+        store: st.store,
+        pending: Vec::new(),
+        lines: 0,
+        decoded: 0,
+        now: now_ms(),
+    };
+    let mut received = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let data = frame.map_err(|e| ApiError::bad(format!("reading the body: {e}")))?;
+        received += data.len() as u64;
+        if received > limit {
+            return Err(too_large("body", limit));
+        }
+        match &mut gz {
+            Some(d) => {
+                d.write_all(&data).map_err(bad_gzip)?;
+                let out = std::mem::take(d.get_mut());
+                imp.feed(&out).await?;
+            }
+            None => imp.feed(&data).await?,
+        }
+    }
+    if let Some(d) = gz {
+        let rest = d.finish().map_err(bad_gzip)?;
+        imp.feed(&rest).await?;
+    }
+    imp.finish().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Cuts an import body into batches of whole lines and appends each.
+struct Importer {
+    store: Store,
+    pending: Vec<u8>,
+    /// Lines already appended (for error line numbers).
+    lines: usize,
+    decoded: u64,
+    now: i64,
+}
+
+impl Importer {
+    async fn feed(&mut self, data: &[u8]) -> Result<(), ApiError> {
+        self.decoded += data.len() as u64;
+        if self.decoded > MAX_IMPORT_DECODED_BYTES {
+            return Err(too_large(
+                "body when decompressed",
+                MAX_IMPORT_DECODED_BYTES,
+            ));
+        }
+        self.pending.extend_from_slice(data);
+        if self.pending.len() > IMPORT_BATCH_BYTES
+            && let Some(end) = self.pending.iter().rposition(|&b| b == b'\n')
+        {
+            let rest = self.pending.split_off(end + 1);
+            let batch = std::mem::replace(&mut self.pending, rest);
+            self.append(&batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn append(&mut self, batch: &[u8]) -> Result<(), ApiError> {
+        let text = std::str::from_utf8(batch)
+            .map_err(|e| ApiError::bad(format!("body is not UTF-8: {e}")))?;
+        match self.store.append_text(text, self.now).await {
+            Err(TsdbError::Parse(mut e)) => {
+                e.line += self.lines;
+                Err(ApiError::bad(e.to_string()))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => {
+                self.lines += batch.iter().filter(|&&b| b == b'\n').count();
+                Ok(())
+            }
+        }
+    }
+
+    async fn finish(mut self) -> Result<(), ApiError> {
+        let batch = std::mem::take(&mut self.pending);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.append(&batch).await
+    }
 }
 
 #[cfg(test)]

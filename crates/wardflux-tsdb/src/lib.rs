@@ -27,7 +27,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 pub use wardflux_model::metrics::{Labels, MetricSink, Sample, SinkError};
 
-/// Errors of the metric store.
+/// Errors of the metric store. Variants wrapping another error keep it as their
+/// [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 pub enum TsdbError {
     #[error("i/o error: {0}")]
@@ -48,8 +49,37 @@ pub enum TsdbError {
     /// names the limit.
     #[error("query limit exceeded: {0}")]
     LimitExceeded(String),
-    #[error("backend error: {0}")]
-    Backend(String),
+    /// A malformed exposition line given to [`MetricStore::append_text`].
+    #[error(transparent)]
+    Parse(#[from] expo::ExpoError),
+    /// A request to the remote backend (VictoriaMetrics) failed: connect, timeout, body.
+    #[error("{what}: {source}")]
+    Http {
+        what: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The remote backend answered with an error status.
+    #[error("backend answered HTTP {status}: {message}")]
+    Remote { status: u16, message: String },
+    /// The remote backend answered something this client cannot read.
+    #[error("unexpected backend response: {0}")]
+    BadResponse(String),
+    /// A JSON answer of the remote backend did not parse.
+    #[error("{what}: {source}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The spool was not delivered before the flush deadline.
+    #[error("{0} bytes still spooled")]
+    Unflushed(u64),
+    #[error("bad configuration: {0}")]
+    Config(String),
+    /// A blocking task of the store (block write, compaction, replay) panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error("spool full: {0} samples dropped")]
     SpoolFull(usize),
     #[error("store is closed")]
@@ -60,6 +90,7 @@ impl From<TsdbError> for SinkError {
     fn from(e: TsdbError) -> Self {
         match e {
             TsdbError::BadQuery(m) | TsdbError::Execution(m) => SinkError::Rejected(m),
+            TsdbError::Parse(e) => SinkError::Rejected(e.to_string()),
             other => SinkError::Unavailable(other.to_string()),
         }
     }
@@ -281,6 +312,18 @@ pub trait MetricStore: Send + Sync {
     /// in the spool or acknowledged) and, for the embedded store, visible to queries.
     async fn append(&self, batch: Vec<Sample>) -> Result<(), TsdbError>;
 
+    /// Appends Prometheus exposition text (whole lines, as the import API receives them);
+    /// lines without a timestamp get `default_ts_ms`. A bad line fails the call with
+    /// [`TsdbError::Parse`] (line numbers from 1 in `text`) and nothing of `text` is stored.
+    /// Returns the number of samples. Default: [`expo::parse`], then [`append`](Self::append);
+    /// the embedded store skips parsing the labels of series text it has seen before.
+    async fn append_text(&self, text: &str, default_ts_ms: i64) -> Result<usize, TsdbError> {
+        let samples = expo::parse(text, default_ts_ms)?;
+        let n = samples.len();
+        self.append(samples).await?;
+        Ok(n)
+    }
+
     /// Range query with step and aggregation (see [`RangeQuery`]). Series sorted by key.
     async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError>;
 
@@ -402,6 +445,9 @@ pub struct EmbeddedConfig {
     /// queries compute them from the raw chunks. `true` makes long-range queries within raw
     /// retention cheaper at about +2 bytes/sample on disk (measured in docs/perf/tsdb.md).
     pub precompute_rollups: bool,
+    /// A head checkpoint replaces the WAL once the WAL since the last one is larger than
+    /// this and than half the compressed head (default 1 MiB). Bounds the open hour on disk.
+    pub checkpoint_min_wal_bytes: u64,
 }
 
 impl EmbeddedConfig {
@@ -415,6 +461,7 @@ impl EmbeddedConfig {
             rollup_min_range: Duration::from_secs(2 * 86_400),
             compact_blocks: 24,
             precompute_rollups: false,
+            checkpoint_min_wal_bytes: 1 << 20,
         }
     }
 }

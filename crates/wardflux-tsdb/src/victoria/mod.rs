@@ -8,13 +8,10 @@
 //! VictoriaMetrics is unreachable the spool grows up to `spool_max_bytes`; batches past the bound
 //! are refused with [`TsdbError::SpoolFull`], counted in `wardflux_tsdb_spool_dropped_samples_total`
 //! (metrics facade) and logged. Batches VictoriaMetrics rejects with 4xx are counted in
-//! `wardflux_tsdb_rejected_samples_total` and skipped so they cannot block the queue.
+//! `wardflux_tsdb_rejected_samples_total` and skipped so they cannot block the queue. The spool
+//! itself (files, frames, cursor) is [`spool`]; this module is the HTTP side.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -25,65 +22,21 @@ use crate::{
     Sample, SeriesKey, SeriesPoints, SinkError, TsdbError, VictoriaConfig, now_ms, selector_promql,
 };
 
-const FRAME_HDR: usize = 12;
-const MAX_POST: usize = 4 << 20;
+mod spool;
 
-struct SpoolWriter {
-    file: File,
-    seq: u64,
-    size: u64,
-}
+use spool::Spool;
 
 /// The VictoriaMetrics store.
 pub struct VictoriaStore {
     cfg: VictoriaConfig,
     client: reqwest::Client,
-    /// The spool's current segment; appends from many tasks serialise on this std mutex
-    /// (one short `write(2)`, no await while held).
-    writer: Mutex<SpoolWriter>,
-    /// Bytes spooled and not yet delivered (compared with `spool_max_bytes`).
-    pending: AtomicU64,
+    spool: Spool,
     /// Wakes the sender after an append.
     wake: Notify,
     /// Wakes `flush` callers when the sender has caught up.
     drained: Notify,
     /// Cuts the sender's retry back-off short (from `flush`).
     retry: Notify,
-    seg_max: u64,
-}
-
-fn seg_path(dir: &Path, seq: u64) -> PathBuf {
-    dir.join(format!("{seq:020}.spool"))
-}
-
-fn segments(dir: &Path) -> Result<Vec<u64>, TsdbError> {
-    let mut v = Vec::new();
-    for e in fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.extension().and_then(|x| x.to_str()) == Some("spool")
-            && let Some(s) = p
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.parse().ok())
-        {
-            v.push(s);
-        }
-    }
-    v.sort_unstable();
-    Ok(v)
-}
-
-fn read_cursor(dir: &Path) -> Option<(u64, u64)> {
-    let s = fs::read_to_string(dir.join("cursor")).ok()?;
-    let mut it = s.split_whitespace();
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-}
-
-fn write_cursor(dir: &Path, c: (u64, u64)) -> Result<(), TsdbError> {
-    let tmp = dir.join("cursor.tmp");
-    fs::write(&tmp, format!("{} {}\n", c.0, c.1))?;
-    fs::rename(tmp, dir.join("cursor"))?;
-    Ok(())
 }
 
 /// Appends one sample as a Prometheus exposition line (`name{l="v"} value ts_ms`).
@@ -182,10 +135,10 @@ pub fn parse_query_answer(v: &serde_json::Value) -> Result<QueryValue, TsdbError
         )),
         Some("scalar") => {
             let (t, v) = json_point(&data["result"])
-                .ok_or_else(|| TsdbError::Backend("bad scalar".into()))?;
+                .ok_or_else(|| TsdbError::BadResponse("bad scalar".into()))?;
             Ok(QueryValue::Scalar(t, v))
         }
-        other => Err(TsdbError::Backend(format!(
+        other => Err(TsdbError::BadResponse(format!(
             "unexpected resultType {other:?}"
         ))),
     }
@@ -201,49 +154,33 @@ impl VictoriaStore {
     pub fn open(mut cfg: VictoriaConfig) -> Result<Arc<Self>, TsdbError> {
         for u in [&mut cfg.insert_url, &mut cfg.select_url] {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(TsdbError::Backend(format!(
+                return Err(TsdbError::Config(format!(
                     "VictoriaMetrics URL {u:?} must start with http:// or https://"
                 )));
             }
             *u = u.trim_end_matches('/').to_string();
         }
-        fs::create_dir_all(&cfg.spool_dir)?;
-        let segs = segments(&cfg.spool_dir)?;
-        let cursor = read_cursor(&cfg.spool_dir).unwrap_or((segs.first().copied().unwrap_or(1), 0));
-        let mut pending = 0;
-        for &s in &segs {
-            let len = fs::metadata(seg_path(&cfg.spool_dir, s))?.len();
-            if s > cursor.0 {
-                pending += len;
-            } else if s == cursor.0 {
-                pending += len.saturating_sub(cursor.1);
-            }
-        }
-        let seq = segs.last().copied().unwrap_or(cursor.0).max(cursor.0) + 1;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(seg_path(&cfg.spool_dir, seq))?;
+        let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .build()
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
-        let seg_max = (cfg.spool_max_bytes / 8).clamp(64 << 10, 16 << 20);
+            .map_err(|source| TsdbError::Http {
+                what: "building the HTTP client",
+                source,
+            })?;
         Ok(Arc::new(Self {
             cfg,
             client,
-            writer: Mutex::new(SpoolWriter { file, seq, size: 0 }),
-            pending: AtomicU64::new(pending),
+            spool,
             wake: Notify::new(),
             drained: Notify::new(),
             retry: Notify::new(),
-            seg_max,
         }))
     }
 
     /// Bytes waiting in the spool.
     pub fn spooled_bytes(&self) -> u64 {
-        self.pending.load(Ordering::Relaxed)
+        self.spool.pending()
     }
 
     fn spool(&self, batch: &[Sample]) -> Result<(), TsdbError> {
@@ -251,114 +188,9 @@ impl VictoriaStore {
         for s in batch {
             write_line(&mut body, s);
         }
-        let mut frame = Vec::with_capacity(body.len() + FRAME_HDR);
-        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&(batch.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&crc32fast::hash(body.as_bytes()).to_le_bytes());
-        frame.extend_from_slice(body.as_bytes());
-        let len = frame.len() as u64;
-        if self.pending.load(Ordering::Relaxed) + len > self.cfg.spool_max_bytes {
-            metrics::counter!("wardflux_tsdb_spool_dropped_samples_total")
-                .increment(batch.len() as u64);
-            tracing::warn!(
-                samples = batch.len(),
-                spooled_bytes = self.spooled_bytes(),
-                "VictoriaMetrics spool full: batch dropped"
-            );
-            return Err(TsdbError::SpoolFull(batch.len()));
-        }
-        let mut w = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if w.size >= self.seg_max {
-            let seq = w.seq + 1;
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(seg_path(&self.cfg.spool_dir, seq))?;
-            *w = SpoolWriter { file, seq, size: 0 };
-        }
-        // counted before the write: the sender may deliver (and subtract) the frame as soon
-        // as it is in the file
-        self.pending.fetch_add(len, Ordering::SeqCst);
-        if let Err(e) = w.file.write_all(&frame) {
-            // possibly half written: continue in a fresh segment so the reader is not stuck
-            // on a torn frame (it skips a corrupt rest of a segment)
-            self.pending.fetch_sub(len, Ordering::SeqCst);
-            let seq = w.seq + 1;
-            if let Ok(file) = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(seg_path(&self.cfg.spool_dir, seq))
-            {
-                *w = SpoolWriter { file, seq, size: 0 };
-            }
-            return Err(e.into());
-        }
-        w.size += len;
-        drop(w);
+        self.spool.push(&body, batch.len())?;
         self.wake.notify_one();
         Ok(())
-    }
-
-    fn writer_seq(&self) -> u64 {
-        self.writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .seq
-    }
-
-    /// Reads whole frames from `cursor` up to about `MAX_POST` bytes of body.
-    fn read_frames(&self, cursor: (u64, u64)) -> Result<(Vec<u8>, u64, u64, u64), TsdbError> {
-        let path = seg_path(&self.cfg.spool_dir, cursor.0);
-        let mut f = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((Vec::new(), cursor.1, 0, 0));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        f.seek(SeekFrom::Start(cursor.1))?;
-        let mut raw = Vec::new();
-        Read::by_ref(&mut f)
-            .take(MAX_POST as u64 + 1024)
-            .read_to_end(&mut raw)?;
-        let (mut pos, mut body, mut samples) = (0usize, Vec::new(), 0u64);
-        while pos + FRAME_HDR <= raw.len() {
-            let len = u32::from_le_bytes(raw[pos..pos + 4].try_into().unwrap_or_default()) as usize;
-            let n = u32::from_le_bytes(raw[pos + 4..pos + 8].try_into().unwrap_or_default());
-            let crc = u32::from_le_bytes(raw[pos + 8..pos + 12].try_into().unwrap_or_default());
-            let Some(b) = raw.get(pos + FRAME_HDR..pos + FRAME_HDR + len) else {
-                if body.is_empty() && len > MAX_POST {
-                    // a single frame bigger than the read window: read it alone
-                    let mut big = vec![0u8; len];
-                    f.seek(SeekFrom::Start(cursor.1 + FRAME_HDR as u64))?;
-                    f.read_exact(&mut big)?;
-                    if crc32fast::hash(&big) == crc {
-                        return Ok((
-                            big,
-                            cursor.1 + (FRAME_HDR + len) as u64,
-                            u64::from(n),
-                            (FRAME_HDR + len) as u64,
-                        ));
-                    }
-                }
-                break;
-            };
-            if crc32fast::hash(b) != crc {
-                tracing::error!(path = %path.display(), offset = cursor.1 + pos as u64, "corrupt spool frame: rest of segment skipped");
-                let end = fs::metadata(&path)?.len();
-                return Ok((body, end, samples, end - cursor.1));
-            }
-            if !body.is_empty() && body.len() + len > MAX_POST {
-                break;
-            }
-            body.extend_from_slice(b);
-            samples += u64::from(n);
-            pos += FRAME_HDR + len;
-        }
-        Ok((body, cursor.1 + pos as u64, samples, pos as u64))
     }
 
     async fn post(&self, body: Vec<u8>) -> Result<(), (bool, String)> {
@@ -382,16 +214,7 @@ impl VictoriaStore {
     }
 
     async fn deliver(&self, shutdown: CancellationToken) {
-        let dir = self.cfg.spool_dir.clone();
-        let mut cursor = read_cursor(&dir).unwrap_or_else(|| {
-            (
-                segments(&dir)
-                    .ok()
-                    .and_then(|s| s.first().copied())
-                    .unwrap_or(1),
-                0,
-            )
-        });
+        let mut cursor = self.spool.start_cursor();
         let mut backoff = Duration::from_millis(50);
         loop {
             if shutdown.is_cancelled() {
@@ -399,8 +222,8 @@ impl VictoriaStore {
             }
             // observed before reading: if the writer had moved on to a later segment, this
             // segment was complete before the read, so an empty read means it is delivered
-            let writer_seq = self.writer_seq();
-            let (body, next_off, samples, bytes) = match self.read_frames(cursor) {
+            let writer_seq = self.spool.writer_seq();
+            let (body, next_off, samples, bytes) = match self.spool.read_frames(cursor) {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::error!(error = %e, "spool read failed");
@@ -415,13 +238,7 @@ impl VictoriaStore {
                 }
                 if cursor.0 < writer_seq {
                     // the segment is complete and delivered
-                    let _ = fs::remove_file(seg_path(&dir, cursor.0));
-                    let next = segments(&dir)
-                        .ok()
-                        .and_then(|s| s.into_iter().find(|&s| s > cursor.0))
-                        .unwrap_or(cursor.0 + 1);
-                    cursor = (next, 0);
-                    let _ = write_cursor(&dir, cursor);
+                    cursor = self.spool.next_segment(cursor);
                     continue;
                 }
                 self.drained.notify_waiters();
@@ -449,11 +266,8 @@ impl VictoriaStore {
                 }
             }
             cursor.1 = next_off;
-            self.pending.fetch_sub(
-                bytes.min(self.pending.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
-            if let Err(e) = write_cursor(&dir, cursor) {
+            self.spool.delivered(bytes);
+            if let Err(e) = self.spool.save_cursor(cursor) {
                 tracing::error!(error = %e, "spool cursor write failed");
             }
         }
@@ -471,22 +285,31 @@ impl VictoriaStore {
             .form(params)
             .send()
             .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
+            .map_err(|source| TsdbError::Http {
+                what: "query request",
+                source,
+            })?;
         let status = r.status();
-        let v: serde_json::Value = r
-            .json()
-            .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
+        let v: serde_json::Value = r.json().await.map_err(|source| TsdbError::Http {
+            what: "query answer",
+            source,
+        })?;
         if v["status"] == "error" {
             let msg = v["error"].as_str().unwrap_or("error").to_string();
             return Err(if status.is_client_error() {
                 TsdbError::BadQuery(msg)
             } else {
-                TsdbError::Backend(msg)
+                TsdbError::Remote {
+                    status: status.as_u16(),
+                    message: msg,
+                }
             });
         }
         if !status.is_success() {
-            return Err(TsdbError::Backend(format!("HTTP {status}")));
+            return Err(TsdbError::Remote {
+                status: status.as_u16(),
+                message: String::new(),
+            });
         }
         Ok(v)
     }
@@ -545,7 +368,7 @@ impl MetricStore for VictoriaStore {
                 m.sort_by(|a, b| a.key.cmp(&b.key));
                 Ok(m)
             }
-            _ => Err(TsdbError::Backend("expected a matrix".into())),
+            _ => Err(TsdbError::BadResponse("expected a matrix".into())),
         }
     }
 
@@ -563,14 +386,23 @@ impl MetricStore for VictoriaStore {
             .form(&params)
             .send()
             .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?
+            .map_err(|source| TsdbError::Http {
+                what: "export request",
+                source,
+            })?
             .text()
             .await
-            .map_err(|e| TsdbError::Backend(e.to_string()))?;
+            .map_err(|source| TsdbError::Http {
+                what: "export answer",
+                source,
+            })?;
         let mut out: Vec<SeriesPoints> = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .map_err(|e| TsdbError::Backend(format!("bad export line: {e}")))?;
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|source| TsdbError::Json {
+                    what: "export line",
+                    source,
+                })?;
             let key = key_from_json(v["metric"].as_object().unwrap_or(&serde_json::Map::new()));
             let empty = Vec::new();
             let ts = v["timestamps"].as_array().unwrap_or(&empty);
@@ -675,10 +507,7 @@ impl MetricStore for VictoriaStore {
             self.wake.notify_one();
             self.retry.notify_one();
             if tokio::time::timeout_at(deadline, w).await.is_err() && self.spooled_bytes() > 0 {
-                return Err(TsdbError::Backend(format!(
-                    "{} bytes still spooled",
-                    self.spooled_bytes()
-                )));
+                return Err(TsdbError::Unflushed(self.spooled_bytes()));
             }
         }
     }

@@ -13,6 +13,8 @@
 //!     at the smallest width that holds them all (0 bits for a constant series), or
 //!   * **XOR** (mode 0): Gorilla's float XOR encoding, for arbitrary floats.
 
+pub mod stream;
+
 /// Most samples one chunk may hold (a corrupt count cannot make the decoder allocate more).
 pub const MAX_SAMPLES: usize = 1 << 24;
 
