@@ -40,6 +40,70 @@ struct St {
 /// Largest accepted import body.
 pub const MAX_IMPORT_BYTES: usize = 64 << 20;
 
+/// One route of the Prometheus-compatible API, for the server's OpenAPI document and role
+/// checks. [`router`] is built from [`ROUTES`], so the list cannot miss a served route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteInfo {
+    pub path: &'static str,
+    /// `get` and/or `post`.
+    pub methods: &'static [&'static str],
+    pub summary: &'static str,
+    /// Whether the route writes (needs a higher role than reading).
+    pub writes: bool,
+}
+
+/// Every route [`router`] serves.
+pub const ROUTES: &[RouteInfo] = &[
+    RouteInfo {
+        path: "/api/v1/query",
+        methods: &["get", "post"],
+        summary: "PromQL instant query (Prometheus HTTP API)",
+        writes: false,
+    },
+    RouteInfo {
+        path: "/api/v1/query_range",
+        methods: &["get", "post"],
+        summary: "PromQL range query (Prometheus HTTP API)",
+        writes: false,
+    },
+    RouteInfo {
+        path: "/api/v1/series",
+        methods: &["get", "post"],
+        summary: "Series matching match[] selectors",
+        writes: false,
+    },
+    RouteInfo {
+        path: "/api/v1/labels",
+        methods: &["get", "post"],
+        summary: "Label names",
+        writes: false,
+    },
+    RouteInfo {
+        path: "/api/v1/label/{name}/values",
+        methods: &["get", "post"],
+        summary: "Values of one label",
+        writes: false,
+    },
+    RouteInfo {
+        path: "/api/v1/status/buildinfo",
+        methods: &["get"],
+        summary: "Build information (what Grafana's data source check reads)",
+        writes: false,
+    },
+    RouteInfo {
+        path: "/api/v1/metadata",
+        methods: &["get"],
+        summary: "Metric metadata (none is recorded: an empty map)",
+        writes: false,
+    },
+    RouteInfo {
+        path: "/api/v1/import/prometheus",
+        methods: &["post"],
+        summary: "Ingest Prometheus text exposition lines",
+        writes: true,
+    },
+];
+
 /// The Prometheus-compatible router (no auth inside; wrap it), with default [`Limits`].
 pub fn router(store: Arc<dyn MetricStore>) -> Router {
     router_with_limits(store, Limits::default())
@@ -47,22 +111,26 @@ pub fn router(store: Arc<dyn MetricStore>) -> Router {
 
 /// The router, refusing queries past `limits` with 422 naming the limit.
 pub fn router_with_limits(store: Arc<dyn MetricStore>, limits: Limits) -> Router {
-    Router::new()
-        .route("/api/v1/query", get(query).post(query))
-        .route("/api/v1/query_range", get(query_range).post(query_range))
-        .route("/api/v1/series", get(series).post(series))
-        .route("/api/v1/labels", get(labels).post(labels))
-        .route(
-            "/api/v1/label/{name}/values",
-            get(label_values).post(label_values),
-        )
-        .route("/api/v1/status/buildinfo", get(buildinfo))
-        .route("/api/v1/metadata", get(metadata))
-        .route(
-            "/api/v1/import/prometheus",
-            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
+    ROUTES
+        .iter()
+        .fold(Router::new(), |r, info| {
+            r.route(info.path, method_router(info.path))
+        })
         .with_state(St { store, limits })
+}
+
+fn method_router(path: &str) -> axum::routing::MethodRouter<St> {
+    match path {
+        "/api/v1/query" => get(query).post(query),
+        "/api/v1/query_range" => get(query_range).post(query_range),
+        "/api/v1/series" => get(series).post(series),
+        "/api/v1/labels" => get(labels).post(labels),
+        "/api/v1/label/{name}/values" => get(label_values).post(label_values),
+        "/api/v1/status/buildinfo" => get(buildinfo),
+        "/api/v1/metadata" => get(metadata),
+        "/api/v1/import/prometheus" => post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        other => unreachable!("route {other} is in ROUTES but has no handler"),
+    }
 }
 
 /// Formats a sample value as Prometheus does (`strconv.FormatFloat(v, 'f', -1, 64)`).
