@@ -32,5 +32,5 @@ done
 TOKEN=$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
         -d '{"username":"admin","password":"conformance-pw-1"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 "$T/examples/promql_conformance" "$@" \
-    "wardflux=http://127.0.0.1:$PORT#$TOKEN" "victoriametrics=http://127.0.0.1:$VMPORT" embedded \
+    "wardflux=http://127.0.0.1:$PORT#$TOKEN" "victoriametrics=http://127.0.0.1:$VMPORT" embedded embedded-at-0 \
     -- "$DIR"/*.test

@@ -5,7 +5,7 @@
 //! * `embedded`: this crate's evaluator over a fresh in-process embedded store per segment,
 //!   data moved in time like the HTTP targets'.
 //! * `embedded-at-0`: the same with the data at its own times, so the evals tied to absolute
-//!   time run too.
+//!   time run too. Both in-process targets also run the cases with staleness markers.
 //! * `NAME=URL[#TOKEN]`: a Prometheus-compatible HTTP API (`wardflux serve`, VictoriaMetrics):
 //!   samples are imported through `URL/api/v1/import/prometheus` and queried through
 //!   `URL/api/v1/query` (and `query_range`), with `Authorization: Bearer TOKEN` when given.
@@ -237,7 +237,13 @@ async fn main() -> anyhow::Result<()> {
                 let dir = tmp.path().join(format!("s{seg_no}-{ti}"));
                 let store = target.load(&seg, shift, &dir).await?;
                 for (ev, why) in &seg.evals {
-                    let why = why.filter(|w| !(unshifted && *w == "absolute time"));
+                    // in-process, staleness markers are appended as they are; unmoved data
+                    // keeps absolute times
+                    let in_process = matches!(target, Target::Embedded { .. });
+                    let why = why.filter(|w| {
+                        !(unshifted && *w == "absolute time"
+                            || in_process && *w == "staleness markers")
+                    });
                     if let Some(w) = why {
                         if ti == 0 {
                             *set_aside.entry(w).or_default() += 1;

@@ -385,6 +385,19 @@ pub trait MetricStore: Send + Sync {
         Ok(vals)
     }
 
+    /// How many series match, when the backend can tell cheaply (from its index, without
+    /// reading samples); `None` when it cannot. The PromQL evaluator asks this before reading a
+    /// selector's samples, so a query past `promql::Limits::max_series` is refused before it
+    /// costs memory. Default: `None` (the limit is then checked after the read).
+    async fn series_count_hint(
+        &self,
+        _matchers: &[LabelMatcher],
+        _start_ms: i64,
+        _end_ms: i64,
+    ) -> Result<Option<usize>, TsdbError> {
+        Ok(None)
+    }
+
     /// Makes everything appended so far durable and visible to readers (embedded: fsync;
     /// VictoriaMetrics: waits until the spool is delivered).
     async fn flush(&self) -> Result<(), TsdbError>;

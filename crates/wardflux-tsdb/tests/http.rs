@@ -259,9 +259,17 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
         .await
         .unwrap();
     assert_eq!(v["status"], "success");
-    // says what it is; the version parses as a version (all Grafana needs)
     assert_eq!(v["data"]["application"], "wardflux");
-    assert_eq!(v["data"]["version"], env!("CARGO_PKG_VERSION"));
+    // Our own version (not a fake Prometheus one), as x.y.z so Grafana can parse it.
+    let version = v["data"]["version"].as_str().unwrap();
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        version
+            .split('.')
+            .filter(|p| p.parse::<u32>().is_ok())
+            .count(),
+        3
+    );
     let v: Value = client
         .get(format!("{wf}/api/v1/metadata"))
         .send()

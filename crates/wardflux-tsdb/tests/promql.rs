@@ -366,3 +366,95 @@ fn not_storable(s: &testfile::LoadSeries) -> bool {
     );
     vals.clone().any(f64::is_nan) || (hi > 0.0 && hi / lo > 1e12)
 }
+
+/// The embedded store, answering `series_count_hint` from `series()` and counting reads.
+struct Hinting {
+    inner: Arc<EmbeddedStore>,
+    raw_reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl MetricStore for Hinting {
+    async fn append(&self, b: Vec<wardflux_tsdb::Sample>) -> Result<(), wardflux_tsdb::TsdbError> {
+        self.inner.append(b).await
+    }
+    async fn range(
+        &self,
+        q: &wardflux_tsdb::RangeQuery,
+    ) -> Result<Vec<wardflux_tsdb::SeriesPoints>, wardflux_tsdb::TsdbError> {
+        self.inner.range(q).await
+    }
+    async fn raw(
+        &self,
+        m: &[wardflux_tsdb::LabelMatcher],
+        s: i64,
+        e: i64,
+    ) -> Result<Vec<wardflux_tsdb::SeriesPoints>, wardflux_tsdb::TsdbError> {
+        self.raw_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.raw(m, s, e).await
+    }
+    async fn latest(
+        &self,
+        m: &[wardflux_tsdb::LabelMatcher],
+    ) -> Result<Vec<wardflux_tsdb::Latest>, wardflux_tsdb::TsdbError> {
+        self.inner.latest(m).await
+    }
+    async fn series(
+        &self,
+        m: &[Vec<wardflux_tsdb::LabelMatcher>],
+        s: i64,
+        e: i64,
+    ) -> Result<Vec<wardflux_tsdb::SeriesKey>, wardflux_tsdb::TsdbError> {
+        self.inner.series(m, s, e).await
+    }
+    async fn series_count_hint(
+        &self,
+        m: &[wardflux_tsdb::LabelMatcher],
+        s: i64,
+        e: i64,
+    ) -> Result<Option<usize>, wardflux_tsdb::TsdbError> {
+        Ok(Some(self.inner.series(&[m.to_vec()], s, e).await?.len()))
+    }
+    async fn flush(&self) -> Result<(), wardflux_tsdb::TsdbError> {
+        self.inner.flush().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_counts_series_refuses_before_reading_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = EmbeddedStore::open(embedded_config(tmp.path()))
+        .await
+        .unwrap();
+    let cmds =
+        testfile::parse("load 1m\n  m{i=\"1\"} 0+1x10\n  m{i=\"2\"} 0+1x10\n  m{i=\"3\"} 0+1x10\n")
+            .unwrap();
+    let Command::Load(l) = &cmds[0] else { panic!() };
+    inner.append(l.samples(0)).await.unwrap();
+    let store = Hinting {
+        inner,
+        raw_reads: Default::default(),
+    };
+    let limits = Limits {
+        max_series: 2,
+        ..Limits::default()
+    };
+    let r = promql::with_limits(limits, promql::eval_instant(&store, "sum(m)", 60_000)).await;
+    assert!(
+        matches!(&r, Err(wardflux_tsdb::TsdbError::LimitExceeded(m)) if m.contains("max_series = 2")),
+        "{r:?}"
+    );
+    assert_eq!(store.raw_reads.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let r = promql::with_limits(
+        limits,
+        promql::eval_instant(&store, "sum(m{i!=\"3\"})", 60_000),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r,
+        QueryValue::Vector(vec![(Default::default(), 60_000, 2.0)])
+    );
+    assert_eq!(store.raw_reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -862,9 +862,11 @@ pub(super) fn call<'a>(cx: &Ctx<'a>, c: &'a Call, g: &Grid) -> Result<Val<'a>, T
         "predict_linear" => {
             let r = range_arg(cx, c, 0, g)?;
             let d = scalar_arg(cx, c, 1, g)?;
-            over_windows(&r, g, false, |w, end, i| {
+            // the prediction starts at the evaluation time, even with `@` or `offset` on the
+            // range (Prometheus: the regression's intercept is at the step's time)
+            over_windows(&r, g, false, |w, _, i| {
                 (w.len() >= 2).then(|| {
-                    let (slope, icpt) = linear_regression(w, end);
+                    let (slope, icpt) = linear_regression(w, g.t(i));
                     icpt + slope * d[i]
                 })
             })

@@ -220,15 +220,23 @@ async fn fetch<S: MetricStore + ?Sized>(
     )?;
     let (mut series, mut samples) = (0usize, 0usize);
     let mut data = HashMap::with_capacity(fetches.len());
+    let too_many = || {
+        TsdbError::LimitExceeded(format!(
+            "the query would touch more than max_series = {} series; narrow the selectors",
+            limits.max_series
+        ))
+    };
     for f in fetches {
+        if let Some(n) = store.series_count_hint(&f.matchers, f.start, f.end).await?
+            && series + n > limits.max_series
+        {
+            return Err(too_many());
+        }
         let got = store.raw(&f.matchers, f.start, f.end).await?;
         series += got.len();
         samples += got.iter().map(|s| s.points.len()).sum::<usize>();
         if series > limits.max_series {
-            return Err(TsdbError::LimitExceeded(format!(
-                "the query would touch more than max_series = {} series; narrow the selectors",
-                limits.max_series
-            )));
+            return Err(too_many());
         }
         if samples > limits.max_samples {
             return Err(TsdbError::LimitExceeded(format!(

@@ -5,7 +5,8 @@
 //! position is found here: the query is cut after each of its tokens, from the last one
 //! backwards, and the longest cut that parses once its open brackets are closed (or once an
 //! operand is added) marks where the query stops making sense. A heuristic, but it names the
-//! right token for the usual mistakes (a stray word, a missing operand or bracket).
+//! right token for the usual mistakes (a stray word, a missing operand or bracket). Queries of
+//! more than 300 tokens are bisected instead, so a long malformed query costs a few parses.
 
 use std::time::{Duration, SystemTime};
 
@@ -87,30 +88,51 @@ fn closers(prefix: &str) -> String {
     stack.iter().rev().collect()
 }
 
+/// Above this many tokens the cut is found by bisection (a few parses, a rougher position)
+/// rather than by trying every cut (quadratic in the query's length).
+const LINEAR_SCAN_TOKENS: usize = 300;
+
 fn locate_error(q: &str, msg: &str) -> String {
     let toks = tokens(q);
     let parses = |s: &str| parser::parse(s).is_ok();
-    for k in (0..=toks.len()).rev() {
+    // does the query up to token k still make sense (parse once closed or completed)?
+    let viable = |k: usize| {
         let prefix = if k == 0 { "" } else { &q[..toks[k - 1].1] };
         let close = closers(prefix);
-        let ok = [
+        [
             format!("{prefix}{close}"),
             format!("{prefix} x{close}"),
             format!("{prefix} 1){close}"),
         ]
         .iter()
-        .any(|c| !c.trim().is_empty() && parses(c));
-        if ok {
-            let (pos, what) = match toks.get(k) {
-                Some(&(s, e)) => (s, format!("unexpected {:?}", &q[s..e])),
-                None => (q.len(), "unexpected end of input".to_string()),
-            };
-            let line = q[..pos].matches('\n').count() + 1;
-            let col = pos - q[..pos].rfind('\n').map_or(0, |n| n + 1) + 1;
-            return format!("{line}:{col}: parse error: {what} ({msg})");
+        .any(|c| !c.trim().is_empty() && parses(c))
+    };
+    let found = if toks.len() <= LINEAR_SCAN_TOKENS {
+        (0..=toks.len()).rev().find(|&k| viable(k))
+    } else if viable(toks.len()) {
+        Some(toks.len())
+    } else {
+        let (mut lo, mut hi) = (0, toks.len());
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if viable(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
         }
-    }
-    format!("1:1: parse error: {msg}")
+        Some(lo)
+    };
+    let Some(k) = found else {
+        return format!("1:1: parse error: {msg}");
+    };
+    let (pos, what) = match toks.get(k) {
+        Some(&(s, e)) => (s, format!("unexpected {:?}", &q[s..e])),
+        None => (q.len(), "unexpected end of input".to_string()),
+    };
+    let line = q[..pos].matches('\n').count() + 1;
+    let col = pos - q[..pos].rfind('\n').map_or(0, |n| n + 1) + 1;
+    format!("{line}:{col}: parse error: {what} ({msg})")
 }
 
 /// The matchers of a selector: the metric name (if written) as `__name__="..."`, then the
@@ -300,6 +322,12 @@ mod tests {
         );
         let e = parse_expr("up{job=\"a\"} +\n  ) ").unwrap_err().to_string();
         assert!(e.contains("2:3: parse error: unexpected \")\""), "{e}");
+        // a long query is located by bisection, in a few parses
+        let long = format!("{} foo bar", vec!["x"; 400].join(" + "));
+        let t = std::time::Instant::now();
+        let e = parse_expr(&long).unwrap_err().to_string();
+        assert!(e.contains("1:1599: parse error: unexpected \"foo\""), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

@@ -446,11 +446,6 @@ fn parse_float(s: &str) -> Result<f64, String> {
         "Inf" | "+Inf" | "inf" | "+inf" => Ok(f64::INFINITY),
         "-Inf" | "-inf" => Ok(f64::NEG_INFINITY),
         _ => {
-            if t.starts_with("0x") || t.starts_with("0X") {
-                return i64::from_str_radix(&t[2..], 16)
-                    .map(|v| v as f64)
-                    .map_err(|e| e.to_string());
-            }
             let ok = !t.is_empty()
                 && t.chars()
                     .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
@@ -463,7 +458,8 @@ fn parse_float(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Expands `a+bxN` (N+1 values), `a-bxN`, `axN`, `_xN` (N blanks), `_`, `stale`, numbers.
+/// Expands `a+bxN` (N+1 values), `a-bxN`, `axN` (`0x59` is 60 zeros, not hex), `_xN` (N
+/// blanks), `_`, `stale`, numbers.
 fn expand_values(s: &str) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     for tok in value_tokens(s) {
@@ -484,7 +480,6 @@ fn expand_values(s: &str) -> Result<Vec<Value>, String> {
                 if let Some((head, n)) = t.rsplit_once('x')
                     && let Ok(n) = n.parse::<usize>()
                     && !head.is_empty()
-                    && !t.starts_with("0x")
                 {
                     if head == "_" {
                         for _ in 0..n {
