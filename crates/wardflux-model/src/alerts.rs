@@ -196,11 +196,13 @@ pub struct Alert {
     pub comment: Option<String>,
     /// Why it is not notified: `parent:<device>`, `self:<device>`, `maintenance:<window>`.
     pub suppressed_by: Option<String>,
-    /// Whether a firing notification was queued for it.
-    pub notified: bool,
+    /// When its first firing notification was queued (`None`: not notified, e.g. suppressed).
+    pub notified_at: Option<DateTime<Utc>>,
     pub last_notified_at: Option<DateTime<Utc>>,
-    /// Escalation steps used (repeats and the one escalation).
+    /// Re-notifications sent (escalation repeats).
     pub escalation_step: i32,
+    /// Whether the escalation channels were notified.
+    pub escalated: bool,
     /// Optimistic concurrency: bumped by every write; writers compare it.
     pub version: i64,
 }
