@@ -80,7 +80,7 @@ impl HttpSender {
                 bot_token, api_url, ..
             } => {
                 let u = api_url
-                    .join(&format!("bot{bot_token}/sendMessage"))
+                    .join(&format!("./bot{bot_token}/sendMessage"))
                     .map_err(|e| SendError::permanent(format!("telegram URL: {e}")))?;
                 (u, "telegram")
             }
