@@ -1,4 +1,5 @@
 //! WARD FLUX alert engine.
+pub mod driver;
 pub mod engine;
 pub mod escalation;
 pub mod group;
