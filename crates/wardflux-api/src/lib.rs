@@ -43,7 +43,7 @@ use routes::{
     security(("bearer" = []), ("basic" = [])),
     tags(
         (name = "auth"), (name = "users"), (name = "devices"), (name = "device-groups"),
-        (name = "monitoring"), (name = "metrics"), (name = "system")
+        (name = "monitoring"), (name = "alerts"), (name = "metrics"), (name = "system")
     )
 )]
 struct ApiDoc;
@@ -99,6 +99,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(i::history))
         .routes(routes!(sn::test))
         .routes(routes!(sn::poll))
+        .merge(routes::alerts::router())
 }
 
 /// Paths of the Prometheus-compatible API served by `wardflux_tsdb::http` (documented here,

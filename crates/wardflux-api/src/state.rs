@@ -33,6 +33,8 @@ pub struct Services {
     pub pinger: Option<wardflux_icmp::Pinger>,
     /// The shared SNMP engine (one socket per address family for every request).
     pub snmp: Option<wardflux_snmp::SnmpClient>,
+    /// The alert driver: told to reload after rule/channel/maintenance changes.
+    pub alerts: Option<wardflux_alert::driver::AlertHandle>,
     /// Woken after every inventory change, so monitors reload their targets.
     pub inventory_changed: Arc<tokio::sync::Notify>,
 }

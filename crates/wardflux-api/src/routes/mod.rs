@@ -1,5 +1,6 @@
 //! Route handlers, one module per area of the API.
 
+pub mod alerts;
 pub mod auth;
 pub mod devices;
 pub mod groups;

@@ -57,6 +57,30 @@ async fn openapi_describes_every_route() {
         ("/api/v1/labels", &["get", "post"]),
         ("/api/v1/label/{name}/values", &["get"]),
         ("/api/v1/import/prometheus", &["post"]),
+        ("/api/v1/monitoring/alerts/rules", &["get", "post"]),
+        (
+            "/api/v1/monitoring/alerts/rules/{id}",
+            &["get", "put", "delete"],
+        ),
+        ("/api/v1/monitoring/alerts/rules/validate", &["post"]),
+        ("/api/v1/monitoring/alerts/rules/preview", &["post"]),
+        ("/api/v1/monitoring/alerts/active", &["get"]),
+        ("/api/v1/monitoring/alerts/history", &["get"]),
+        ("/api/v1/monitoring/alerts/{id}/acknowledge", &["post"]),
+        ("/api/v1/monitoring/alerts/{id}/unacknowledge", &["post"]),
+        ("/api/v1/monitoring/alerts/{id}/resolve", &["post"]),
+        ("/api/v1/monitoring/alerts/{id}/notifications", &["get"]),
+        ("/api/v1/monitoring/alerts/channels", &["get", "post"]),
+        (
+            "/api/v1/monitoring/alerts/channels/{id}",
+            &["get", "put", "delete"],
+        ),
+        ("/api/v1/monitoring/alerts/channels/{id}/test", &["post"]),
+        ("/api/v1/monitoring/alerts/maintenance", &["get", "post"]),
+        (
+            "/api/v1/monitoring/alerts/maintenance/{id}",
+            &["get", "put", "delete"],
+        ),
     ];
     for (path, methods) in expected {
         let item = paths
