@@ -177,6 +177,96 @@ impl<S: MetricSink> MetricSink for AlertSink<S> {
     }
 }
 
+/// A `MetricStore` that tells the driver what was appended, for writers that use the store
+/// directly (the Prometheus import API). Everything else is delegated unchanged.
+pub struct AlertMetricStore {
+    inner: Arc<dyn MetricStore>,
+    handle: AlertHandle,
+}
+
+impl AlertMetricStore {
+    pub fn new(inner: Arc<dyn MetricStore>, handle: AlertHandle) -> Self {
+        Self { inner, handle }
+    }
+}
+
+#[async_trait::async_trait]
+impl MetricStore for AlertMetricStore {
+    async fn append(&self, batch: Vec<Sample>) -> Result<(), wardflux_tsdb::TsdbError> {
+        let names: BTreeSet<String> = batch.iter().map(|s| s.metric.clone()).collect();
+        self.inner.append(batch).await?;
+        self.handle
+            .send(Input::Touched(names.into_iter().collect()));
+        Ok(())
+    }
+    async fn range(
+        &self,
+        q: &wardflux_tsdb::RangeQuery,
+    ) -> Result<Vec<wardflux_tsdb::SeriesPoints>, wardflux_tsdb::TsdbError> {
+        self.inner.range(q).await
+    }
+    async fn raw(
+        &self,
+        m: &[wardflux_tsdb::LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<wardflux_tsdb::SeriesPoints>, wardflux_tsdb::TsdbError> {
+        self.inner.raw(m, start_ms, end_ms).await
+    }
+    async fn latest(
+        &self,
+        m: &[wardflux_tsdb::LabelMatcher],
+    ) -> Result<Vec<wardflux_tsdb::Latest>, wardflux_tsdb::TsdbError> {
+        self.inner.latest(m).await
+    }
+    async fn series(
+        &self,
+        sets: &[Vec<wardflux_tsdb::LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<wardflux_tsdb::SeriesKey>, wardflux_tsdb::TsdbError> {
+        self.inner.series(sets, start_ms, end_ms).await
+    }
+    async fn label_names(
+        &self,
+        sets: &[Vec<wardflux_tsdb::LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, wardflux_tsdb::TsdbError> {
+        self.inner.label_names(sets, start_ms, end_ms).await
+    }
+    async fn label_values(
+        &self,
+        name: &str,
+        sets: &[Vec<wardflux_tsdb::LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, wardflux_tsdb::TsdbError> {
+        self.inner.label_values(name, sets, start_ms, end_ms).await
+    }
+    async fn flush(&self) -> Result<(), wardflux_tsdb::TsdbError> {
+        self.inner.flush().await
+    }
+    async fn prom_query(
+        &self,
+        query: &str,
+        time_ms: i64,
+    ) -> Result<QueryValue, wardflux_tsdb::TsdbError> {
+        self.inner.prom_query(query, time_ms).await
+    }
+    async fn prom_query_range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryValue, wardflux_tsdb::TsdbError> {
+        self.inner
+            .prom_query_range(query, start_ms, end_ms, step_ms)
+            .await
+    }
+}
+
 struct Loaded {
     rule: AlertRule,
     parsed: Option<ParsedRule>,

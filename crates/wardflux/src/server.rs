@@ -126,14 +126,24 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let metrics = metrics_handle();
     let cancel = tokio_util::sync::CancellationToken::new();
     let tsdb = open_tsdb(&cfg, cancel.clone()).await?;
+    // The alert engine taps the sink: every written batch re-evaluates the rules it touches.
+    let alerts =
+        crate::monitoring::start_alerts(store.clone(), tsdb.clone(), cancel.clone()).await?;
     let sink: std::sync::Arc<dyn wardflux_model::MetricSink> =
-        std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone()));
-    let services = crate::monitoring::start(store.clone(), sink, cancel.clone());
+        std::sync::Arc::new(wardflux_alert::driver::AlertSink::new(
+            wardflux_tsdb::StoreSink(tsdb.clone()),
+            alerts.clone(),
+        ));
+    let alerts_handle = alerts.clone();
+    let services = crate::monitoring::start(store.clone(), sink, Some(alerts), cancel.clone());
     let mut state = AppState::new(store);
     state.metrics = Some(metrics);
     state.secure_cookies = cfg.secure_cookies;
     state.services = services;
-    state.tsdb = Some(tsdb.clone());
+    // Samples imported through the API reach the alert engine too.
+    state.tsdb = Some(std::sync::Arc::new(
+        wardflux_alert::driver::AlertMetricStore::new(tsdb.clone(), alerts_handle),
+    ));
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
