@@ -4,6 +4,7 @@
 //! meet here, so that e.g. the ICMP monitor can write samples without knowing whether
 //! they land in the embedded store or in VictoriaMetrics.
 
+pub mod alerts;
 pub mod events;
 pub mod inventory;
 pub mod metrics;

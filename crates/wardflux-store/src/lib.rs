@@ -12,6 +12,7 @@
 //! - ids are UUIDs, timestamps UTC truncated to microseconds (what PostgreSQL keeps), so a
 //!   record reads back equal on both backends.
 
+pub mod alerts;
 mod audit_log;
 mod crypto;
 mod devices;

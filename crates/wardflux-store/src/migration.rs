@@ -15,7 +15,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial)]
+        vec![Box::new(M0001Initial), Box::new(crate::alerts::M0002Alerts)]
     }
 }
 
@@ -27,7 +27,7 @@ impl MigrationName for M0001Initial {
     }
 }
 
-fn fk(
+pub(crate) fn fk(
     from_table: &'static str,
     col: &'static str,
     to: &'static str,
@@ -41,11 +41,11 @@ fn fk(
         .take()
 }
 
-fn table(name: &'static str) -> TableCreateStatement {
+pub(crate) fn table(name: &'static str) -> TableCreateStatement {
     Table::create().table(name).if_not_exists().take()
 }
 
-fn index(
+pub(crate) fn index(
     name: &str,
     table: &'static str,
     cols: &[&'static str],
@@ -62,7 +62,7 @@ fn index(
     i.take()
 }
 
-fn ts(t: &mut TableCreateStatement) -> &mut TableCreateStatement {
+pub(crate) fn ts(t: &mut TableCreateStatement) -> &mut TableCreateStatement {
     t.col(timestamp_with_time_zone("created_at"))
         .col(timestamp_with_time_zone("updated_at"))
 }

@@ -126,15 +126,30 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let metrics = metrics_handle();
     let cancel = tokio_util::sync::CancellationToken::new();
     let tsdb = open_tsdb(&cfg, cancel.clone()).await?;
-    // Subscribers of samples and state changes are added to these fan-outs (the metric
-    // store and the history writer first; the alert engine and the UI next).
-    let sink = wardflux_model::FanoutSink::new()
-        .with(std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone())));
-    let recorder = wardflux_model::FanoutRecorder::new().with(std::sync::Arc::new(
-        crate::history::HistoryWriter(store.clone()),
+    // Subscribers of samples and state changes are added to these fan-outs. The alert
+    // engine taps both: it wraps the metric store's sink (each written batch re-evaluates
+    // the rules it touches) and hears device state changes after the history writer.
+    let alerts = crate::services::start_alerts(store.clone(), tsdb.clone(), cancel.clone()).await?;
+    let sink = wardflux_model::FanoutSink::new().with(std::sync::Arc::new(
+        wardflux_alert::driver::AlertSink::new(
+            wardflux_tsdb::StoreSink(tsdb.clone()),
+            alerts.clone(),
+        ),
     ));
+    let recorder = wardflux_model::FanoutRecorder::new()
+        .with(std::sync::Arc::new(crate::history::HistoryWriter(
+            store.clone(),
+        )))
+        .with(std::sync::Arc::new(crate::services::AlertRecorder(
+            alerts.clone(),
+        )));
     let mut running = crate::services::Running::new(cancel.clone());
-    crate::services::start(&mut running, store.clone(), tsdb.clone(), sink, recorder);
+    // Samples imported through the API reach the alert engine too.
+    let api_tsdb: std::sync::Arc<dyn wardflux_tsdb::MetricStore> = std::sync::Arc::new(
+        wardflux_alert::driver::AlertMetricStore::new(tsdb.clone(), alerts.clone()),
+    );
+    crate::services::start(&mut running, store.clone(), api_tsdb, sink, recorder);
+    crate::services::follow_inventory_for_alerts(&mut running, store.clone(), alerts);
     let mut state = AppState::new(store);
     state.metrics = Some(metrics);
     state.secure_cookies = cfg.secure_cookies;

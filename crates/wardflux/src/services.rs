@@ -12,11 +12,17 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use wardflux_alert::driver::{AlertDriver, AlertHandle, DeviceEvent, DriverConfig};
+use wardflux_alert::notify::Notifier;
+use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_api::state::Services;
 use wardflux_collect::Scheduler;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
 use wardflux_model::inventory::DeviceSource;
-use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
+use wardflux_model::{
+    DeviceState, FanoutRecorder, FanoutSink, MetricSink, MonitoringMode, StateChange,
+    StateRecorder, TransitionKind,
+};
 use wardflux_store::Store;
 use wardflux_tsdb::MetricStore;
 
@@ -144,4 +150,55 @@ async fn icmp_targets(store: &Store) -> Result<Vec<IcmpTarget>, wardflux_store::
             t
         })
         .collect())
+}
+
+/// Hands device state changes to the alert engine (built-in `Device unreachable` and
+/// `Device flapping` rules, dependency suppression).
+pub struct AlertRecorder(pub AlertHandle);
+
+#[async_trait::async_trait]
+impl StateRecorder for AlertRecorder {
+    async fn record(&self, c: StateChange) {
+        self.0.device(DeviceEvent {
+            device_id: c.device_id,
+            name: c.name,
+            ip: c.ip.to_string(),
+            down: c.to == DeviceState::Down,
+            flapping: c.kind == TransitionKind::FlappingStarted,
+            since: c.since,
+            at: c.at,
+        });
+    }
+}
+
+/// Starts the alert engine (restoring its state from the store) and the outbox worker.
+pub async fn start_alerts(
+    store: Store,
+    tsdb: Arc<dyn MetricStore>,
+    cancel: CancellationToken,
+) -> anyhow::Result<AlertHandle> {
+    let notifier = Notifier::new(Duration::from_secs(10))?;
+    let worker = OutboxWorker::new(store.clone(), notifier, OutboxConfig::default());
+    let (driver, handle) =
+        AlertDriver::new(store, tsdb, DriverConfig::default(), worker.waker()).await?;
+    // Started before `Running` exists; they stop on the same token.
+    tokio::spawn(worker.run(cancel.clone()));
+    tokio::spawn(driver.run(cancel));
+    Ok(handle)
+}
+
+/// Registers the alert engine's handle for the API and keeps its device tree (parents,
+/// groups) current: reloads on every inventory event.
+pub fn follow_inventory_for_alerts(running: &mut Running, store: Store, alerts: AlertHandle) {
+    running.services.insert("alert engine", alerts.clone());
+    let cancel = running.cancel.clone();
+    let mut events = store.subscribe();
+    running.spawn("alert inventory", async move {
+        loop {
+            tokio::select! {
+                _ = events.recv() => alerts.reload(),
+                () = cancel.cancelled() => break,
+            }
+        }
+    });
 }

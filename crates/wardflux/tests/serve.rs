@@ -392,3 +392,110 @@ fn cli_users_config_check_and_key_rotation() {
         );
     });
 }
+
+/// A minimal HTTP receiver (std only): answers 200 and hands each JSON body to the test.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<(Instant, Value)>) {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            let at = Instant::now();
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = tx.send((at, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+        }
+    });
+    (url, rx)
+}
+
+fn import(s: &Server, tok: &str, text: &str) -> Instant {
+    let t = Instant::now();
+    let r = client()
+        .post(format!("http://{}/api/v1/import/prometheus", s.addr))
+        .bearer_auth(tok)
+        .body(text.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204, "import");
+    t
+}
+
+#[test]
+fn an_imported_sample_alerts_within_a_second_and_kill9_fires_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (url, hooks) = webhook_receiver();
+    let s = start(&data, Some(PW));
+    wait_healthy(&s);
+    let tok = login(&s, PW);
+    let (st, v) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/alerts/channels",
+        json!({"name": "webhook", "type": "webhook", "config": {"url": url}}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/alerts/rules",
+        json!({"name": "High CPU", "expression": "cpu_usage > 90", "severity": "critical",
+               "notifications": ["webhook"], "message": "CPU on {{ $labels.device }} is {{ $value }}%"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let (_, rules) = get(&s, &tok, "/api/v1/monitoring/alerts/rules");
+    let names: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Device flapping", "Device unreachable", "High CPU"]);
+
+    let sent = import(&s, &tok, "cpu_usage{device=\"core-1\"} 95\n");
+    let (at, body) = hooks
+        .recv_timeout(Duration::from_secs(5))
+        .expect("no webhook");
+    eprintln!("import -> webhook: {:?}", at - sent);
+    assert!(at - sent < Duration::from_secs(1), "took {:?}", at - sent);
+    assert_eq!(body["alerts"][0]["message"], "CPU on core-1 is 95%");
+
+    // kill -9, restart: the alert is still active and does not fire again.
+    let mut s = s;
+    s.child.kill().unwrap();
+    let _ = s.child.wait();
+    drop(s);
+    let s = start(&data, None);
+    wait_healthy(&s);
+    let tok = login(&s, PW);
+    let (_, active) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
+    assert_eq!(active.as_array().unwrap().len(), 1, "{active}");
+    assert_eq!(active[0]["state"], "firing");
+    import(
+        &s,
+        &tok,
+        "cpu_usage{device=\"core-1\"} 96\ncpu_usage{device=\"core-2\"} 99\n",
+    );
+    let (_, body) = hooks
+        .recv_timeout(Duration::from_secs(5))
+        .expect("no webhook");
+    let alerts = body["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "only core-2 is new: {body}");
+    assert_eq!(alerts[0]["labels"]["device"], "core-2");
+}

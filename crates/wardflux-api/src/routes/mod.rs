@@ -2,6 +2,7 @@
 //! routes with their OpenAPI description; [`all`] merges them. A new area is a new
 //! module plus one line in [`all`].
 
+pub mod alerts;
 pub mod auth;
 pub mod devices;
 pub mod groups;
@@ -26,4 +27,5 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(monitoring::router())
         .merge(icmp::router())
         .merge(snmp::router())
+        .merge(alerts::router())
 }

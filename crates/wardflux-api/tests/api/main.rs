@@ -4,6 +4,7 @@
 //! `WARDFLUX_TEST_DATABASE=postgres` every test gets a fresh PostgreSQL database instead
 //! (the test command runs the suite both ways).
 
+mod alerts;
 mod auth;
 mod devices;
 mod groups;
