@@ -1,8 +1,7 @@
 //! The ICMP monitor against real kernel replies inside a test namespace; devices go silent
 //! through nft drop rules at the input hook.
 
-#[path = "../../wardflux-icmp/tests/common/mod.rs"]
-mod common;
+use wardflux_testkit::netns as common;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! `wardflux ping` side by side with fping 5.1 on the same targets, inside a test namespace.
 
-mod common;
+use wardflux_testkit::netns as common;
 
 use wardflux_icmp::cli;
 

@@ -1,7 +1,7 @@
 //! The pinger against real kernel replies: loopback, and silent hosts made by nft drop
 //! rules inside a network namespace created by the test.
 
-mod common;
+use wardflux_testkit::netns as common;
 
 use std::net::IpAddr;
 use std::time::Duration;

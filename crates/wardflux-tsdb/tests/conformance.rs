@@ -3,7 +3,7 @@
 //! queries, latest values and PromQL. Every answer is checked against values computed here,
 //! and the two backends must give the same answers.
 
-mod common;
+use wardflux_testkit::victoria as common;
 
 use std::sync::Arc;
 

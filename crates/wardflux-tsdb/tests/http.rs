@@ -3,7 +3,7 @@
 //! Prometheus API requests to both must give the same JSON shape and values. Also the
 //! router over the VictoriaMetrics backend (queries proxied) and import error handling.
 
-mod common;
+use wardflux_testkit::victoria as common;
 
 use std::sync::Arc;
 

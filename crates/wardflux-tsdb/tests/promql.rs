@@ -5,7 +5,7 @@
 //! left to the embedded run), and a sample over HTTP through the Prometheus-compatible
 //! router: import, query, and the error answers (parse position, unsupported, limits).
 
-mod common;
+use wardflux_testkit::victoria as common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

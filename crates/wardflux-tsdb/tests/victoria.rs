@@ -2,7 +2,7 @@
 //! restart on the same port and data dir) during writes lose nothing; a bounded spool refuses
 //! (and counts) what does not fit and delivers the rest after a restart of wardflux itself.
 
-mod common;
+use wardflux_testkit::victoria as common;
 
 use std::time::Duration;
 

@@ -125,13 +125,7 @@ impl Receiver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use wardflux_testkit::free_port;
 
 /// A running aiosmtpd (Debugging handler: prints every message to stdout).
 pub struct Smtp {

@@ -3,7 +3,6 @@
 //! Besides 127.0.0.0/8 and ::1, the whole of fd77::/64 is local (a `local` route on lo), so
 //! IPv6 tests have many live addresses too. Each namespace has a unique name and is
 //! deleted on drop.
-#![allow(dead_code)]
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};

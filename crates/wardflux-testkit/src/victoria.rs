@@ -1,8 +1,6 @@
 //! Test peers: a real VictoriaMetrics (Debian package `victoria-metrics`) started by the test
 //! on a free 127.0.0.1 port with its data in a tempdir.
-#![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,12 +23,7 @@ pub fn vm_binary() -> PathBuf {
     );
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
-}
+pub use crate::free_port;
 
 /// A running VictoriaMetrics single node.
 pub struct Vm {
