@@ -150,5 +150,8 @@ for name, path in calls:
     print(f"{name} | {a:.2f} | {b:.2f} | x{b / a:.2f}")
 for s in sides:
     print(f"{s.name}: RSS after queries {s.rss():.1f} MB")
+time.sleep(15)
+for s in sides:
+    print(f"{s.name}: RSS 15 s later {s.rss():.1f} MB")
 print("load average:", open("/proc/loadavg").read().strip())
 EOF
