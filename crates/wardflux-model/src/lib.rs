@@ -4,10 +4,15 @@
 //! meet here, so that e.g. the ICMP monitor can write samples without knowing whether
 //! they land in the embedded store or in VictoriaMetrics.
 
+pub mod events;
 pub mod inventory;
 pub mod metrics;
+pub mod snmp;
 
-pub use metrics::{Labels, MetricSink, Sample, SinkError};
+pub use events::{
+    DeviceState, FanoutRecorder, InventoryEvent, StateChange, StateRecorder, TransitionKind,
+};
+pub use metrics::{FanoutSink, Labels, MetricSink, Sample, SinkError};
 
 /// Monitoring mode of the whole installation (seed plan: `monitoring_profiles.mode`).
 #[derive(

@@ -35,8 +35,20 @@ pub enum TsdbError {
     Io(#[from] std::io::Error),
     #[error("corrupt data in {path}: {reason}")]
     Corrupt { path: String, reason: String },
+    /// The query is malformed (HTTP 400): a parse error names its position.
     #[error("bad query: {0}")]
     BadQuery(String),
+    /// The query uses something this evaluator does not implement (HTTP 422).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The query is well-formed but cannot be evaluated, e.g. an ambiguous vector match
+    /// (HTTP 422).
+    #[error("{0}")]
+    Execution(String),
+    /// The query would read more than a configured limit allows (HTTP 422); the message
+    /// names the limit.
+    #[error("query limit exceeded: {0}")]
+    LimitExceeded(String),
     /// A malformed exposition line given to [`MetricStore::append_text`].
     #[error(transparent)]
     Parse(#[from] expo::ExpoError),
@@ -77,7 +89,7 @@ pub enum TsdbError {
 impl From<TsdbError> for SinkError {
     fn from(e: TsdbError) -> Self {
         match e {
-            TsdbError::BadQuery(m) => SinkError::Rejected(m),
+            TsdbError::BadQuery(m) | TsdbError::Execution(m) => SinkError::Rejected(m),
             TsdbError::Parse(e) => SinkError::Rejected(e.to_string()),
             other => SinkError::Unavailable(other.to_string()),
         }
@@ -133,7 +145,8 @@ pub enum MatchKind {
 }
 
 /// One label matcher, PromQL semantics: a missing label matches as the empty string;
-/// regular expressions are fully anchored.
+/// regular expressions are fully anchored and `.` matches any character, newline included
+/// (Prometheus 3).
 #[derive(Debug, Clone)]
 pub struct LabelMatcher {
     pub name: String,
@@ -160,7 +173,7 @@ impl LabelMatcher {
 
     /// `name=~"pattern"`; fails on an invalid regular expression.
     pub fn re(name: impl Into<String>, pattern: &str) -> Result<Self, TsdbError> {
-        let r = regex::Regex::new(&format!("^(?:{pattern})$"))
+        let r = regex::Regex::new(&format!("^(?s:{pattern})$"))
             .map_err(|e| TsdbError::BadQuery(format!("bad regex {pattern:?}: {e}")))?;
         Ok(Self {
             name: name.into(),
@@ -288,6 +301,8 @@ pub enum QueryValue {
     Scalar(i64, f64),
     Vector(Vec<(SeriesKey, i64, f64)>),
     Matrix(Vec<SeriesPoints>),
+    /// A string literal query (`"text"`): its time and text.
+    String(i64, String),
 }
 
 /// The metric store interface. All times are milliseconds since the Unix epoch.
@@ -361,6 +376,19 @@ pub trait MetricStore: Send + Sync {
     ) -> Result<Vec<String>, TsdbError> {
         let series = self.series(&all_or(matcher_sets), start_ms, end_ms).await?;
         Ok(label_values_of(&series, name))
+    }
+
+    /// How many series match, when the backend can tell cheaply (from its index, without
+    /// reading samples); `None` when it cannot. The PromQL evaluator asks this before reading a
+    /// selector's samples, so a query past `promql::Limits::max_series` is refused before it
+    /// costs memory. Default: `None` (the limit is then checked after the read).
+    async fn series_count_hint(
+        &self,
+        _matchers: &[LabelMatcher],
+        _start_ms: i64,
+        _end_ms: i64,
+    ) -> Result<Option<usize>, TsdbError> {
+        Ok(None)
     }
 
     /// Makes everything appended so far durable and visible to readers (embedded: fsync;

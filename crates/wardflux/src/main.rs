@@ -4,9 +4,10 @@
 //! `keys rotate`, and the network tools `snmp` and `ping`.
 
 mod config;
+mod history;
 mod keys;
-mod monitoring;
 mod server;
+mod services;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;

@@ -126,22 +126,30 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let metrics = metrics_handle();
     let cancel = tokio_util::sync::CancellationToken::new();
     let tsdb = open_tsdb(&cfg, cancel.clone()).await?;
-    let sink: std::sync::Arc<dyn wardflux_model::MetricSink> =
-        std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone()));
-    let services = crate::monitoring::start(store.clone(), sink, cancel.clone());
+    // Subscribers of samples and state changes are added to these fan-outs (the metric
+    // store and the history writer first; the alert engine and the UI next).
+    let sink = wardflux_model::FanoutSink::new()
+        .with(std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone())));
+    let recorder = wardflux_model::FanoutRecorder::new().with(std::sync::Arc::new(
+        crate::history::HistoryWriter(store.clone()),
+    ));
+    let mut running = crate::services::Running::new(cancel.clone());
+    crate::services::start(&mut running, store.clone(), tsdb.clone(), sink, recorder);
     let mut state = AppState::new(store);
     state.metrics = Some(metrics);
     state.secure_cookies = cfg.secure_cookies;
-    state.services = services;
-    state.tsdb = Some(tsdb.clone());
+    state.services = std::sync::Arc::new(std::mem::take(&mut running.services));
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     println!("WARD FLUX listening on http://{addr}/ (API under /api/v1, health at /healthz)");
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "serving");
-    wardflux_api::serve(listener, wardflux_api::router(state), shutdown_signal()).await?;
-    cancel.cancel();
+    // The binary composes the HTTP surface: the API (with the Prometheus-compatible routes),
+    // later the web UI, then the fallbacks.
+    let app = wardflux_api::finish(wardflux_api::app(state));
+    wardflux_api::serve(listener, app, shutdown_signal()).await?;
+    running.shutdown().await;
     if let Err(e) = tsdb.flush().await {
         tracing::error!(error = %e, "final metric store flush failed");
     }
