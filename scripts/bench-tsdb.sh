@@ -113,6 +113,12 @@ for s in sides:
     print(f"{s.name}: ingest CPU {c:.2f} s = {n / c / 1e6:.2f} M samples per CPU-second; "
           f"wall {send_s[s.name]:.1f} s; RSS after {s.rss():.1f} MB; disk {s.disk() / 1e6:.2f} MB = {s.disk() / n:.2f} B/sample")
 
+# the embedded store replaces its WAL by a head checkpoint on its 1 s tick: disk once settled
+time.sleep(3)
+vm.req("GET", "/internal/force_flush")
+for s in sides:
+    print(f"{s.name}: disk after 3 s {s.disk() / 1e6:.2f} MB = {s.disk() / n:.2f} B/sample")
+
 # Grafana's usual calls, same URL on both sides
 now = end / 1000
 def rng(expr, span, step):
@@ -144,5 +150,8 @@ for name, path in calls:
     print(f"{name} | {a:.2f} | {b:.2f} | x{b / a:.2f}")
 for s in sides:
     print(f"{s.name}: RSS after queries {s.rss():.1f} MB")
+time.sleep(15)
+for s in sides:
+    print(f"{s.name}: RSS 15 s later {s.rss():.1f} MB")
 print("load average:", open("/proc/loadavg").read().strip())
 EOF

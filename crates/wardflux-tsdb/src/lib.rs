@@ -375,14 +375,7 @@ pub trait MetricStore: Send + Sync {
         end_ms: i64,
     ) -> Result<Vec<String>, TsdbError> {
         let series = self.series(&all_or(matcher_sets), start_ms, end_ms).await?;
-        let mut vals: Vec<String> = series
-            .iter()
-            .filter_map(|k| k.label(name).map(str::to_string))
-            .filter(|v| !v.is_empty())
-            .collect();
-        vals.sort();
-        vals.dedup();
-        Ok(vals)
+        Ok(label_values_of(&series, name))
     }
 
     /// How many series match, when the backend can tell cheaply (from its index, without
@@ -419,7 +412,19 @@ pub trait MetricStore: Send + Sync {
     }
 }
 
-fn all_or(sets: &[Vec<LabelMatcher>]) -> Vec<Vec<LabelMatcher>> {
+/// The distinct non-empty values of label `name` over `series`, sorted.
+pub(crate) fn label_values_of(series: &[SeriesKey], name: &str) -> Vec<String> {
+    let mut vals: Vec<String> = series
+        .iter()
+        .filter_map(|k| k.label(name).map(str::to_string))
+        .filter(|v| !v.is_empty())
+        .collect();
+    vals.sort();
+    vals.dedup();
+    vals
+}
+
+pub(crate) fn all_or(sets: &[Vec<LabelMatcher>]) -> Vec<Vec<LabelMatcher>> {
     if sets.is_empty() {
         vec![vec![]]
     } else {

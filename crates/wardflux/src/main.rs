@@ -19,11 +19,12 @@ use wardflux_model::inventory::{Actor, Role, Secret};
 
 use config::{Config, Overrides};
 
-/// mimalloc instead of glibc malloc: measured with the server and 10,000 monitored devices,
-/// glibc held 255 MB RSS for a heap that peaks at 52 MB (heaptrack), fragmentation across
-/// its per-thread arenas; mimalloc 90-98 MB, jemalloc 73-106 MB, same run (docs/perf/icmp.md).
+/// jemalloc instead of glibc malloc, measured on the server (docs/perf/icmp.md, tsdb.md): with
+/// 10,000 monitored devices glibc held 255 MB RSS for a heap that peaks at 52 MB (heaptrack:
+/// fragmentation across its per-thread arenas), jemalloc 73-106 MB, mimalloc 90-110 MB; idle,
+/// jemalloc 25 MB, glibc 42, mimalloc 69.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(

@@ -9,11 +9,14 @@
 //!
 //! * **timestamp**: delta-of-delta, zig-zagged, in buckets `0` (regular interval: 1 bit),
 //!   `10`+7, `110`+9, `1110`+12, `11110`+20, `11111`+64 bits;
-//! * **value**: `0` when equal to the previous value (1 bit); `10` + scale (3 bits) + the
-//!   zig-zagged delta of the two values times `10^scale` when both are exact decimals with at
-//!   most six places (counters, 0/1 states, milliseconds at microsecond resolution), in
-//!   buckets `0`+8, `10`+16, `110`+32, `111`+64 bits; otherwise `11` + Gorilla's XOR with the
-//!   previous value (6 bits leading zeros, 6 bits length - 1, the meaningful bits).
+//! * **value**: `0` when equal to the previous value (1 bit); when both values are exact
+//!   decimals with at most six places (counters, 0/1 states, milliseconds at microsecond
+//!   resolution), the zig-zagged delta of the two values times `10^scale`: `10` at the
+//!   previous decimal's scale or `110` + a new scale (3 bits), then `0` + the delta in the
+//!   previous delta's bit width, or `1` + a new width (6 bits) + the delta, whichever is
+//!   shorter (random counter increments keep one width: 1 bit of overhead); otherwise `111` +
+//!   Gorilla's XOR with the previous value (6 bits leading zeros, 6 bits length - 1, the
+//!   meaningful bits).
 //!
 //! The byte buffer grows by an eighth at a time (`reserve_exact`), so unused capacity stays
 //! under about 12 % of the compressed size. Timestamps may go backwards (signed deltas); the
@@ -35,6 +38,9 @@ pub struct StreamChunk {
     v: f64,
     min_t: i64,
     max_t: i64,
+    /// Scale and bit width of the last decimal delta.
+    scale: u8,
+    width: u8,
 }
 
 /// `x * 10^s` as an integer when that reconstructs `x` bit for bit.
@@ -50,10 +56,11 @@ fn scaled(x: f64, s: usize) -> Option<i64> {
     ((m as f64 / POW10[s]).to_bits() == x.to_bits()).then_some(m)
 }
 
-/// Smallest scale at which both values are exact decimals, and the delta of their scaled
-/// integers.
-fn decimal_delta(prev: f64, v: f64) -> Option<(usize, i64)> {
-    (0..POW10.len()).find_map(|s| Some((s, scaled(v, s)?.checked_sub(scaled(prev, s)?)?)))
+/// A scale at which both values are exact decimals (`prefer` if it works, else the
+/// smallest), and the delta of their scaled integers.
+fn decimal_delta(prev: f64, v: f64, prefer: usize) -> Option<(usize, i64)> {
+    let at = |s: usize| Some((s, scaled(v, s)?.checked_sub(scaled(prev, s)?)?));
+    at(prefer).or_else(|| (0..POW10.len()).find_map(at))
 }
 
 impl StreamChunk {
@@ -137,16 +144,32 @@ impl StreamChunk {
             self.dt = d;
             if v.to_bits() == self.v.to_bits() {
                 self.put(0, 1);
-            } else if let Some((s, delta)) = decimal_delta(self.v, v) {
-                self.put(0b10, 2);
-                self.put(s as u64, 3);
-                self.put_bucketed(zigzag(delta), &DEC_WIDTHS);
+            } else if let Some((s, delta)) = decimal_delta(self.v, v, usize::from(self.scale)) {
+                if s == usize::from(self.scale) {
+                    self.put(0b10, 2);
+                } else {
+                    self.put(0b110, 3);
+                    self.put(s as u64, 3);
+                    self.scale = s as u8;
+                }
+                let z = zigzag(delta);
+                let n = (64 - z.leading_zeros()).max(1);
+                let w = u32::from(self.width);
+                if n <= w && w < n + 6 {
+                    self.put(0, 1);
+                    self.put(z, w);
+                } else {
+                    self.put(1, 1);
+                    self.put(u64::from(n - 1), 6);
+                    self.put(z, n);
+                    self.width = n as u8;
+                }
             } else {
                 let x = self.v.to_bits() ^ v.to_bits();
                 let lz = x.leading_zeros();
                 let tz = x.trailing_zeros();
                 let len = 64 - lz - tz;
-                self.put(0b11, 2);
+                self.put(0b111, 3);
                 self.put(u64::from(lz), 6);
                 self.put(u64::from(len - 1), 6);
                 self.put(x >> tz, len);
@@ -164,13 +187,15 @@ impl StreamChunk {
         self.replay(f).map(|_| ())
     }
 
-    /// Decodes every sample; returns the last (t, dt, v) and the bits read.
-    fn replay(&self, mut f: impl FnMut(i64, f64)) -> Result<(i64, i64, f64, usize), CodecError> {
+    /// Decodes every sample; returns the encoder state after the last one and the bits read.
+    fn replay(&self, mut f: impl FnMut(i64, f64)) -> Result<(Self, usize), CodecError> {
         let mut r = BitReader {
             data: &self.buf,
             pos: 0,
         };
         let (mut t, mut dt, mut v) = (0i64, 0i64, 0f64);
+        let (mut scale, mut width) = (0usize, 0u32);
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for i in 0..self.n {
             if i == 0 {
                 t = r.read(64)? as i64;
@@ -179,7 +204,8 @@ impl StreamChunk {
                 dt = dt.wrapping_add(unzigzag(read_bucketed(&mut r, &TS_WIDTHS)?));
                 t = t.wrapping_add(dt);
                 if r.bit()? {
-                    if r.bit()? {
+                    let b2 = r.bit()?;
+                    if b2 && r.bit()? {
                         let lz = r.read(6)? as u32;
                         let len = r.read(6)? as u32 + 1;
                         if lz + len > 64 {
@@ -188,19 +214,39 @@ impl StreamChunk {
                         let x = r.read(len)? << (64 - lz - len);
                         v = f64::from_bits(v.to_bits() ^ x);
                     } else {
-                        let s = r.read(3)? as usize;
-                        let delta = unzigzag(read_bucketed(&mut r, &DEC_WIDTHS)?);
-                        let prev = (s < POW10.len())
-                            .then(|| scaled(v, s))
+                        if b2 {
+                            // `110`: a new scale
+                            scale = r.read(3)? as usize;
+                        }
+                        if r.bit()? {
+                            width = r.read(6)? as u32 + 1;
+                        }
+                        let delta = unzigzag(r.read(width)?);
+                        let prev = (scale < POW10.len())
+                            .then(|| scaled(v, scale))
                             .flatten()
-                            .ok_or(CodecError::BadMode(s as u8))?;
-                        v = prev.wrapping_add(delta) as f64 / POW10[s];
+                            .ok_or(CodecError::BadMode(scale as u8))?;
+                        v = prev.wrapping_add(delta) as f64 / POW10[scale];
                     }
                 }
             }
+            lo = lo.min(t);
+            hi = hi.max(t);
             f(t, v);
         }
-        Ok((t, dt, v, r.pos))
+        let state = Self {
+            buf: Vec::new(),
+            last_bits: self.last_bits,
+            n: self.n,
+            t,
+            dt,
+            v,
+            min_t: lo,
+            max_t: hi,
+            scale: scale as u8,
+            width: width as u8,
+        };
+        Ok((state, r.pos))
     }
 
     /// Rebuilds a chunk from [`parts`](Self::parts), ready for more appends; fails when the
@@ -209,28 +255,25 @@ impl StreamChunk {
         if last_bits > 8 || buf.is_empty() != (last_bits == 0) || (n == 0) != buf.is_empty() {
             return Err(CodecError::Truncated);
         }
-        let mut c = Self {
+        let c = Self {
             buf,
             last_bits,
             n,
             ..Self::default()
         };
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        let (t, dt, v, read) = c.replay(|t, _| {
-            lo = lo.min(t);
-            hi = hi.max(t);
-        })?;
+        let (state, read) = c.replay(|_, _| {})?;
         let used = c.buf.len().saturating_sub(1) * 8 + usize::from(last_bits);
         if read > used {
             return Err(CodecError::Truncated);
         }
-        (c.t, c.dt, c.v, c.min_t, c.max_t) = (t, dt, v, lo, hi);
-        Ok(c)
+        Ok(Self {
+            buf: c.buf,
+            ..state
+        })
     }
 }
 
 const TS_WIDTHS: [u32; 6] = [0, 7, 9, 12, 20, 64];
-const DEC_WIDTHS: [u32; 4] = [8, 16, 32, 64];
 
 fn read_bucketed(r: &mut BitReader<'_>, widths: &[u32]) -> Result<u64, CodecError> {
     let mut i = 0;
@@ -329,6 +372,22 @@ mod tests {
         let b = c.parts().0.len() as f64 / 360.0;
         assert!(b < 3.0, "RTT series: {b} B/sample");
         assert!(c.heap_bytes() <= c.parts().0.len() * 9 / 8 + 8);
+        // a counter growing by random 0-2,000,000 a step (21 bits of entropy): one width
+        let mut octets = 0u64;
+        let counter: Vec<(i64, f64)> = rtts
+            .iter()
+            .map(|&(t, _)| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                octets += x % 2_000_000;
+                (t, octets as f64)
+            })
+            .collect();
+        let c = check(&counter);
+        let b = c.parts().0.len() as f64 / 360.0;
+        // 9 bits of timestamp, 3 of mode, about 22 of delta: the entropy, not the format
+        assert!(b < 4.5, "counter: {b} B/sample");
     }
 
     #[test]

@@ -334,10 +334,13 @@ impl EmbeddedStore {
         let res = core.wal.write(&staged, |sid| series[sid as usize].clone());
         core.wal_pending += core.wal.bytes - before;
         if let Err(e) = res {
-            // the record may be half written: start a fresh segment so replay stays consistent
-            let seq = core.wal.seq + 1;
-            if let Ok(w) = Wal::create(&self.cfg.dir.join("wal"), seq) {
-                core.wal = w;
+            // a record that could not be cut off again may be half written: start a fresh
+            // segment so replay stays consistent
+            if !core.wal.healthy {
+                let seq = core.wal.seq + 1;
+                if let Ok(w) = Wal::create(&self.cfg.dir.join("wal"), seq) {
+                    core.wal = w;
+                }
             }
             return Err(e.into());
         }

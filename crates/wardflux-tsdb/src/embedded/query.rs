@@ -4,13 +4,36 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::sync::atomic::Ordering;
 
-use super::EmbeddedStore;
+use std::sync::Arc;
+
+use super::block::Block;
 use super::rollup::{ROLLUP_MS, Roll, SeriesRolls, merge_roll, rollup, sort_dedup, to_grid};
+use super::{Core, EmbeddedStore};
 use crate::codec::stream::StreamChunk;
 use crate::{
     LabelMatcher, Latest, MetricStore, RangeQuery, Sample, SeriesKey, SeriesPoints, TsdbError,
     matches_all, now_ms,
 };
+
+/// True when series `sid` has samples in `[start, end]` by the time ranges of its in-memory
+/// chunks and block entries (no decoding; as the blocks' index, a range overlapping the
+/// window counts).
+fn has_data(core: &Core, blocks: &[Arc<Block>], sid: u32, start: i64, end: i64) -> bool {
+    let i = sid as usize;
+    core.frozen
+        .iter()
+        .filter_map(|f| f.data.get(i))
+        .chain(core.head.get(i))
+        .any(|c| {
+            c.time_range()
+                .is_some_and(|(lo, hi)| hi >= start && lo <= end)
+        })
+        || blocks.iter().any(|b| {
+            b.entries
+                .get(&sid)
+                .is_some_and(|e| e.max_t >= start && e.min_t <= end)
+        })
+}
 
 impl EmbeddedStore {
     /// Matching series ids.
@@ -335,37 +358,48 @@ impl MetricStore for EmbeddedStore {
         all.sort_by(|a, b| a.1.cmp(&b.1));
         all.dedup_by(|a, b| a.0 == b.0);
         let blocks = self.blocks();
-        // a chunk's time range answers "has samples in the window" without decoding it, the
-        // same approximation as the blocks' index below
-        let mem: Vec<bool> = {
+        let present: Vec<bool> = {
             let core = self.lock();
             all.iter()
-                .map(|(sid, _)| {
-                    let i = *sid as usize;
-                    core.frozen
-                        .iter()
-                        .filter_map(|f| f.data.get(i))
-                        .chain(core.head.get(i))
-                        .any(|c| {
-                            c.time_range()
-                                .is_some_and(|(lo, hi)| hi >= start_ms && lo <= end_ms)
-                        })
-                })
+                .map(|(sid, _)| has_data(&core, &blocks, *sid, start_ms, end_ms))
                 .collect()
         };
         Ok(all
             .into_iter()
-            .zip(mem)
-            .filter(|((sid, _), in_mem)| {
-                *in_mem
-                    || blocks.iter().any(|b| {
-                        b.entries
-                            .get(sid)
-                            .is_some_and(|e| e.max_t >= start_ms && e.min_t <= end_ms)
-                    })
-            })
+            .zip(present)
+            .filter(|(_, p)| *p)
             .map(|((_, k), _)| k)
             .collect())
+    }
+
+    /// Metric names come from the name index (Grafana asks for them on every editor open).
+    async fn label_values(
+        &self,
+        name: &str,
+        matcher_sets: &[Vec<LabelMatcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        if name == "__name__" && matcher_sets.is_empty() {
+            let blocks = self.blocks();
+            let core = self.lock();
+            let mut names: Vec<String> = core
+                .by_name
+                .iter()
+                .filter(|(_, sids)| {
+                    sids.iter()
+                        .any(|&sid| has_data(&core, &blocks, sid, start_ms, end_ms))
+                })
+                .map(|(n, _)| n.clone())
+                .filter(|n| !n.is_empty())
+                .collect();
+            names.sort();
+            return Ok(names);
+        }
+        let series = self
+            .series(&crate::all_or(matcher_sets), start_ms, end_ms)
+            .await?;
+        Ok(crate::label_values_of(&series, name))
     }
 
     async fn flush(&self) -> Result<(), TsdbError> {

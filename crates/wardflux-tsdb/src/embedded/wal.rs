@@ -34,6 +34,8 @@ pub(super) struct Wal {
     buf: Vec<u8>,
     /// Bytes written to this segment.
     pub(super) bytes: u64,
+    /// False once a failed write could not be cut off again: the caller starts a new segment.
+    pub(super) healthy: bool,
 }
 
 impl Wal {
@@ -51,11 +53,14 @@ impl Wal {
             declared: Vec::new(),
             buf: Vec::new(),
             bytes: 0,
+            healthy: true,
         })
     }
 
     /// Writes one record holding `samples` (series id, timestamp, value); `key` gives the
-    /// key of a series id not yet declared in this segment.
+    /// key of a series id not yet declared in this segment. A failed write (a full disk) is
+    /// cut off again and its declarations forgotten, so the segment stays readable and the
+    /// next append can succeed in it; when the cut fails too, `healthy` turns false.
     pub(super) fn write(
         &mut self,
         samples: &[(u32, i64, f64)],
@@ -65,6 +70,7 @@ impl Wal {
         buf.clear();
         buf.extend_from_slice(&[0u8; 8]);
         let base = samples.first().map_or(0, |s| s.1);
+        let mut newly = Vec::new();
         buf.push(4);
         put_varint(&mut buf, base);
         for &(sid, t, v) in samples {
@@ -74,6 +80,7 @@ impl Wal {
             }
             if !self.declared[i] {
                 self.declared[i] = true;
+                newly.push(i);
                 buf.push(1);
                 put_uvarint(&mut buf, u64::from(sid));
                 put_key(&mut buf, &key(sid));
@@ -88,7 +95,15 @@ impl Wal {
         buf[0..4].copy_from_slice(&len.to_le_bytes());
         buf[4..8].copy_from_slice(&crc.to_le_bytes());
         let res = self.file.write_all(&buf);
-        self.bytes += buf.len() as u64;
+        match &res {
+            Ok(()) => self.bytes += buf.len() as u64,
+            Err(_) => {
+                for i in newly {
+                    self.declared[i] = false;
+                }
+                self.healthy = self.file.set_len(self.bytes).is_ok();
+            }
+        }
         // keep a small buffer for the next record; drop a large one (an import body)
         if buf.capacity() <= 1 << 16 {
             self.buf = buf;
