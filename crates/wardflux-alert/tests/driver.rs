@@ -350,7 +350,7 @@ async fn a_down_parent_suppresses_its_children_and_a_restart_fires_nothing_twice
         Input::Device(DeviceEvent {
             device_id: d.id,
             name: d.name.clone(),
-            ip: d.ip.clone(),
+            ip: d.ip.to_string(),
             down,
             flapping: false,
             since: now - chrono::Duration::seconds(5),

@@ -16,7 +16,7 @@ use wardflux_store::StoreError;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable kind: validation_error, bad_request, unauthorized, forbidden,
-    /// not_found, conflict, too_many_requests, unavailable, internal_error.
+    /// not_found, conflict, too_many_requests, not_implemented, unavailable, internal_error.
     pub error: &'static str,
     pub message: String,
     /// The offending input field, when one is to blame.
@@ -45,12 +45,19 @@ pub enum ApiError {
     Conflict { field: String, message: String },
     #[error("too many requests")]
     TooManyRequests { retry_after_s: u64 },
+    /// A feature that is planned but not built yet (501).
+    #[error("{0}")]
+    NotImplemented(String),
     /// A service this route needs is not running (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A failure that is not the client's doing (500); the cause is logged, not sent.
     #[error("unexpected: {0}")]
-    Unexpected(String),
+    Unexpected(#[source] BoxError),
 }
+
+/// Any error, kept with its cause chain for the log.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl ApiError {
     pub fn bad_request(field: Option<&str>, message: impl Into<String>) -> Self {
@@ -76,7 +83,7 @@ impl From<StoreError> for ApiError {
                 message: message.to_string(),
             },
             StoreError::Invalid(fe) => Self::Validation(fe),
-            other => Self::Unexpected(other.to_string()),
+            other => Self::Unexpected(Box::new(other)),
         }
     }
 }
@@ -122,11 +129,21 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
+            ApiError::NotImplemented(why) => {
+                (StatusCode::NOT_IMPLEMENTED, "not_implemented", why, None)
+            }
             ApiError::Unavailable(why) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", why, None)
             }
             ApiError::Unexpected(detail) => {
-                tracing::error!(error = %detail, "unexpected error while handling a request");
+                let mut chain = detail.to_string();
+                let mut cause = detail.source();
+                while let Some(c) = cause {
+                    chain.push_str(": ");
+                    chain.push_str(&c.to_string());
+                    cause = c.source();
+                }
+                tracing::error!(error = %chain, "unexpected error while handling a request");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_error",

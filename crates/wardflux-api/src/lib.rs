@@ -19,18 +19,13 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::sync::Arc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
 pub use state::AppState;
-
-use routes::{
-    auth as a, devices as d, groups as g, icmp as i, monitoring as m, snmp as sn, system as s,
-    users as u,
-};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,98 +59,33 @@ impl Modify for SecurityAddon {
     }
 }
 
-/// Routes and their OpenAPI description, before state is attached.
+/// The REST API's routes and their OpenAPI description, before state is attached.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(s::healthz))
-        .routes(routes!(s::metrics))
-        .routes(routes!(s::audit))
-        .routes(routes!(a::login))
-        .routes(routes!(a::logout))
-        .routes(routes!(a::me))
-        .routes(routes!(a::list_tokens, a::create_token))
-        .routes(routes!(a::delete_token))
-        .routes(routes!(u::list_users, u::create_user))
-        .routes(routes!(u::get_user, u::update_user, u::delete_user))
-        .routes(routes!(u::set_password))
-        .routes(routes!(d::list_devices, d::create_device))
-        .routes(routes!(d::export_devices))
-        .routes({
-            let (schemas, paths, method) = routes!(d::import_devices);
-            (
-                schemas,
-                paths,
-                method.layer(DefaultBodyLimit::max(d::MAX_IMPORT_BYTES)),
-            )
-        })
-        .routes(routes!(d::get_device, d::update_device, d::delete_device))
-        .routes(routes!(g::list_groups, g::create_group))
-        .routes(routes!(g::get_group, g::update_group, g::delete_group))
-        .routes(routes!(m::get_profile, m::put_profile))
-        .routes(routes!(m::list_credentials, m::create_credential))
-        .routes(routes!(m::get_credential, m::delete_credential))
-        .routes(routes!(i::status))
-        .routes(routes!(i::ping_device))
-        .routes(routes!(i::history))
-        .routes(routes!(sn::test))
-        .routes(routes!(sn::poll))
-        .merge(routes::alerts::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::all())
 }
 
-/// Paths of the Prometheus-compatible API served by `wardflux_tsdb::http` (documented here,
-/// since that router is not built with utoipa).
-const PROMETHEUS_PATHS: &[(&str, &[&str], &str)] = &[
-    (
-        "/api/v1/query",
-        &["get", "post"],
-        "PromQL instant query (Prometheus HTTP API)",
-    ),
-    (
-        "/api/v1/query_range",
-        &["get", "post"],
-        "PromQL range query (Prometheus HTTP API)",
-    ),
-    (
-        "/api/v1/series",
-        &["get", "post"],
-        "Series matching match[] selectors",
-    ),
-    ("/api/v1/labels", &["get", "post"], "Label names"),
-    (
-        "/api/v1/label/{name}/values",
-        &["get"],
-        "Values of one label",
-    ),
-    (
-        "/api/v1/import/prometheus",
-        &["post"],
-        "Ingest Prometheus text exposition lines (operator)",
-    ),
-];
-
-/// The one write among the Prometheus-compatible routes.
-const IMPORT_PATH: &str = "/api/v1/import/prometheus";
-
-/// The OpenAPI document of every route (served at `/api/v1/openapi.json`).
+/// The OpenAPI document of every route (served at `/api/v1/openapi.json`): the REST API,
+/// the Prometheus-compatible API (from `wardflux_tsdb::http::ROUTES`) and the document itself.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut api) = api_router().split_for_parts();
-    add_openapi_route(&mut api);
+    add_extra_docs(&mut api);
     api
 }
 
-fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
+fn add_extra_docs(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
     use utoipa::openapi::{ResponseBuilder, security::SecurityRequirement};
-    for (path, methods, summary) in PROMETHEUS_PATHS {
+    for info in wardflux_tsdb::http::ROUTES {
         let mut item: Option<PathItem> = None;
-        for m in *methods {
+        for m in info.methods {
             let method = if *m == "get" {
                 HttpMethod::Get
             } else {
                 HttpMethod::Post
             };
             let mut b = OperationBuilder::new()
-                .summary(Some(*summary))
+                .summary(Some(info.summary))
+                .operation_id(Some(prometheus_operation_id(info.path, m)))
                 .tag("metrics")
                 .response(
                     "200",
@@ -175,13 +105,13 @@ fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
                     "503",
                     ResponseBuilder::new().description("metric store not running"),
                 );
-            if *path == IMPORT_PATH {
+            if info.writes {
                 b = b.response(
                     "204",
                     ResponseBuilder::new().description("all lines stored"),
                 );
             }
-            if path.contains("{name}") {
+            if info.path.contains("{name}") {
                 b = b.parameter(
                     utoipa::openapi::path::ParameterBuilder::new()
                         .name("name")
@@ -206,11 +136,12 @@ fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
             }
         }
         if let Some(it) = item {
-            api.paths.paths.insert((*path).to_string(), it);
+            api.paths.paths.insert(info.path.to_string(), it);
         }
     }
     let op = OperationBuilder::new()
         .summary(Some("This OpenAPI 3.1 document"))
+        .operation_id(Some("get_openapi_document"))
         .tag("system")
         .security(SecurityRequirement::default())
         .response(
@@ -224,19 +155,37 @@ fn add_openapi_route(api: &mut utoipa::openapi::OpenApi) {
     );
 }
 
-/// The whole HTTP surface, ready to serve.
-pub fn router(state: AppState) -> Router {
+/// `prometheus_query_range_get` etc.: unique, readable ids for the generated operations.
+fn prometheus_operation_id(path: &str, method: &str) -> String {
+    let words: Vec<&str> = path
+        .trim_start_matches("/api/v1/")
+        .split(['/', '_'])
+        .filter(|w| !w.is_empty() && !w.starts_with('{'))
+        .collect();
+    format!("prometheus_{}_{method}", words.join("_"))
+}
+
+/// The REST API, the Prometheus-compatible API and the OpenAPI document, with state
+/// attached. No fallback: the binary merges further routers (the web UI) and then calls
+/// [`finish`].
+pub fn app(state: AppState) -> Router {
     let (router, mut api) = api_router().split_for_parts();
-    add_openapi_route(&mut api);
+    add_extra_docs(&mut api);
     let doc = std::sync::Arc::new(api);
-    let prometheus = match &state.tsdb {
-        Some(tsdb) => wardflux_tsdb::http::router(tsdb.clone()),
-        None => {
-            let mut r = Router::new();
-            for (path, _, _) in PROMETHEUS_PATHS {
-                r = r.route(path, axum::routing::any(tsdb_unavailable));
-            }
-            r
+    let prometheus = match state.services.get::<Arc<dyn wardflux_tsdb::MetricStore>>() {
+        Ok(tsdb) => wardflux_tsdb::http::router(tsdb),
+        Err(e) => {
+            // Every Prometheus route answers 503 naming the metric store.
+            let why = e.to_string();
+            wardflux_tsdb::http::ROUTES
+                .iter()
+                .fold(Router::new(), |r, info| {
+                    let why = why.clone();
+                    r.route(
+                        info.path,
+                        axum::routing::any(move || async move { ApiError::Unavailable(why) }),
+                    )
+                })
         }
     }
     .layer(axum::middleware::from_fn_with_state(
@@ -253,6 +202,12 @@ pub fn router(state: AppState) -> Router {
         )
         .with_state(state)
         .merge(prometheus)
+}
+
+/// What every served router gets last: JSON 404/405 fallbacks, the JSON body limit,
+/// request metrics and tracing.
+pub fn finish(router: Router) -> Router {
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES))
@@ -260,8 +215,9 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-async fn tsdb_unavailable() -> ApiError {
-    ApiError::Unavailable("the metric store is not running".into())
+/// The whole HTTP surface of the API alone (`finish(app(state))`), as tests serve it.
+pub fn router(state: AppState) -> Router {
+    finish(app(state))
 }
 
 /// Role check for the Prometheus-compatible routes, which `wardflux_tsdb` serves without
@@ -277,7 +233,10 @@ async fn prometheus_auth(
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
-    let needed = if parts.uri.path() == IMPORT_PATH {
+    let writes = wardflux_tsdb::http::ROUTES
+        .iter()
+        .any(|r| r.writes && r.path == parts.uri.path());
+    let needed = if writes {
         wardflux_model::inventory::Role::Operator
     } else {
         wardflux_model::inventory::Role::Viewer

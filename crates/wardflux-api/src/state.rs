@@ -1,11 +1,22 @@
 //! What every handler can reach: the configuration store and the running services.
+//!
+//! The binary decides which services run and registers their handles in [`Services`], a
+//! map keyed by type: a route module asks for the handle type it needs
+//! (`st.services.get::<IcmpMonitor>()?`) and gets a 503 naming the service when it is off.
+//! A new service is registered by the binary and used by its route module; nothing here
+//! changes. Each service also reports its health for `/healthz` through [`Component`].
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+use utoipa::ToSchema;
 use wardflux_store::Store;
 
 use crate::auth::LoginLimiter;
+use crate::error::ApiError;
 
 /// Shared by all requests; cheap to clone (everything inside is `Arc` or a handle).
 #[derive(Clone)]
@@ -20,23 +31,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Session lifetime for `POST /auth/login`.
     pub session_ttl: chrono::Duration,
-    /// The running monitoring services (absent ones answer 503).
-    pub services: Services,
-    /// The metric store (embedded or VictoriaMetrics); absent: metric routes answer 503.
-    pub tsdb: Option<Arc<dyn wardflux_tsdb::MetricStore>>,
-}
-
-/// Handles to the monitoring services the binary started. Each is cheap to clone.
-#[derive(Clone, Default)]
-pub struct Services {
-    pub icmp: Option<wardflux_collect::icmp::IcmpMonitor>,
-    pub pinger: Option<wardflux_icmp::Pinger>,
-    /// The shared SNMP engine (one socket per address family for every request).
-    pub snmp: Option<wardflux_snmp::SnmpClient>,
-    /// The alert driver: told to reload after rule/channel/maintenance changes.
-    pub alerts: Option<wardflux_alert::driver::AlertHandle>,
-    /// Woken after every inventory change, so monitors reload their targets.
-    pub inventory_changed: Arc<tokio::sync::Notify>,
+    /// The services the binary started (or registered as off). Built before serving and
+    /// never changed afterwards, so an `Arc` without a lock.
+    pub services: Arc<Services>,
 }
 
 impl AppState {
@@ -47,8 +44,163 @@ impl AppState {
             metrics: None,
             secure_cookies: false,
             session_ttl: chrono::Duration::hours(12),
-            services: Services::default(),
-            tsdb: None,
+            services: Arc::new(Services::default()),
         }
+    }
+}
+
+/// Health of one component, for `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Running and answering.
+    Up,
+    /// Configured but not answering (the server is degraded).
+    Down,
+    /// Not started on purpose or for a reason given in `detail` (e.g. no ICMP permission).
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ComponentHealth {
+    pub name: String,
+    pub status: HealthStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Something `/healthz` reports on.
+#[async_trait::async_trait]
+pub trait Component: Send + Sync {
+    fn name(&self) -> &str;
+    async fn health(&self) -> ComponentHealth;
+}
+
+struct Entry {
+    name: &'static str,
+    /// The handle, or why the service is off.
+    handle: Result<Box<dyn Any + Send + Sync>, String>,
+}
+
+/// The running services' handles, by type, plus their health reporters.
+#[derive(Default)]
+pub struct Services {
+    entries: HashMap<TypeId, Entry>,
+    components: Vec<Arc<dyn Component>>,
+}
+
+impl Services {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a running service's handle under its type. Registered services report
+    /// `up` unless a [`Component`] for the same name says otherwise.
+    pub fn insert<T: Any + Clone + Send + Sync>(&mut self, name: &'static str, handle: T) {
+        self.entries.insert(
+            TypeId::of::<T>(),
+            Entry {
+                name,
+                handle: Ok(Box::new(handle)),
+            },
+        );
+    }
+
+    /// Registers a service as off: routes that need it answer 503 with `name` and `reason`.
+    pub fn off<T: Any>(&mut self, name: &'static str, reason: impl Into<String>) {
+        self.entries.insert(
+            TypeId::of::<T>(),
+            Entry {
+                name,
+                handle: Err(reason.into()),
+            },
+        );
+    }
+
+    /// Adds a health reporter shown by `/healthz`.
+    pub fn add_component(&mut self, c: Arc<dyn Component>) {
+        self.components.push(c);
+    }
+
+    /// The handle of a running service, or 503 naming it.
+    pub fn get<T: Any + Clone>(&self) -> Result<T, ApiError> {
+        match self.entries.get(&TypeId::of::<T>()) {
+            Some(Entry {
+                handle: Ok(h),
+                name,
+            }) => h
+                .downcast_ref::<T>()
+                .cloned()
+                .ok_or_else(|| ApiError::Unavailable(format!("{name} is not running"))),
+            Some(Entry {
+                handle: Err(why),
+                name,
+            }) => Err(ApiError::Unavailable(format!(
+                "{name} is not running: {why}"
+            ))),
+            None => Err(ApiError::Unavailable(format!(
+                "{} is not running in this server",
+                short_type_name::<T>()
+            ))),
+        }
+    }
+
+    /// Every registered service and component, for `/healthz`, sorted by name.
+    pub async fn health(&self) -> Vec<ComponentHealth> {
+        let mut out: Vec<ComponentHealth> = Vec::new();
+        for c in &self.components {
+            out.push(c.health().await);
+        }
+        for e in self.entries.values() {
+            if out.iter().any(|h| h.name == e.name) {
+                continue;
+            }
+            out.push(match &e.handle {
+                Ok(_) => ComponentHealth {
+                    name: e.name.to_string(),
+                    status: HealthStatus::Up,
+                    detail: None,
+                },
+                Err(why) => ComponentHealth {
+                    name: e.name.to_string(),
+                    status: HealthStatus::Disabled,
+                    detail: Some(why.clone()),
+                },
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Icmp(u32);
+    #[derive(Clone)]
+    struct Snmp;
+
+    #[tokio::test]
+    async fn services_by_type_with_their_name_when_off() {
+        let mut s = Services::new();
+        s.insert("icmp monitor", Icmp(3));
+        s.off::<Snmp>("snmp engine", "no socket");
+        assert_eq!(s.get::<Icmp>().unwrap(), Icmp(3));
+        let e = s.get::<Snmp>().err().unwrap();
+        assert_eq!(e.to_string(), "snmp engine is not running: no socket");
+        assert!(s.get::<u64>().is_err());
+        let h = s.health().await;
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].name, "icmp monitor");
+        assert_eq!(h[0].status, HealthStatus::Up);
+        assert_eq!(h[1].status, HealthStatus::Disabled);
+        assert_eq!(h[1].detail.as_deref(), Some("no socket"));
     }
 }

@@ -25,11 +25,15 @@ use uuid::Uuid;
 use wardflux_icmp::{IcmpError, PingResult, Pinger};
 use wardflux_model::{Labels, MetricSink, Sample};
 
-use crate::scheduler::{JobSpec, Scheduler};
-use crate::state::{DeviceState, StateConfig, Step, Tracker, TransitionKind};
+use crate::scheduler::{Job, JobRunner, Scheduler};
+use crate::state::{DeviceState, StateConfig, Step, Tracker};
+pub use wardflux_model::events::{StateChange, StateRecorder};
+
+/// The scheduler job kind of ICMP checks (one job per device, payload = the [`IcmpTarget`]).
+pub const JOB_KIND: &str = "icmp";
 
 /// A device to monitor, as plain data (from the inventory).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IcmpTarget {
     pub device_id: Uuid,
     pub name: String,
@@ -76,27 +80,6 @@ impl Default for IcmpMonitorConfig {
     }
 }
 
-/// A state change of one device, for the status history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateChange {
-    pub device_id: Uuid,
-    pub name: String,
-    pub ip: IpAddr,
-    pub kind: TransitionKind,
-    pub from: DeviceState,
-    pub to: DeviceState,
-    /// Since when the device is in `to` (for down: start of the first failed check).
-    pub since: DateTime<Utc>,
-    /// When the change was decided.
-    pub at: DateTime<Utc>,
-}
-
-/// Where state changes go (the integrator implements it over the status-history table).
-#[async_trait::async_trait]
-pub trait StateRecorder: Send + Sync {
-    async fn record(&self, change: StateChange);
-}
-
 /// One device's status, for the API.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DeviceStatus {
@@ -139,6 +122,8 @@ struct LastCheck {
 /// Shared by the monitor handle and every check run (Arc): the device map sits under a
 /// std mutex, locked only to look up or replace slots.
 struct Inner {
+    /// Lets a run (started from `&self` by the scheduler) own the monitor while it awaits.
+    me: std::sync::Weak<Inner>,
     pinger: Pinger,
     sink: Arc<dyn MetricSink>,
     recorder: Arc<dyn StateRecorder>,
@@ -150,27 +135,55 @@ struct Inner {
 #[derive(Clone)]
 pub struct IcmpMonitor {
     inner: Arc<Inner>,
-    scheduler: Scheduler<Uuid>,
+    scheduler: Scheduler,
+}
+
+/// Runs the `icmp` jobs: looks the device's slot up by the job's device id (the slot
+/// holds its state machine, which must stay on this node).
+impl JobRunner for Inner {
+    fn run(&self, job: &Job) -> futures::future::BoxFuture<'static, ()> {
+        let dev = lock(&self.devices).get(&job.id.device_id).cloned();
+        let this = self.self_ref();
+        Box::pin(async move {
+            if let (Some(dev), Some(inner)) = (dev, this) {
+                inner.check(&dev).await;
+            }
+        })
+    }
 }
 
 impl IcmpMonitor {
-    /// Creates an idle monitor (inside a tokio runtime); give it devices with
-    /// [`IcmpMonitor::apply_targets`].
+    /// Creates an idle monitor on a scheduler of its own (inside a tokio runtime); give it
+    /// devices with [`IcmpMonitor::apply_targets`].
     pub fn new(
         pinger: Pinger,
         sink: Arc<dyn MetricSink>,
         recorder: Arc<dyn StateRecorder>,
         cfg: IcmpMonitorConfig,
     ) -> Self {
+        Self::on(&Scheduler::new("icmp"), pinger, sink, recorder, cfg)
+    }
+
+    /// Creates an idle monitor whose checks are `icmp` jobs on a shared scheduler.
+    pub fn on(
+        scheduler: &Scheduler,
+        pinger: Pinger,
+        sink: Arc<dyn MetricSink>,
+        recorder: Arc<dyn StateRecorder>,
+        cfg: IcmpMonitorConfig,
+    ) -> Self {
+        let inner = Arc::new_cyclic(|me| Inner {
+            me: me.clone(),
+            pinger,
+            sink,
+            recorder,
+            cfg,
+            devices: Mutex::new(HashMap::new()),
+        });
+        scheduler.register(JOB_KIND, inner.clone());
         Self {
-            inner: Arc::new(Inner {
-                pinger,
-                sink,
-                recorder,
-                cfg,
-                devices: Mutex::new(HashMap::new()),
-            }),
-            scheduler: Scheduler::new("icmp"),
+            inner,
+            scheduler: scheduler.clone(),
         }
     }
 
@@ -196,20 +209,14 @@ impl IcmpMonitor {
                         last: Mutex::new(LastCheck::default()),
                     }),
                 };
-                next.insert(id, Arc::clone(&dev));
-                let inner = Arc::clone(&self.inner);
-                specs.push(JobSpec {
-                    key: id,
-                    interval,
-                    run: Arc::new(move || {
-                        let (inner, dev) = (Arc::clone(&inner), Arc::clone(&dev));
-                        Box::pin(async move { inner.check(&dev).await })
-                    }),
-                });
+                let mut job = Job::new(JOB_KIND, id, interval);
+                job.payload = serde_json::to_value(&*lock(&dev.target)).unwrap_or_default();
+                next.insert(id, dev);
+                specs.push(job);
             }
             *devices = next;
         }
-        self.scheduler.apply(specs);
+        self.scheduler.apply(JOB_KIND, specs);
     }
 
     /// Every monitored device's status.
@@ -269,6 +276,10 @@ impl Device {
 }
 
 impl Inner {
+    fn self_ref(&self) -> Option<Arc<Inner>> {
+        self.me.upgrade()
+    }
+
     async fn check(&self, dev: &Device) {
         let target = lock(&dev.target).clone();
         let started = Utc::now();
@@ -313,6 +324,7 @@ impl Inner {
                     to: t.to,
                     since: t.since,
                     at: t.at,
+                    source: JOB_KIND,
                 })
                 .await;
         }
@@ -362,7 +374,7 @@ impl Inner {
         match state {
             DeviceState::Up => batch.push(sample("ping_up", 1.0)),
             DeviceState::Down => batch.push(sample("ping_up", 0.0)),
-            DeviceState::Unknown => {}
+            DeviceState::Unknown | DeviceState::Flapping => {}
         }
         if let Err(e) = self.sink.append(batch).await {
             tracing::warn!(device = %t.name, error = %e, "ICMP samples not stored");

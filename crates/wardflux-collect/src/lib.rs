@@ -3,7 +3,8 @@
 //!
 //! Invariants: the state machine does no I/O and reads no clock; the monitor takes its
 //! devices as plain data ([`IcmpTarget`]) and talks to storage only through
-//! `wardflux_model::MetricSink` and [`StateRecorder`].
+//! `wardflux_model::MetricSink` and [`StateRecorder`]. Every periodic check is a [`Job`]
+//! (data) run by the [`JobRunner`] its kind registered on the [`Scheduler`].
 
 pub mod icmp;
 pub mod scheduler;
@@ -13,5 +14,5 @@ pub use icmp::{
     DeviceStatus, IcmpMonitor, IcmpMonitorConfig, IcmpTarget, MonitorError, StateChange,
     StateRecorder,
 };
-pub use scheduler::{JobFn, JobKey, JobSpec, Scheduler, StatsSnapshot};
+pub use scheduler::{Job, JobId, JobRunner, Scheduler, StatsSnapshot};
 pub use state::{DeviceState, StateConfig, Step, Tracker, Transition, TransitionKind};

@@ -1,12 +1,19 @@
-//! A generic scheduler for periodic per-device jobs (ICMP checks now, SNMP item polls next).
+//! The scheduler for periodic per-device jobs (ICMP checks now, SNMP item polls next).
 //!
-//! - Each job has a key and an interval. Its phase within the interval comes from a hash of
+//! Jobs are data ([`Job`]: kind, device, key, interval, JSON payload), so a work queue can
+//! carry them to another machine later. What a job does is looked up by its kind in the
+//! scheduler's registry of [`JobRunner`]s: a new kind of job is a new runner registered
+//! with [`Scheduler::register`], not a change here. Each kind owns its own job set
+//! ([`Scheduler::apply`] replaces the jobs of one kind), so the ICMP monitor and the SNMP
+//! poller share one scheduler without knowing about each other.
+//!
+//! - Each job has an identity ([`JobId`]) and an interval. Its phase within the interval comes from a hash of
 //!   the key (as Prometheus spreads scrapes), so start times are spread across the interval
 //!   and stay put across reloads and restarts: no thundering herd.
 //! - Runs are due at fixed-rate instants `phase + k * interval` (no drift). A job that is
 //!   still running when it is due again is not started twice: the run is skipped and counted.
 //! - Schedule lag (job start minus due instant) is measured per run.
-//! - [`Scheduler::apply`] replaces the whole job set (hot reload, like Prometheus'
+//! - [`Scheduler::apply`] replaces one kind's job set (hot reload, like Prometheus'
 //!   ApplyConfig): unchanged jobs keep their schedule, removed ones stop, new ones start.
 //!
 //! One driver task owns the schedule (a binary heap); each due run is a short-lived task,
@@ -19,39 +26,67 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use uuid::Uuid;
 
-/// The body of a job: called once per run, returns the run's future.
-pub type JobFn = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
-
-/// One periodic job.
-#[derive(Clone)]
-pub struct JobSpec<K> {
-    pub key: K,
-    pub interval: Duration,
-    pub run: JobFn,
+/// Identity of a job: the kind that runs it, the device it is for, and which of that
+/// device's jobs of this kind it is (empty when a kind has one job per device).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct JobId {
+    pub kind: String,
+    pub device_id: Uuid,
+    #[serde(default)]
+    pub key: String,
 }
 
-impl<K: Debug> Debug for JobSpec<K> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobSpec")
-            .field("key", &self.key)
-            .field("interval", &self.interval)
-            .finish_non_exhaustive()
+/// One periodic job, as plain data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    #[serde(flatten)]
+    pub id: JobId,
+    pub interval: Duration,
+    /// Everything a runner on another machine would need (the ICMP target, the SNMP items);
+    /// a local runner may keep richer state of its own keyed by the job's id.
+    #[serde(default)]
+    pub payload: serde_json::Value,
+}
+
+impl Job {
+    pub fn new(kind: &str, device_id: Uuid, interval: Duration) -> Self {
+        Self {
+            id: JobId {
+                kind: kind.to_owned(),
+                device_id,
+                key: String::new(),
+            },
+            interval,
+            payload: serde_json::Value::Null,
+        }
     }
 }
 
-/// Keys identify jobs (e.g. a device id, or a (device, item) pair).
-pub trait JobKey: Clone + Eq + Hash + Ord + Debug + Send + Sync + 'static {}
-impl<T: Clone + Eq + Hash + Ord + Debug + Send + Sync + 'static> JobKey for T {}
+/// Runs the jobs of one kind. `run` is called once per due run and returns the run's
+/// future; the scheduler never starts a job again while its previous run is in flight.
+pub trait JobRunner: Send + Sync + 'static {
+    fn run(&self, job: &Job) -> BoxFuture<'static, ()>;
+}
+
+impl<F> JobRunner for F
+where
+    F: Fn(&Job) -> BoxFuture<'static, ()> + Send + Sync + 'static,
+{
+    fn run(&self, job: &Job) -> BoxFuture<'static, ()> {
+        self(job)
+    }
+}
 
 /// Upper bounds of the internal lag histogram buckets, in microseconds.
 const LAG_BOUNDS_US: &[u64] = &[
@@ -161,22 +196,23 @@ impl SchedulerStats {
 }
 
 struct Entry {
-    interval: Duration,
-    run: JobFn,
+    job: Arc<Job>,
+    runner: Arc<dyn JobRunner>,
     /// Set while a run is in progress; shared with that run's task.
     running: Arc<AtomicBool>,
     generation: u64,
 }
 
-enum Command<K> {
-    Apply(Vec<JobSpec<K>>),
+enum Command {
+    Register(String, Arc<dyn JobRunner>),
+    Apply(String, Vec<Job>),
 }
 
 /// Handle to a running scheduler. Dropping the last clone stops the driver (runs already
 /// started finish on their own).
 #[derive(Clone)]
-pub struct Scheduler<K: JobKey> {
-    tx: mpsc::UnboundedSender<Command<K>>,
+pub struct Scheduler {
+    tx: mpsc::UnboundedSender<Command>,
     stats: Arc<SchedulerStats>,
     _driver: Arc<AbortOnDrop>,
 }
@@ -188,7 +224,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-impl<K: JobKey> Scheduler<K> {
+impl Scheduler {
     /// Starts an empty scheduler (inside a tokio runtime) with phases on a
     /// [`DEFAULT_GRANULARITY`] grid. `name` labels its metrics.
     pub fn new(name: &str) -> Self {
@@ -209,10 +245,17 @@ impl<K: JobKey> Scheduler<K> {
         }
     }
 
-    /// Replaces the job set. Jobs whose key and interval are unchanged keep their phase and
-    /// in-flight state (their body is updated); others are (re)scheduled or removed.
-    pub fn apply(&self, jobs: Vec<JobSpec<K>>) {
-        let _ = self.tx.send(Command::Apply(jobs));
+    /// Registers (or replaces) the runner of a job kind. Register before applying jobs of
+    /// that kind: jobs of a kind without a runner are ignored with a warning.
+    pub fn register(&self, kind: &str, runner: Arc<dyn JobRunner>) {
+        let _ = self.tx.send(Command::Register(kind.to_owned(), runner));
+    }
+
+    /// Replaces the jobs of `kind` (jobs of other kinds are untouched). Jobs whose id and
+    /// interval are unchanged keep their phase and in-flight state (their payload is
+    /// updated); others are (re)scheduled or removed.
+    pub fn apply(&self, kind: &str, jobs: Vec<Job>) {
+        let _ = self.tx.send(Command::Apply(kind.to_owned(), jobs));
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -248,48 +291,63 @@ fn first_due(epoch: Instant, phase: Duration, interval: Duration, now: Instant) 
     start + interval.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX))
 }
 
-async fn drive<K: JobKey>(
-    mut rx: mpsc::UnboundedReceiver<Command<K>>,
+async fn drive(
+    mut rx: mpsc::UnboundedReceiver<Command>,
     stats: Arc<SchedulerStats>,
     epoch: Instant,
     granularity: Duration,
 ) {
-    let mut jobs: HashMap<K, Entry> = HashMap::new();
-    let mut heap: BinaryHeap<Reverse<(Instant, u64, K)>> = BinaryHeap::new();
+    let mut runners: HashMap<String, Arc<dyn JobRunner>> = HashMap::new();
+    let mut jobs: HashMap<JobId, Entry> = HashMap::new();
+    let mut heap: BinaryHeap<Reverse<(Instant, u64, JobId)>> = BinaryHeap::new();
     let mut next_generation: u64 = 0;
     loop {
         let head = heap.peek().map(|Reverse((at, _, _))| *at);
         tokio::select! {
             biased;
             cmd = rx.recv() => {
-                let Some(Command::Apply(specs)) = cmd else { return };
-                let now = Instant::now();
-                let mut keep: HashMap<K, Entry> = HashMap::with_capacity(specs.len());
-                for spec in specs {
-                    if spec.interval.is_zero() {
-                        tracing::warn!(key = ?spec.key, "job with zero interval ignored");
+                let (kind, specs) = match cmd {
+                    None => return,
+                    Some(Command::Register(kind, runner)) => {
+                        for e in jobs.values_mut().filter(|e| e.job.id.kind == kind) {
+                            e.runner = Arc::clone(&runner);
+                        }
+                        runners.insert(kind, runner);
                         continue;
                     }
-                    match jobs.remove(&spec.key) {
-                        Some(mut e) if e.interval == spec.interval => {
-                            e.run = spec.run;
-                            keep.insert(spec.key, e);
+                    Some(Command::Apply(kind, specs)) => (kind, specs),
+                };
+                let Some(runner) = runners.get(&kind).cloned() else {
+                    tracing::warn!(kind, jobs = specs.len(), "no runner registered for this job kind: jobs ignored");
+                    continue;
+                };
+                let now = Instant::now();
+                let mut old: HashMap<JobId, Entry> = jobs.extract_if(|id, _| id.kind == kind).collect();
+                for job in specs {
+                    if job.interval.is_zero() || job.id.kind != kind {
+                        tracing::warn!(id = ?job.id, "job with zero interval or of another kind ignored");
+                        continue;
+                    }
+                    let id = job.id.clone();
+                    match old.remove(&id) {
+                        Some(mut e) if e.job.interval == job.interval => {
+                            e.job = Arc::new(job);
+                            jobs.insert(id, e);
                         }
-                        old => {
+                        prev => {
                             next_generation += 1;
-                            let due = first_due(epoch, phase_of(&spec.key, spec.interval, granularity), spec.interval, now);
-                            heap.push(Reverse((due, next_generation, spec.key.clone())));
-                            keep.insert(spec.key, Entry {
-                                interval: spec.interval,
-                                run: spec.run,
+                            let due = first_due(epoch, phase_of(&id, job.interval, granularity), job.interval, now);
+                            heap.push(Reverse((due, next_generation, id.clone())));
+                            jobs.insert(id, Entry {
+                                job: Arc::new(job),
+                                runner: Arc::clone(&runner),
                                 // A job being re-timed keeps its in-flight guard: no overlap.
-                                running: old.map_or_else(|| Arc::new(AtomicBool::new(false)), |o| o.running),
+                                running: prev.map_or_else(|| Arc::new(AtomicBool::new(false)), |o| o.running),
                                 generation: next_generation,
                             });
                         }
                     }
                 }
-                jobs = keep;
                 stats.m_jobs.set(jobs.len() as f64);
                 // Drop heap entries of removed or re-timed jobs when they pile up.
                 if heap.len() > 2 * jobs.len() + 64 {
@@ -303,8 +361,8 @@ async fn drive<K: JobKey>(
                         break;
                     }
                     let (at, generation) = (*at, *generation);
-                    let Some(Reverse((_, _, key))) = heap.pop() else { break };
-                    let Some(e) = jobs.get(&key) else { continue };
+                    let Some(Reverse((_, _, id))) = heap.pop() else { break };
+                    let Some(e) = jobs.get(&id) else { continue };
                     if e.generation != generation {
                         continue;
                     }
@@ -312,7 +370,7 @@ async fn drive<K: JobKey>(
                         stats.record_skip(1);
                     } else {
                         let running = Arc::clone(&e.running);
-                        let fut = (e.run)();
+                        let fut = e.runner.run(&e.job);
                         let stats = Arc::clone(&stats);
                         tokio::spawn(async move {
                             let _clear = ClearOnDrop(running);
@@ -322,16 +380,17 @@ async fn drive<K: JobKey>(
                     }
                     // Fixed rate; if the driver itself fell more than an interval behind,
                     // the runs it missed count as skipped.
-                    let mut next = at + e.interval;
+                    let interval = e.job.interval;
+                    let mut next = at + interval;
                     let mut missed = 0;
                     while next <= now {
-                        next += e.interval;
+                        next += interval;
                         missed += 1;
                     }
                     if missed > 0 {
                         stats.record_skip(missed);
                     }
-                    heap.push(Reverse((next, generation, key)));
+                    heap.push(Reverse((next, generation, id)));
                 }
             }
         }

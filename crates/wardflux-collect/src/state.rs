@@ -21,25 +21,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceState {
-    Unknown,
-    Up,
-    Down,
-}
-
-impl DeviceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceState::Unknown => "unknown",
-            DeviceState::Up => "up",
-            DeviceState::Down => "down",
-        }
-    }
-}
+pub use wardflux_model::events::{DeviceState, TransitionKind};
 
 /// Tuning of the state machine.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,17 +39,6 @@ impl Default for StateConfig {
             flap_window: Duration::from_secs(300),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransitionKind {
-    /// The state changed (`from` -> `to`).
-    Changed,
-    /// The device started flapping; `to` is its state now. Later changes are suppressed.
-    FlappingStarted,
-    /// The device stopped flapping; `to` is the settled state.
-    FlappingStopped,
 }
 
 /// Something to record in the status history.

@@ -140,7 +140,8 @@ pub struct ApiToken {
 pub struct Device {
     pub id: Uuid,
     pub name: String,
-    pub ip: String,
+    #[schema(value_type = String, example = "192.0.2.1")]
+    pub ip: std::net::IpAddr,
     pub hostname: Option<String>,
     pub vendor: Option<String>,
     pub device_type: Option<String>,
@@ -152,7 +153,7 @@ pub struct Device {
     pub enabled: bool,
     pub parent_id: Option<Uuid>,
     /// `standalone` (created here) or `zabbix` (mirrored); the IP is unique within a source.
-    pub source: String,
+    pub source: DeviceSource,
     /// ICMP check interval, seconds (default 10).
     pub icmp_interval_s: i32,
     pub created_at: DateTime<Utc>,
@@ -186,12 +187,47 @@ pub struct DeviceInput {
     #[serde(default)]
     pub parent_id: Option<Uuid>,
     #[serde(default)]
-    pub source: Option<String>,
+    pub source: Option<DeviceSource>,
     #[serde(default)]
     pub icmp_interval_s: Option<i32>,
 }
 
-pub const DEVICE_SOURCES: &[&str] = &["standalone", "zabbix"];
+/// Where a device record comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceSource {
+    /// Created here (API, import, discovery) and monitored by the standalone engine.
+    #[default]
+    Standalone,
+    /// Mirrored from a Zabbix server.
+    Zabbix,
+}
+
+impl DeviceSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standalone => "standalone",
+            Self::Zabbix => "zabbix",
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeviceSource {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "standalone" => Ok(Self::Standalone),
+            "zabbix" => Ok(Self::Zabbix),
+            _ => Err(FieldError::new("source", "must be standalone or zabbix")),
+        }
+    }
+}
 
 impl DeviceInput {
     /// Checks every field and normalises the IP (`std::net::IpAddr` canonical form).
@@ -230,11 +266,6 @@ impl DeviceInput {
                 ));
             }
         }
-        if let Some(s) = &self.source
-            && !DEVICE_SOURCES.contains(&s.as_str())
-        {
-            return Err(FieldError::new("source", "must be standalone or zabbix"));
-        }
         if let Some(i) = self.icmp_interval_s
             && !(1..=86_400).contains(&i)
         {
@@ -258,7 +289,7 @@ pub struct DeviceQuery {
     pub region: Option<String>,
     pub branch: Option<String>,
     pub location: Option<String>,
-    pub source: Option<String>,
+    pub source: Option<DeviceSource>,
     pub enabled: Option<bool>,
     /// Devices carrying this tag.
     pub tag: Option<String>,
@@ -327,15 +358,8 @@ pub struct RowError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum SnmpVersion {
-    #[serde(rename = "v1")]
-    V1,
-    #[serde(rename = "v2c")]
-    V2c,
-    #[serde(rename = "v3")]
-    V3,
-}
+/// Moved to [`crate::snmp`] (with the other SNMP enums); re-exported here for existing users.
+pub use crate::snmp::SnmpVersion;
 
 /// An SNMP credential as the API shows it: never a secret, only whether one is set.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -345,12 +369,10 @@ pub struct SnmpCredential {
     pub device_id: Option<Uuid>,
     pub version: SnmpVersion,
     pub username: Option<String>,
-    /// noAuthNoPriv | authNoPriv | authPriv (v3 only)
-    pub security_level: Option<String>,
-    /// MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512
-    pub auth_protocol: Option<String>,
-    /// DES, AES, AES-192, AES-256, AES-192-C, AES-256-C
-    pub priv_protocol: Option<String>,
+    /// v3 only.
+    pub security_level: Option<crate::snmp::SecurityLevel>,
+    pub auth_protocol: Option<crate::snmp::AuthProtocol>,
+    pub priv_protocol: Option<crate::snmp::PrivProtocol>,
     pub context: Option<String>,
     pub has_community: bool,
     pub has_auth_key: bool,
@@ -362,6 +384,9 @@ pub struct SnmpCredential {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnmpCredentialInput {
+    /// Required for a shared credential; a per-device one (with `device_id`) without a name
+    /// is named after its device.
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub device_id: Option<Uuid>,
@@ -372,14 +397,14 @@ pub struct SnmpCredentialInput {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub security_level: Option<String>,
+    pub security_level: Option<crate::snmp::SecurityLevel>,
     #[serde(default)]
-    pub auth_protocol: Option<String>,
+    pub auth_protocol: Option<crate::snmp::AuthProtocol>,
     #[schema(value_type = Option<String>, format = Password)]
     #[serde(default)]
     pub auth_key: Option<Secret>,
     #[serde(default)]
-    pub priv_protocol: Option<String>,
+    pub priv_protocol: Option<crate::snmp::PrivProtocol>,
     #[schema(value_type = Option<String>, format = Password)]
     #[serde(default)]
     pub priv_key: Option<Secret>,
@@ -387,15 +412,17 @@ pub struct SnmpCredentialInput {
     pub context: Option<String>,
 }
 
-pub const AUTH_PROTOCOLS: &[&str] = &["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
-pub const PRIV_PROTOCOLS: &[&str] = &["DES", "AES", "AES-192", "AES-256", "AES-192-C", "AES-256-C"];
-pub const SECURITY_LEVELS: &[&str] = &["noAuthNoPriv", "authNoPriv", "authPriv"];
-
 impl SnmpCredentialInput {
     pub fn validate(&mut self) -> Result<(), FieldError> {
         self.name = self.name.trim().to_string();
-        if self.name.is_empty() || self.name.chars().count() > 255 {
-            return Err(FieldError::new("name", "must be 1-255 characters"));
+        if self.name.is_empty() && self.device_id.is_none() {
+            return Err(FieldError::new(
+                "name",
+                "is required for a shared credential (one without device_id)",
+            ));
+        }
+        if self.name.chars().count() > 255 {
+            return Err(FieldError::new("name", "must be at most 255 characters"));
         }
         let version = self
             .version
@@ -422,29 +449,16 @@ impl SnmpCredentialInput {
                 if self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
                     return Err(FieldError::new("username", "is required for v3"));
                 }
-                let level = self.security_level.clone().unwrap_or_else(|| {
-                    match (&self.auth_key, &self.priv_key) {
-                        (Some(_), Some(_)) => "authPriv".into(),
-                        (Some(_), None) => "authNoPriv".into(),
-                        _ => "noAuthNoPriv".into(),
-                    }
-                });
-                if !SECURITY_LEVELS.contains(&level.as_str()) {
-                    return Err(FieldError::new(
-                        "security_level",
-                        "must be noAuthNoPriv, authNoPriv or authPriv",
-                    ));
-                }
-                let needs_auth = level != "noAuthNoPriv";
-                let needs_priv = level == "authPriv";
-                if needs_auth {
-                    let p = self.auth_protocol.get_or_insert_with(|| "SHA".into());
-                    if !AUTH_PROTOCOLS.contains(&p.as_str()) {
-                        return Err(FieldError::new(
-                            "auth_protocol",
-                            format!("must be one of {}", AUTH_PROTOCOLS.join(", ")),
-                        ));
-                    }
+                use crate::snmp::{AuthProtocol, PrivProtocol, SecurityLevel};
+                let level = self
+                    .security_level
+                    .unwrap_or(match (&self.auth_key, &self.priv_key) {
+                        (Some(_), Some(_)) => SecurityLevel::AuthPriv,
+                        (Some(_), None) => SecurityLevel::AuthNoPriv,
+                        _ => SecurityLevel::NoAuthNoPriv,
+                    });
+                if level.has_auth() {
+                    self.auth_protocol.get_or_insert(AuthProtocol::Sha1);
                     match &self.auth_key {
                         Some(k) if k.expose().len() >= 8 => {}
                         _ => {
@@ -457,14 +471,8 @@ impl SnmpCredentialInput {
                 } else if self.auth_key.is_some() || self.auth_protocol.is_some() {
                     return Err(FieldError::new("auth_key", "not allowed with noAuthNoPriv"));
                 }
-                if needs_priv {
-                    let p = self.priv_protocol.get_or_insert_with(|| "AES".into());
-                    if !PRIV_PROTOCOLS.contains(&p.as_str()) {
-                        return Err(FieldError::new(
-                            "priv_protocol",
-                            format!("must be one of {}", PRIV_PROTOCOLS.join(", ")),
-                        ));
-                    }
+                if level.has_priv() {
+                    self.priv_protocol.get_or_insert(PrivProtocol::Aes128);
                     match &self.priv_key {
                         Some(k) if k.expose().len() >= 8 => {}
                         _ => {
@@ -523,9 +531,8 @@ pub struct AuditEntry {
 pub struct StatusChange {
     pub id: Uuid,
     pub device_id: Uuid,
-    /// up | down | unknown | flapping
-    pub from_state: String,
-    pub to_state: String,
+    pub from_state: crate::DeviceState,
+    pub to_state: crate::DeviceState,
     pub at: DateTime<Utc>,
     pub reason: Option<String>,
 }

@@ -5,10 +5,15 @@
 //! they land in the embedded store or in VictoriaMetrics.
 
 pub mod alerts;
+pub mod events;
 pub mod inventory;
 pub mod metrics;
+pub mod snmp;
 
-pub use metrics::{Labels, MetricSink, Sample, SinkError};
+pub use events::{
+    DeviceState, FanoutRecorder, InventoryEvent, StateChange, StateRecorder, TransitionKind,
+};
+pub use metrics::{FanoutSink, Labels, MetricSink, Sample, SinkError};
 
 /// Monitoring mode of the whole installation (seed plan: `monitoring_profiles.mode`).
 #[derive(

@@ -92,6 +92,58 @@ impl<T: MetricSink + ?Sized> MetricSink for Arc<T> {
     }
 }
 
+/// Hands every batch to several sinks in order: the metric store first, then subscribers
+/// that react to samples (the alert engine evaluates after the store has the batch, so its
+/// queries see it). Every sink gets the batch even when an earlier one failed; the first
+/// error is returned.
+#[derive(Clone, Default)]
+pub struct FanoutSink {
+    sinks: Vec<Arc<dyn MetricSink>>,
+}
+
+impl FanoutSink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a sink after the ones already there (builder style).
+    pub fn with(mut self, s: Arc<dyn MetricSink>) -> Self {
+        self.sinks.push(s);
+        self
+    }
+
+    pub fn push(&mut self, s: Arc<dyn MetricSink>) {
+        self.sinks.push(s);
+    }
+
+    pub fn len(&self) -> usize {
+        self.sinks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+}
+
+#[async_trait::async_trait]
+impl MetricSink for FanoutSink {
+    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
+        let Some((last, rest)) = self.sinks.split_last() else {
+            return Ok(());
+        };
+        let mut first_err = None;
+        for s in rest {
+            if let Err(e) = s.append(batch.clone()).await {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Err(e) = last.append(batch).await {
+            first_err.get_or_insert(e);
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +155,43 @@ mod tests {
         assert_eq!(v, vec![("device", "a"), ("ip", "127.0.0.2")]);
         assert_eq!(l.get("ip"), Some("127.0.0.2"));
         assert_eq!(l.get("nope"), None);
+    }
+
+    struct Keep(std::sync::Mutex<Vec<Sample>>, bool);
+
+    #[async_trait::async_trait]
+    impl MetricSink for Keep {
+        async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
+            self.0.lock().unwrap().extend(batch);
+            if self.1 {
+                Err(SinkError::Rejected("no".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[test]
+    fn fanout_sink_feeds_all_and_reports_the_first_error() {
+        let failing = Arc::new(Keep(Default::default(), true));
+        let ok = Arc::new(Keep(Default::default(), false));
+        let f = FanoutSink::new().with(failing.clone()).with(ok.clone());
+        let s = Sample {
+            metric: "m".into(),
+            labels: Labels::new(),
+            timestamp_ms: 1,
+            value: 2.0,
+        };
+        let mut fut = std::pin::pin!(f.append(vec![s.clone()]));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let std::task::Poll::Ready(r) = fut.as_mut().poll(&mut cx) else {
+            panic!("sinks here never wait")
+        };
+        assert!(matches!(r, Err(SinkError::Rejected(_))));
+        assert_eq!(
+            failing.0.lock().unwrap().as_slice(),
+            std::slice::from_ref(&s)
+        );
+        assert_eq!(ok.0.lock().unwrap().as_slice(), &[s]);
     }
 }

@@ -115,13 +115,14 @@ impl From<&VarBind> for VarBindView {
                 serde_json::Value::from(format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]))
             }
             Value::Null => serde_json::Value::Null,
-            Value::Opaque(b) => match crate::render::opaque_number(b) {
-                Some(crate::render::OpaqueNumber::Float(f)) => {
-                    serde_json::Value::from(f64::from(f))
-                }
-                Some(crate::render::OpaqueNumber::Double(d)) => serde_json::Value::from(d),
-                None => serde_json::Value::from(crate::render::value_text(&vb.value)),
-            },
+            Value::OpaqueCounter64(v) | Value::OpaqueUInt64(v) => serde_json::Value::from(*v),
+            Value::OpaqueInt64(v) => serde_json::Value::from(*v),
+            // The shortest decimal that reads back as the same f32 (a load of 0.15 stays
+            // 0.15, not 0.15000000596); NaN and infinities have no JSON number: null.
+            Value::OpaqueFloat(f) => {
+                serde_json::Value::from(f.to_string().parse::<f64>().unwrap_or(f64::from(*f)))
+            }
+            Value::OpaqueDouble(d) => serde_json::Value::from(*d),
             other => serde_json::Value::from(crate::render::value_text(other)),
         };
         VarBindView {

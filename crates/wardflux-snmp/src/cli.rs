@@ -15,7 +15,7 @@ use std::time::Duration;
 use wardflux_model::inventory::Secret;
 
 use crate::api::VarBindView;
-use crate::client::{SnmpClient, WalkEnd, WalkMethod};
+use crate::client::{OidCheck, SnmpClient, WalkEnd, WalkItem, WalkMethod, WalkOptions};
 use crate::error::{SnmpError, error_status_text};
 use crate::target::{
     AuthProtocol, Credentials, PrivProtocol, SecurityLevel, Target, UsmUser, Version,
@@ -44,6 +44,7 @@ impl Cmd {
 struct Args {
     cmd: Cmd,
     target: Target,
+    oid_check: OidCheck,
     peer: String,
     oids: Vec<Oid>,
     json: bool,
@@ -62,6 +63,7 @@ const USAGE: &str = "USAGE: wardflux snmp get|getnext|walk|bulkwalk [OPTIONS] AG
   -t TIMEOUT       seconds per attempt (default 1)\n\
   -r RETRIES       retries (default 5)\n\
   -Cr<N>           bulkwalk max-repetitions (default 10)\n\
+  -Cc              walks: do not check that OIDs increase (loops are still caught)\n\
   -On              numeric OIDs (always on)\n\
   --json           machine-readable output\n";
 
@@ -104,6 +106,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut timeout = Duration::from_secs(1);
     let mut retries = 5u32;
     let mut reps = 10u32;
+    let mut oid_check = OidCheck::Increasing;
     let mut json = false;
     let mut positional = Vec::new();
 
@@ -168,19 +171,19 @@ fn parse(args: &[String]) -> Result<Args, String> {
             }
             'c' => community = Some(val),
             'l' => {
-                level = Some(SecurityLevel::parse(&val).ok_or_else(|| {
+                level = Some(val.parse::<SecurityLevel>().map_err(|_| {
                     format!("Invalid security level specified after -l flag: {val}")
                 })?)
             }
             'u' => user = Some(val),
             'a' => {
-                auth_p = Some(AuthProtocol::parse(&val).ok_or_else(|| {
+                auth_p = Some(val.parse::<AuthProtocol>().map_err(|_| {
                     format!("Invalid authentication protocol specified after -a flag: {val}")
                 })?)
             }
             'A' => auth_pass = Some(val),
             'x' => {
-                priv_p = Some(PrivProtocol::parse(&val).ok_or_else(|| {
+                priv_p = Some(val.parse::<PrivProtocol>().map_err(|_| {
                     format!("Invalid privacy protocol specified after -x flag: {val}")
                 })?)
             }
@@ -195,18 +198,35 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 timeout = Duration::from_secs_f64(s);
             }
             'r' => retries = val.parse().map_err(|_| format!("Invalid retries: {val}"))?,
+            // Several letters may share one -C, as in net-snmp (`-Ccr50`).
             'C' => {
-                let mut chars = val.chars();
-                match chars.next() {
-                    Some('r') => {
-                        reps = chars
-                            .as_str()
-                            .parse()
-                            .map_err(|_| format!("Invalid -Cr value: {val}"))?
+                let mut rest = val.as_str();
+                while let Some(c) = rest.chars().next() {
+                    rest = &rest[1..];
+                    match c {
+                        'r' | 'n' => {
+                            let digits = rest.len()
+                                - rest.trim_start_matches(|d: char| d.is_ascii_digit()).len();
+                            let n: u32 = rest[..digits]
+                                .parse()
+                                .map_err(|_| format!("Invalid -C{c} value: {val}"))?;
+                            rest = &rest[digits..];
+                            match c {
+                                'r' => reps = n,
+                                _ if n == 0 => {}
+                                _ => return Err(format!("Unsupported -C option: {val}")),
+                            }
+                        }
+                        // net-snmp toggles the check with each `c`.
+                        'c' => {
+                            oid_check = match oid_check {
+                                OidCheck::Increasing => OidCheck::Unchecked,
+                                OidCheck::Unchecked => OidCheck::Increasing,
+                            }
+                        }
+                        'i' | 'p' | 'I' => {}
+                        _ => return Err(format!("Unsupported -C option: {val}")),
                     }
-                    Some('n') if chars.as_str().trim() == "0" => {}
-                    Some('c') | Some('i') | Some('p') | Some('I') => {}
-                    _ => return Err(format!("Unsupported -C option: {val}")),
                 }
             }
             'O' if !val.chars().all(|c| c == 'n') => {
@@ -286,6 +306,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     Ok(Args {
         cmd,
         target,
+        oid_check,
         peer,
         oids,
         json,
@@ -453,10 +474,31 @@ async fn run_async(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             } else {
                 WalkMethod::GetBulk
             };
+            let opts = WalkOptions {
+                method,
+                oid_check: a.oid_check,
+            };
             let res = client
-                .walk_each(&a.target, &root, method, a.target.max_repetitions, |vb| {
-                    sink.emit(&vb)
-                })
+                .walk_each(
+                    &a.target,
+                    &root,
+                    opts,
+                    a.target.max_repetitions,
+                    |item| match item {
+                        WalkItem::VarBind(vb) => sink.emit(&vb),
+                        // net-snmp prints each violation when it meets it; fprint_objid
+                        // ends both OIDs with a newline, then one more follows.
+                        WalkItem::NotIncreasing { previous, next } => {
+                            text_err.push_str(&format!(
+                                "Error: OID not increasing: {previous}\n >= {next}\n\n"
+                            ));
+                            errors.push((
+                                "oid_not_increasing".into(),
+                                format!("{previous} >= {next}"),
+                            ));
+                        }
+                    },
+                )
                 .await;
             let success = match res {
                 Ok(WalkEnd::Done) => true,
@@ -487,12 +529,17 @@ async fn run_async(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                     errors.push(("too_big".into(), error_status_text(1).to_string()));
                     false
                 }
-                Err(SnmpError::NotIncreasing { previous, next, .. }) => {
+                // Already printed where it was met (with any further ones of that response).
+                Err(SnmpError::NotIncreasing { .. }) => {
+                    exit = 1;
+                    true
+                }
+                Err(SnmpError::WalkLoop { oid, .. }) => {
                     exit = 1;
                     text_err.push_str(&format!(
-                        "Error: OID not increasing: {previous}\n >= {next}\n"
+                        "Error: OID loop: {oid} was already requested in this walk\n\n"
                     ));
-                    errors.push(("oid_not_increasing".into(), format!("{previous} >= {next}")));
+                    errors.push(("oid_loop".into(), format!("{oid} requested twice")));
                     false
                 }
                 Err(e) => {
@@ -529,7 +576,8 @@ async fn run_async(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 fn session_error(cmd: Cmd, peer: &str, e: &SnmpError) -> String {
     let prog = cmd.prog();
     match e {
-        SnmpError::Timeout { .. } => {
+        // net-snmp drops a response with a malformed special Opaque, retries, and times out.
+        SnmpError::Timeout { .. } | SnmpError::MalformedOpaque { .. } => {
             if cmd == Cmd::Get {
                 format!("Timeout: No Response from {peer}.\n")
             } else {

@@ -20,6 +20,12 @@
 //!   `snmpwalk`/`snmpbulkwalk` loop exactly, adapt max-repetitions per device (halved on
 //!   tooBig and remembered), and fall back to GETNEXT for v1 and for agents answering
 //!   GETBULK with an error status (remembered per device).
+//! - OID order ([`OidCheck`]): by default a walk ends, as net-snmp's does, at an OID that
+//!   does not increase, after handing out the rest of that response. Agents that list their
+//!   tables out of order are read with [`OidCheck::Unchecked`] (net-snmp's `-Cc`); since such
+//!   a walk can no longer rely on order to end, it keeps the set of OIDs it asked for and
+//!   stops with [`SnmpError::WalkLoop`] when one comes round again (net-snmp would loop
+//!   forever).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -66,10 +72,49 @@ impl Default for ClientConfig {
 }
 
 /// How a walk asks for the next rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WalkMethod {
     GetNext,
+    #[default]
     GetBulk,
+}
+
+/// Whether a walk checks that the agent returns increasing OIDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OidCheck {
+    /// net-snmp's default: an OID not greater than the one asked for ends the walk with
+    /// [`SnmpError::NotIncreasing`] (after the rest of that response, as net-snmp prints it).
+    #[default]
+    Increasing,
+    /// net-snmp's `-Cc`: accept OIDs in any order, so tables of agents that answer out of
+    /// order are still read. Unlike net-snmp (which then loops forever on an agent that
+    /// cycles), asking for an OID a second time ends the walk with [`SnmpError::WalkLoop`].
+    Unchecked,
+}
+
+/// How to walk: request type and OID-order check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WalkOptions {
+    pub method: WalkMethod,
+    pub oid_check: OidCheck,
+}
+
+impl From<WalkMethod> for WalkOptions {
+    fn from(method: WalkMethod) -> Self {
+        WalkOptions {
+            method,
+            oid_check: OidCheck::Increasing,
+        }
+    }
+}
+
+/// What a walk loop hands out, in net-snmp's order.
+#[derive(Debug)]
+pub(crate) enum WalkItem {
+    /// A varbind inside the subtree (exception values included).
+    VarBind(VarBind),
+    /// `next` did not increase over `previous`; the rest of the response still follows.
+    NotIncreasing { previous: Oid, next: Oid },
 }
 
 /// Why a walk loop ended without error.
@@ -202,10 +247,11 @@ impl SnmpClient {
             return Ok(Some(k.clone()));
         }
         let cfg = |e: async_snmp::CryptoError| SnmpError::Config(e.to_string());
-        let mut keys = MasterKeys::new(ap.to_lib(), apass.expose().as_bytes()).map_err(cfg)?;
+        let mut keys = MasterKeys::new(crate::target::auth_to_lib(*ap), apass.expose().as_bytes())
+            .map_err(cfg)?;
         if let Some((pp, ppass)) = privacy {
             keys = keys
-                .with_privacy(pp.to_lib(), ppass.expose().as_bytes())
+                .with_privacy(crate::target::priv_to_lib(*pp), ppass.expose().as_bytes())
                 .map_err(cfg)?;
         }
         self.inner
@@ -363,7 +409,7 @@ impl SnmpClient {
         let r = self
             .limited(&dev, t.addr, || dev.client.get_many(&lib))
             .await?;
-        Ok(r.varbinds.into_iter().map(VarBind::from_lib).collect())
+        VarBind::from_lib_all(r.varbinds, t.addr)
     }
 
     /// GETNEXT of many OIDs.
@@ -376,7 +422,7 @@ impl SnmpClient {
         let r = self
             .limited(&dev, t.addr, || dev.client.get_next_many(&lib))
             .await?;
-        Ok(r.varbinds.into_iter().map(VarBind::from_lib).collect())
+        VarBind::from_lib_all(r.varbinds, t.addr)
     }
 
     /// One GETBULK request (v2c/v3).
@@ -397,26 +443,30 @@ impl SnmpClient {
                 dev.client.get_bulk(&lib, non_repeaters, max_repetitions)
             })
             .await?;
-        Ok(r.into_iter().map(VarBind::from_lib).collect())
+        VarBind::from_lib_all(r, t.addr)
     }
 
     /// Walks the subtree under `root` with GETNEXT; returns its values (exceptions excluded).
     pub async fn walk(&self, t: &Target, root: &Oid) -> Result<Vec<VarBind>, SnmpError> {
-        let mut out = Vec::new();
-        self.walk_each(t, root, WalkMethod::GetNext, t.max_repetitions, |vb| {
-            if !vb.value.is_exception() {
-                out.push(vb)
-            }
-        })
-        .await?;
-        Ok(out)
+        self.walk_collect(t, root, WalkMethod::GetNext.into()).await
     }
 
     /// Walks the subtree under `root` with GETBULK (max-repetitions adapted per device,
     /// GETNEXT for v1 and for agents that mishandle GETBULK); exceptions excluded.
     pub async fn bulk_walk(&self, t: &Target, root: &Oid) -> Result<Vec<VarBind>, SnmpError> {
+        self.walk_collect(t, root, WalkMethod::GetBulk.into()).await
+    }
+
+    /// Walks the subtree under `root` as `opts` says (e.g. [`OidCheck::Unchecked`] for an
+    /// agent that returns its OIDs out of order); exceptions excluded.
+    pub async fn walk_collect(
+        &self,
+        t: &Target,
+        root: &Oid,
+        opts: WalkOptions,
+    ) -> Result<Vec<VarBind>, SnmpError> {
         let mut out = Vec::new();
-        self.walk_each(t, root, WalkMethod::GetBulk, t.max_repetitions, |vb| {
+        self.walk_with(t, root, opts, |vb| {
             if !vb.value.is_exception() {
                 out.push(vb)
             }
@@ -426,32 +476,39 @@ impl SnmpClient {
     }
 
     /// Streaming walk: calls `f` for every varbind of the subtree as responses arrive
-    /// (exception values included, as net-snmp prints them), with `method` (GETBULK falls
-    /// back to GETNEXT as in [`SnmpClient::bulk_walk`]).
+    /// (exception values included, as net-snmp prints them). `opts` is a [`WalkMethod`] or
+    /// [`WalkOptions`]; GETBULK falls back to GETNEXT as in [`SnmpClient::bulk_walk`].
     pub async fn walk_with(
         &self,
         t: &Target,
         root: &Oid,
-        method: WalkMethod,
-        f: impl FnMut(VarBind),
+        opts: impl Into<WalkOptions>,
+        mut f: impl FnMut(VarBind),
     ) -> Result<(), SnmpError> {
-        self.walk_each(t, root, method, t.max_repetitions, f)
-            .await
-            .map(|_| ())
+        self.walk_each(t, root, opts.into(), t.max_repetitions, |item| {
+            if let WalkItem::VarBind(vb) = item {
+                f(vb)
+            }
+        })
+        .await
+        .map(|_| ())
     }
 
     /// net-snmp's walk loop: every varbind inside the subtree (exceptions included, as
-    /// net-snmp prints them) goes to `emit`, in order.
+    /// net-snmp prints them) goes to `emit`, in order, and so does every OID-order
+    /// violation, where net-snmp prints it. As in net-snmp, a violation ends the walk after
+    /// the rest of its response; GETBULK responses are checked against the OID asked for
+    /// (`snmpbulkwalk`), GETNEXT against the previous one (`snmpwalk`).
     pub(crate) async fn walk_each(
         &self,
         t: &Target,
         root: &Oid,
-        method: WalkMethod,
+        opts: WalkOptions,
         max_repetitions: u32,
-        mut emit: impl FnMut(VarBind),
+        mut emit: impl FnMut(WalkItem),
     ) -> Result<WalkEnd, SnmpError> {
         let dev = self.device(t).await?;
-        let mut bulk = method == WalkMethod::GetBulk
+        let mut bulk = opts.method == WalkMethod::GetBulk
             && t.version != Version::V1
             && !dev.getnext_only.load(Ordering::Relaxed);
         // net-snmp BER-encodes a one-arc OID `.1` as `1.0`; ask for exactly that.
@@ -462,6 +519,9 @@ impl SnmpClient {
         } else {
             root.clone()
         };
+        // -Cc: the OIDs asked for so far; one asked for twice means the agent cycles.
+        let mut requested = (opts.oid_check == OidCheck::Unchecked)
+            .then(|| std::collections::HashSet::from([name.clone()]));
         loop {
             let reps = {
                 let learned = dev.max_reps.load(Ordering::Relaxed);
@@ -482,7 +542,7 @@ impl SnmpClient {
                     .map(|r| r.varbinds)
             };
             let varbinds = match res {
-                Ok(v) => v,
+                Ok(v) => VarBind::from_lib_all(v, t.addr)?,
                 Err(SnmpError::TooBig { .. }) if bulk && reps > 1 => {
                     dev.max_reps.store((reps / 2).max(1), Ordering::Relaxed);
                     continue;
@@ -503,39 +563,55 @@ impl SnmpClient {
                 return Ok(WalkEnd::Done);
             }
             let mut running = true;
+            let mut violation: Option<SnmpError> = None;
             let n = varbinds.len();
             let mut next = None;
             for (i, vb) in varbinds.into_iter().enumerate() {
-                let vb = VarBind::from_lib(vb);
                 if !vb.oid.starts_with(root) {
                     running = false;
                     continue;
                 }
                 let exception = vb.value.is_exception();
                 let oid = vb.oid.clone();
-                emit(vb);
-                if !exception {
-                    if name >= oid {
-                        return Err(SnmpError::NotIncreasing {
-                            target: t.addr,
-                            previous: Box::new(name),
-                            next: Box::new(oid),
-                        });
-                    }
-                    if !bulk || i + 1 == n {
-                        next = Some(oid);
-                    }
-                } else {
+                emit(WalkItem::VarBind(vb));
+                if exception {
                     running = false;
+                    continue;
                 }
+                if requested.is_none() && name >= oid {
+                    emit(WalkItem::NotIncreasing {
+                        previous: name.clone(),
+                        next: oid.clone(),
+                    });
+                    running = false;
+                    violation.get_or_insert_with(|| SnmpError::NotIncreasing {
+                        target: t.addr,
+                        previous: Box::new(name.clone()),
+                        next: Box::new(oid.clone()),
+                    });
+                }
+                if !bulk || i + 1 == n {
+                    next = Some(oid);
+                }
+            }
+            if let Some(e) = violation {
+                return Err(e);
             }
             if !running {
                 return Ok(WalkEnd::Done);
             }
-            match next {
-                Some(o) => name = o,
-                None => return Ok(WalkEnd::Done),
+            let Some(next) = next else {
+                return Ok(WalkEnd::Done);
+            };
+            if let Some(seen) = requested.as_mut()
+                && !seen.insert(next.clone())
+            {
+                return Err(SnmpError::WalkLoop {
+                    target: t.addr,
+                    oid: Box::new(next),
+                });
             }
+            name = next;
         }
     }
 

@@ -2,10 +2,10 @@
 //! The codec itself is async-snmp's; these functions keep its types out of other crates.
 
 use crate::error::SnmpError;
-use crate::types::{Oid, Value, VarBind};
+use crate::types::VarBind;
 
 /// What a decoded message contained.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
     /// 0 = v1, 1 = v2c, 3 = v3.
     pub version: u8,
@@ -16,7 +16,8 @@ pub struct Decoded {
 }
 
 /// Decodes any SNMP message (v1, v2c, v3 incl. USM header; encrypted v3 PDUs stay opaque).
-/// Never panics; bad input gives [`SnmpError::Decode`].
+/// Never panics; bad input gives [`SnmpError::Decode`] (a malformed Opaque-wrapped number
+/// included, as net-snmp rejects such a message).
 pub fn decode_message(data: &[u8]) -> Result<Decoded, SnmpError> {
     let out =
         async_snmp::message::Message::decode(bytes_from(data), async_snmp::DecodeConfig::default())
@@ -36,7 +37,8 @@ pub fn decode_message(data: &[u8]) -> Result<Decoded, SnmpError> {
                 version,
                 request_id: Some(request_id),
                 error_status: Some(status),
-                varbinds: varbinds.into_iter().map(VarBind::from_lib).collect(),
+                varbinds: VarBind::from_lib_all(varbinds, UNKNOWN_PEER)
+                    .map_err(|e| SnmpError::Decode(e.to_string()))?,
             })
         }
         None => Ok(Decoded {
@@ -47,6 +49,10 @@ pub fn decode_message(data: &[u8]) -> Result<Decoded, SnmpError> {
         }),
     }
 }
+
+/// Placeholder peer for errors of messages that came from no socket.
+const UNKNOWN_PEER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 fn bytes_from(data: &[u8]) -> bytes::Bytes {
     bytes::Bytes::copy_from_slice(data)
@@ -66,39 +72,6 @@ pub fn encode_v2c_response(
         request_id,
         async_snmp::PduBody::Standard {
             pdu_type: async_snmp::pdu::StandardPduType::Response,
-            error_status: 0,
-            error_index: 0,
-        },
-        lib,
-    );
-    let msg = async_snmp::message::CommunityMessage::v2c(community.as_bytes().to_vec(), pdu)
-        .map_err(|e| SnmpError::Protocol(e.to_string()))?;
-    msg.encode()
-        .map(|b| b.to_vec())
-        .map_err(|e| SnmpError::Protocol(e.to_string()))
-}
-
-/// Encodes a v2c GetRequest for `oids`.
-pub fn encode_v2c_get(
-    community: &str,
-    request_id: i32,
-    oids: &[Oid],
-) -> Result<Vec<u8>, SnmpError> {
-    let vbs: Vec<VarBind> = oids
-        .iter()
-        .map(|o| VarBind {
-            oid: o.clone(),
-            value: Value::Null,
-        })
-        .collect();
-    let lib: Vec<async_snmp::VarBind> = vbs
-        .iter()
-        .map(|vb| async_snmp::VarBind::new(vb.oid.0.clone(), async_snmp::Value::Null))
-        .collect();
-    let pdu = async_snmp::Pdu::from_raw_parts(
-        request_id,
-        async_snmp::PduBody::Standard {
-            pdu_type: async_snmp::pdu::StandardPduType::GetRequest,
             error_status: 0,
             error_index: 0,
         },

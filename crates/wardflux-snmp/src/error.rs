@@ -50,6 +50,20 @@ pub enum SnmpError {
         previous: Box<Oid>,
         next: Box<Oid>,
     },
+    /// A response carried an Opaque announcing one of net-snmp's special types (float,
+    /// double, 64-bit integers) that is not well formed. net-snmp drops such a response (its
+    /// tools then time out); the engine says why instead.
+    #[error("malformed opaque value from {target} at {oid}: {source}")]
+    MalformedOpaque {
+        target: SocketAddr,
+        oid: Box<Oid>,
+        #[source]
+        source: crate::opaque::OpaqueError,
+    },
+    /// A walk without the increasing-OID check (net-snmp `-Cc`) asked for the same OID a
+    /// second time: the agent loops.
+    #[error("OID loop from {target}: {oid} was already requested in this walk")]
+    WalkLoop { target: SocketAddr, oid: Box<Oid> },
     /// Socket failure.
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
@@ -81,6 +95,8 @@ impl SnmpError {
             SnmpError::TooBig { .. } => "too_big",
             SnmpError::ErrorStatus { .. } => "error_status",
             SnmpError::NotIncreasing { .. } => "oid_not_increasing",
+            SnmpError::MalformedOpaque { .. } => "malformed_opaque",
+            SnmpError::WalkLoop { .. } => "oid_loop",
             SnmpError::Io(_) => "io",
             SnmpError::Decode(_) => "decode",
             SnmpError::Config(_) => "config",

@@ -16,13 +16,13 @@
 //! master keys per credential, net-snmp's text rendering ([`render`]), the CLI ([`cli`]), the
 //! OID library ([`oids`]) and the API-facing probe/poll ([`api`]).
 //!
-//! Known gap of the engine (tracked, not fixed here): async-snmp 0.18.1 rejects a decrypted
-//! AES scoped PDU followed by padding octets, which pysnmp-based agents (snmpsim) send; such
-//! authPriv exchanges end in a timeout. net-snmp agents (and authNoPriv with pysnmp) work.
+//! One change to async-snmp is carried as a `[patch.crates-io]` copy in `patches/async-snmp`:
+//! a decrypted AES scoped PDU may be followed by padding octets, which pysnmp-based agents
+//! (snmpsim) send and net-snmp ignores (docs/upstream/async-snmp-aes-padding.md).
 //! Unauthenticated USM reports (wrong digest, unknown user) are accepted, as net-snmp does, so
 //! credential errors are typed instead of timing out.
 //!
-//! Protocol code written here ([`render`], [`oids`], [`codec`]) does no I/O.
+//! Protocol code written here ([`render`], [`oids`], [`opaque`], [`codec`]) does no I/O.
 
 pub mod api;
 pub mod cli;
@@ -30,12 +30,13 @@ pub mod client;
 pub mod codec;
 pub mod error;
 pub mod oids;
+pub mod opaque;
 pub mod render;
 pub mod target;
 pub mod types;
 
 pub use api::{ProbeError, ProbeReport, VarBindView, poll, probe};
-pub use client::{ClientConfig, SnmpClient, WalkMethod};
+pub use client::{ClientConfig, OidCheck, SnmpClient, WalkMethod, WalkOptions};
 pub use error::SnmpError;
 pub use target::{
     AuthProtocol, Credentials, PrivProtocol, SecurityLevel, Target, UsmUser, Version,

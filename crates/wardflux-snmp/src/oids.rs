@@ -16,7 +16,8 @@ pub enum Kind {
     Counter32,
     Counter64,
     Gauge32,
-    /// Opaque-wrapped float or a text number (UCD laLoad).
+    /// A number that may come as text (UCD laLoad) or as an Opaque-wrapped float
+    /// (laLoadFloat, [`Value::OpaqueFloat`]).
     FloatText,
 }
 
@@ -78,8 +79,13 @@ defs! {
     CISCO_BUSY_PER = "busyPer", "OLD-CISCO-CPU-MIB", [1,3,6,1,4,1,9,2,1,56,0], Integer, "%", false;
     CISCO_AVG_BUSY1 = "avgBusy1", "OLD-CISCO-CPU-MIB", [1,3,6,1,4,1,9,2,1,57,0], Integer, "%", false;
     CISCO_AVG_BUSY5 = "avgBusy5", "OLD-CISCO-CPU-MIB", [1,3,6,1,4,1,9,2,1,58,0], Integer, "%", false;
-    CISCO_BUFFER_ELMEM = "bufferElMem", "OLD-CISCO-MEMORY-MIB", [1,3,6,1,4,1,9,2,1,8,0], Integer, "bytes", false;
-    CISCO_FREE_MEM = "freeMem", "OLD-CISCO-MEMORY-MIB", [1,3,6,1,4,1,9,2,1,9,0], Integer, "bytes", false;
+    CISCO_FREE_MEM = "freeMem", "OLD-CISCO-MEMORY-MIB", [1,3,6,1,4,1,9,2,1,8,0], Integer, "bytes", false;
+    // a count of free buffer elements: not bytes, not memory in use
+    CISCO_BUFFER_EL_FREE = "bufferElFree", "OLD-CISCO-MEMORY-MIB", [1,3,6,1,4,1,9,2,1,9,0], Integer, "", false;
+    // CISCO-MEMORY-POOL-MIB ciscoMemoryPoolTable (index: pool type, 1 = Processor)
+    CISCO_MEMORY_POOL_NAME = "ciscoMemoryPoolName", "CISCO-MEMORY-POOL-MIB", [1,3,6,1,4,1,9,9,48,1,1,1,2], Text, "", true;
+    CISCO_MEMORY_POOL_USED = "ciscoMemoryPoolUsed", "CISCO-MEMORY-POOL-MIB", [1,3,6,1,4,1,9,9,48,1,1,1,5], Gauge32, "bytes", true;
+    CISCO_MEMORY_POOL_FREE = "ciscoMemoryPoolFree", "CISCO-MEMORY-POOL-MIB", [1,3,6,1,4,1,9,9,48,1,1,1,6], Gauge32, "bytes", true;
     // IF-MIB ifTable
     IF_NUMBER = "ifNumber", "IF-MIB", [1,3,6,1,2,1,2,1,0], Integer, "", false;
     IF_DESCR = "ifDescr", "IF-MIB", [1,3,6,1,2,1,2,2,1,2], Text, "", true;
@@ -111,6 +117,7 @@ defs! {
     HR_STORAGE_USED = "hrStorageUsed", "HOST-RESOURCES-MIB", [1,3,6,1,2,1,25,2,3,1,6], Integer, "units", true;
     // UCD-SNMP-MIB
     UCD_LA_LOAD = "laLoad", "UCD-SNMP-MIB", [1,3,6,1,4,1,2021,10,1,3], FloatText, "", true;
+    UCD_LA_LOAD_FLOAT = "laLoadFloat", "UCD-SNMP-MIB", [1,3,6,1,4,1,2021,10,1,6], FloatText, "", true;
     UCD_LA_LOAD_INT = "laLoadInt", "UCD-SNMP-MIB", [1,3,6,1,4,1,2021,10,1,5], Integer, "load*100", true;
     UCD_MEM_TOTAL_REAL = "memTotalReal", "UCD-SNMP-MIB", [1,3,6,1,4,1,2021,4,5,0], Integer, "KiB", false;
     UCD_MEM_AVAIL_REAL = "memAvailReal", "UCD-SNMP-MIB", [1,3,6,1,4,1,2021,4,6,0], Integer, "KiB", false;

@@ -7,6 +7,9 @@
 //!   octet and a newline after each full line of 16 octets (no trailing space on full lines).
 //! - TimeTicks: `Timeticks: (N) D days, H:MM:SS.CC` (`1 day, `; no day part when zero).
 //! - The exceptions print their fixed sentences.
+//! - Opaque-wrapped numbers as `sprint_realloc_opaque` with `NETSNMP_WITH_OPAQUE_SPECIAL_TYPES`
+//!   (Debian's build): `Opaque: Float: %f` (doubles too), `Opaque: Counter64: `, `Int64: `,
+//!   `UInt64: `; any other Opaque as `OPAQUE: ` and hex.
 
 use std::fmt::Write as _;
 
@@ -22,9 +25,7 @@ pub fn value_text(v: &Value) -> String {
 /// Appends the net-snmp text of one value to `out`.
 pub fn write_value(out: &mut String, v: &Value) {
     match v {
-        Value::Integer(i) => {
-            let _ = write!(out, "INTEGER: {i}");
-        }
+        Value::Integer(i) => labelled(out, "INTEGER: ", i),
         Value::OctetString(b) => write_octet_string(out, b),
         Value::Null => out.push_str("NULL"),
         Value::ObjectIdentifier(o) => {
@@ -33,40 +34,30 @@ pub fn write_value(out: &mut String, v: &Value) {
         Value::IpAddress(a) => {
             let _ = write!(out, "IpAddress: {}.{}.{}.{}", a[0], a[1], a[2], a[3]);
         }
-        Value::Counter32(c) => {
-            let _ = write!(out, "Counter32: {c}");
-        }
-        Value::Gauge32(g) => {
-            let _ = write!(out, "Gauge32: {g}");
-        }
-        Value::UInteger32(g) => {
-            let _ = write!(out, "UInteger32: {g}");
-        }
+        Value::Counter32(c) => labelled(out, "Counter32: ", c),
+        Value::Gauge32(g) => labelled(out, "Gauge32: ", g),
+        Value::UInteger32(g) => labelled(out, "UInteger32: ", g),
         Value::TimeTicks(t) => {
             let _ = write!(out, "Timeticks: ({t}) ");
             write_uptime(out, *t);
         }
-        Value::Opaque(b) => match opaque_number(b) {
-            Some(OpaqueNumber::Float(f)) => {
-                let _ = write!(out, "Opaque: Float: {f:.6}");
-            }
-            Some(OpaqueNumber::Double(d)) => {
-                let _ = write!(out, "Opaque: Double: {d:.6}");
-            }
-            None => {
-                out.push_str("OPAQUE: ");
-                write_hex(out, b);
-            }
-        },
+        Value::Opaque(b) => {
+            out.push_str("OPAQUE: ");
+            write_hex(out, b);
+        }
+        // net-snmp's sprint_realloc_double says "Float" for doubles too.
+        Value::OpaqueFloat(f) => write_float(out, f64::from(*f), f.is_sign_negative()),
+        Value::OpaqueDouble(d) => write_float(out, *d, d.is_sign_negative()),
+        Value::OpaqueCounter64(c) => labelled(out, "Opaque: Counter64: ", c),
+        Value::OpaqueInt64(i) => labelled(out, "Opaque: Int64: ", i),
+        Value::OpaqueUInt64(u) => labelled(out, "Opaque: UInt64: ", u),
         Value::NsapAddress(b) => {
             out.push_str("NsapAddress: ");
             for o in b.iter() {
                 let _ = write!(out, "{o:02X}");
             }
         }
-        Value::Counter64(c) => {
-            let _ = write!(out, "Counter64: {c}");
-        }
+        Value::Counter64(c) => labelled(out, "Counter64: ", c),
         Value::NoSuchObject => out.push_str("No Such Object available on this agent at this OID"),
         Value::NoSuchInstance => {
             out.push_str("No Such Instance currently exists at this OID");
@@ -79,6 +70,12 @@ pub fn write_value(out: &mut String, v: &Value) {
             write_hex(out, data);
         }
     }
+}
+
+/// `label` then the number.
+fn labelled(out: &mut String, label: &str, n: impl std::fmt::Display) {
+    out.push_str(label);
+    let _ = write!(out, "{n}");
 }
 
 fn is_print(b: u8) -> bool {
@@ -140,28 +137,16 @@ pub fn write_hex(out: &mut String, b: &[u8]) {
     }
 }
 
-/// A number carried inside an Opaque (net-snmp's UCD float/double extension).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OpaqueNumber {
-    Float(f32),
-    Double(f64),
-}
-
-/// Decodes the Opaque-wrapped float (`9F 78 04 …`) and double (`9F 79 08 …`) that net-snmp
-/// agents send (e.g. UCD laLoadFloat).
-pub fn opaque_number(b: &[u8]) -> Option<OpaqueNumber> {
-    match b {
-        [0x9f, 0x78, 4, rest @ ..] if rest.len() == 4 => {
-            Some(OpaqueNumber::Float(f32::from_be_bytes([
-                rest[0], rest[1], rest[2], rest[3],
-            ])))
-        }
-        [0x9f, 0x79, 8, rest @ ..] if rest.len() == 8 => {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(rest);
-            Some(OpaqueNumber::Double(f64::from_be_bytes(a)))
-        }
-        _ => None,
+/// `Opaque: Float: ` and C's `%f` of `d` (glibc spells the non-finite values `nan`, `-nan`,
+/// `inf`, `-inf`).
+fn write_float(out: &mut String, d: f64, negative: bool) {
+    out.push_str("Opaque: Float: ");
+    if d.is_nan() {
+        out.push_str(if negative { "-nan" } else { "nan" });
+    } else if d.is_infinite() {
+        out.push_str(if negative { "-inf" } else { "inf" });
+    } else {
+        let _ = write!(out, "{d:.6}");
     }
 }
 
@@ -209,7 +194,9 @@ mod tests {
             "Hex-STRING: 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F "
         );
         assert_eq!(
-            value_text(&Value::Opaque(vec![0x9f, 0x78, 4, 0x40, 0xb6, 0x1c, 0])),
+            value_text(&Value::OpaqueFloat(f32::from_be_bytes([
+                0x40, 0xb6, 0x1c, 0
+            ]))),
             "Opaque: Float: 5.690918"
         );
     }

@@ -90,8 +90,9 @@ impl<'de> serde::Deserialize<'de> for Oid {
     }
 }
 
-/// An SNMP value, every SMI type plus the three v2 exceptions, each distinct.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An SNMP value, every SMI type plus the three v2 exceptions, each distinct, plus
+/// net-snmp's Opaque-wrapped special types decoded as numbers ([`crate::opaque`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Integer(i32),
     OctetString(Vec<u8>),
@@ -103,7 +104,18 @@ pub enum Value {
     /// The historic UInteger32 tag (0x47); semantically a Gauge32.
     UInteger32(u32),
     TimeTicks(u32),
+    /// An Opaque that is not one of net-snmp's special types: its octets.
     Opaque(Vec<u8>),
+    /// Opaque-wrapped Float (`9F 78`), e.g. UCD-SNMP-MIB laLoadFloat.
+    OpaqueFloat(f32),
+    /// Opaque-wrapped Double (`9F 79`).
+    OpaqueDouble(f64),
+    /// Opaque-wrapped Counter64 (`9F 76`), for SNMPv1 agents.
+    OpaqueCounter64(u64),
+    /// Opaque-wrapped Integer64 (`9F 7A`).
+    OpaqueInt64(i64),
+    /// Opaque-wrapped Unsigned64 (`9F 7B`).
+    OpaqueUInt64(u64),
     NsapAddress(Vec<u8>),
     Counter64(u64),
     /// v2 exception: the object is not implemented by the agent.
@@ -133,6 +145,11 @@ impl Value {
             Value::UInteger32(_) => "uinteger32",
             Value::TimeTicks(_) => "timeticks",
             Value::Opaque(_) => "opaque",
+            Value::OpaqueFloat(_) => "opaque_float",
+            Value::OpaqueDouble(_) => "opaque_double",
+            Value::OpaqueCounter64(_) => "opaque_counter64",
+            Value::OpaqueInt64(_) => "opaque_int64",
+            Value::OpaqueUInt64(_) => "opaque_uint64",
             Value::NsapAddress(_) => "nsap_address",
             Value::Counter64(_) => "counter64",
             Value::NoSuchObject => "no_such_object",
@@ -157,7 +174,8 @@ impl Value {
             | Value::Gauge32(v)
             | Value::UInteger32(v)
             | Value::TimeTicks(v) => Some(u64::from(v)),
-            Value::Counter64(v) => Some(v),
+            Value::Counter64(v) | Value::OpaqueCounter64(v) | Value::OpaqueUInt64(v) => Some(v),
+            Value::OpaqueInt64(i) => u64::try_from(i).ok(),
             _ => None,
         }
     }
@@ -165,8 +183,19 @@ impl Value {
     pub fn as_i64(&self) -> Option<i64> {
         match *self {
             Value::Integer(i) => Some(i64::from(i)),
-            Value::Counter64(v) => i64::try_from(v).ok(),
-            _ => self.as_u64().map(|v| v as i64),
+            Value::OpaqueInt64(i) => Some(i),
+            _ => self.as_u64().and_then(|v| i64::try_from(v).ok()),
+        }
+    }
+    /// The value as a float when it is numeric (integers, counters, gauges, ticks and the
+    /// Opaque-wrapped numbers; 64-bit integers may round).
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::OpaqueFloat(f) => Some(f64::from(f)),
+            Value::OpaqueDouble(d) => Some(d),
+            Value::Integer(i) => Some(f64::from(i)),
+            Value::OpaqueInt64(i) => Some(i as f64),
+            _ => self.as_u64().map(|v| v as f64),
         }
     }
     /// The octets of an OctetString/Opaque/NsapAddress.
@@ -177,9 +206,11 @@ impl Value {
         }
     }
 
-    pub(crate) fn from_lib(v: async_snmp::Value) -> Value {
+    /// The crate's value for the engine's; an Opaque announcing one of net-snmp's special
+    /// types must be well formed.
+    pub(crate) fn from_lib(v: async_snmp::Value) -> Result<Value, crate::opaque::OpaqueError> {
         use async_snmp::Value as L;
-        match v {
+        Ok(match v {
             L::Integer(i) => Value::Integer(i),
             L::OctetString(b) => Value::OctetString(b.to_vec()),
             L::Null => Value::Null,
@@ -189,7 +220,7 @@ impl Value {
             L::Gauge32(v) => Value::Gauge32(v),
             L::UInteger32(v) => Value::UInteger32(v),
             L::TimeTicks(v) => Value::TimeTicks(v),
-            L::Opaque(b) => Value::Opaque(b.to_vec()),
+            L::Opaque(b) => crate::opaque::decode(&b)?,
             L::Nsap(b) => Value::NsapAddress(b.to_vec()),
             L::Counter64(v) => Value::Counter64(v),
             L::NoSuchObject => Value::NoSuchObject,
@@ -205,7 +236,7 @@ impl Value {
                 tag: 0,
                 data: format!("{other:?}").into_bytes(),
             },
-        }
+        })
     }
 
     pub(crate) fn to_lib(&self) -> async_snmp::Value {
@@ -221,6 +252,13 @@ impl Value {
             Value::UInteger32(v) => L::UInteger32(*v),
             Value::TimeTicks(v) => L::TimeTicks(*v),
             Value::Opaque(b) => L::Opaque(b.clone().into()),
+            Value::OpaqueFloat(_)
+            | Value::OpaqueDouble(_)
+            | Value::OpaqueCounter64(_)
+            | Value::OpaqueInt64(_)
+            | Value::OpaqueUInt64(_) => {
+                L::Opaque(crate::opaque::encode(self).unwrap_or_default().into())
+            }
             Value::NsapAddress(b) => L::Nsap(b.clone().into()),
             Value::Counter64(v) => L::Counter64(*v),
             Value::NoSuchObject => L::NoSuchObject,
@@ -235,18 +273,32 @@ impl Value {
 }
 
 /// One variable binding: an OID and its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VarBind {
     pub oid: Oid,
     pub value: Value,
 }
 
 impl VarBind {
-    pub(crate) fn from_lib(vb: async_snmp::VarBind) -> VarBind {
-        VarBind {
-            oid: Oid(vb.oid),
-            value: Value::from_lib(vb.value),
-        }
+    /// Converts the engine's varbinds; a malformed special Opaque fails the whole response,
+    /// as net-snmp drops such a response.
+    pub(crate) fn from_lib_all(
+        vbs: Vec<async_snmp::VarBind>,
+        target: std::net::SocketAddr,
+    ) -> Result<Vec<VarBind>, SnmpError> {
+        vbs.into_iter()
+            .map(|vb| match Value::from_lib(vb.value) {
+                Ok(value) => Ok(VarBind {
+                    oid: Oid(vb.oid),
+                    value,
+                }),
+                Err(source) => Err(SnmpError::MalformedOpaque {
+                    target,
+                    oid: Box::new(Oid(vb.oid)),
+                    source,
+                }),
+            })
+            .collect()
     }
 }
 

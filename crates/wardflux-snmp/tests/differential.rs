@@ -5,12 +5,6 @@ mod common;
 
 use common::*;
 
-fn v3_args<'a>(user: &'a str, a: &'a str, x: &'a str) -> Vec<&'a str> {
-    vec![
-        "-v3", "-l", "authPriv", "-u", user, "-a", a, "-A", AUTH_PASS, "-x", x, "-X", PRIV_PASS,
-    ]
-}
-
 #[test]
 fn bulkwalk_of_snmpd_v2c_matches_net_snmp() {
     let d = snmpd();

@@ -41,11 +41,11 @@ use crate::{Actor, Page, Store, StoreError, audit, find, json, map_unique, now};
 
 fn parse_enum<T: std::str::FromStr<Err = String>>(s: &str, what: &str) -> Result<T, StoreError> {
     s.parse()
-        .map_err(|e| StoreError::Db(format!("stored {what}: {e}")))
+        .map_err(|e| StoreError::Corrupt(format!("stored {what}: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T, StoreError> {
-    serde_json::from_value(v).map_err(|e| StoreError::Db(format!("stored {what}: {e}")))
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt(format!("stored {what}: {e}")))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {

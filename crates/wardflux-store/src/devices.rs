@@ -11,6 +11,7 @@ use sea_orm::{
     IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
+use wardflux_model::InventoryEvent;
 use wardflux_model::inventory::DEVICE_SORT_FIELDS;
 
 use crate::entity::{device, device_group, device_group_member};
@@ -48,7 +49,12 @@ impl From<device::Model> for Device {
         Device {
             id: m.id,
             name: m.name,
-            ip: m.ip,
+            // Written only after validation (canonical form). A row edited by hand into
+            // something unparsable shows as 0.0.0.0 rather than hiding every device.
+            ip: m
+                .ip
+                .parse()
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             hostname: m.hostname,
             vendor: m.vendor,
             device_type: m.device_type,
@@ -59,7 +65,7 @@ impl From<device::Model> for Device {
             tags: tags_from_db(&m.tags),
             enabled: m.enabled,
             parent_id: m.parent_id,
-            source: m.source,
+            source: m.source.parse().unwrap_or_default(),
             icmp_interval_s: m.icmp_interval_s,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -96,18 +102,18 @@ fn apply(am: &mut device::ActiveModel, i: DeviceInput) {
     am.tags = Set(tags_to_db(&i.tags));
     am.enabled = Set(i.enabled.unwrap_or(true));
     am.parent_id = Set(i.parent_id);
-    am.source = Set(i.source.unwrap_or_else(|| "standalone".into()));
+    am.source = Set(i.source.unwrap_or_default().as_str().to_owned());
     am.icmp_interval_s = Set(i.icmp_interval_s.unwrap_or(DEFAULT_ICMP_INTERVAL_S));
 }
 
 async fn ip_taken<C: ConnectionTrait>(
     conn: &C,
-    source: &str,
+    source: wardflux_model::inventory::DeviceSource,
     ip: &str,
     except: Option<Uuid>,
 ) -> Result<bool, StoreError> {
     let mut q = device::Entity::find()
-        .filter(device::Column::Source.eq(source))
+        .filter(device::Column::Source.eq(source.as_str()))
         .filter(device::Column::Ip.eq(ip));
     if let Some(id) = except {
         q = q.filter(device::Column::Id.ne(id));
@@ -158,8 +164,8 @@ impl Store {
         input.validate()?;
         let txn = self.db.begin().await?;
         check_parent(&txn, input.parent_id, None).await?;
-        let source = input.source.clone().unwrap_or_else(|| "standalone".into());
-        if ip_taken(&txn, &source, &input.ip, None).await? {
+        let source = input.source.unwrap_or_default();
+        if ip_taken(&txn, source, &input.ip, None).await? {
             return Err(StoreError::conflict("ip", DUP_IP));
         }
         let t = now();
@@ -186,6 +192,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.publish(InventoryEvent::DeviceAdded(d.id));
         Ok(d)
     }
 
@@ -256,11 +263,13 @@ impl Store {
             (device::Column::Region, &q.region),
             (device::Column::Branch, &q.branch),
             (device::Column::Location, &q.location),
-            (device::Column::Source, &q.source),
         ] {
             if let Some(v) = v {
                 cond = cond.add(col.eq(v.as_str()));
             }
+        }
+        if let Some(src) = q.source {
+            cond = cond.add(device::Column::Source.eq(src.as_str()));
         }
         if let Some(e) = q.enabled {
             cond = cond.add(device::Column::Enabled.eq(e));
@@ -312,9 +321,11 @@ impl Store {
         let txn = self.db.begin().await?;
         let m = find::<device::Entity, _>(&txn, id, "device").await?;
         check_parent(&txn, input.parent_id, Some(id)).await?;
-        let source = input.source.clone().unwrap_or_else(|| m.source.clone());
-        input.source = Some(source.clone());
-        if ip_taken(&txn, &source, &input.ip, Some(id)).await? {
+        let source = input
+            .source
+            .unwrap_or_else(|| m.source.parse().unwrap_or_default());
+        input.source = Some(source);
+        if ip_taken(&txn, source, &input.ip, Some(id)).await? {
             return Err(StoreError::conflict("ip", DUP_IP));
         }
         let before = Device::from(m.clone());
@@ -337,6 +348,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.publish(InventoryEvent::DeviceChanged(id));
         Ok(after)
     }
 
@@ -347,7 +359,9 @@ impl Store {
             ("device", "device", "device.delete"),
             async |_, m| Ok(Device::from(m)),
         )
-        .await
+        .await?;
+        self.publish(InventoryEvent::DeviceRemoved(id));
+        Ok(())
     }
 
     /// Imports many devices in one transaction. Rows are numbered from 1 in the order
@@ -391,7 +405,7 @@ impl Store {
                 continue;
             }
             let key = (
-                input.source.clone().unwrap_or_else(|| "standalone".into()),
+                input.source.unwrap_or_default().as_str().to_owned(),
                 input.ip.clone(),
             );
             if existing.contains(&key) {
@@ -451,6 +465,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.publish(InventoryEvent::DevicesReplaced);
         Ok(ImportReport {
             created,
             committed: true,
@@ -574,6 +589,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.publish(InventoryEvent::GroupsChanged);
         Ok(g)
     }
 
@@ -636,6 +652,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.publish(InventoryEvent::GroupsChanged);
         Ok(after)
     }
 
@@ -646,7 +663,9 @@ impl Store {
             ("device group", "device_group", "group.delete"),
             async |txn, m| Self::group_record(txn, m).await,
         )
-        .await
+        .await?;
+        self.publish(InventoryEvent::GroupsChanged);
+        Ok(())
     }
 }
 

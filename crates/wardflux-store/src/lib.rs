@@ -13,12 +13,15 @@
 //!   record reads back equal on both backends.
 
 pub mod alerts;
+mod audit_log;
 mod crypto;
 mod devices;
 pub mod entity;
+mod keys;
 mod migration;
-mod misc;
+mod profile;
 mod snmp;
+mod status;
 mod users;
 
 use std::sync::{Arc, RwLock};
@@ -52,13 +55,10 @@ pub enum StoreError {
     #[error("encryption: {0}")]
     Crypto(String),
     #[error("database: {0}")]
-    Db(String),
-}
-
-impl From<DbErr> for StoreError {
-    fn from(e: DbErr) -> Self {
-        StoreError::Db(e.to_string())
-    }
+    Db(#[from] DbErr),
+    /// A stored value this version cannot read (e.g. an unknown enum text).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
 }
 
 impl StoreError {
@@ -90,6 +90,10 @@ pub struct Store {
     /// A std lock: it is only held to clone the inner `Arc`, never across an `.await`.
     cipher: Arc<RwLock<Arc<Cipher>>>,
     backend: &'static str,
+    /// Inventory change events, published after each commit. A broadcast channel: every
+    /// subscriber (monitors, UI streams) gets every event; one that lags gets `Lagged`
+    /// and should reload everything.
+    events: tokio::sync::broadcast::Sender<wardflux_model::InventoryEvent>,
 }
 
 impl std::fmt::Debug for Store {
@@ -139,7 +143,21 @@ impl Store {
             db,
             cipher: Arc::new(RwLock::new(Arc::new(cipher))),
             backend,
+            events: tokio::sync::broadcast::channel(1024).0,
         })
+    }
+
+    /// Inventory changes committed through this store (any clone), from now on: devices
+    /// added, changed or removed, imports, groups, SNMP credentials, the monitoring mode.
+    /// Changes made by another process on the same database are not seen: poll as well.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<wardflux_model::InventoryEvent> {
+        self.events.subscribe()
+    }
+
+    /// Publishes an event; called after the transaction committed.
+    pub(crate) fn publish(&self, e: wardflux_model::InventoryEvent) {
+        // No subscriber is fine (CLI commands, tests).
+        let _ = self.events.send(e);
     }
 
     /// Applies pending migrations (idempotent) and makes sure the default monitoring

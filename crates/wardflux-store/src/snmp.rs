@@ -7,6 +7,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use uuid::Uuid;
+use wardflux_model::InventoryEvent;
 use wardflux_model::inventory::SnmpVersion;
 
 use crate::entity::{device, snmp_credential};
@@ -26,25 +27,26 @@ fn version_to_db(v: SnmpVersion) -> &'static str {
 impl TryFrom<snmp_credential::Model> for SnmpCredential {
     type Error = StoreError;
     fn try_from(m: snmp_credential::Model) -> Result<Self, StoreError> {
-        let version = match m.version.as_str() {
-            "v1" => SnmpVersion::V1,
-            "v2c" => SnmpVersion::V2c,
-            "v3" => SnmpVersion::V3,
-            other => {
-                return Err(StoreError::Db(format!(
-                    "stored SNMP version {other:?} is unknown"
-                )));
-            }
-        };
+        fn parse<T: std::str::FromStr>(v: Option<String>) -> Result<Option<T>, StoreError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.map(|s| {
+                s.parse::<T>()
+                    .map_err(|e| StoreError::Corrupt(format!("stored credential: {e}")))
+            })
+            .transpose()
+        }
+        let version = parse::<SnmpVersion>(Some(m.version))?.unwrap_or(SnmpVersion::V2c);
         Ok(SnmpCredential {
             id: m.id,
             name: m.name,
             device_id: m.device_id,
             version,
             username: m.username,
-            security_level: m.security_level,
-            auth_protocol: m.auth_protocol,
-            priv_protocol: m.priv_protocol,
+            security_level: parse(m.security_level)?,
+            auth_protocol: parse(m.auth_protocol)?,
+            priv_protocol: parse(m.priv_protocol)?,
             context: m.context,
             has_community: m.community_encrypted.is_some(),
             has_auth_key: m.auth_key_encrypted.is_some(),
@@ -67,10 +69,14 @@ impl Store {
             s.as_ref().map(|s| cipher.encrypt(s.expose()))
         };
         let txn = self.db.begin().await?;
-        if let Some(d) = input.device_id
-            && device::Entity::find_by_id(d).one(&txn).await?.is_none()
-        {
-            return Err(StoreError::invalid("device_id", "no device with this id"));
+        if let Some(d) = input.device_id {
+            let Some(dev) = device::Entity::find_by_id(d).one(&txn).await? else {
+                return Err(StoreError::invalid("device_id", "no device with this id"));
+            };
+            if input.name.is_empty() {
+                let v = version_to_db(input.version.unwrap_or(SnmpVersion::V2c));
+                input.name = format!("{} ({v})", dev.name);
+            }
         }
         let t = now();
         let m = snmp_credential::ActiveModel {
@@ -80,10 +86,10 @@ impl Store {
             version: Set(version_to_db(input.version.unwrap_or(SnmpVersion::V2c)).to_string()),
             community_encrypted: Set(enc(&input.community)),
             username: Set(input.username.as_ref().map(|u| u.trim().to_string())),
-            security_level: Set(input.security_level.clone()),
-            auth_protocol: Set(input.auth_protocol.clone()),
+            security_level: Set(input.security_level.map(|l| l.as_str().to_owned())),
+            auth_protocol: Set(input.auth_protocol.map(|p| p.as_str().to_owned())),
             auth_key_encrypted: Set(enc(&input.auth_key)),
-            priv_protocol: Set(input.priv_protocol.clone()),
+            priv_protocol: Set(input.priv_protocol.map(|p| p.as_str().to_owned())),
             priv_key_encrypted: Set(enc(&input.priv_key)),
             context: Set(input.context.clone().filter(|c| !c.is_empty())),
             created_at: Set(t),
@@ -103,6 +109,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.publish(InventoryEvent::CredentialsChanged(c.device_id));
         Ok(c)
     }
 
@@ -170,6 +177,8 @@ impl Store {
             ),
             async |_, m| SnmpCredential::try_from(m),
         )
-        .await
+        .await?;
+        self.publish(InventoryEvent::CredentialsChanged(None));
+        Ok(())
     }
 }

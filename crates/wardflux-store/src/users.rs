@@ -30,7 +30,7 @@ impl TryFrom<user::Model> for User {
             role: m
                 .role
                 .parse()
-                .map_err(|_| StoreError::Db(format!("stored role {:?} is unknown", m.role)))?,
+                .map_err(|_| StoreError::Corrupt(format!("stored role {:?} is unknown", m.role)))?,
             disabled: m.disabled,
             created_at: m.created_at,
             updated_at: m.updated_at,

@@ -28,9 +28,18 @@ both!(devices_crud_and_unique_ip_per_source, |db| {
     let a = Actor::system();
     let mut input = dev("core-1", " 10.0.0.1 ");
     input.tags = vec!["core".into(), "bank".into()];
+    let mut events = s.subscribe();
     let d = s.create_device(&a, input).await.unwrap();
-    assert_eq!(d.ip, "10.0.0.1");
-    assert_eq!(d.source, "standalone");
+    assert_eq!(
+        events.try_recv().unwrap(),
+        wardflux_model::InventoryEvent::DeviceAdded(d.id),
+        "published on commit"
+    );
+    assert_eq!(d.ip.to_string(), "10.0.0.1");
+    assert_eq!(
+        d.source,
+        wardflux_model::inventory::DeviceSource::Standalone
+    );
     assert_eq!(d.icmp_interval_s, 10);
     assert_eq!(d.tags, vec!["bank", "core"]);
     assert_eq!(s.get_device(d.id).await.unwrap(), d);
@@ -40,12 +49,16 @@ both!(devices_crud_and_unique_ip_per_source, |db| {
         .await
         .unwrap_err();
     assert!(
+        events.try_recv().is_err(),
+        "a refused change publishes nothing"
+    );
+    assert!(
         matches!(dup, StoreError::Conflict { ref field, .. } if field == "ip"),
         "{dup:?}"
     );
     // Same IP in another source is a different device.
     let mut z = dev("zbx", "10.0.0.1");
-    z.source = Some("zabbix".into());
+    z.source = Some(wardflux_model::inventory::DeviceSource::Zabbix);
     s.create_device(&a, z).await.unwrap();
 
     let bad = s
@@ -60,9 +73,18 @@ both!(devices_crud_and_unique_ip_per_source, |db| {
 
     let mut upd = dev("core-1b", "10.0.0.2");
     upd.vendor = Some("Cisco".into());
+    let mut events = s.subscribe();
     let u = s.update_device(&a, d.id, upd).await.unwrap();
     assert_eq!(
-        (u.name.as_str(), u.ip.as_str(), u.vendor.as_deref()),
+        events.try_recv().unwrap(),
+        wardflux_model::InventoryEvent::DeviceChanged(d.id)
+    );
+    assert_eq!(
+        (
+            u.name.as_str(),
+            u.ip.to_string().as_str(),
+            u.vendor.as_deref()
+        ),
         ("core-1b", "10.0.0.2", Some("Cisco"))
     );
     assert_eq!(u.created_at, d.created_at);
@@ -392,16 +414,19 @@ both!(snmp_secrets_encrypted_at_rest_and_rotation, |db| {
                 name: "v3".into(),
                 version: Some(SnmpVersion::V3),
                 username: Some("rigsha".into()),
-                auth_protocol: Some("SHA-256".into()),
+                auth_protocol: Some(wardflux_model::snmp::AuthProtocol::Sha256),
                 auth_key: Some(Secret::new("authpass-SECRET-1")),
-                priv_protocol: Some("AES-256-C".into()),
+                priv_protocol: Some(wardflux_model::snmp::PrivProtocol::Aes256Cisco),
                 priv_key: Some(Secret::new("privpass-SECRET-2")),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    assert_eq!(c.security_level.as_deref(), Some("authPriv"));
+    assert_eq!(
+        c.security_level,
+        Some(wardflux_model::snmp::SecurityLevel::AuthPriv)
+    );
     assert!(c.has_auth_key && c.has_priv_key && !c.has_community);
     let v2 = s
         .create_snmp_credential(
@@ -497,13 +522,14 @@ both!(profile_and_status_history, |db| {
 
     let d = s.create_device(&a, dev("r1", "127.0.0.1")).await.unwrap();
     let t0 = Utc::now() - Duration::minutes(10);
-    s.record_status_change(d.id, "unknown", "up", t0, None)
+    use wardflux_model::DeviceState;
+    s.record_status_change(d.id, DeviceState::Unknown, DeviceState::Up, t0, None)
         .await
         .unwrap();
     s.record_status_change(
         d.id,
-        "up",
-        "down",
+        DeviceState::Up,
+        DeviceState::Down,
         t0 + Duration::minutes(5),
         Some("icmp".into()),
     )

@@ -411,9 +411,10 @@ fn main() -> anyhow::Result<()> {
             _ => 0,
         }
     };
-    let vm_query = |q: &'static str, step: i64| {
+    // a query_range over HTTP against either server (same client, same parameters)
+    let http_query = |base: &str, q: &'static str, step: i64| {
         let client = client.clone();
-        let url = url.clone();
+        let url = base.to_string();
         let rt = &rt;
         move || {
             let v: serde_json::Value = rt.block_on(async {
@@ -456,37 +457,6 @@ fn main() -> anyhow::Result<()> {
         });
     }
     let wf_url = format!("http://127.0.0.1:{wf_port}");
-    let wf_query = |q: &'static str, step: i64| {
-        let client = client.clone();
-        let url = wf_url.clone();
-        let rt = &rt;
-        move || {
-            let v: serde_json::Value = rt.block_on(async {
-                client
-                    .get(format!("{url}/api/v1/query_range"))
-                    .query(&[
-                        ("query", q.to_string()),
-                        ("start", format!("{}", start / 1000)),
-                        ("end", format!("{}", end / 1000)),
-                        ("step", format!("{}ms", step)),
-                    ])
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            });
-            v["data"]["result"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|r| r["values"].as_array().map_or(0, Vec::len))
-                        .sum()
-                })
-                .unwrap_or(0)
-        }
-    };
     rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(5);
         while tokio::net::TcpStream::connect(("127.0.0.1", wf_port))
@@ -499,26 +469,21 @@ fn main() -> anyhow::Result<()> {
     });
     println!("queries over 24 h (median of {reps}; points returned in brackets):");
     type Run<'a> = Box<dyn Fn() -> usize + 'a>;
-    let cases: Vec<(&str, Run, Run, Run)> = vec![
+    let cases: Vec<(&str, Run, Run, Run)> = [
+        ("1 series, step 60s", one, MIN),
+        ("1000 series avg(), step 60s", agg, MIN),
+        ("1000 series sum(rate[5m]), step 5m", agg_rate, 5 * MIN),
+    ]
+    .into_iter()
+    .map(|(name, q, step)| -> (&str, Run, Run, Run) {
         (
-            "1 series, step 60s",
-            Box::new(promql(one, MIN)),
-            Box::new(wf_query(one, MIN)),
-            Box::new(vm_query(one, MIN)),
-        ),
-        (
-            "1000 series avg(), step 60s",
-            Box::new(promql(agg, MIN)),
-            Box::new(wf_query(agg, MIN)),
-            Box::new(vm_query(agg, MIN)),
-        ),
-        (
-            "1000 series sum(rate[5m]), step 5m",
-            Box::new(promql(agg_rate, 5 * MIN)),
-            Box::new(wf_query(agg_rate, 5 * MIN)),
-            Box::new(vm_query(agg_rate, 5 * MIN)),
-        ),
-    ];
+            name,
+            Box::new(promql(q, step)),
+            Box::new(http_query(&wf_url, q, step)),
+            Box::new(http_query(&url, q, step)),
+        )
+    })
+    .collect();
     for (name, emb, wf, vmq) in &cases {
         let (a, na) = time_store(emb.as_ref());
         let (b, nb) = time_store(wf.as_ref());

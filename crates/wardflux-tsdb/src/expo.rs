@@ -79,7 +79,40 @@ fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
-fn parse_line(l: &str, default_ts: i64) -> Result<Sample, String> {
+/// Milliseconds, an integer or a decimal (truncated).
+fn parse_ts(ts: &str) -> Option<i64> {
+    match ts.parse::<i64>() {
+        Ok(t) => Some(t),
+        Err(_) => match ts.parse::<f64>() {
+            Ok(t) if t.is_finite() && t.abs() < 9.0e18 => Some(t as i64),
+            _ => None,
+        },
+    }
+}
+
+/// Splits a trimmed line into its series text as written (`name{...}`), value and
+/// timestamp without parsing the labels; `None` when the tail is not `value [timestamp]`.
+/// The split of a line with a label value ending in ` <number>"}` is still right: the series
+/// text ends with `}` or a name character, never inside a number. Used for series text a full
+/// [`parse_line`] has already resolved, so a wrong split can only miss that cache.
+pub(crate) fn split_line(l: &str, default_ts: i64) -> Option<(&str, f64, i64)> {
+    let ws = [' ', '\t'];
+    let (head, last) = l.rsplit_once(ws)?;
+    let head = head.trim_end_matches(ws);
+    if let Some((series, v)) = head.rsplit_once(ws)
+        && let Some(value) = parse_value(v)
+        && let Some(ts) = parse_ts(last)
+    {
+        let series = series.trim_end_matches(ws);
+        if !series.is_empty() {
+            return Some((series, value, ts));
+        }
+    }
+    Some((head, parse_value(last)?, default_ts))
+}
+
+/// Parses one trimmed, non-comment line.
+pub(crate) fn parse_line(l: &str, default_ts: i64) -> Result<Sample, String> {
     let b = l.as_bytes();
     let mut p = 0;
     let metric = name(b, &mut p, "metric name", true)?;
@@ -160,13 +193,7 @@ fn parse_line(l: &str, default_ts: i64) -> Result<Sample, String> {
     let value = parse_value(vs).ok_or_else(|| format!("bad value {vs:?}"))?;
     let timestamp_ms = match parts.next() {
         None => default_ts,
-        Some(ts) => match ts.parse::<i64>() {
-            Ok(t) => t,
-            Err(_) => match ts.parse::<f64>() {
-                Ok(t) if t.is_finite() && t.abs() < 9.0e18 => t as i64,
-                _ => return Err(format!("bad timestamp {ts:?}")),
-            },
-        },
+        Some(ts) => parse_ts(ts).ok_or_else(|| format!("bad timestamp {ts:?}"))?,
     };
     if let Some(extra) = parts.next() {
         return Err(format!("unexpected {extra:?} after the timestamp"));
@@ -182,6 +209,36 @@ fn parse_line(l: &str, default_ts: i64) -> Result<Sample, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_agrees_with_the_full_parse() {
+        for l in [
+            "m 1",
+            "m 1 2",
+            "m{a=\"x 5\"} 3",
+            "m{a=\"x 5\"} 3 4",
+            "m{a=\"5\"}  3\t4",
+            "NaN 5",
+            "Inf 5 6",
+            "m{a=\"b\",} -Inf 1700000000000.9",
+        ] {
+            let full = parse_line(l, 99).unwrap();
+            let (series, v, t) = split_line(l, 99).unwrap();
+            assert_eq!(
+                (v.to_bits(), t),
+                (full.value.to_bits(), full.timestamp_ms),
+                "{l}"
+            );
+            let again = parse_line(&format!("{series} 0"), 0).unwrap();
+            assert_eq!(
+                (again.metric, again.labels),
+                (full.metric, full.labels),
+                "{l}"
+            );
+        }
+        assert!(split_line("m", 0).is_none());
+        assert!(split_line("m 1 x", 0).is_none());
+    }
 
     #[test]
     fn parses_lines_labels_escapes_and_timestamps() {

@@ -27,17 +27,59 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 pub use wardflux_model::metrics::{Labels, MetricSink, Sample, SinkError};
 
-/// Errors of the metric store.
+/// Errors of the metric store. Variants wrapping another error keep it as their
+/// [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 pub enum TsdbError {
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
     #[error("corrupt data in {path}: {reason}")]
     Corrupt { path: String, reason: String },
+    /// The query is malformed (HTTP 400): a parse error names its position.
     #[error("bad query: {0}")]
     BadQuery(String),
-    #[error("backend error: {0}")]
-    Backend(String),
+    /// The query uses something this evaluator does not implement (HTTP 422).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The query is well-formed but cannot be evaluated, e.g. an ambiguous vector match
+    /// (HTTP 422).
+    #[error("{0}")]
+    Execution(String),
+    /// The query would read more than a configured limit allows (HTTP 422); the message
+    /// names the limit.
+    #[error("query limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// A malformed exposition line given to [`MetricStore::append_text`].
+    #[error(transparent)]
+    Parse(#[from] expo::ExpoError),
+    /// A request to the remote backend (VictoriaMetrics) failed: connect, timeout, body.
+    #[error("{what}: {source}")]
+    Http {
+        what: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The remote backend answered with an error status.
+    #[error("backend answered HTTP {status}: {message}")]
+    Remote { status: u16, message: String },
+    /// The remote backend answered something this client cannot read.
+    #[error("unexpected backend response: {0}")]
+    BadResponse(String),
+    /// A JSON answer of the remote backend did not parse.
+    #[error("{what}: {source}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The spool was not delivered before the flush deadline.
+    #[error("{0} bytes still spooled")]
+    Unflushed(u64),
+    #[error("bad configuration: {0}")]
+    Config(String),
+    /// A blocking task of the store (block write, compaction, replay) panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error("spool full: {0} samples dropped")]
     SpoolFull(usize),
     #[error("store is closed")]
@@ -47,7 +89,8 @@ pub enum TsdbError {
 impl From<TsdbError> for SinkError {
     fn from(e: TsdbError) -> Self {
         match e {
-            TsdbError::BadQuery(m) => SinkError::Rejected(m),
+            TsdbError::BadQuery(m) | TsdbError::Execution(m) => SinkError::Rejected(m),
+            TsdbError::Parse(e) => SinkError::Rejected(e.to_string()),
             other => SinkError::Unavailable(other.to_string()),
         }
     }
@@ -102,7 +145,8 @@ pub enum MatchKind {
 }
 
 /// One label matcher, PromQL semantics: a missing label matches as the empty string;
-/// regular expressions are fully anchored.
+/// regular expressions are fully anchored and `.` matches any character, newline included
+/// (Prometheus 3).
 #[derive(Debug, Clone)]
 pub struct LabelMatcher {
     pub name: String,
@@ -129,7 +173,7 @@ impl LabelMatcher {
 
     /// `name=~"pattern"`; fails on an invalid regular expression.
     pub fn re(name: impl Into<String>, pattern: &str) -> Result<Self, TsdbError> {
-        let r = regex::Regex::new(&format!("^(?:{pattern})$"))
+        let r = regex::Regex::new(&format!("^(?s:{pattern})$"))
             .map_err(|e| TsdbError::BadQuery(format!("bad regex {pattern:?}: {e}")))?;
         Ok(Self {
             name: name.into(),
@@ -257,6 +301,8 @@ pub enum QueryValue {
     Scalar(i64, f64),
     Vector(Vec<(SeriesKey, i64, f64)>),
     Matrix(Vec<SeriesPoints>),
+    /// A string literal query (`"text"`): its time and text.
+    String(i64, String),
 }
 
 /// The metric store interface. All times are milliseconds since the Unix epoch.
@@ -265,6 +311,18 @@ pub trait MetricStore: Send + Sync {
     /// Appends a batch. On return the samples are durable (embedded: in the WAL; VictoriaMetrics:
     /// in the spool or acknowledged) and, for the embedded store, visible to queries.
     async fn append(&self, batch: Vec<Sample>) -> Result<(), TsdbError>;
+
+    /// Appends Prometheus exposition text (whole lines, as the import API receives them);
+    /// lines without a timestamp get `default_ts_ms`. A bad line fails the call with
+    /// [`TsdbError::Parse`] (line numbers from 1 in `text`) and nothing of `text` is stored.
+    /// Returns the number of samples. Default: [`expo::parse`], then [`append`](Self::append);
+    /// the embedded store skips parsing the labels of series text it has seen before.
+    async fn append_text(&self, text: &str, default_ts_ms: i64) -> Result<usize, TsdbError> {
+        let samples = expo::parse(text, default_ts_ms)?;
+        let n = samples.len();
+        self.append(samples).await?;
+        Ok(n)
+    }
 
     /// Range query with step and aggregation (see [`RangeQuery`]). Series sorted by key.
     async fn range(&self, q: &RangeQuery) -> Result<Vec<SeriesPoints>, TsdbError>;
@@ -327,6 +385,19 @@ pub trait MetricStore: Send + Sync {
         Ok(vals)
     }
 
+    /// How many series match, when the backend can tell cheaply (from its index, without
+    /// reading samples); `None` when it cannot. The PromQL evaluator asks this before reading a
+    /// selector's samples, so a query past `promql::Limits::max_series` is refused before it
+    /// costs memory. Default: `None` (the limit is then checked after the read).
+    async fn series_count_hint(
+        &self,
+        _matchers: &[LabelMatcher],
+        _start_ms: i64,
+        _end_ms: i64,
+    ) -> Result<Option<usize>, TsdbError> {
+        Ok(None)
+    }
+
     /// Makes everything appended so far durable and visible to readers (embedded: fsync;
     /// VictoriaMetrics: waits until the spool is delivered).
     async fn flush(&self) -> Result<(), TsdbError>;
@@ -387,6 +458,9 @@ pub struct EmbeddedConfig {
     /// queries compute them from the raw chunks. `true` makes long-range queries within raw
     /// retention cheaper at about +2 bytes/sample on disk (measured in docs/perf/tsdb.md).
     pub precompute_rollups: bool,
+    /// A head checkpoint replaces the WAL once the WAL since the last one is larger than
+    /// this and than half the compressed head (default 1 MiB). Bounds the open hour on disk.
+    pub checkpoint_min_wal_bytes: u64,
 }
 
 impl EmbeddedConfig {
@@ -400,6 +474,7 @@ impl EmbeddedConfig {
             rollup_min_range: Duration::from_secs(2 * 86_400),
             compact_blocks: 24,
             precompute_rollups: false,
+            checkpoint_min_wal_bytes: 1 << 20,
         }
     }
 }

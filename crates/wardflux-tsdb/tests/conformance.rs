@@ -458,17 +458,23 @@ fn nonempty(v: &QueryValue) -> bool {
     match v {
         QueryValue::Vector(x) => !x.is_empty(),
         QueryValue::Matrix(x) => !x.is_empty(),
-        QueryValue::Scalar(..) => true,
+        QueryValue::Scalar(..) | QueryValue::String(..) => true,
     }
 }
 
+/// Queries both backends answer alike: the embedded store through this crate's evaluator
+/// (Prometheus 3 semantics), VictoriaMetrics through its own MetricsQL engine. Functions
+/// whose semantics differ between the two (rate/increase/delta extrapolation, the window
+/// edge, `*_over_time` keeping the metric name in VictoriaMetrics 1.79) are checked against
+/// known answers in tests/promql/*.test instead; here they appear under an aggregation,
+/// which removes the naming difference, or not at all.
 pub const QUERIES: &[&str] = &[
     "cf_gauge",
     "cf_gauge{device=~\"d[12]\"}",
     "cf_gauge{device!=\"d1\", site!~\"x\"}",
     "cf_gauge * 2 + 1",
     "10 - cf_gauge",
-    "cf_gauge / cf_gauge",
+    "cf_gauge / (abs(cf_gauge) + 1)",
     "cf_gauge > 5",
     "cf_gauge > bool 5",
     "cf_gauge <= 3",
@@ -480,16 +486,21 @@ pub const QUERIES: &[&str] = &[
     "min(cf_gauge)",
     "count(cf_gauge)",
     "sum by (site) (cf_gauge)",
-    "rate(cf_counter[5m])",
-    "increase(cf_counter[10m])",
     "irate(cf_counter[5m])",
-    "delta(cf_gauge[10m])",
-    "avg_over_time(cf_gauge[15m])",
-    "min_over_time(cf_gauge[15m])",
-    "max_over_time(cf_gauge[15m])",
-    "sum(rate(cf_counter[5m]))",
-    "sum by (device) (increase(cf_counter[1h]))",
-    "max_over_time(cf_gauge[1h]) > bool 10",
+    "sum by (device) (avg_over_time(cf_gauge[15m]))",
+    "sum by (device) (min_over_time(cf_gauge[15m]))",
+    "max by (device) (max_over_time(cf_gauge[15m]))",
+    "sum_over_time(cf_gauge[10m])",
+    "count_over_time(cf_gauge[10m])",
+    "sum by (device) (max_over_time(cf_gauge[1h]) > bool 10)",
+    "topk(2, cf_gauge)",
+    "bottomk(1, cf_gauge)",
+    "quantile(0.5, cf_gauge)",
+    "stddev(cf_gauge)",
+    "sum by (device) (clamp_max(cf_gauge, 5))",
+    "sum by (device) (abs(10 - cf_gauge))",
+    "cf_gauge * on(device) group_left(site) cf_gauge",
+    "label_replace(cf_gauge, \"dev\", \"$1\", \"device\", \"d(.*)\")",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -544,15 +555,24 @@ async fn promql_answers_agree() {
         panic!()
     };
     assert_eq!(v[0].2, 3.0);
-    let QueryValue::Vector(v) = emb
-        .prom_query("rate(cf_counter{device=\"d1\"}[5m])", t)
-        .await
-        .unwrap()
-    else {
-        panic!()
+    let value = |q: &'static str| {
+        let emb = emb.clone();
+        async move {
+            let QueryValue::Vector(v) = emb.prom_query(q, t).await.unwrap() else {
+                panic!("{q}")
+            };
+            v[0].2
+        }
     };
-    // d1 increments (i%5)*10 each minute: 0+10+20+30+40 over 5 minutes = 100 per 300 s
-    assert!(close(v[0].2, 100.0 / 300.0), "{v:?}");
+    // Prometheus' rate: the 5 samples in (t-5m, t] span 4 minutes; extrapolated to the window
+    // start (one sample interval away), i.e. the increase of those 4 minutes over 240 s
+    let now = value("cf_counter{device=\"d1\"}").await;
+    let before = value("cf_counter{device=\"d1\"} offset 4m").await;
+    let rate = value("rate(cf_counter{device=\"d1\"}[5m])").await;
+    assert!(
+        close(rate, (now - before) / 240.0),
+        "{rate} vs {now} - {before}"
+    );
     // bad queries are typed errors on both
     for b in &bs {
         assert!(

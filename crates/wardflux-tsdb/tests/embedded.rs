@@ -1,5 +1,6 @@
-//! Embedded store: kill -9 during sustained writes, torn WAL tails, retention and rollups,
-//! reopen after shutdown.
+//! Embedded store: kill -9 during sustained writes (with block cuts, compactions and head
+//! checkpoints), torn WAL tails, retention and rollups, reopen after shutdown or from a
+//! checkpoint.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -21,6 +22,9 @@ fn crash_cfg(dir: &std::path::Path) -> EmbeddedConfig {
     c.block_interval = Duration::from_millis(300); // cut and compact blocks while being killed, too
     c.compact_blocks = 3;
     c.precompute_rollups = true; // the other tests use the default (false)
+    // head checkpoints replace the WAL between the cuts, so the kill can hit them too
+    c.fsync_interval = Duration::from_millis(50);
+    c.checkpoint_min_wal_bytes = 4 << 10;
     c.raw_retention = Duration::from_secs(100 * 365 * 86_400);
     c.rollup_retention = Duration::from_secs(100 * 365 * 86_400);
     c
@@ -412,4 +416,58 @@ async fn compaction_merges_blocks_and_a_crash_leftover_is_not_counted_twice() {
         want_range,
         "rollups not counted twice"
     );
+}
+
+/// A checkpoint replaces the WAL segments before it; reopening restores the head from it and
+/// replays only the WAL written after it, and appends continue the restored streams.
+#[tokio::test]
+async fn checkpoint_replaces_the_wal_and_reopen_restores_the_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = EmbeddedConfig::new(tmp.path().join("tsdb"));
+    let files = |ext: &str| -> Vec<String> {
+        std::fs::read_dir(cfg.dir.join("wal"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(ext))
+            .collect()
+    };
+    let store = EmbeddedStore::open(cfg.clone()).await.unwrap();
+    for i in 0..300 {
+        store
+            .append_sync((0..SERIES).map(|s| sample(s, i)).collect())
+            .unwrap();
+    }
+    let wal_before = store.head_stats().wal_bytes;
+    let size = store.checkpoint().await.unwrap();
+    assert!(size > 0);
+    assert_eq!(files(".ckpt").len(), 1);
+    // the segments it replaces are gone: only the fresh, empty one is left
+    assert_eq!(files(".wal").len(), 1);
+    assert_eq!(store.head_stats().wal_bytes, 0);
+    assert!(
+        (size as f64) < wal_before as f64 / 4.0,
+        "checkpoint {size} B for {wal_before} B of WAL"
+    );
+    for i in 300..400 {
+        store
+            .append_sync((0..SERIES).map(|s| sample(s, i)).collect())
+            .unwrap();
+    }
+    drop(store); // no shutdown: what a crash leaves
+    let store = EmbeddedStore::open(cfg.clone()).await.unwrap();
+    assert_eq!(store.head_stats().samples, 400 * SERIES);
+    for i in 400..450 {
+        store
+            .append_sync((0..SERIES).map(|s| sample(s, i)).collect())
+            .unwrap();
+    }
+    let all = store.raw(&[], i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(all.len(), SERIES);
+    for s in &all {
+        let want: Vec<(i64, f64)> = (0..450).map(|i| (T0 + i * 1000, i as f64 * 0.5)).collect();
+        assert_eq!(s.points, want, "{:?}", s.key);
+    }
+    // a block cut makes the checkpoint obsolete
+    store.cut_block().await.unwrap();
+    assert!(files(".ckpt").is_empty());
 }

@@ -148,11 +148,13 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
         "max(ping_rtt_ms) - min(ping_rtt_ms)",
         "ping_rtt_ms > 3",
         "ping_rtt_ms > bool 3",
-        "rate(if_in_octets[5m]) * 8",
-        "sum(increase(if_in_octets[1h]))",
+        // functions both engines define alike (rate/increase/delta extrapolate in
+        // Prometheus 3, not in VictoriaMetrics: tests/promql/rates.test checks those)
+        "irate(if_in_octets[5m]) * 8",
+        "sum(sum_over_time(ping_rtt_ms[1h]))",
         "irate(if_in_octets{device=\"a\"}[5m])",
-        "delta(ping_rtt_ms[15m])",
-        "avg_over_time(ping_rtt_ms[30m])",
+        "count_over_time(ping_rtt_ms[15m])",
+        "sum by (device) (avg_over_time(ping_rtt_ms[30m]))",
         "count(ping_rtt_ms)",
     ] {
         requests.push((
@@ -257,10 +259,16 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
         .await
         .unwrap();
     assert_eq!(v["status"], "success");
-    assert!(
-        v["data"]["version"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("2."))
+    assert_eq!(v["data"]["application"], "wardflux");
+    // Our own version (not a fake Prometheus one), as x.y.z so Grafana can parse it.
+    let version = v["data"]["version"].as_str().unwrap();
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        version
+            .split('.')
+            .filter(|p| p.parse::<u32>().is_ok())
+            .count(),
+        3
     );
     let v: Value = client
         .get(format!("{wf}/api/v1/metadata"))
@@ -376,4 +384,94 @@ async fn import_rejects_bad_lines_naming_them_and_accepts_good_ones() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 415);
+}
+
+/// A body over the limit is refused with 413 and the JSON error body, whether its
+/// Content-Length says so up front or it only turns out too long while streaming.
+#[tokio::test]
+async fn import_over_the_size_limit_gets_413_with_a_json_error() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let emb = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
+        .await
+        .unwrap();
+    let router = wardflux_tsdb::http::router(emb.clone());
+    let limit = wardflux_tsdb::http::MAX_IMPORT_BYTES;
+    let check = |r: axum::response::Response| async move {
+        assert_eq!(r.status().as_u16(), 413);
+        let b = http_body_util::BodyExt::collect(r.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["errorType"], "bad_data");
+        assert!(
+            v["error"].as_str().unwrap().contains(&limit.to_string()),
+            "{v}"
+        );
+    };
+    // declared too long: refused before reading
+    let req = axum::http::Request::post("/api/v1/import/prometheus")
+        .header("content-length", (limit + 1).to_string())
+        .body(axum::body::Body::from("x 1 1700000000000\n"))
+        .unwrap();
+    check(router.clone().oneshot(req).await.unwrap()).await;
+    // chunked, too long while streaming: 64 KiB lines of valid text
+    let line = format!("big{{pad=\"{}\"}} 1 1700000000000\n", "p".repeat(65_000));
+    let chunks = limit / line.len() + 2;
+    let stream = futures::stream::iter(
+        (0..chunks).map(move |_| Ok::<_, std::io::Error>(axum::body::Bytes::from(line.clone()))),
+    );
+    let req = axum::http::Request::post("/api/v1/import/prometheus")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap();
+    check(router.clone().oneshot(req).await.unwrap()).await;
+    // under the limit the same route still works
+    let req = axum::http::Request::post("/api/v1/import/prometheus")
+        .body(axum::body::Body::from("small 1 1700000000000\n"))
+        .unwrap();
+    assert_eq!(router.oneshot(req).await.unwrap().status().as_u16(), 204);
+}
+
+/// Long bodies are stored in batches as they arrive; a bad line is named by its number in
+/// the whole body, and the batches before it are kept.
+#[tokio::test]
+async fn long_import_is_stored_in_batches_and_errors_name_the_body_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let emb = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
+        .await
+        .unwrap();
+    let wf = serve(emb.clone()).await;
+    let client = reqwest::Client::new();
+    let mut text = String::new();
+    let n = 80_000;
+    for i in 0..n {
+        text.push_str(&format!(
+            "long_metric{{series=\"s{}\"}} {i} {}\n",
+            i % 100,
+            1_700_000_000_000i64 + i * 1000
+        ));
+    }
+    assert!(text.len() > 3 << 20, "more than three batches");
+    let r = import(&client, &wf, &text).await;
+    assert_eq!(r.status().as_u16(), 204);
+    let got = emb.raw(&[], i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(got.len(), 100);
+    assert_eq!(
+        got.iter().map(|s| s.points.len()).sum::<usize>(),
+        n as usize
+    );
+    text.push_str("broken{ 1\n");
+    let r = import(&client, &wf, &text).await;
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.unwrap();
+    let line = n + 1;
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("line {line}: ")),
+        "{v}"
+    );
 }

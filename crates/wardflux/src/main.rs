@@ -4,9 +4,10 @@
 //! `keys rotate`, and the network tools `snmp` and `ping`.
 
 mod config;
+mod history;
 mod keys;
-mod monitoring;
 mod server;
+mod services;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -17,6 +18,12 @@ use clap::{Parser, Subcommand};
 use wardflux_model::inventory::{Actor, Role, Secret};
 
 use config::{Config, Overrides};
+
+/// mimalloc instead of glibc malloc: measured with the server and 10,000 monitored devices,
+/// glibc held 255 MB RSS for a heap that peaks at 52 MB (heaptrack), fragmentation across
+/// its per-thread arenas; mimalloc 90-98 MB, jemalloc 73-106 MB, same run (docs/perf/icmp.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(

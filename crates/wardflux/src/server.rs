@@ -126,32 +126,45 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let metrics = metrics_handle();
     let cancel = tokio_util::sync::CancellationToken::new();
     let tsdb = open_tsdb(&cfg, cancel.clone()).await?;
-    // The alert engine taps the sink: every written batch re-evaluates the rules it touches.
-    let alerts =
-        crate::monitoring::start_alerts(store.clone(), tsdb.clone(), cancel.clone()).await?;
-    let sink: std::sync::Arc<dyn wardflux_model::MetricSink> =
-        std::sync::Arc::new(wardflux_alert::driver::AlertSink::new(
+    // Subscribers of samples and state changes are added to these fan-outs. The alert
+    // engine taps both: it wraps the metric store's sink (each written batch re-evaluates
+    // the rules it touches) and hears device state changes after the history writer.
+    let alerts = crate::services::start_alerts(store.clone(), tsdb.clone(), cancel.clone()).await?;
+    let sink = wardflux_model::FanoutSink::new().with(std::sync::Arc::new(
+        wardflux_alert::driver::AlertSink::new(
             wardflux_tsdb::StoreSink(tsdb.clone()),
             alerts.clone(),
-        ));
-    let alerts_handle = alerts.clone();
-    let services = crate::monitoring::start(store.clone(), sink, Some(alerts), cancel.clone());
+        ),
+    ));
+    let recorder = wardflux_model::FanoutRecorder::new()
+        .with(std::sync::Arc::new(crate::history::HistoryWriter(
+            store.clone(),
+        )))
+        .with(std::sync::Arc::new(crate::services::AlertRecorder(
+            alerts.clone(),
+        )));
+    let mut running = crate::services::Running::new(cancel.clone());
+    // Samples imported through the API reach the alert engine too.
+    let api_tsdb: std::sync::Arc<dyn wardflux_tsdb::MetricStore> = std::sync::Arc::new(
+        wardflux_alert::driver::AlertMetricStore::new(tsdb.clone(), alerts.clone()),
+    );
+    crate::services::start(&mut running, store.clone(), api_tsdb, sink, recorder);
+    crate::services::follow_inventory_for_alerts(&mut running, store.clone(), alerts);
     let mut state = AppState::new(store);
     state.metrics = Some(metrics);
     state.secure_cookies = cfg.secure_cookies;
-    state.services = services;
-    // Samples imported through the API reach the alert engine too.
-    state.tsdb = Some(std::sync::Arc::new(
-        wardflux_alert::driver::AlertMetricStore::new(tsdb.clone(), alerts_handle),
-    ));
+    state.services = std::sync::Arc::new(std::mem::take(&mut running.services));
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     println!("WARD FLUX listening on http://{addr}/ (API under /api/v1, health at /healthz)");
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "serving");
-    wardflux_api::serve(listener, wardflux_api::router(state), shutdown_signal()).await?;
-    cancel.cancel();
+    // The binary composes the HTTP surface: the API (with the Prometheus-compatible routes),
+    // later the web UI, then the fallbacks.
+    let app = wardflux_api::finish(wardflux_api::app(state));
+    wardflux_api::serve(listener, app, shutdown_signal()).await?;
+    running.shutdown().await;
     if let Err(e) = tsdb.flush().await {
         tracing::error!(error = %e, "final metric store flush failed");
     }

@@ -192,7 +192,7 @@ fn device_survives_restart_and_kill9_and_secrets_stay_secret() {
             .unwrap()
             .text()
             .unwrap();
-        if text.contains("wardflux_scheduler_jobs{scheduler=\"icmp\"} 1") {
+        if text.contains("wardflux_scheduler_jobs{scheduler=\"monitoring\"} 1") {
             assert!(text.contains("wardflux_http_requests_total"), "{text}");
             break;
         }

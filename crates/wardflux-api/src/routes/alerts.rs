@@ -30,6 +30,7 @@ use crate::auth::{Admin, Operator, Viewer};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{IdPath, Json, Query};
 use crate::state::AppState;
+use wardflux_alert::driver::AlertHandle;
 
 /// The alert routes, with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -105,15 +106,16 @@ impl IntoResponse for AlertsError {
 type Result<T> = std::result::Result<T, AlertsError>;
 
 fn reload(st: &AppState) {
-    if let Some(h) = &st.services.alerts {
+    if let Ok(h) = st.services.get::<AlertHandle>() {
         h.reload();
     }
 }
 
-fn tsdb(st: &AppState) -> std::result::Result<&dyn wardflux_tsdb::MetricStore, ApiError> {
-    st.tsdb
-        .as_deref()
-        .ok_or_else(|| ApiError::Unavailable("the metric store is not running".into()))
+fn tsdb(
+    st: &AppState,
+) -> std::result::Result<std::sync::Arc<dyn wardflux_tsdb::MetricStore>, ApiError> {
+    st.services
+        .get::<std::sync::Arc<dyn wardflux_tsdb::MetricStore>>()
 }
 
 /// A rule as answered by create/update/validate: the rule, plus warnings.
@@ -133,7 +135,7 @@ async fn check_rule(st: &AppState, input: &AlertRuleInput) -> Result<Vec<String>
             .map_err(|e| ApiError::from(FieldError::new("message", e)))?;
     }
     let mut warnings = Vec::new();
-    if let Some(db) = st.tsdb.as_deref() {
+    if let Ok(db) = tsdb(st) {
         let now = Utc::now().timestamp_millis();
         let known = db
             .label_values("__name__", &[], now - 7 * 86_400_000, now)
@@ -295,7 +297,7 @@ pub async fn preview_rule(
 ) -> Result<axum::Json<Vec<PreviewSeries>>> {
     let p = rule::parse(&input.expression).map_err(AlertsError::Expression)?;
     let v =
-        wardflux_tsdb::promql::eval_instant(tsdb(&st)?, &p.query, Utc::now().timestamp_millis())
+        wardflux_tsdb::promql::eval_instant(&*tsdb(&st)?, &p.query, Utc::now().timestamp_millis())
             .await
             .map_err(|e| ApiError::bad_request(Some("expression"), e.to_string()))?;
     let out = match v {
@@ -357,7 +359,7 @@ pub struct HistoryParams {
 }
 
 /// Alerts that fired, newest first, with paging.
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/history", tag = "alerts", params(HistoryParams),
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/history", operation_id = "list_alert_history", tag = "alerts", params(HistoryParams),
     responses((status = 200, body = Page<Alert>), (status = 422, body = ErrorBody)))]
 pub async fn history(
     State(st): State<AppState>,
@@ -449,7 +451,7 @@ pub async fn resolve(
         }
     }
     let out = st.store.resolve_alert(&me.actor(), id, &rows).await?;
-    if let Some(h) = &st.services.alerts {
+    if let Ok(h) = st.services.get::<AlertHandle>() {
         h.forget(id);
     }
     Ok(axum::Json(out))
@@ -555,7 +557,7 @@ pub async fn test_channel(
     let (c, config) = st.store.channel_with_secrets(id).await?;
     let cfg = ChannelConfig::parse(c.kind, &config).map_err(ApiError::from)?;
     let notifier = Notifier::new(std::time::Duration::from_secs(10))
-        .map_err(|e| ApiError::Unexpected(e.to_string()))?;
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
     let msg = Message {
         kind: NotificationKind::Test,
         channel: c.name,

@@ -12,6 +12,7 @@ use crate::auth::{CurrentUser, SESSION_COOKIE, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +80,7 @@ pub async fn login(
     let mut headers = HeaderMap::new();
     headers.insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Unexpected(e.to_string()))?,
+        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Unexpected(e.into()))?,
     );
     tracing::info!(username = %user.username, "login");
     Ok((
@@ -190,4 +191,14 @@ pub async fn delete_token(
     }
     st.store.delete_token(&me.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This module's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(delete_token))
 }

@@ -13,6 +13,7 @@ use crate::auth::{Admin, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json, Query};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Largest import body (about 100k CSV rows).
 pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
@@ -37,7 +38,6 @@ pub async fn create_device(
     Json(input): Json<DeviceInput>,
 ) -> ApiResult<(StatusCode, axum::Json<Device>)> {
     let d = st.store.create_device(&me.actor(), input).await?;
-    st.services.inventory_changed.notify_one();
     Ok((StatusCode::CREATED, axum::Json(d)))
 }
 
@@ -63,7 +63,6 @@ pub async fn update_device(
     Json(input): Json<DeviceInput>,
 ) -> ApiResult<axum::Json<Device>> {
     let d = st.store.update_device(&me.actor(), id, input).await?;
-    st.services.inventory_changed.notify_one();
     Ok(axum::Json(d))
 }
 
@@ -76,7 +75,6 @@ pub async fn delete_device(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     st.store.delete_device(&me.actor(), id).await?;
-    st.services.inventory_changed.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -177,9 +175,6 @@ pub async fn import_devices(
         .store
         .import_devices(&me.actor(), inputs, p.partial)
         .await?;
-    if report.created > 0 {
-        st.services.inventory_changed.notify_one();
-    }
     for e in &mut report.errors {
         if let Some(n) = numbers.get((e.row as usize).wrapping_sub(1)) {
             e.row = *n;
@@ -313,7 +308,15 @@ fn csv_row(
             "location" => d.location = opt(),
             "region" => d.region = opt(),
             "branch" => d.branch = opt(),
-            "source" => d.source = opt(),
+            "source" => {
+                d.source =
+                    match v {
+                        "" => None,
+                        v => Some(v.parse().map_err(
+                            |e: wardflux_model::inventory::FieldError| (h.to_string(), e.message),
+                        )?),
+                    }
+            }
             "tags" => {
                 d.tags = v
                     .split(';')
@@ -376,13 +379,13 @@ pub async fn export_devices(
         "json" => Ok(axum::Json(devices).into_response()),
         "csv" => {
             let mut w = csv::Writer::from_writer(Vec::new());
-            let io = |e: csv::Error| ApiError::Unexpected(e.to_string());
+            let io = |e: csv::Error| ApiError::Unexpected(e.into());
             w.write_record(CSV_COLUMNS).map_err(io)?;
             for d in devices {
                 let o = |s: &Option<String>| s.clone().unwrap_or_default();
                 w.write_record([
                     d.name.clone(),
-                    d.ip.clone(),
+                    d.ip.to_string(),
                     o(&d.hostname),
                     o(&d.vendor),
                     o(&d.device_type),
@@ -393,14 +396,12 @@ pub async fn export_devices(
                     d.tags.join(";"),
                     d.enabled.to_string(),
                     d.parent_id.map(|p| p.to_string()).unwrap_or_default(),
-                    d.source.clone(),
+                    d.source.to_string(),
                     d.icmp_interval_s.to_string(),
                 ])
                 .map_err(io)?;
             }
-            let bytes = w
-                .into_inner()
-                .map_err(|e| ApiError::Unexpected(e.to_string()))?;
+            let bytes = w.into_inner().map_err(|e| ApiError::Unexpected(e.into()))?;
             Ok((
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -415,4 +416,20 @@ pub async fn export_devices(
         }
         _ => Err(ApiError::bad_request(Some("format"), "must be csv or json")),
     }
+}
+
+/// This module's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_devices, create_device))
+        .routes(routes!(export_devices))
+        .routes({
+            let (schemas, paths, method) = routes!(import_devices);
+            (
+                schemas,
+                paths,
+                method.layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            )
+        })
+        .routes(routes!(get_device, update_device, delete_device))
 }

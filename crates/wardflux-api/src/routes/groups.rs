@@ -8,6 +8,7 @@ use crate::auth::{Admin, Viewer};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// List device groups.
 #[utoipa::path(get, path = "/api/v1/device-groups", tag = "device-groups",
@@ -67,4 +68,11 @@ pub async fn delete_group(
 ) -> ApiResult<StatusCode> {
     st.store.delete_group(&me.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This module's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(get_group, update_group, delete_group))
 }

@@ -9,6 +9,10 @@ use crate::auth::{Operator, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json, Query};
 use crate::state::AppState;
+use std::sync::Arc;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use wardflux_collect::icmp::IcmpMonitor;
+use wardflux_tsdb::MetricStore;
 
 /// One device's reachability as the ICMP monitor sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,10 +43,6 @@ pub struct StatusParams {
     pub search: Option<String>,
 }
 
-fn unavailable() -> ApiError {
-    ApiError::Unavailable("the ICMP monitor is not running (see the server log: it needs CAP_NET_RAW or net.ipv4.ping_group_range)".into())
-}
-
 /// Every monitored device's state, since when, last RTT and loss.
 #[utoipa::path(get, path = "/api/v1/monitoring/icmp/status", tag = "monitoring", params(StatusParams),
     responses((status = 200, body = Vec<IcmpStatus>), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -59,7 +59,7 @@ pub async fn status(
             "must be up, down or unknown",
         ));
     }
-    let mon = st.services.icmp.as_ref().ok_or_else(unavailable)?;
+    let mon = st.services.get::<IcmpMonitor>()?;
     let needle = p.search.as_ref().map(|s| s.to_lowercase());
     let mut out: Vec<IcmpStatus> = mon
         .snapshot()
@@ -138,20 +138,17 @@ pub async fn ping_device(
         .into());
     }
     let device = st.store.get_device(id).await?;
-    let ip: std::net::IpAddr = device
-        .ip
-        .parse()
-        .map_err(|_| ApiError::Unexpected(format!("stored ip {:?} does not parse", device.ip)))?;
-    let pinger = st.services.pinger.as_ref().ok_or_else(unavailable)?;
+    let ip = device.ip;
+    let pinger = st.services.get::<wardflux_icmp::Pinger>()?;
     let r = pinger
         .ping(ip, count, std::time::Duration::from_millis(timeout_ms))
         .await
-        .map_err(|e| ApiError::Unexpected(e.to_string()))?;
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
     let rtt_ms: Vec<f64> = r.rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     let rtt_avg_ms = (!rtt_ms.is_empty()).then(|| rtt_ms.iter().sum::<f64>() / rtt_ms.len() as f64);
     Ok(axum::Json(PingAnswer {
         device_id: id,
-        ip: device.ip,
+        ip: device.ip.to_string(),
         alive: r.received > 0,
         sent: r.sent,
         received: r.received,
@@ -201,40 +198,29 @@ pub struct IcmpHistory {
 /// Most points one series may return.
 const MAX_POINTS: i64 = 11_000;
 
+/// `from`/`to`: RFC 3339 or Unix seconds (the Prometheus API's parser, so both read times
+/// the same way).
 fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .and_then(|v| DateTime::from_timestamp_millis((v * 1000.0) as i64))
-        .ok_or_else(|| ApiError::bad_request(Some(field), "must be RFC 3339 or Unix seconds"))
+    let ms = wardflux_tsdb::http::parse_time(field, s)
+        .map_err(|e| ApiError::bad_request(Some(field), e.to_string()))?;
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| ApiError::bad_request(Some(field), "out of range"))
 }
 
-/// `30`, `30s`, `5m`, `1h`, `1d` → seconds.
+/// `step`: seconds or a Prometheus duration (`30s`, `5m`, `1h`), in whole seconds.
 fn parse_step(s: &str) -> Result<i64, ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            Some("step"),
-            "must be seconds or a duration like 30s, 5m, 1h",
-        )
-    };
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 's')) => (&s[..i], 1),
-        Some((i, 'm')) => (&s[..i], 60),
-        Some((i, 'h')) => (&s[..i], 3600),
-        Some((i, 'd')) => (&s[..i], 86_400),
-        _ => (s, 1),
-    };
-    let v: i64 = num.parse().map_err(|_| bad())?;
-    if v <= 0 {
+    if s.parse::<f64>().is_ok_and(|v| v <= 0.0) {
         return Err(wardflux_model::inventory::FieldError::new("step", "must be positive").into());
     }
-    v.checked_mul(mult).ok_or_else(bad)
+    let ms = wardflux_tsdb::http::parse_duration("step", s)
+        .map_err(|e| ApiError::bad_request(Some("step"), e.to_string()))?;
+    Ok((ms / 1000).max(1))
 }
 
 /// A device's RTT, loss, availability and up/down history, plus its state changes.
+/// `ping_availability` is 0 or 1 per check; each point here is its average over the step
+/// (a fraction of checks answered). As a percentage over any window in PromQL:
+/// `avg_over_time(ping_availability{device_id="..."}[1h]) * 100`.
 #[utoipa::path(get, path = "/api/v1/monitoring/icmp/history/{device_id}", tag = "monitoring",
     params(("device_id" = uuid::Uuid, Path), HistoryParams),
     responses((status = 200, body = IcmpHistory), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -273,10 +259,7 @@ pub async fn history(
         .into());
     }
     st.store.get_device(device_id).await?;
-    let tsdb = st
-        .tsdb
-        .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("the metric store is not running".into()))?;
+    let tsdb = st.services.get::<Arc<dyn MetricStore>>()?;
     let id = device_id.to_string();
     let series = |metric: &'static str, agg: Aggregation| {
         let q = RangeQuery {
@@ -289,11 +272,12 @@ pub async fn history(
             step_ms: step_s * 1000,
             agg,
         };
+        let tsdb = Arc::clone(&tsdb);
         async move {
             let r = tsdb
                 .range(&q)
                 .await
-                .map_err(|e| ApiError::Unexpected(e.to_string()))?;
+                .map_err(|e| ApiError::Unexpected(e.into()))?;
             // A device has one series per metric, unless its IP or name changed in the
             // range: merge them by time.
             let mut pts: Vec<(i64, f64)> = r.into_iter().flat_map(|s| s.points).collect();
@@ -331,4 +315,12 @@ pub async fn history(
         up,
         state_changes,
     }))
+}
+
+/// This module's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(ping_device))
+        .routes(routes!(history))
 }

@@ -8,9 +8,10 @@ use wardflux_model::MonitoringMode;
 use wardflux_model::inventory::{MonitoringProfile, SnmpCredential, SnmpCredentialInput};
 
 use crate::auth::{Admin, Viewer};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The active monitoring profile.
 #[utoipa::path(get, path = "/api/v1/monitoring/profile", tag = "monitoring",
@@ -28,14 +29,22 @@ pub struct SetMode {
     pub mode: MonitoringMode,
 }
 
-/// Switch the monitoring mode: zabbix, standalone or hybrid.
+/// Switch the monitoring mode. Only `standalone` runs today; `zabbix` and `hybrid` are
+/// planned and answer 501 (nothing is stored) until the Zabbix data source lands.
 #[utoipa::path(put, path = "/api/v1/monitoring/profile", tag = "monitoring", request_body = SetMode,
-    responses((status = 200, body = MonitoringProfile), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = MonitoringProfile), (status = 400, body = ErrorBody),
+        (status = 501, body = ErrorBody, description = "mode not implemented yet")))]
 pub async fn put_profile(
     State(st): State<AppState>,
     Admin(me): Admin,
     Json(req): Json<SetMode>,
 ) -> ApiResult<axum::Json<MonitoringProfile>> {
+    if req.mode != MonitoringMode::Standalone {
+        return Err(ApiError::NotImplemented(format!(
+            "mode {}: the Zabbix data source is not built yet; only standalone runs",
+            req.mode.as_str()
+        )));
+    }
     Ok(axum::Json(
         st.store.set_monitoring_mode(&me.actor(), req.mode).await?,
     ))
@@ -88,4 +97,12 @@ pub async fn delete_credential(
 ) -> ApiResult<StatusCode> {
     st.store.delete_snmp_credential(&me.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This module's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_profile, put_profile))
+        .routes(routes!(list_credentials, create_credential))
+        .routes(routes!(get_credential, delete_credential))
 }

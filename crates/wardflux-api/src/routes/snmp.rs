@@ -16,6 +16,7 @@ use crate::auth::Operator;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// A typed failure: timeout, auth_failure, unknown_user, unknown_engine_id,
 /// not_in_time_window, decryption_error, error_status, io, ...
@@ -144,23 +145,16 @@ async fn prepare(
             })?,
     };
     let secrets = st.store.snmp_secrets(cred.id).await?;
-    let ip: std::net::IpAddr = device
-        .ip
-        .parse()
-        .map_err(|_| ApiError::Unexpected(format!("stored ip {:?} does not parse", device.ip)))?;
+    let ip = device.ip;
     let mut target = Target::from_model(SocketAddr::new(ip, port), &cred, &secrets)
-        .map_err(|e| ApiError::Unexpected(format!("stored credential is unusable: {e}")))?;
+        .map_err(|e| ApiError::Unexpected(format!("stored credential is unusable: {e}").into()))?;
     target.timeout = Duration::from_millis(timeout_ms);
     target.retries = retries;
-    let client = st
-        .services
-        .snmp
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("the SNMP engine is not running".into()))?;
+    let client = st.services.get::<SnmpClient>()?;
     Ok(Prepared {
         client,
         target,
-        ip: device.ip,
+        ip: device.ip.to_string(),
         credential_id: cred.id,
     })
 }
@@ -261,4 +255,11 @@ pub async fn poll(
         varbinds,
         error,
     }))
+}
+
+/// This module's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(test))
+        .routes(routes!(poll))
 }

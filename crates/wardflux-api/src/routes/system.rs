@@ -10,29 +10,46 @@ use wardflux_model::inventory::{AuditEntry, Page};
 use crate::auth::{Admin, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
-use crate::state::AppState;
+use crate::state::{AppState, ComponentHealth, HealthStatus};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// ok, or degraded when the configuration store does not answer.
+    /// `ok` when every component is up; `degraded` when one is down or disabled.
     pub status: &'static str,
+    /// The configuration store's backend: sqlite or postgres.
     pub store: &'static str,
     pub version: &'static str,
+    /// Each component (store, metric store, each monitor and engine) with its state.
+    pub components: Vec<ComponentHealth>,
 }
 
-/// Liveness and readiness; no authentication (for load balancers).
-#[utoipa::path(get, path = "/healthz", tag = "system",
+/// Health of the server and each of its components; no authentication (for load
+/// balancers). 503 only when the configuration store does not answer.
+#[utoipa::path(get, path = "/healthz", tag = "system", operation_id = "get_health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
-    let ok = tokio::time::timeout(std::time::Duration::from_millis(800), st.store.ping())
+    let store_ok = tokio::time::timeout(std::time::Duration::from_millis(800), st.store.ping())
         .await
         .is_ok_and(|r| r.is_ok());
+    let mut components = vec![ComponentHealth {
+        name: "store".into(),
+        status: if store_ok {
+            HealthStatus::Up
+        } else {
+            HealthStatus::Down
+        },
+        detail: (!store_ok).then(|| "the configuration database does not answer".into()),
+    }];
+    components.extend(st.services.health().await);
+    let all_up = components.iter().all(|c| c.status == HealthStatus::Up);
     let body = Health {
-        status: if ok { "ok" } else { "degraded" },
+        status: if all_up { "ok" } else { "degraded" },
         store: st.store.backend(),
         version: env!("CARGO_PKG_VERSION"),
+        components,
     };
-    let code = if ok {
+    let code = if store_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -80,4 +97,12 @@ pub async fn audit(
     Ok(axum::Json(
         st.store.list_audit(limit, p.offset.unwrap_or(0)).await?,
     ))
+}
+
+/// This module's routes and their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(audit))
 }

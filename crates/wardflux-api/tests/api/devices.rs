@@ -186,7 +186,7 @@ async fn bad_input_on_every_field() {
         ),
         (
             json!({"name": "x", "ip": "127.0.0.1", "source": "nagios"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "source",
         ),
         (

@@ -97,10 +97,15 @@ pub async fn spawn_app() -> TestApp {
     );
     let mut state = AppState::new(store.clone());
     state.metrics = Some(metrics_handle());
-    state.tsdb = Some(tsdb.clone());
-    state.services.pinger = Some(pinger);
-    state.services.icmp = Some(icmp.clone());
-    state.services.snmp = Some(wardflux_snmp::SnmpClient::new(Default::default()));
+    let mut services = wardflux_api::state::Services::new();
+    services.insert("metric store", tsdb.clone());
+    services.insert("pinger", pinger);
+    services.insert("icmp monitor", icmp.clone());
+    services.insert(
+        "snmp engine",
+        wardflux_snmp::SnmpClient::new(Default::default()),
+    );
+    state.services = std::sync::Arc::new(services);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -139,14 +144,9 @@ struct Recorder(Store);
 #[async_trait::async_trait]
 impl wardflux_collect::icmp::StateRecorder for Recorder {
     async fn record(&self, c: wardflux_collect::icmp::StateChange) {
+        let (from, to) = c.shown_states();
         self.0
-            .record_status_change(
-                c.device_id,
-                c.from.as_str(),
-                c.to.as_str(),
-                c.since,
-                Some("icmp".into()),
-            )
+            .record_status_change(c.device_id, from, to, c.since, Some("icmp".into()))
             .await
             .unwrap();
     }

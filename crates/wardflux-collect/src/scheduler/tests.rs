@@ -7,32 +7,44 @@ use std::sync::atomic::AtomicUsize;
 
 type Log = Arc<Mutex<Vec<(u32, Instant)>>>;
 
-fn recording_job(key: u32, interval: Duration, log: &Log, busy: Duration) -> JobSpec<u32> {
+/// A scheduler with one job kind, `rec`, whose runs append (job number, start) to `log`
+/// and then stay busy for the payload's `busy_ms`.
+fn recording_scheduler(name: &str, log: &Log) -> Scheduler {
+    let s = Scheduler::new(name);
     let log = Arc::clone(log);
-    JobSpec {
-        key,
-        interval,
-        run: Arc::new(move || {
+    s.register(
+        "rec",
+        Arc::new(move |job: &Job| -> BoxFuture<'static, ()> {
             let log = Arc::clone(&log);
+            let n = job.id.device_id.as_u128() as u32;
+            let busy = Duration::from_millis(job.payload["busy_ms"].as_u64().unwrap_or(0));
             Box::pin(async move {
-                log.lock().unwrap().push((key, Instant::now()));
+                log.lock().unwrap().push((n, Instant::now()));
                 if !busy.is_zero() {
                     tokio::time::sleep(busy).await;
                 }
             })
         }),
-    }
+    );
+    s
+}
+
+fn recording_job(n: u32, interval: Duration, busy: Duration) -> Job {
+    let mut job = Job::new("rec", Uuid::from_u128(n.into()), interval);
+    job.payload = serde_json::json!({ "busy_ms": busy.as_millis() as u64 });
+    job
 }
 
 #[tokio::test(start_paused = true)]
 async fn first_runs_are_spread_across_the_interval() {
     let log: Log = Arc::default();
     let t0 = Instant::now();
-    let s = Scheduler::new("spread");
+    let s = recording_scheduler("spread", &log);
     let interval = Duration::from_secs(10);
     s.apply(
+        "rec",
         (0..1000)
-            .map(|k| recording_job(k, interval, &log, Duration::ZERO))
+            .map(|k| recording_job(k, interval, Duration::ZERO))
             .collect(),
     );
     tokio::time::sleep(interval).await;
@@ -60,18 +72,15 @@ async fn first_runs_are_spread_across_the_interval() {
 async fn runs_at_fixed_rate_on_a_stable_phase() {
     let log: Log = Arc::default();
     let t0 = Instant::now();
-    let s = Scheduler::new("rate");
+    let s = recording_scheduler("rate", &log);
     let interval = Duration::from_secs(1);
-    s.apply(vec![recording_job(
-        7,
-        interval,
-        &log,
-        Duration::from_millis(300),
-    )]);
+    let job = recording_job(7, interval, Duration::from_millis(300));
+    let id = job.id.clone();
+    s.apply("rec", vec![job]);
     tokio::time::sleep(Duration::from_millis(10_500)).await;
     let times: Vec<Instant> = log.lock().unwrap().iter().map(|e| e.1).collect();
     assert!(times.len() >= 10, "{}", times.len());
-    let phase = phase_of(&7u32, interval, DEFAULT_GRANULARITY);
+    let phase = phase_of(&id, interval, DEFAULT_GRANULARITY);
     assert_eq!(phase.as_nanos() % 10_000_000, 0, "on the 10 ms grid");
     assert_eq!(times[0] - t0, phase);
     for w in times.windows(2) {
@@ -86,10 +95,9 @@ async fn a_running_job_is_not_started_again_and_skips_are_counted() {
     let max_active = Arc::new(AtomicUsize::new(0));
     let s = Scheduler::new("overlap");
     let (a, m) = (Arc::clone(&active), Arc::clone(&max_active));
-    s.apply(vec![JobSpec {
-        key: 1u32,
-        interval: Duration::from_secs(1),
-        run: Arc::new(move || {
+    s.register(
+        "slow",
+        Arc::new(move |_: &Job| -> BoxFuture<'static, ()> {
             let (a, m) = (Arc::clone(&a), Arc::clone(&m));
             Box::pin(async move {
                 let now = a.fetch_add(1, Ordering::SeqCst) + 1;
@@ -98,7 +106,11 @@ async fn a_running_job_is_not_started_again_and_skips_are_counted() {
                 a.fetch_sub(1, Ordering::SeqCst);
             })
         }),
-    }]);
+    );
+    s.apply(
+        "slow",
+        vec![Job::new("slow", Uuid::nil(), Duration::from_secs(1))],
+    );
     tokio::time::sleep(Duration::from_secs(30)).await;
     let st = s.stats();
     assert_eq!(
@@ -118,22 +130,28 @@ async fn a_running_job_is_not_started_again_and_skips_are_counted() {
 #[tokio::test(start_paused = true)]
 async fn apply_hot_reloads_the_job_set() {
     let log: Log = Arc::default();
-    let s = Scheduler::new("reload");
+    let s = recording_scheduler("reload", &log);
     let sec = Duration::from_secs(1);
-    s.apply(vec![
-        recording_job(1, sec, &log, Duration::ZERO),
-        recording_job(2, sec, &log, Duration::ZERO),
-    ]);
+    s.apply(
+        "rec",
+        vec![
+            recording_job(1, sec, Duration::ZERO),
+            recording_job(2, sec, Duration::ZERO),
+        ],
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
     let count = |k: u32| log.lock().unwrap().iter().filter(|e| e.0 == k).count();
     assert_eq!((count(1), count(2)), (5, 5));
 
     // Drop job 2, slow job 1 to 2 s, add job 3.
     let two = 2 * sec;
-    s.apply(vec![
-        recording_job(1, two, &log, Duration::ZERO),
-        recording_job(3, sec, &log, Duration::ZERO),
-    ]);
+    s.apply(
+        "rec",
+        vec![
+            recording_job(1, two, Duration::ZERO),
+            recording_job(3, sec, Duration::ZERO),
+        ],
+    );
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(count(2), 5, "removed job stopped");
     assert_eq!(count(3), 10);
@@ -147,10 +165,13 @@ async fn apply_hot_reloads_the_job_set() {
         .filter(|e| e.0 == 3)
         .map(|e| e.1)
         .collect();
-    s.apply(vec![
-        recording_job(1, two, &log, Duration::ZERO),
-        recording_job(3, sec, &log, Duration::ZERO),
-    ]);
+    s.apply(
+        "rec",
+        vec![
+            recording_job(1, two, Duration::ZERO),
+            recording_job(3, sec, Duration::ZERO),
+        ],
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after: Vec<Instant> = log
         .lock()
@@ -168,14 +189,16 @@ async fn lag_and_skips_are_exported_through_the_metrics_facade() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let s = metrics::with_local_recorder(&recorder, || Scheduler::<u32>::new("facade"));
     let log: Log = Arc::default();
-    s.apply(vec![recording_job(
-        1,
-        Duration::from_secs(1),
-        &log,
-        Duration::from_millis(1500),
-    )]);
+    let s = metrics::with_local_recorder(&recorder, || recording_scheduler("facade", &log));
+    s.apply(
+        "rec",
+        vec![recording_job(
+            1,
+            Duration::from_secs(1),
+            Duration::from_millis(1500),
+        )],
+    );
     tokio::time::sleep(Duration::from_secs(6)).await;
     let mut seen = HashMap::new();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
@@ -207,6 +230,40 @@ async fn lag_and_skips_are_exported_through_the_metrics_facade() {
         seen["wardflux_scheduler_jobs"],
         DebugValue::Gauge(1.0.into())
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn kinds_keep_their_own_job_sets_and_jobs_round_trip_as_data() {
+    let log: Log = Arc::default();
+    let s = recording_scheduler("kinds", &log);
+    let other: Log = Arc::default();
+    let o = Arc::clone(&other);
+    s.register(
+        "other",
+        Arc::new(move |job: &Job| -> BoxFuture<'static, ()> {
+            o.lock()
+                .unwrap()
+                .push((job.id.device_id.as_u128() as u32, Instant::now()));
+            Box::pin(async {})
+        }),
+    );
+    let sec = Duration::from_secs(1);
+    s.apply("rec", vec![recording_job(1, sec, Duration::ZERO)]);
+    s.apply("other", vec![Job::new("other", Uuid::from_u128(9), sec)]);
+    // A job of a kind nobody registered is ignored, not run by someone else's runner.
+    s.apply("nobody", vec![Job::new("nobody", Uuid::from_u128(5), sec)]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Replacing the `other` set with nothing leaves `rec` running.
+    s.apply("other", Vec::new());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(log.lock().unwrap().len(), 6);
+    assert_eq!(other.lock().unwrap().len(), 3);
+    assert!(log.lock().unwrap().iter().all(|e| e.0 == 1));
+
+    let job = recording_job(4, sec, Duration::from_millis(20));
+    let json = serde_json::to_string(&job).unwrap();
+    assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
+    assert!(json.contains("\"kind\":\"rec\""), "{json}");
 }
 
 #[test]

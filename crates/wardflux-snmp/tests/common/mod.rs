@@ -136,6 +136,13 @@ pub const PRIVS: &[&str] = &["DES", "AES", "AES-192", "AES-256", "AES-192-C", "A
 pub const AUTH_PASS: &str = "authpass123";
 pub const PRIV_PASS: &str = "privpass123";
 
+/// net-snmp's arguments for an authPriv `user` with protocols `a`/`x` and the test passwords.
+pub fn v3_args<'a>(user: &'a str, a: &'a str, x: &'a str) -> Vec<&'a str> {
+    vec![
+        "-v3", "-l", "authPriv", "-u", user, "-a", a, "-A", AUTH_PASS, "-x", x, "-X", PRIV_PASS,
+    ]
+}
+
 /// v3 user name for an auth/priv pair, e.g. `u_SHA256_AES256C`.
 pub fn user_for(a: &str, x: &str) -> String {
     format!("u_{}_{}", a.replace('-', ""), x.replace('-', ""))
@@ -168,6 +175,11 @@ const VOLATILE: &[&str] = &[
 /// net-snmp snmpd on 127.0.0.1:<free port>: v2c `public` (full view), v2c `stable` (volatile
 /// subtrees excluded), v1 `public`, and a v3 authPriv user for every auth/priv pair.
 pub fn snmpd() -> Daemon {
+    snmpd_with("")
+}
+
+/// [`snmpd`] with `extra` appended to its configuration (e.g. a `pass` script).
+pub fn snmpd_with(extra: &str) -> Daemon {
     let bin = require("snmpd");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -196,6 +208,7 @@ pub fn snmpd() -> Daemon {
     conf.push_str(&format!("exactEngineID {ENGINE_ID}\n"));
     conf.push_str("createUser authonly SHA-256 authpass123\nrouser authonly auth -V stable\n");
     conf.push_str("createUser noauth\nrouser noauth noauth -V stable\n");
+    conf.push_str(extra);
     std::fs::write(dir.path().join("snmpd-test.conf"), conf).unwrap();
     std::fs::create_dir_all(dir.path().join("persist")).unwrap();
     let mut child = spawn_snmpd(&bin, dir.path(), port);
@@ -310,10 +323,10 @@ pub const RECORDINGS: &[(&str, &str)] = &[
 
 /// snmpsim serving the shipped recordings (community = name in [`RECORDINGS`]) plus
 /// `extra` files (name, contents) on 127.0.0.1:<free port>. v3 users (the context name
-/// selects the recording): `simauth` (SHA-512, authNoPriv), `simblmt` (SHA-256/AES-256
-/// Blumenthal) and `simreeder` (SHA/AES-256 Reeder = Cisco). The two authPriv users are not
-/// usable by wardflux yet: snmpsim (pysnmp) pads AES plaintext to 16 octets and async-snmp
-/// 0.18.1 rejects trailing octets after a decrypted AES scoped PDU (net-snmp ignores them).
+/// selects the recording): `simauth` (SHA-512, authNoPriv), and authPriv `simaes` (SHA/AES),
+/// `simblmt` (SHA-256/AES-256 Blumenthal) and `simreeder` (SHA/AES-256 Reeder = Cisco).
+/// snmpsim (pysnmp) pads the AES plaintext to 16 octets: the authPriv users need the patched
+/// async-snmp (`patches/async-snmp`).
 pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
     let bin = require("snmpsimd");
     let dir = tempfile::tempdir().unwrap();
@@ -358,6 +371,11 @@ pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
             "--logging-method=null",
             "--process-user=nobody",
             "--process-group=nogroup",
+            "--v3-user=simaes",
+            "--v3-auth-key=authpass123",
+            "--v3-auth-proto=SHA",
+            "--v3-priv-key=privpass123",
+            "--v3-priv-proto=AES",
             "--v3-user=simblmt",
             "--v3-auth-key=authpass123",
             "--v3-auth-proto=SHA256",

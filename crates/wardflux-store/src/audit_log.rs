@@ -1,0 +1,53 @@
+//! Reading the audit log (rows are written by `crate::audit` inside each change's transaction).
+
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
+
+use crate::entity::audit_log;
+use crate::{AuditEntry, Page, Store, StoreError};
+
+impl From<audit_log::Model> for AuditEntry {
+    fn from(m: audit_log::Model) -> Self {
+        AuditEntry {
+            id: m.id,
+            at: m.at,
+            actor: m.actor,
+            actor_id: m.actor_id,
+            action: m.action,
+            entity: m.entity,
+            entity_id: m.entity_id,
+            before: m.before,
+            after: m.after,
+        }
+    }
+}
+
+impl Store {
+    /// Newest first.
+    pub async fn list_audit(
+        &self,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        if !(1..=1000).contains(&limit) {
+            return Err(StoreError::invalid("limit", "must be between 1 and 1000"));
+        }
+        crate::check_offset(offset)?;
+        let total = audit_log::Entity::find().count(&self.db).await?;
+        let items = audit_log::Entity::find()
+            .order_by_desc(audit_log::Column::At)
+            .order_by_desc(audit_log::Column::Id)
+            .limit(limit)
+            .offset(offset)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(AuditEntry::from)
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            limit,
+            offset,
+        })
+    }
+}

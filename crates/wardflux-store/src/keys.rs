@@ -1,0 +1,55 @@
+//! Encryption key rotation: every stored secret re-encrypted in one transaction.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
+
+use crate::entity::{notification_channel, snmp_credential};
+use crate::{Actor, Cipher, Store, StoreError, audit};
+
+impl Store {
+    /// Re-encrypts every stored secret under `new` in one transaction, then makes `new` the
+    /// store's key. Returns how many secret values were re-encrypted. If any secret does not
+    /// decrypt with the current key, nothing changes.
+    pub async fn rotate_key(&self, actor: &Actor, new: Cipher) -> Result<u64, StoreError> {
+        let old = self.cipher();
+        let re = |t: &Option<String>| -> Result<Option<String>, StoreError> {
+            t.as_deref()
+                .map(|t| old.decrypt(t).map(|p| new.encrypt(p.expose())))
+                .transpose()
+        };
+        let txn = self.db.begin().await?;
+        let mut n = 0u64;
+        for m in snmp_credential::Entity::find().all(&txn).await? {
+            let (c, a, p) = (
+                re(&m.community_encrypted)?,
+                re(&m.auth_key_encrypted)?,
+                re(&m.priv_key_encrypted)?,
+            );
+            n += [&c, &a, &p].iter().filter(|v| v.is_some()).count() as u64;
+            let mut am = m.into_active_model();
+            am.community_encrypted = Set(c);
+            am.auth_key_encrypted = Set(a);
+            am.priv_key_encrypted = Set(p);
+            am.update(&txn).await?;
+        }
+        for m in notification_channel::Entity::find().all(&txn).await? {
+            let s = re(&m.secret_config_encrypted)?;
+            n += u64::from(s.is_some());
+            let mut am = m.into_active_model();
+            am.secret_config_encrypted = Set(s);
+            am.update(&txn).await?;
+        }
+        audit(
+            &txn,
+            actor,
+            "keys.rotate",
+            "encryption_key",
+            None,
+            None,
+            Some(serde_json::json!({ "reencrypted": n })),
+        )
+        .await?;
+        txn.commit().await?;
+        self.set_cipher(new);
+        Ok(n)
+    }
+}
