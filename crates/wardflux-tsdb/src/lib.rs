@@ -427,7 +427,8 @@ fn all_or(sets: &[Vec<LabelMatcher>]) -> Vec<Vec<LabelMatcher>> {
     }
 }
 
-/// Wraps a store as a collectors' sink.
+/// Wraps a store as a collectors' sink: the one adapter between the collectors' seam
+/// (`MetricSink`) and either backend (`MetricStore::append`).
 pub struct StoreSink(pub Arc<dyn MetricStore>);
 
 #[async_trait::async_trait]

@@ -8,8 +8,8 @@ use super::EmbeddedStore;
 use super::rollup::{ROLLUP_MS, Roll, SeriesRolls, merge_roll, rollup, sort_dedup, to_grid};
 use crate::codec::stream::StreamChunk;
 use crate::{
-    LabelMatcher, Latest, MetricSink, MetricStore, RangeQuery, Sample, SeriesKey, SeriesPoints,
-    SinkError, TsdbError, matches_all, now_ms,
+    LabelMatcher, Latest, MetricStore, RangeQuery, Sample, SeriesKey, SeriesPoints, TsdbError,
+    matches_all, now_ms,
 };
 
 impl EmbeddedStore {
@@ -371,12 +371,5 @@ impl MetricStore for EmbeddedStore {
     async fn flush(&self) -> Result<(), TsdbError> {
         self.dirty.store(true, Ordering::Relaxed);
         self.sync_wal()
-    }
-}
-
-#[async_trait::async_trait]
-impl MetricSink for EmbeddedStore {
-    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
-        self.append_sync(batch).map_err(SinkError::from)
     }
 }

@@ -18,8 +18,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Aggregation, LabelMatcher, Labels, Latest, MetricSink, MetricStore, QueryValue, RangeQuery,
-    Sample, SeriesKey, SeriesPoints, SinkError, TsdbError, VictoriaConfig, now_ms, selector_promql,
+    Aggregation, LabelMatcher, Labels, Latest, MetricStore, QueryValue, RangeQuery, Sample,
+    SeriesKey, SeriesPoints, TsdbError, VictoriaConfig, now_ms, selector_promql,
 };
 
 mod spool;
@@ -541,14 +541,5 @@ impl MetricStore for VictoriaStore {
             )
             .await?;
         parse_query_answer(&v)
-    }
-}
-
-#[async_trait::async_trait]
-impl MetricSink for VictoriaStore {
-    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
-        MetricStore::append(self, batch)
-            .await
-            .map_err(SinkError::from)
     }
 }
