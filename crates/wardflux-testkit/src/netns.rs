@@ -48,6 +48,12 @@ fn run(cmd: &mut Command) {
     );
 }
 
+impl Default for Netns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Netns {
     pub fn new() -> Self {
         require(&[("ip", "iproute2"), ("nft", "nftables")]);
