@@ -111,6 +111,12 @@ async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<Curr
         .ok_or(ApiError::Unauthorized("malformed basic credentials"))?;
     let ip = client_ip(parts);
     state.limiter.check(username, ip)?;
+    if let Some(user) = state.basic_cache.get(username, password) {
+        return Ok(CurrentUser {
+            user,
+            token_id: None,
+        });
+    }
     match state
         .store
         .verify_password(username, &Secret::new(password))
@@ -118,6 +124,7 @@ async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<Curr
     {
         Some(user) => {
             state.limiter.success(username);
+            state.basic_cache.put(username, password, user.clone());
             Ok(CurrentUser {
                 user,
                 token_id: None,
@@ -245,5 +252,82 @@ impl LoginLimiter {
     pub fn success(&self, username: &str) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&format!("u:{}", username.to_lowercase()));
+    }
+}
+
+/// Verified basic-auth credentials, so a client that sends basic auth on every request
+/// (Grafana's Prometheus data source) costs one password hash per [`BasicAuthCache::TTL`],
+/// not one per request (argon2 is slow and memory-hungry by design).
+///
+/// Keyed by SHA-256 of a per-process random key, the username and the password: the
+/// password itself is never kept. Only successful verifications are cached. Any user
+/// change made through this server (password, role, disable, delete) clears the cache;
+/// a change made by another process (the CLI) takes effect within the TTL.
+///
+/// A std mutex: held for one map operation, never across an `.await`.
+pub struct BasicAuthCache {
+    key: [u8; 32],
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (User, std::time::Instant)>>,
+}
+
+impl Default for BasicAuthCache {
+    fn default() -> Self {
+        Self {
+            key: rand::random(),
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
+
+impl BasicAuthCache {
+    /// How long a verified credential is trusted without a new hash.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    /// At most this many credentials are remembered (the map is emptied when full).
+    const MAX: usize = 1024;
+
+    fn digest(&self, username: &str, password: &str) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.key);
+        h.update((username.len() as u64).to_le_bytes());
+        h.update(username.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], (User, std::time::Instant)>>
+    {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self, username: &str, password: &str) -> Option<User> {
+        let d = self.digest(username, password);
+        let mut map = self.lock();
+        match map.get(&d) {
+            Some((u, at)) if at.elapsed() < Self::TTL => Some(u.clone()),
+            Some(_) => {
+                map.remove(&d);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn put(&self, username: &str, password: &str, user: User) {
+        let d = self.digest(username, password);
+        let mut map = self.lock();
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(d, (user, std::time::Instant::now()));
+    }
+
+    /// Forgets every credential (after any user change).
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 }

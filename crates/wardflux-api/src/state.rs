@@ -25,6 +25,8 @@ pub struct AppState {
     pub store: Store,
     /// Failed-login throttling, shared by the login route and basic auth.
     pub limiter: Arc<LoginLimiter>,
+    /// Recently verified basic-auth credentials (see `BasicAuthCache`).
+    pub basic_cache: Arc<crate::auth::BasicAuthCache>,
     /// Renders the process-wide metrics registry for `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     /// Whether to mark the session cookie `Secure` (when served behind TLS).
@@ -41,6 +43,7 @@ impl AppState {
         Self {
             store,
             limiter: Arc::new(LoginLimiter::default()),
+            basic_cache: Arc::new(crate::auth::BasicAuthCache::default()),
             metrics: None,
             secure_cookies: false,
             session_ttl: chrono::Duration::hours(12),

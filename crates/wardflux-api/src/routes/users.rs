@@ -88,11 +88,12 @@ pub async fn update_user(
             message: "you cannot demote or disable yourself".into(),
         });
     }
-    Ok(axum::Json(
-        st.store
-            .update_user(&me.actor(), id, req.role, req.disabled)
-            .await?,
-    ))
+    let u = st
+        .store
+        .update_user(&me.actor(), id, req.role, req.disabled)
+        .await?;
+    st.basic_cache.clear();
+    Ok(axum::Json(u))
 }
 
 /// Delete a user.
@@ -110,6 +111,7 @@ pub async fn delete_user(
         });
     }
     st.store.delete_user(&me.actor(), id).await?;
+    st.basic_cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,6 +133,8 @@ pub async fn set_password(
     st.store
         .set_password(&me.actor(), id, &req.password)
         .await?;
+    // The old password must stop working at once, also for basic auth.
+    st.basic_cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -159,6 +159,62 @@ async fn basic_auth_works_for_scrapers() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Basic auth is verified once and then cached (one argon2 hash per credential, not per
+/// request), but a cached credential dies with a password change or a disabled account.
+#[tokio::test]
+async fn cached_basic_auth_is_dropped_on_password_change_and_disable() {
+    let app = spawn_app().await;
+    let me = |pw: &'static str| {
+        let (c, url) = (app.client.clone(), app.url("/api/v1/auth/me"));
+        async move {
+            c.get(url)
+                .basic_auth("viewer", Some(pw))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Verified, then served from the cache (many requests, the same answer).
+    for _ in 0..20 {
+        assert_eq!(me(ADMIN_PW).await, StatusCode::OK);
+    }
+    let id = app
+        .store
+        .user_by_username("viewer")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (s, _) = app
+        .put(
+            &format!("/api/v1/users/{id}/password"),
+            json!({"password": "a-new-password-2"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        me(ADMIN_PW).await,
+        StatusCode::UNAUTHORIZED,
+        "old password cached"
+    );
+    assert_eq!(me("a-new-password-2").await, StatusCode::OK);
+    let r = app
+        .req(
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &app.admin,
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        me("a-new-password-2").await,
+        StatusCode::UNAUTHORIZED,
+        "disabled user cached"
+    );
+}
+
 #[tokio::test]
 async fn logout_revokes_the_session() {
     let app = spawn_app().await;
