@@ -129,7 +129,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Subscribers of samples and state changes are added to these fan-outs. The alert
     // engine taps both: it wraps the metric store's sink (each written batch re-evaluates
     // the rules it touches) and hears device state changes after the history writer.
-    let alerts = crate::services::start_alerts(store.clone(), tsdb.clone(), cancel.clone()).await?;
+    let mut running = crate::services::Running::new(cancel.clone());
+    let alerts = crate::services::start_alerts(&mut running, store.clone(), tsdb.clone()).await?;
     let sink = wardflux_model::FanoutSink::new().with(std::sync::Arc::new(
         wardflux_alert::driver::AlertSink::new(
             wardflux_tsdb::StoreSink(tsdb.clone()),
@@ -143,7 +144,6 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .with(std::sync::Arc::new(crate::services::AlertRecorder(
             alerts.clone(),
         )));
-    let mut running = crate::services::Running::new(cancel.clone());
     // Samples imported through the API reach the alert engine too.
     let api_tsdb: std::sync::Arc<dyn wardflux_tsdb::MetricStore> = std::sync::Arc::new(
         wardflux_alert::driver::AlertMetricStore::new(tsdb.clone(), alerts.clone()),

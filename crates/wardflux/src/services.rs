@@ -173,17 +173,17 @@ impl StateRecorder for AlertRecorder {
 
 /// Starts the alert engine (restoring its state from the store) and the outbox worker.
 pub async fn start_alerts(
+    running: &mut Running,
     store: Store,
     tsdb: Arc<dyn MetricStore>,
-    cancel: CancellationToken,
 ) -> anyhow::Result<AlertHandle> {
     let notifier = Notifier::new(Duration::from_secs(10))?;
     let worker = OutboxWorker::new(store.clone(), notifier, OutboxConfig::default());
     let (driver, handle) =
         AlertDriver::new(store, tsdb, DriverConfig::default(), worker.waker()).await?;
-    // Started before `Running` exists; they stop on the same token.
-    tokio::spawn(worker.run(cancel.clone()));
-    tokio::spawn(driver.run(cancel));
+    let cancel = running.cancel.clone();
+    running.spawn("alert outbox", worker.run(cancel.clone()));
+    running.spawn("alert engine", driver.run(cancel));
     Ok(handle)
 }
 
