@@ -14,7 +14,8 @@ log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
 PKGS="postgresql snmpd snmp snmpsim victoria-metrics fping nftables iproute2 iputils-ping
-      prometheus-snmp-exporter curl procps python3 python3-cryptography python3-aiosmtpd openssl"
+      prometheus-snmp-exporter curl procps python3 python3-cryptography python3-aiosmtpd openssl
+      make gcc"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
