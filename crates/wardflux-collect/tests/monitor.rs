@@ -112,6 +112,12 @@ async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) 
     }
 }
 
+/// The monitor updates a device's status before it hands the change to the recorder (an
+/// await later), so a test that reads the recorder waits for both.
+fn settled(r: &Rig, id: Uuid, state: DeviceState) -> bool {
+    state_of(&r.mon, id) == state && r.rec.of(id).last().map(|c| c.to) == Some(state)
+}
+
 fn state_of(m: &IcmpMonitor, id: Uuid) -> DeviceState {
     m.status(id).unwrap().state
 }
@@ -127,14 +133,14 @@ async fn up_down_up_with_the_right_timestamps() {
     let id = a.device_id;
     r.mon.apply_targets(vec![a]);
     wait_for("a up", Duration::from_secs(5), || {
-        state_of(&r.mon, id) == DeviceState::Up
+        settled(&r, id, DeviceState::Up)
     })
     .await;
 
     let killed: DateTime<Utc> = Utc::now();
     r.ns.kill("127.6.0.2");
     wait_for("a down", Duration::from_secs(10), || {
-        state_of(&r.mon, id) == DeviceState::Down
+        settled(&r, id, DeviceState::Down)
     })
     .await;
     let down = r.rec.of(id).pop().unwrap();
@@ -163,7 +169,7 @@ async fn up_down_up_with_the_right_timestamps() {
     let revived = Utc::now();
     r.ns.revive("127.6.0.2");
     wait_for("a up again", Duration::from_secs(5), || {
-        state_of(&r.mon, id) == DeviceState::Up
+        settled(&r, id, DeviceState::Up)
     })
     .await;
     let up = r.rec.of(id).pop().unwrap();
@@ -275,7 +281,7 @@ async fn flapping_is_detected_suppressed_and_cleared() {
     );
     // Stable for a whole window: flapping clears with the settled state.
     wait_for("flapping cleared", window + Duration::from_secs(4), || {
-        !r.mon.status(id).unwrap().flapping
+        !r.mon.status(id).unwrap().flapping && r.rec.of(id).len() == 5
     })
     .await;
     let last = r.rec.of(id).pop().unwrap();
@@ -301,7 +307,7 @@ async fn already_down_at_start_samples_ping_now_and_reload() {
     r.mon.apply_targets(vec![d.clone(), e.clone()]);
     assert_eq!(state_of(&r.mon, did), DeviceState::Unknown);
     wait_for("d down, e up", Duration::from_secs(5), || {
-        state_of(&r.mon, did) == DeviceState::Down && state_of(&r.mon, eid) == DeviceState::Up
+        settled(&r, did, DeviceState::Down) && settled(&r, eid, DeviceState::Up)
     })
     .await;
     let dc = r.rec.of(did);
@@ -418,7 +424,7 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
     let id = g.device_id;
     r.mon.apply_targets(vec![g]);
     wait_for("g up", Duration::from_secs(5), || {
-        state_of(&r.mon, id) == DeviceState::Up
+        settled(&r, id, DeviceState::Up)
     })
     .await;
     // The check's 2 packets and the first 2 confirmation probes are dropped.
@@ -442,7 +448,7 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
 
     r.ns.kill("127.6.0.8");
     wait_for("g down", Duration::from_secs(10), || {
-        state_of(&r.mon, id) == DeviceState::Down
+        settled(&r, id, DeviceState::Down)
     })
     .await;
     let down = r.rec.of(id).pop().unwrap();
