@@ -7,11 +7,15 @@
 pub mod alerts;
 pub mod events;
 pub mod inventory;
+pub mod items;
 pub mod metrics;
 pub mod snmp;
 
 pub use events::{
     DeviceState, FanoutRecorder, InventoryEvent, StateChange, StateRecorder, TransitionKind,
+};
+pub use items::{
+    DiscoverySpec, ItemSpec, ItemState, ItemStatus, PollPlan, Preprocess, RowFilter, ValueType,
 };
 pub use metrics::{FanoutSink, Labels, MetricSink, Sample, SinkError};
 
