@@ -28,7 +28,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use wardflux_model::alerts::{Alert, AlertRule, AlertState, MaintenanceWindow, NotificationKind};
 use wardflux_model::inventory::DeviceQuery;
-use wardflux_model::{Labels, MetricSink, Sample, SinkError};
+use wardflux_model::{
+    DeviceState, Labels, MetricSink, ReachabilityProbe, Sample, SinkError, StateChange,
+    StateRecorder, TransitionKind,
+};
 use wardflux_store::alerts::{OutboxInput, RuleQuery};
 use wardflux_store::{Store, StoreError};
 use wardflux_tsdb::{MetricStore, QueryValue};
@@ -100,15 +103,41 @@ pub struct DeviceEvent {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug)]
+/// A completed ICMP check of a device, read from the samples it wrote.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Checked {
+    pub device_id: Uuid,
+    /// The check's start.
+    pub at: DateTime<Utc>,
+    /// The confirmed state after the check (`ping_up`): `Some(false)` when down. The state
+    /// change itself reaches the driver a moment later through the recorder; reading it here
+    /// too means no decision between the two can take "checked" for "reachable".
+    pub up: Option<bool>,
+}
+
 pub enum Input {
     Touched(Vec<String>),
-    Checked(Vec<(Uuid, DateTime<Utc>)>),
+    Checked(Vec<Checked>),
     Device(DeviceEvent),
     /// Rules, channels, maintenance windows or devices changed.
     Reload,
     /// An alert was resolved by hand.
     Forget(Uuid),
+    /// Who checks parents out of schedule (the ICMP monitor, once it runs).
+    Prober(Arc<dyn ReachabilityProbe>),
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Touched(n) => f.debug_tuple("Touched").field(n).finish(),
+            Self::Checked(c) => f.debug_tuple("Checked").field(c).finish(),
+            Self::Device(e) => f.debug_tuple("Device").field(e).finish(),
+            Self::Reload => f.write_str("Reload"),
+            Self::Forget(id) => f.debug_tuple("Forget").field(id).finish(),
+            Self::Prober(_) => f.write_str("Prober"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +166,28 @@ impl AlertHandle {
     pub fn forget(&self, alert_id: Uuid) {
         self.send(Input::Forget(alert_id));
     }
+    /// Lets the engine check parents now when a child is confirmed down first.
+    pub fn set_prober(&self, prober: Arc<dyn ReachabilityProbe>) {
+        self.send(Input::Prober(prober));
+    }
+}
+
+/// The engine hears of device state changes directly (built-in `Device unreachable` and
+/// `Device flapping` rules, dependency suppression): subscribe the handle to the monitor's
+/// recorder fan-out.
+#[async_trait::async_trait]
+impl StateRecorder for AlertHandle {
+    async fn record(&self, c: StateChange) {
+        self.device(DeviceEvent {
+            device_id: c.device_id,
+            name: c.name,
+            ip: c.ip.to_string(),
+            down: c.to == DeviceState::Down,
+            flapping: c.kind == TransitionKind::FlappingStarted,
+            since: c.since,
+            at: c.at,
+        });
+    }
 }
 
 /// A `MetricSink` that tells the driver what it wrote.
@@ -155,7 +206,7 @@ impl<S> AlertSink<S> {
 impl<S: MetricSink> MetricSink for AlertSink<S> {
     async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
         let mut names = BTreeSet::new();
-        let mut checked = Vec::new();
+        let mut checked: Vec<Checked> = Vec::new();
         for s in &batch {
             if !names.contains(s.metric.as_str()) {
                 names.insert(s.metric.clone());
@@ -164,7 +215,20 @@ impl<S: MetricSink> MetricSink for AlertSink<S> {
                 && let Some(id) = s.labels.get("device_id").and_then(|d| d.parse().ok())
                 && let Some(t) = DateTime::from_timestamp_millis(s.timestamp_ms)
             {
-                checked.push((id, t));
+                checked.push(Checked {
+                    device_id: id,
+                    at: t,
+                    up: None,
+                });
+            }
+        }
+        // One check writes ping_availability and ping_up in one batch.
+        for s in batch.iter().filter(|s| s.metric == "ping_up") {
+            if let Some(c) = checked
+                .iter_mut()
+                .find(|c| s.labels.get("device_id") == Some(c.device_id.to_string().as_str()))
+            {
+                c.up = Some(s.value > 0.5);
             }
         }
         self.inner.append(batch).await?;
@@ -291,6 +355,9 @@ pub struct AlertDriver {
     outbox_wake: Arc<Notify>,
     rx: mpsc::UnboundedReceiver<Input>,
     ticks: u32,
+    prober: Option<Arc<dyn ReachabilityProbe>>,
+    /// When each device was last probed (see [`AlertDriver::probe`]).
+    probed: HashMap<Uuid, DateTime<Utc>>,
 }
 
 fn labels_map(l: &Labels) -> BTreeMap<String, String> {
@@ -325,6 +392,8 @@ impl AlertDriver {
             outbox_wake,
             rx,
             ticks: 0,
+            prober: None,
+            probed: HashMap::new(),
             cfg,
         };
         d.reload(Utc::now()).await?;
@@ -390,11 +459,16 @@ impl AlertDriver {
             match i {
                 Input::Touched(n) => names.extend(n),
                 Input::Checked(c) => {
-                    for (id, at) in c {
-                        let r = self.topo.reach.entry(id).or_default();
-                        r.last_check = Some(r.last_check.map_or(at, |l| l.max(at)));
+                    for c in c {
+                        let r = self.topo.reach.entry(c.device_id).or_default();
+                        r.last_check = Some(r.last_check.map_or(c.at, |l| l.max(c.at)));
+                        if c.up == Some(false) && !r.down {
+                            r.down = true;
+                            r.down_since = Some(c.at);
+                        }
                     }
                 }
+                Input::Prober(p) => self.prober = Some(p),
                 Input::Device(e) => {
                     self.device_event(e);
                     devices_changed = true;
@@ -653,6 +727,28 @@ impl AlertDriver {
             .collect()
     }
 
+    /// Asks the prober to check `devices` now, each at most once per check cycle (a held
+    /// alert is re-decided every tick; one probe per parent is enough for all its children).
+    fn probe(&mut self, now: DateTime<Utc>, devices: &[Uuid]) {
+        let Some(prober) = &self.prober else {
+            return;
+        };
+        let cycle = chrono::Duration::from_std(self.cfg.check_cycle).unwrap_or_default();
+        let due: Vec<Uuid> = devices
+            .iter()
+            .copied()
+            .filter(|d| self.probed.get(d).is_none_or(|at| *at + cycle <= now))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        for d in &due {
+            self.probed.insert(*d, now);
+        }
+        tracing::debug!(devices = ?due, "probing parents before deciding on their children");
+        prober.probe_now(&due);
+    }
+
     /// Decides whether a firing, not yet notified alert goes out now; sets its fields.
     fn decide_firing(
         &mut self,
@@ -676,6 +772,7 @@ impl AlertDriver {
                 Vec::new()
             }
             Decision::Hold { probe, .. } => {
+                self.probe(now, &probe);
                 if !probe.is_empty() {
                     tracing::debug!(alert = %alert.id, ?probe, "held until the parents are checked");
                 }

@@ -3,60 +3,23 @@
 //! rule, acknowledge racing the engine, and a restart that neither forgets nor re-fires.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use wardflux_alert::driver::{AlertDriver, AlertSink, DeviceEvent, DriverConfig, Input};
 use wardflux_alert::notify::Notifier;
 use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
-use wardflux_model::alerts::{AlertRuleInput, AlertState, ChannelInput, ChannelKind, Severity};
+use wardflux_model::alerts::{AlertRuleInput, AlertState, Severity};
 use wardflux_model::inventory::{Actor, DeviceInput};
 use wardflux_model::{Labels, MetricSink, Sample};
 use wardflux_store::Store;
 use wardflux_store::alerts::AlertQuery;
-use wardflux_tsdb::{EmbeddedConfig, MetricStore, StoreSink};
+use wardflux_tsdb::StoreSink;
 
 mod common;
 use common::*;
-
-struct World {
-    store: Store,
-    metrics: Arc<dyn MetricStore>,
-    rx: Receiver,
-    _dir: tempfile::TempDir,
-}
-
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let metrics: Arc<dyn MetricStore> =
-        wardflux_tsdb::embedded::EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
-            .await
-            .unwrap();
-    let rx = Receiver::start(&[]).await;
-    store
-        .create_channel(
-            &Actor::system(),
-            ChannelInput {
-                name: "webhook".into(),
-                kind: ChannelKind::Webhook,
-                config: json!({"url": format!("{}/hook", rx.url)}),
-                enabled: None,
-            },
-        )
-        .await
-        .unwrap();
-    World {
-        store,
-        metrics,
-        rx,
-        _dir: dir,
-    }
-}
 
 async fn add_rule(store: &Store, name: &str, expr: &str, message: Option<&str>) -> Uuid {
     store
@@ -319,30 +282,8 @@ async fn a_down_parent_suppresses_its_children_and_a_restart_fires_nothing_twice
     )
     .await
     .unwrap();
-    let unreachable = w
-        .store
-        .list_alert_rules(&Default::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.builtin.as_deref() == Some("device_unreachable"))
-        .unwrap();
     // The built-in rule is editable: it notifies the webhook.
-    let input = AlertRuleInput {
-        name: unreachable.name.clone(),
-        expression: unreachable.expression.clone(),
-        severity: unreachable.severity,
-        notifications: vec!["webhook".into()],
-        enabled: Some(true),
-        description: None,
-        labels: BTreeMap::new(),
-        message: unreachable.message.clone(),
-        escalation: None,
-    };
-    w.store
-        .update_alert_rule(&a, unreachable.id, input)
-        .await
-        .unwrap();
+    unreachable_notifies_webhook(&w.store).await;
 
     // Explicit times in the recent past: the outbox sends rows as soon as they are due.
     let now = Utc::now() - chrono::Duration::seconds(60);

@@ -105,11 +105,40 @@ pub enum MonitorError {
 }
 
 /// Per-device slot. Its mutexes are std ones: held for a few field updates, never across
-/// an await; checks of one device never overlap (the scheduler guarantees it).
+/// an await.
 struct Device {
     target: Mutex<IcmpTarget>,
     tracker: Mutex<Tracker>,
     last: Mutex<LastCheck>,
+    /// Set while a check of this device runs. The scheduler never overlaps two scheduled
+    /// runs of one job, but an out-of-schedule [`IcmpMonitor::check_now`] could meet one:
+    /// whoever sets the flag checks, the other returns (the running check gives the verdict).
+    checking: std::sync::atomic::AtomicBool,
+}
+
+/// Clears [`Device::checking`] when the check ends, however it ends.
+struct CheckGuard<'a>(&'a Device);
+
+impl Drop for CheckGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .checking
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Device {
+    fn begin_check(&self) -> Option<CheckGuard<'_>> {
+        self.checking
+            .compare_exchange(
+                false,
+                true,
+                std::sync::atomic::Ordering::Acquire,
+                std::sync::atomic::Ordering::Relaxed,
+            )
+            .is_ok()
+            .then_some(CheckGuard(self))
+    }
 }
 
 #[derive(Default, Clone)]
@@ -145,7 +174,9 @@ impl JobRunner for Inner {
         let dev = lock(&self.devices).get(&job.id.device_id).cloned();
         let this = self.self_ref();
         Box::pin(async move {
-            if let (Some(dev), Some(inner)) = (dev, this) {
+            if let (Some(dev), Some(inner)) = (dev, this)
+                && let Some(_guard) = dev.begin_check()
+            {
                 inner.check(&dev).await;
             }
         })
@@ -207,6 +238,7 @@ impl IcmpMonitor {
                         target: Mutex::new(t),
                         tracker: Mutex::new(Tracker::new(self.inner.cfg.state.clone(), now)),
                         last: Mutex::new(LastCheck::default()),
+                        checking: Default::default(),
                     }),
                 };
                 let mut job = Job::new(JOB_KIND, id, interval);
@@ -247,6 +279,20 @@ impl IcmpMonitor {
             .pinger
             .ping(ip, packets, self.inner.cfg.timeout)
             .await?)
+    }
+
+    /// Checks a device now, out of schedule: the same check as a scheduled one (confirmation
+    /// probes, samples, state changes to the recorder). When a check of the device is already
+    /// running, waits for nothing and returns the current status: that check gives the verdict.
+    pub async fn check_now(&self, device_id: Uuid) -> Result<DeviceStatus, MonitorError> {
+        let dev = lock(&self.inner.devices)
+            .get(&device_id)
+            .cloned()
+            .ok_or(MonitorError::UnknownDevice(device_id))?;
+        if let Some(_guard) = dev.begin_check() {
+            self.inner.check(&dev).await;
+        }
+        Ok(dev.status())
     }
 
     /// Scheduler counters (runs, skipped checks, lag).
@@ -378,6 +424,20 @@ impl Inner {
         }
         if let Err(e) = self.sink.append(batch).await {
             tracing::warn!(device = %t.name, error = %e, "ICMP samples not stored");
+        }
+    }
+}
+
+/// Out-of-schedule checks for the alert engine's parent-chain probe: each runs in a task of
+/// its own (a few seconds at most: one check and its confirmation probes), so the caller never
+/// waits; devices not monitored are ignored.
+impl wardflux_model::ReachabilityProbe for IcmpMonitor {
+    fn probe_now(&self, device_ids: &[Uuid]) {
+        for id in device_ids.iter().copied() {
+            let m = self.clone();
+            tokio::spawn(async move {
+                let _ = m.check_now(id).await;
+            });
         }
     }
 }

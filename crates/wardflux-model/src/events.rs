@@ -109,6 +109,14 @@ pub trait StateRecorder: Send + Sync {
     async fn record(&self, change: StateChange);
 }
 
+/// Checks devices' reachability now, out of schedule, and reports the outcome through the
+/// usual path (samples and state changes). The alert engine asks for it when a child is
+/// confirmed down before its parents were checked. Must return at once (spawn the work);
+/// a device already being checked is not checked twice.
+pub trait ReachabilityProbe: Send + Sync {
+    fn probe_now(&self, device_ids: &[Uuid]);
+}
+
 /// Hands each change to every subscriber, in the order they were added.
 #[derive(Clone, Default)]
 pub struct FanoutRecorder {

@@ -12,7 +12,8 @@ pub mod metrics;
 pub mod snmp;
 
 pub use events::{
-    DeviceState, FanoutRecorder, InventoryEvent, StateChange, StateRecorder, TransitionKind,
+    DeviceState, FanoutRecorder, InventoryEvent, ReachabilityProbe, StateChange, StateRecorder,
+    TransitionKind,
 };
 pub use items::{
     DiscoverySpec, ItemSpec, ItemState, ItemStatus, PollPlan, Preprocess, RowFilter, ValueType,

@@ -141,14 +141,17 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .with(std::sync::Arc::new(crate::history::HistoryWriter(
             store.clone(),
         )))
-        .with(std::sync::Arc::new(crate::services::AlertRecorder(
-            alerts.clone(),
-        )));
+        .with(std::sync::Arc::new(alerts.clone()));
     // Samples imported through the API reach the alert engine too.
     let api_tsdb: std::sync::Arc<dyn wardflux_tsdb::MetricStore> = std::sync::Arc::new(
         wardflux_alert::driver::AlertMetricStore::new(tsdb.clone(), alerts.clone()),
     );
-    crate::services::start(&mut running, store.clone(), api_tsdb, sink, recorder);
+    if let Some(monitor) =
+        crate::services::start(&mut running, store.clone(), api_tsdb, sink, recorder)
+    {
+        // A child confirmed down before its parent: the engine has the parent checked now.
+        alerts.set_prober(std::sync::Arc::new(monitor));
+    }
     crate::services::follow_inventory_for_alerts(&mut running, store.clone(), alerts);
     let mut state = AppState::new(store);
     state.metrics = Some(metrics);

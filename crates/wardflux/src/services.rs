@@ -12,17 +12,14 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use wardflux_alert::driver::{AlertDriver, AlertHandle, DeviceEvent, DriverConfig};
+use wardflux_alert::driver::{AlertDriver, AlertHandle, DriverConfig};
 use wardflux_alert::notify::Notifier;
 use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_api::state::Services;
 use wardflux_collect::Scheduler;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
 use wardflux_model::inventory::DeviceSource;
-use wardflux_model::{
-    DeviceState, FanoutRecorder, FanoutSink, MetricSink, MonitoringMode, StateChange,
-    StateRecorder, TransitionKind,
-};
+use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
 use wardflux_store::Store;
 use wardflux_tsdb::MetricStore;
 
@@ -71,13 +68,14 @@ impl Running {
 
 /// Starts the monitoring services. `sink` and `recorder` are the fan-outs the collectors
 /// write to; the caller has already put the metric store and the history writer in them.
+/// Returns the ICMP monitor, unless ICMP is impossible here.
 pub fn start(
     running: &mut Running,
     store: Store,
     tsdb: Arc<dyn MetricStore>,
     sink: FanoutSink,
     recorder: FanoutRecorder,
-) {
+) -> Option<IcmpMonitor> {
     running.services.insert("metric store", tsdb);
     running.services.insert(
         "snmp engine",
@@ -92,7 +90,7 @@ pub fn start(
                 .services
                 .off::<IcmpMonitor>("icmp monitor", why.clone());
             running.services.off::<wardflux_icmp::Pinger>("pinger", why);
-            return;
+            return None;
         }
     };
     let scheduler = Scheduler::new("monitoring");
@@ -107,7 +105,11 @@ pub fn start(
     running.services.insert("pinger", pinger);
     running.services.insert("icmp monitor", monitor.clone());
     let cancel = running.cancel.clone();
-    running.spawn("icmp targets", follow_inventory(store, monitor, cancel));
+    running.spawn(
+        "icmp targets",
+        follow_inventory(store, monitor.clone(), cancel),
+    );
+    Some(monitor)
 }
 
 /// Keeps the ICMP monitor's targets equal to the inventory: reloads on every store event
@@ -150,25 +152,6 @@ async fn icmp_targets(store: &Store) -> Result<Vec<IcmpTarget>, wardflux_store::
             t
         })
         .collect())
-}
-
-/// Hands device state changes to the alert engine (built-in `Device unreachable` and
-/// `Device flapping` rules, dependency suppression).
-pub struct AlertRecorder(pub AlertHandle);
-
-#[async_trait::async_trait]
-impl StateRecorder for AlertRecorder {
-    async fn record(&self, c: StateChange) {
-        self.0.device(DeviceEvent {
-            device_id: c.device_id,
-            name: c.name,
-            ip: c.ip.to_string(),
-            down: c.to == DeviceState::Down,
-            flapping: c.kind == TransitionKind::FlappingStarted,
-            since: c.since,
-            at: c.at,
-        });
-    }
 }
 
 /// Starts the alert engine (restoring its state from the store) and the outbox worker.

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Notify;
 use wardflux_store::{Cipher, Store};
+use wardflux_tsdb::MetricStore;
 
 pub const AIOSMTPD: &str = "/usr/bin/aiosmtpd";
 
@@ -234,4 +235,68 @@ fn make_cert(dir: &Path) -> (PathBuf, PathBuf) {
         .success();
     assert!(ok, "openssl could not make a certificate");
     (c, k)
+}
+
+pub struct World {
+    pub store: Store,
+    pub metrics: Arc<dyn MetricStore>,
+    pub rx: Receiver,
+    pub _dir: tempfile::TempDir,
+}
+
+/// A SQLite store, the embedded metric store and a webhook receiver behind the channel
+/// `webhook`, all in one temp dir.
+pub async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = sqlite_store(dir.path()).await;
+    let metrics: Arc<dyn MetricStore> = wardflux_tsdb::embedded::EmbeddedStore::open(
+        wardflux_tsdb::EmbeddedConfig::new(dir.path().join("tsdb")),
+    )
+    .await
+    .unwrap();
+    let rx = Receiver::start(&[]).await;
+    store
+        .create_channel(
+            &wardflux_model::inventory::Actor::system(),
+            wardflux_model::alerts::ChannelInput {
+                name: "webhook".into(),
+                kind: wardflux_model::alerts::ChannelKind::Webhook,
+                config: serde_json::json!({"url": format!("{}/hook", rx.url)}),
+                enabled: None,
+            },
+        )
+        .await
+        .unwrap();
+    World {
+        store,
+        metrics,
+        rx,
+        _dir: dir,
+    }
+}
+
+/// The built-in `Device unreachable` rule, edited (as an operator would) to notify `webhook`.
+pub async fn unreachable_notifies_webhook(store: &Store) -> wardflux_model::alerts::AlertRule {
+    let rule = store
+        .list_alert_rules(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.builtin.as_deref() == Some("device_unreachable"))
+        .unwrap();
+    let input = wardflux_model::alerts::AlertRuleInput {
+        name: rule.name.clone(),
+        expression: rule.expression.clone(),
+        severity: rule.severity,
+        notifications: vec!["webhook".into()],
+        enabled: Some(true),
+        description: None,
+        labels: Default::default(),
+        message: rule.message.clone(),
+        escalation: None,
+    };
+    store
+        .update_alert_rule(&wardflux_model::inventory::Actor::system(), rule.id, input)
+        .await
+        .unwrap()
 }
