@@ -16,9 +16,9 @@ pub use icmp::{
     DeviceStatus, IcmpMonitor, IcmpMonitorConfig, IcmpTarget, MonitorError, StateChange,
     StateRecorder,
 };
+pub use scheduler::{Job, JobId, JobRunner, Scheduler, StatsSnapshot};
 pub use snmp::{
     DeviceLimits, DiscoveryStatus, PollDevice, PollError, SnmpDeviceStatus, SnmpPoller,
     SnmpPollerConfig,
 };
-pub use scheduler::{Job, JobId, JobRunner, Scheduler, StatsSnapshot};
 pub use state::{DeviceState, StateConfig, Step, Tracker, Transition, TransitionKind};

@@ -385,13 +385,7 @@ impl SnmpPoller {
                     .map(|s| {
                         // Keep the compiled rule when unchanged.
                         old.as_ref()
-                            .and_then(|o| {
-                                lock(&o.cfg)
-                                    .discs
-                                    .iter()
-                                    .find(|x| x.spec == *s)
-                                    .cloned()
-                            })
+                            .and_then(|o| lock(&o.cfg).discs.iter().find(|x| x.spec == *s).cloned())
                             .unwrap_or_else(|| Arc::new(Disc::compile(s.clone())))
                     })
                     .collect();
@@ -446,9 +440,7 @@ impl SnmpPoller {
                     .collect::<Vec<_>>()
             })
             .collect();
-        out.sort_by(|a, b| {
-            (a.device_id, &a.key, &a.labels).cmp(&(b.device_id, &b.key, &b.labels))
-        });
+        out.sort_by(|a, b| (a.device_id, &a.key, &a.labels).cmp(&(b.device_id, &b.key, &b.labels)));
         out
     }
 
@@ -514,7 +506,12 @@ fn jobs_for(device_id: Uuid, cfg: &DeviceCfg, pc: &SnmpPollerConfig) -> Vec<Job>
         .plan
         .items
         .iter()
-        .chain(cfg.plan.discoveries.iter().flat_map(|d| d.prototypes.iter()))
+        .chain(
+            cfg.plan
+                .discoveries
+                .iter()
+                .flat_map(|d| d.prototypes.iter()),
+        )
         .map(|i| i.interval_seconds)
         .filter(|s| *s > 0)
         .collect();
@@ -598,7 +595,12 @@ fn reconcile(slot: &Slot, new: &DeviceCfg) {
         .plan
         .items
         .iter()
-        .chain(new.plan.discoveries.iter().flat_map(|d| d.prototypes.iter()))
+        .chain(
+            new.plan
+                .discoveries
+                .iter()
+                .flat_map(|d| d.prototypes.iter()),
+        )
         .map(|i| (i.id, i))
         .collect();
     lock(&slot.items).retain(|(id, _), rt| match specs.get(id) {
@@ -880,7 +882,9 @@ impl Inner {
                 oids.push(o.clone());
             }
         }
-        let has_counters = wants.iter().any(|w| w.spec.value_type == ValueType::Counter);
+        let has_counters = wants
+            .iter()
+            .any(|w| w.spec.value_type == ValueType::Counter);
         if has_counters && !seen.contains(&uptime_oid) {
             oids.push(uptime_oid.clone());
         }
@@ -944,7 +948,9 @@ impl Inner {
                 let outs = wants
                     .iter()
                     .map(|w| {
-                        let prev = prevs.get(&(w.spec.id, w.row_key())).and_then(|r| r.prev.as_ref());
+                        let prev = prevs
+                            .get(&(w.spec.id, w.row_key()))
+                            .and_then(|r| r.prev.as_ref());
                         evaluate(w, values, &missing, prev, uptime, at_secs)
                     })
                     .collect();
@@ -1070,7 +1076,8 @@ impl Inner {
                 rt.state.error = error;
                 rt.state.last_polled = Some(started);
                 if let Some(v) = finals[i] {
-                    rt.state.last_value = serde_json::Number::from_f64(v).map(serde_json::Value::Number);
+                    rt.state.last_value =
+                        serde_json::Number::from_f64(v).map(serde_json::Value::Number);
                 } else if let Some(t) = o.text {
                     rt.state.last_value = Some(serde_json::Value::String(t));
                 }
@@ -1181,7 +1188,10 @@ fn evaluate(
         return Outcome::fail(ItemStatus::NotSupported, format!("{m} ({oid})"));
     }
     let Some(value) = values.get(oid) else {
-        return Outcome::fail(ItemStatus::Error, format!("no value for {oid} in the answer"));
+        return Outcome::fail(
+            ItemStatus::Error,
+            format!("no value for {oid} in the answer"),
+        );
     };
     let exception = match value {
         Value::NoSuchObject => Some("noSuchObject"),
@@ -1209,10 +1219,7 @@ fn evaluate(
                 other => {
                     return Outcome::fail(
                         ItemStatus::NotSupported,
-                        format!(
-                            "{oid} is a {}, not a counter",
-                            other.type_name()
-                        ),
+                        format!("{oid} is a {}, not a counter", other.type_name()),
                     );
                 }
             };

@@ -133,8 +133,16 @@ fn live_recording() -> String {
     let mut out = String::new();
     for line in shipped_recording("cisco3750").lines() {
         let mut f = line.splitn(3, '|');
-        let (oid, tag, value) = (f.next().unwrap(), f.next().unwrap_or(""), f.next().unwrap_or(""));
-        let last: u64 = oid.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let (oid, tag, value) = (
+            f.next().unwrap(),
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+        );
+        let last: u64 = oid
+            .rsplit('.')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let col = |prefix: &str, cols: &[u32]| {
             cols.iter()
                 .any(|c| oid.starts_with(&format!("{prefix}.{c}.")))
@@ -193,9 +201,21 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 async fn live_recording_gauges_rates_strings_and_hot_reload() {
     let sim = snmpsim(&[("live", &live_recording())]);
     let r = rig(always());
-    let used = item("memory_used_bytes", "1.3.6.1.4.1.9.9.48.1.1.1.5.1", ValueType::Gauge);
-    let free = item("memory_free_bytes", "1.3.6.1.4.1.9.9.48.1.1.1.6.1", ValueType::Gauge);
-    let mut usage = item("memory_usage", "1.3.6.1.4.1.9.9.48.1.1.1.5.1", ValueType::Gauge);
+    let used = item(
+        "memory_used_bytes",
+        "1.3.6.1.4.1.9.9.48.1.1.1.5.1",
+        ValueType::Gauge,
+    );
+    let free = item(
+        "memory_free_bytes",
+        "1.3.6.1.4.1.9.9.48.1.1.1.6.1",
+        ValueType::Gauge,
+    );
+    let mut usage = item(
+        "memory_usage",
+        "1.3.6.1.4.1.9.9.48.1.1.1.5.1",
+        ValueType::Gauge,
+    );
     usage.preprocess = Some(Preprocess::PercentOfSum {
         other: "memory_free_bytes".into(),
     });
@@ -226,8 +246,18 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
     let addr = sim.addr;
     let (ref64, ref32) = tokio::task::spawn_blocking(move || {
         (
-            reference_rate(addr, "live", "1.3.6.1.2.1.31.1.1.1.6.1", Duration::from_secs(2)),
-            reference_rate(addr, "live", "1.3.6.1.2.1.2.2.1.10.60", Duration::from_secs(2)),
+            reference_rate(
+                addr,
+                "live",
+                "1.3.6.1.2.1.31.1.1.1.6.1",
+                Duration::from_secs(2),
+            ),
+            reference_rate(
+                addr,
+                "live",
+                "1.3.6.1.2.1.2.2.1.10.60",
+                Duration::from_secs(2),
+            ),
         )
     })
     .await
@@ -242,7 +272,12 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
     }
 
     // At their interval: one second apart.
-    let ts: Vec<i64> = r.sink.of("hc_in", id).iter().map(|s| s.timestamp_ms).collect();
+    let ts: Vec<i64> = r
+        .sink
+        .of("hc_in", id)
+        .iter()
+        .map(|s| s.timestamp_ms)
+        .collect();
     for w in ts.windows(2) {
         assert!((800..=1300).contains(&(w[1] - w[0])), "poll spacing {ts:?}");
     }
@@ -269,7 +304,10 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
         state(&states, "system_name").last_value,
         Some(serde_json::json!(name_ref))
     );
-    assert!(states.iter().all(|s| s.status == ItemStatus::Ok), "{states:?}");
+    assert!(
+        states.iter().all(|s| s.status == ItemStatus::Ok),
+        "{states:?}"
+    );
 
     // Identity labels; per-poll health samples.
     let s = r.sink.of("hc_in", id).pop().unwrap();
@@ -287,9 +325,17 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
         r.sink.count("hc_in", id) >= before + 2
     })
     .await;
-    let ts: Vec<i64> = r.sink.of("hc_in", id).iter().map(|s| s.timestamp_ms).collect();
+    let ts: Vec<i64> = r
+        .sink
+        .of("hc_in", id)
+        .iter()
+        .map(|s| s.timestamp_ms)
+        .collect();
     for w in ts.windows(2) {
-        assert!((800..=1300).contains(&(w[1] - w[0])), "gap across reload {ts:?}");
+        assert!(
+            (800..=1300).contains(&(w[1] - w[0])),
+            "gap across reload {ts:?}"
+        );
     }
     assert_eq!(r.scheduler.stats().skipped, 0);
 }
@@ -302,21 +348,29 @@ async fn counter32_wrap_gives_a_steady_rate() {
     let sim = snmpsim(&[("wrap", rec)]);
     let r = rig(always());
     let plan = PollPlan {
-        items: vec![item("in_octets", "1.3.6.1.2.1.2.2.1.10.1", ValueType::Counter)],
+        items: vec![item(
+            "in_octets",
+            "1.3.6.1.2.1.2.2.1.10.1",
+            ValueType::Counter,
+        )],
         discoveries: vec![],
     };
     let dev = device(&sim, "wrap", "wrapper", plan);
     let id = dev.device_id;
     r.poller.apply_devices(vec![dev]);
-    // Five rates span more than 4.3 s: at least one wrap.
-    wait_for("5 rates", Duration::from_secs(12), || {
-        r.sink.count("in_octets", id) >= 5
+    // Six rates cover six intervals, more than 4.3 s: at least one wrap.
+    wait_for("6 rates", Duration::from_secs(12), || {
+        r.sink.count("in_octets", id) >= 6
     })
     .await;
     let samples = r.sink.of("in_octets", id);
-    assert!(samples.last().unwrap().timestamp_ms - samples[0].timestamp_ms >= 3_500);
+    assert!(samples.last().unwrap().timestamp_ms - samples[0].timestamp_ms >= 4_500);
     for s in &samples {
-        assert!(close(s.value, 1e9, 0.03), "rate {} (wrap read as a spike or a dip)", s.value);
+        assert!(
+            close(s.value, 1e9, 0.03),
+            "rate {} (wrap read as a spike or a dip)",
+            s.value
+        );
     }
     assert_eq!(r.poller.limits(id).unwrap().counters64, Some(false));
 }
@@ -327,7 +381,11 @@ async fn agent_reboot_gives_no_spike() {
     let r = rig(always());
     // snmpInPkts: snmpd's own Counter32, back to zero when it restarts.
     let plan = PollPlan {
-        items: vec![item("snmp_in_pkts", "1.3.6.1.2.1.11.1.0", ValueType::Counter)],
+        items: vec![item(
+            "snmp_in_pkts",
+            "1.3.6.1.2.1.11.1.0",
+            ValueType::Counter,
+        )],
         discoveries: vec![],
     };
     let dev = device(&agent, "public", "rebooter", plan);
@@ -381,11 +439,21 @@ async fn missing_oids_are_not_supported_and_nothing_else_is_affected() {
     let s2 = r.poller.poll_now(v2.device_id).await.unwrap();
     assert_eq!(state(&s2, "nothing_here").status, ItemStatus::NotSupported);
     assert!(
-        state(&s2, "nothing_here").error.as_deref().unwrap().contains("noSuchObject"),
+        state(&s2, "nothing_here")
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("noSuchObject"),
         "{s2:?}"
     );
     assert_eq!(state(&s2, "no_instance").status, ItemStatus::NotSupported);
-    assert!(state(&s2, "no_instance").error.as_deref().unwrap().contains("noSuchInstance"));
+    assert!(
+        state(&s2, "no_instance")
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("noSuchInstance")
+    );
 
     // v1: noSuchName fails the whole PDU; the poller drops the named OID and asks again.
     let s1 = r.poller.poll_now(v1.device_id).await.unwrap();
@@ -400,7 +468,13 @@ async fn missing_oids_are_not_supported_and_nothing_else_is_affected() {
     }
     for key in ["nothing_here", "no_instance"] {
         assert_eq!(state(&s1, key).status, ItemStatus::NotSupported, "{s1:?}");
-        assert!(state(&s1, key).error.as_deref().unwrap().contains("noSuchName"));
+        assert!(
+            state(&s1, key)
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("noSuchName")
+        );
     }
     assert_eq!(r.sink.count("uptime", v1.device_id), 1);
     assert_eq!(r.sink.count("nothing_here", v1.device_id), 0);
@@ -451,9 +525,15 @@ async fn silent_agent_times_out_and_other_devices_stay_on_time() {
         .collect();
     assert!(ts.len() >= 2, "{ts:?}");
     for w in ts.windows(2) {
-        assert!((800..=1300).contains(&(w[1] - w[0])), "healthy device late: {ts:?}");
+        assert!(
+            (800..=1300).contains(&(w[1] - w[0])),
+            "healthy device late: {ts:?}"
+        );
     }
-    assert_eq!(state(&r.poller.items(Some(idb)), "uptime").status, ItemStatus::Ok);
+    assert_eq!(
+        state(&r.poller.items(Some(idb)), "uptime").status,
+        ItemStatus::Ok
+    );
     assert_eq!(r.scheduler.stats().skipped, 0);
 
     let timeouts = snapshotter
@@ -507,7 +587,11 @@ fn renumbered_recording() -> String {
     let mut out = String::new();
     for line in shipped_recording("cisco3750").lines() {
         let mut f = line.splitn(3, '|');
-        let (oid, tag, value) = (f.next().unwrap(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+        let (oid, tag, value) = (
+            f.next().unwrap(),
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+        );
         let table = ["1.3.6.1.2.1.2.2.1.", "1.3.6.1.2.1.31.1.1.1."]
             .iter()
             .any(|p| oid.starts_with(p) && oid[p.len()..].split('.').count() == 2);
@@ -572,7 +656,11 @@ async fn interface_discovery_filters_rows_and_survives_renumbering() {
         ],
     };
     let plan = PollPlan {
-        items: vec![item("cpu_usage", "1.3.6.1.4.1.9.2.1.57.0", ValueType::Gauge)],
+        items: vec![item(
+            "cpu_usage",
+            "1.3.6.1.4.1.9.2.1.57.0",
+            ValueType::Gauge,
+        )],
         discoveries: vec![disc],
     };
     let mut dev = device(&sim, "cisco3750", "catalyst", plan);
@@ -604,7 +692,10 @@ async fn interface_discovery_filters_rows_and_survives_renumbering() {
         let n: u32 = name.strip_prefix("Fa3/0/").unwrap().parse().unwrap();
         assert!((1..40).contains(&n), "{name}");
         assert!(l.get("ifDescr").is_some() && l.get("ifType") == Some("6"));
-        assert!(l.get("ifIndex").is_none(), "rows keyed by name carry no index label");
+        assert!(
+            l.get("ifIndex").is_none(),
+            "rows keyed by name carry no index label"
+        );
     }
     let status = r.poller.status(id).unwrap();
     assert_eq!(status.discoveries[0].rows, 39);
@@ -614,11 +705,17 @@ async fn interface_discovery_filters_rows_and_survives_renumbering() {
         r.poller
             .items(Some(id))
             .into_iter()
-            .find(|s| s.key == "interface_status" && s.labels.get("ifName").map(String::as_str) == Some("Fa3/0/1"))
+            .find(|s| {
+                s.key == "interface_status"
+                    && s.labels.get("ifName").map(String::as_str) == Some("Fa3/0/1")
+            })
             .unwrap()
     };
     let old = fa1_oid(&r);
-    assert_eq!(old.labels.get("ifIndex").map(String::as_str), Some(old.oid.rsplit('.').next().unwrap()));
+    assert_eq!(
+        old.labels.get("ifIndex").map(String::as_str),
+        Some(old.oid.rsplit('.').next().unwrap())
+    );
 
     // The agent renumbers (served under another community): the rows are walked again
     // and the same names come back with new indexes, as the same series.
@@ -626,11 +723,17 @@ async fn interface_discovery_filters_rows_and_survives_renumbering() {
     let mut renum = dev.clone();
     renum.target.credentials = Target::v2c(sim.addr, "renum").credentials;
     r.poller.apply_devices(vec![renum]);
-    wait_for("39 interfaces polled again", Duration::from_secs(15), || {
-        names_since(switched).len() >= 39
-    })
+    wait_for(
+        "39 interfaces polled again",
+        Duration::from_secs(15),
+        || names_since(switched).len() >= 39,
+    )
     .await;
-    assert_eq!(names_since(switched), before, "same series after renumbering");
+    assert_eq!(
+        names_since(switched),
+        before,
+        "same series after renumbering"
+    );
     let new = fa1_oid(&r);
     let new_index: u32 = new.oid.rsplit('.').next().unwrap().parse().unwrap();
     let old_index: u32 = old.oid.rsplit('.').next().unwrap().parse().unwrap();

@@ -105,7 +105,9 @@ impl Drop for Daemon {
 /// failure.
 pub fn snmpget(addr: SocketAddr, community: &str, oid: &str) -> Option<String> {
     let out = Command::new(require("snmpget"))
-        .args(["-v2c", "-c", community, "-t", "0.2", "-r", "0", "-Oqv", "-On"])
+        .args([
+            "-v2c", "-c", community, "-t", "0.2", "-r", "0", "-Oqv", "-On",
+        ])
         .args(["-M", "/dev/null", "-m", ""])
         .arg(format!("udp:{addr}"))
         .arg(oid)
@@ -427,7 +429,6 @@ pub fn snmpsim(extra: &[(&str, &str)]) -> Daemon {
     );
     Daemon { child, addr, dir }
 }
-
 
 impl Daemon {
     /// snmpsim's data directory (`<community>.snmprec` files).
