@@ -1,5 +1,6 @@
 //! Collection for WARD FLUX: the periodic per-device [`scheduler`], the device
-//! [`state`] machine (pure, time passed in) and the [`icmp`] monitor built on both.
+//! [`state`] machine (pure, time passed in), the [`icmp`] monitor built on both and the
+//! [`snmp`] item poller (SNMP items and discovered tables as `snmp` jobs).
 //!
 //! Invariants: the state machine does no I/O and reads no clock; the monitor takes its
 //! devices as plain data ([`IcmpTarget`]) and talks to storage only through
@@ -8,6 +9,7 @@
 
 pub mod icmp;
 pub mod scheduler;
+pub mod snmp;
 pub mod state;
 
 pub use icmp::{
@@ -15,4 +17,8 @@ pub use icmp::{
     StateRecorder,
 };
 pub use scheduler::{Job, JobId, JobRunner, Scheduler, StatsSnapshot};
+pub use snmp::{
+    DeviceLimits, DiscoveryStatus, PollDevice, PollError, SnmpDeviceStatus, SnmpPoller,
+    SnmpPollerConfig,
+};
 pub use state::{DeviceState, StateConfig, Step, Tracker, Transition, TransitionKind};

@@ -135,6 +135,27 @@ struct DeviceKey {
     retries: u32,
 }
 
+fn device_key(t: &Target) -> DeviceKey {
+    DeviceKey {
+        addr: t.addr,
+        version: t.version,
+        credentials: t.credentials.clone(),
+        timeout: t.timeout,
+        retries: t.retries,
+    }
+}
+
+/// Per-agent limits the engine learns as it talks to it ([`SnmpClient::learned_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LearnedLimits {
+    /// The max-repetitions cap walks settled on after tooBig answers (`None`: no cap
+    /// learned, the target's own value is used).
+    pub max_repetitions: Option<u32>,
+    /// Whether walks use GETBULK (false for v1 and for agents that answered it with an
+    /// error status).
+    pub getbulk: bool,
+}
+
 struct Device {
     client: async_snmp::Client<UdpHandle>,
     /// Per-device in-flight limit; shared by all tasks polling this device.
@@ -315,13 +336,7 @@ impl SnmpClient {
     }
 
     async fn device(&self, t: &Target) -> Result<Arc<Device>, SnmpError> {
-        let key = DeviceKey {
-            addr: t.addr,
-            version: t.version,
-            credentials: t.credentials.clone(),
-            timeout: t.timeout,
-            retries: t.retries,
-        };
+        let key = device_key(t);
         if let Some(d) = self.inner.devices.lock().expect("poisoned").get(&key) {
             return Ok(d.clone());
         }
@@ -615,16 +630,46 @@ impl SnmpClient {
         }
     }
 
+    /// What the engine has learned about `t`'s agent so far (`None` before the first
+    /// exchange with it): the max-repetitions cap its walks settled on and whether it
+    /// answers GETBULK. A caller may persist this and hand it back with
+    /// [`SnmpClient::seed_limits`] after a restart.
+    pub fn learned_limits(&self, t: &Target) -> Option<LearnedLimits> {
+        let dev = self
+            .inner
+            .devices
+            .lock()
+            .expect("poisoned")
+            .get(&device_key(t))
+            .cloned()?;
+        let reps = dev.max_reps.load(Ordering::Relaxed);
+        Some(LearnedLimits {
+            max_repetitions: (reps > 0).then_some(reps),
+            getbulk: t.version != Version::V1 && !dev.getnext_only.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Seeds what an earlier run learned about `t`'s agent (see
+    /// [`SnmpClient::learned_limits`]), so its walks start with a max-repetitions that works
+    /// and skip GETBULK on an agent known to mishandle it.
+    pub async fn seed_limits(&self, t: &Target, limits: LearnedLimits) -> Result<(), SnmpError> {
+        let dev = self.device(t).await?;
+        if let Some(r) = limits.max_repetitions.filter(|r| *r > 0) {
+            dev.max_reps.store(r, Ordering::Relaxed);
+        }
+        if !limits.getbulk {
+            dev.getnext_only.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     /// Forgets cached per-device state (engine ID, learned limits) for `t`.
     pub fn forget(&self, t: &Target) {
-        let key = DeviceKey {
-            addr: t.addr,
-            version: t.version,
-            credentials: t.credentials.clone(),
-            timeout: t.timeout,
-            retries: t.retries,
-        };
-        self.inner.devices.lock().expect("poisoned").remove(&key);
+        self.inner
+            .devices
+            .lock()
+            .expect("poisoned")
+            .remove(&device_key(t));
     }
 
     /// Number of devices with cached state.

@@ -36,7 +36,7 @@ pub mod target;
 pub mod types;
 
 pub use api::{ProbeError, ProbeReport, VarBindView, poll, probe};
-pub use client::{ClientConfig, OidCheck, SnmpClient, WalkMethod, WalkOptions};
+pub use client::{ClientConfig, LearnedLimits, OidCheck, SnmpClient, WalkMethod, WalkOptions};
 pub use error::SnmpError;
 pub use target::{
     AuthProtocol, Credentials, PrivProtocol, SecurityLevel, Target, UsmUser, Version,

@@ -5,11 +5,13 @@
 //! - [`netns`]: network namespaces with loopback up, unprivileged ICMP allowed and nft
 //!   input-hook drops (real timeouts), deleted on drop;
 //! - [`victoria`]: a real VictoriaMetrics started on a free loopback port;
+//! - [`snmp`]: real SNMP agents (net-snmp snmpd, snmpsim) and net-snmp's tools;
 //! - [`free_port`]: a TCP port on 127.0.0.1 that was free a moment ago.
 //!
 //! A missing peer binary panics naming its Debian package: tests fail, never skip.
 
 pub mod netns;
+pub mod snmp;
 pub mod victoria;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

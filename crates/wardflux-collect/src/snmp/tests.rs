@@ -1,0 +1,181 @@
+use super::*;
+
+fn item(key: &str, oid: &str, secs: u32, value_type: ValueType) -> ItemSpec {
+    ItemSpec {
+        id: Uuid::new_v4(),
+        key: key.to_owned(),
+        name: key.to_owned(),
+        oid: oid.to_owned(),
+        interval_seconds: secs,
+        value_type,
+        units: None,
+        multiplier: None,
+        preprocess: None,
+        labels: BTreeMap::new(),
+    }
+}
+
+fn cfg(plan: PollPlan) -> DeviceCfg {
+    DeviceCfg {
+        name: "d".into(),
+        ip: "127.0.0.1".parse().unwrap(),
+        target: Target::v2c("127.0.0.1:161".parse().unwrap(), "public"),
+        discs: plan
+            .discoveries
+            .iter()
+            .cloned()
+            .map(|s| Arc::new(Disc::compile(s)))
+            .collect(),
+        plan,
+    }
+}
+
+#[test]
+fn one_job_per_interval_group_and_per_discovery_rule_with_the_plan_as_payload() {
+    let disc = DiscoverySpec {
+        id: Uuid::new_v4(),
+        name: "if".into(),
+        columns: BTreeMap::from([("ifName".into(), "1.3.6.1.2.1.31.1.1.1.1".into())]),
+        index_label: "ifIndex".into(),
+        key_labels: vec!["ifName".into()],
+        filters: vec![],
+        interval_seconds: 0,
+        prototypes: vec![
+            item("in", "1.3.6.1.2.1.31.1.1.1.6", 60, ValueType::Counter),
+            item("st", "1.3.6.1.2.1.2.2.1.8", 300, ValueType::Gauge),
+        ],
+    };
+    let plan = PollPlan {
+        items: vec![
+            item("cpu", "1.3.6.1.4.1.9.2.1.57.0", 60, ValueType::Gauge),
+            item("name", "1.3.6.1.2.1.1.5.0", 3600, ValueType::String),
+            item("off", "1.3.6.1.2.1.1.4.0", 0, ValueType::String),
+        ],
+        discoveries: vec![disc.clone()],
+    };
+    let id = Uuid::new_v4();
+    let jobs = jobs_for(id, &cfg(plan), &SnmpPollerConfig::default());
+    let keys: Vec<(&str, u64)> = jobs
+        .iter()
+        .map(|j| (j.id.key.as_str(), j.interval.as_secs()))
+        .collect();
+    let dkey = format!("discovery:{}", disc.id);
+    assert_eq!(
+        keys,
+        vec![
+            ("poll:60s", 60),
+            ("poll:300s", 300),
+            ("poll:3600s", 3600),
+            (dkey.as_str(), 3600)
+        ]
+    );
+    assert!(
+        jobs.iter()
+            .all(|j| j.id.kind == JOB_KIND && j.id.device_id == id)
+    );
+    // The 60 s group carries the cpu item and the 60 s prototype only, as a PollPlan.
+    let part: PollPlan = serde_json::from_value(jobs[0].payload.clone()).unwrap();
+    assert_eq!(part.items.len(), 1);
+    assert_eq!(part.items[0].key, "cpu");
+    assert_eq!(part.discoveries.len(), 1);
+    assert_eq!(part.discoveries[0].prototypes.len(), 1);
+    assert_eq!(part.discoveries[0].prototypes[0].key, "in");
+    let rule: DiscoverySpec = serde_json::from_value(jobs[3].payload.clone()).unwrap();
+    assert_eq!(rule.columns, disc.columns);
+}
+
+#[test]
+fn preprocess_steps() {
+    let o = || "x".to_owned();
+    let check = |p: Preprocess, this: f64, other: Option<f64>| preprocess(&p, this, other);
+    assert_eq!(
+        check(Preprocess::PercentOfSum { other: o() }, 25.0, Some(75.0)),
+        Some(25.0)
+    );
+    assert_eq!(
+        check(Preprocess::PercentOfSum { other: o() }, 0.0, Some(0.0)),
+        None
+    );
+    assert_eq!(
+        check(Preprocess::PercentOf { other: o() }, 5.0, Some(20.0)),
+        Some(25.0)
+    );
+    assert_eq!(
+        check(Preprocess::PercentOf { other: o() }, 5.0, Some(0.0)),
+        None
+    );
+    assert_eq!(
+        check(Preprocess::Ratio { other: o() }, 3.0, Some(4.0)),
+        Some(0.75)
+    );
+    assert_eq!(check(Preprocess::Ratio { other: o() }, 3.0, None), None);
+    assert_eq!(check(Preprocess::Complement100, 12.5, None), Some(87.5));
+    assert_eq!(
+        check(Preprocess::Equals { value: 1.0 }, 1.0, None),
+        Some(1.0)
+    );
+    assert_eq!(
+        check(Preprocess::Equals { value: 1.0 }, 2.0, None),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn values_as_text_and_numbers() {
+    assert_eq!(
+        value_text(&Value::OctetString(b"Gi1/0/1".to_vec())),
+        "Gi1/0/1"
+    );
+    assert_eq!(value_text(&Value::OctetString(b"eth0\0".to_vec())), "eth0");
+    assert_eq!(
+        value_text(&Value::OctetString(vec![0, 0x1b, 0xff])),
+        "00:1b:ff"
+    );
+    assert_eq!(value_text(&Value::Integer(6)), "6");
+    assert_eq!(value_text(&Value::Counter64(1 << 40)), "1099511627776");
+    assert_eq!(value_text(&Value::IpAddress([10, 0, 0, 1])), "10.0.0.1");
+    assert_eq!(number(&Value::OctetString(b" 0.25\n".to_vec())), Some(0.25));
+    assert_eq!(number(&Value::Gauge32(7)), Some(7.0));
+    assert_eq!(number(&Value::OctetString(b"up".to_vec())), None);
+}
+
+#[test]
+fn name_keyed_rows_leave_the_index_off_their_samples() {
+    let labels = BTreeMap::from([
+        ("ifIndex".to_owned(), "3".to_owned()),
+        ("ifName".to_owned(), "Gi0/3".to_owned()),
+    ]);
+    let mut row = Row {
+        index: "3".into(),
+        key: "Gi0/3".into(),
+        labels,
+        keyed_by_index: false,
+    };
+    let names = |r: &Row| {
+        r.sample_labels("ifIndex")
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&row), vec!["ifName"]);
+    row.keyed_by_index = true;
+    assert_eq!(names(&row), vec!["ifIndex", "ifName"]);
+}
+
+#[test]
+fn invalid_rules_are_reported_not_run() {
+    let d = Disc::compile(DiscoverySpec {
+        id: Uuid::new_v4(),
+        name: "bad".into(),
+        columns: BTreeMap::new(),
+        index_label: "i".into(),
+        key_labels: vec![],
+        filters: vec![wardflux_model::items::RowFilter {
+            label: "ifName".into(),
+            regex: "([".into(),
+            negate: false,
+        }],
+        interval_seconds: 60,
+        prototypes: vec![],
+    });
+    assert!(d.invalid.as_deref().unwrap().contains("filter on ifName"));
+}
