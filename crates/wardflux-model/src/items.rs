@@ -55,6 +55,9 @@ pub enum Preprocess {
     PercentOf { other: String },
     /// `this / other`.
     Ratio { other: String },
+    /// `other - this`: used from free and total (`this` = free, `other` = total), or free
+    /// from used and total. Added with the templates (Net-SNMP memory, MikroTik hrStorage).
+    Difference { other: String },
     /// `100 - this`: usage from idle.
     Complement100,
     /// `1` when the value equals `value`, else `0` (ifOperStatus up(1) -> interface_status).
@@ -65,9 +68,10 @@ impl Preprocess {
     /// The key of the other item this step reads, if any.
     pub fn other(&self) -> Option<&str> {
         match self {
-            Self::PercentOfSum { other } | Self::PercentOf { other } | Self::Ratio { other } => {
-                Some(other)
-            }
+            Self::PercentOfSum { other }
+            | Self::PercentOf { other }
+            | Self::Ratio { other }
+            | Self::Difference { other } => Some(other),
             Self::Complement100 | Self::Equals { .. } => None,
         }
     }
