@@ -77,7 +77,7 @@ fn structural_errors_name_the_path() {
     assert!(e.0[0].message.contains("intreval"), "{e}");
     let e = parse(r#"{"name": "x", "items": [{"name": "a", "oid": "1.3.6.1", "preprocess": {"op": "sqrt"}}]}"#)
         .unwrap_err();
-    assert_eq!(e.0[0].path, "items[0].preprocess");
+    assert_eq!(e.0[0].path, "items[0].preprocess.op");
 }
 
 #[test]
