@@ -800,3 +800,5 @@ fn add_matcher(e: &mut promql_parser::parser::Expr, m: &promql_parser::label::Ma
 
 #[cfg(test)]
 mod tests;
+
+pub mod records;
