@@ -181,6 +181,15 @@ pub struct ItemState {
     pub last_polled: Option<DateTime<Utc>>,
 }
 
+/// The poller's live item states, for the items listing (`GET /api/v1/monitoring/items`).
+/// The binary registers an `Arc<dyn ItemStates>` in the API's services registry once the
+/// poller runs; without it the API lists stored items as `pending`. Synchronous: the poller
+/// keeps its states in memory.
+pub trait ItemStates: Send + Sync {
+    /// States of one device's items (scalar and discovered rows), or of every device.
+    fn item_states(&self, device_id: Option<Uuid>) -> Vec<ItemState>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

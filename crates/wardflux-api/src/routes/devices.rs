@@ -112,6 +112,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "parent_id",
     "source",
     "icmp_interval_s",
+    "snmp_port",
 ];
 
 /// Bulk import devices from CSV (header row with the columns of the export) or a JSON array.
@@ -342,6 +343,14 @@ fn csv_row(
                     ),
                 }
             }
+            "snmp_port" => {
+                d.snmp_port = match v {
+                    "" => None,
+                    s => Some(s.parse().map_err(|_| {
+                        ("snmp_port".to_string(), "must be an integer".to_string())
+                    })?),
+                }
+            }
             "icmp_interval_s" => {
                 d.icmp_interval_s = match v {
                     "" => None,
@@ -398,6 +407,7 @@ pub async fn export_devices(
                     d.parent_id.map(|p| p.to_string()).unwrap_or_default(),
                     d.source.to_string(),
                     d.icmp_interval_s.to_string(),
+                    d.snmp_port.to_string(),
                 ])
                 .map_err(io)?;
             }
