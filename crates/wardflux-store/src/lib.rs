@@ -38,13 +38,13 @@ use uuid::Uuid;
 
 pub use crypto::{Cipher, KEY_FILE};
 pub use devices::DEFAULT_SNMP_PORT;
-pub use wardflux_template::records::{
-    DevicePlan, MonitoringItem, MonitoringTemplate, TemplateAssignment,
-};
 pub use wardflux_model::inventory::{
     Actor, ApiToken, AuditEntry, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery,
     FieldError, ImportReport, MonitoringProfile, Page, Role, RowError, Secret, SnmpCredential,
     SnmpCredentialInput, SnmpSecrets, StatusChange, User,
+};
+pub use wardflux_template::records::{
+    DevicePlan, MonitoringItem, MonitoringTemplate, TemplateAssignment,
 };
 
 /// Errors of the store. The API maps them: NotFound 404, Conflict 409, Invalid 422,

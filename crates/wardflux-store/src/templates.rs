@@ -122,10 +122,7 @@ fn expand_for(
 ) -> Result<(PollPlan, Vec<ExpandedTrigger>), StoreError> {
     wardflux_template::expand(t, template_id, a.device_id, &a.macros).map_err(|e| {
         let p = e.first();
-        StoreError::invalid(
-            &p.path,
-            format!("device {}: {}", a.device_id, e),
-        )
+        StoreError::invalid(&p.path, format!("device {}: {}", a.device_id, e))
     })
 }
 
@@ -440,11 +437,13 @@ impl Store {
             .await?;
         let mut by_t: HashMap<Uuid, Vec<TemplateAssignment>> = HashMap::new();
         for a in all {
-            by_t.entry(a.template_id).or_default().push(TemplateAssignment {
-                device_id: a.device_id,
-                macros: serde_json::from_value(a.macros)
-                    .map_err(|e| corrupt("monitoring_template_devices.macros", e))?,
-            });
+            by_t.entry(a.template_id)
+                .or_default()
+                .push(TemplateAssignment {
+                    device_id: a.device_id,
+                    macros: serde_json::from_value(a.macros)
+                        .map_err(|e| corrupt("monitoring_template_devices.macros", e))?,
+                });
         }
         schema::template::Entity::find()
             .order_by_asc(schema::template::Column::Name)
@@ -572,7 +571,9 @@ impl Store {
             .filter(schema::item::Column::TemplateId.eq(id))
             .exec(&txn)
             .await?;
-        schema::template::Entity::delete_by_id(id).exec(&txn).await?;
+        schema::template::Entity::delete_by_id(id)
+            .exec(&txn)
+            .await?;
         audit(
             &txn,
             actor,
@@ -623,7 +624,8 @@ impl Store {
                 device_id: d,
                 macros: macros.clone(),
             };
-            let (plan, _) = wardflux_template::expand(&t, id, d, macros).map_err(|e| invalid(&e))?;
+            let (plan, _) =
+                wardflux_template::expand(&t, id, d, macros).map_err(|e| invalid(&e))?;
             let am = schema::assignment::ActiveModel {
                 template_id: Set(id),
                 device_id: Set(d),
@@ -669,7 +671,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         let before = load(&txn, id).await?;
-        let Some(a) = before.devices.iter().find(|a| a.device_id == device_id).cloned() else {
+        let Some(a) = before
+            .devices
+            .iter()
+            .find(|a| a.device_id == device_id)
+            .cloned()
+        else {
             return Err(StoreError::NotFound {
                 entity: "template assignment",
             });
@@ -700,7 +707,10 @@ impl Store {
     }
 
     /// Ids of the templates applied to a device.
-    pub(crate) async fn templates_of_device(&self, device_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    pub(crate) async fn templates_of_device(
+        &self,
+        device_id: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError> {
         Ok(schema::assignment::Entity::find()
             .filter(schema::assignment::Column::DeviceId.eq(device_id))
             .all(&self.db)
@@ -719,7 +729,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         for &tid in templates {
-            let Ok(t) = load(&txn, tid).await else { continue };
+            let Ok(t) = load(&txn, tid).await else {
+                continue;
+            };
             sync_rules(&txn, actor, tid, &t.template, &t.devices).await?;
         }
         txn.commit().await?;
@@ -759,8 +771,9 @@ impl Store {
                 Ok((r.id, (r.name, r.template)))
             })
             .collect::<Result<_, StoreError>>()?;
-        let mut by_device: BTreeMap<Uuid, Vec<(String, Uuid, BTreeMap<String, String>)>> =
-            BTreeMap::new();
+        // device -> (template name, template id, macro overrides)
+        type Assigned = (String, Uuid, BTreeMap<String, String>);
+        let mut by_device: BTreeMap<Uuid, Vec<Assigned>> = BTreeMap::new();
         for a in schema::assignment::Entity::find().all(&self.db).await? {
             let Some((name, _)) = templates.get(&a.template_id) else {
                 continue;
@@ -828,9 +841,8 @@ impl Store {
         let mut changed = false;
         for (file, text) in wardflux_template::builtin::FILES {
             let version = wardflux_template::builtin::version(text);
-            let t = wardflux_template::parse(text).map_err(|e| {
-                StoreError::Corrupt(format!("shipped template {file}: {e}"))
-            })?;
+            let t = wardflux_template::parse(text)
+                .map_err(|e| StoreError::Corrupt(format!("shipped template {file}: {e}")))?;
             let by_file = schema::template::Entity::find()
                 .filter(schema::template::Column::Builtin.eq(*file))
                 .one(&self.db)

@@ -6,14 +6,38 @@ use crate::{Template, TemplateErrors};
 
 /// `(file name, JSON text)` of every shipped template.
 pub const FILES: &[(&str, &str)] = &[
-    ("generic_snmp.json", include_str!("../../../templates/generic_snmp.json")),
-    ("cisco_ios.json", include_str!("../../../templates/cisco_ios.json")),
-    ("linux_netsnmp.json", include_str!("../../../templates/linux_netsnmp.json")),
-    ("windows_snmp.json", include_str!("../../../templates/windows_snmp.json")),
-    ("fortinet_fortigate.json", include_str!("../../../templates/fortinet_fortigate.json")),
-    ("juniper_junos.json", include_str!("../../../templates/juniper_junos.json")),
-    ("hp_procurve.json", include_str!("../../../templates/hp_procurve.json")),
-    ("mikrotik_routeros.json", include_str!("../../../templates/mikrotik_routeros.json")),
+    (
+        "generic_snmp.json",
+        include_str!("../../../templates/generic_snmp.json"),
+    ),
+    (
+        "cisco_ios.json",
+        include_str!("../../../templates/cisco_ios.json"),
+    ),
+    (
+        "linux_netsnmp.json",
+        include_str!("../../../templates/linux_netsnmp.json"),
+    ),
+    (
+        "windows_snmp.json",
+        include_str!("../../../templates/windows_snmp.json"),
+    ),
+    (
+        "fortinet_fortigate.json",
+        include_str!("../../../templates/fortinet_fortigate.json"),
+    ),
+    (
+        "juniper_junos.json",
+        include_str!("../../../templates/juniper_junos.json"),
+    ),
+    (
+        "hp_procurve.json",
+        include_str!("../../../templates/hp_procurve.json"),
+    ),
+    (
+        "mikrotik_routeros.json",
+        include_str!("../../../templates/mikrotik_routeros.json"),
+    ),
 ];
 
 /// Every shipped template, parsed and validated. A test keeps them valid, so an error here

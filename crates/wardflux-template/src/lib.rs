@@ -148,7 +148,11 @@ pub struct DiscoveryDef {
     pub items: Vec<ItemDef>,
     /// Trigger prototypes (expressions over the prototypes' metrics; every row's series is
     /// its own alert instance).
-    #[serde(default, alias = "trigger_prototypes", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "trigger_prototypes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub triggers: Vec<TriggerDef>,
 }
 
@@ -255,7 +259,10 @@ pub fn discovery_id(template_id: Uuid, rule_key: &str) -> Uuid {
 
 /// The id of item prototype `key` of rule `rule_key` (the same on every device).
 pub fn prototype_id(template_id: Uuid, rule_key: &str, key: &str) -> Uuid {
-    Uuid::new_v5(&template_id, format!("prototype/{rule_key}/{key}").as_bytes())
+    Uuid::new_v5(
+        &template_id,
+        format!("prototype/{rule_key}/{key}").as_bytes(),
+    )
 }
 
 /// The id of a trigger (or trigger prototype) by name.
@@ -440,7 +447,10 @@ fn build_items(
         if let Some(m) = d.multiplier
             && (!m.is_finite() || m == 0.0)
         {
-            errs.push(format!("{p}.multiplier"), "must be a finite non-zero number");
+            errs.push(
+                format!("{p}.multiplier"),
+                "must be a finite non-zero number",
+            );
         }
         if vt == Some(ValueType::String) && (d.multiplier.is_some() || d.preprocess.is_some()) {
             errs.push(
@@ -531,7 +541,10 @@ fn build_trigger(
             )
         }),
     );
-    let expr = errs.ok(format!("{p}.expression"), expand_macros(&d.expression, macros));
+    let expr = errs.ok(
+        format!("{p}.expression"),
+        expand_macros(&d.expression, macros),
+    );
     let expr = expr.and_then(|e| {
         let (q, _) = split_for(&e);
         match promql_parser::parser::parse(q) {
@@ -575,10 +588,7 @@ fn build(
     let mut macros = t.macros.clone();
     for (k, v) in overrides {
         if !t.macros.contains_key(k) {
-            errs.push(
-                format!("macros.{k}"),
-                "the template defines no such macro",
-            );
+            errs.push(format!("macros.{k}"), "the template defines no such macro");
         } else if MACRO_USE.is_match(v) {
             errs.push(format!("macros.{k}"), "a macro value cannot use macros");
         } else {

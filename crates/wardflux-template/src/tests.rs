@@ -63,7 +63,10 @@ fn every_problem_is_reported_with_its_path() {
         "triggers[0].expression: not PromQL",
     ];
     for w in want {
-        assert!(p.iter().any(|x| x.starts_with(w)), "missing {w:?} in {p:#?}");
+        assert!(
+            p.iter().any(|x| x.starts_with(w)),
+            "missing {w:?} in {p:#?}"
+        );
     }
     assert_eq!(p.len(), want.len(), "{p:#?}");
 }
@@ -97,7 +100,10 @@ fn macros_expand_in_oids_intervals_filters_and_triggers_and_overrides_win() {
     assert_eq!(plan.items[0].oid, "1.3.6.1.4.1.9.2.1.57.0");
     assert_eq!(plan.items[0].interval_seconds, 300);
     assert_eq!(plan.discoveries[0].filters[0].regex, "^lo$");
-    assert_eq!(plan.discoveries[0].interval_seconds, DEFAULT_DISCOVERY_INTERVAL);
+    assert_eq!(
+        plan.discoveries[0].interval_seconds,
+        DEFAULT_DISCOVERY_INTERVAL
+    );
     assert_eq!(trig[0].expression, "cpu_usage > 90 for 5m");
 
     let over = BTreeMap::from([("{$CPU_HIGH}".to_string(), "50".to_string())]);
@@ -106,7 +112,10 @@ fn macros_expand_in_oids_intervals_filters_and_triggers_and_overrides_win() {
     // Ids are stable: the same template, device and key give the same ids.
     assert_eq!(plan2.items[0].id, plan.items[0].id);
     assert_eq!(plan.items[0].id, item_id(tid, dev, "cpu_usage"));
-    assert_ne!(plan.items[0].id, item_id(tid, Uuid::from_u128(3), "cpu_usage"));
+    assert_ne!(
+        plan.items[0].id,
+        item_id(tid, Uuid::from_u128(3), "cpu_usage")
+    );
     assert_eq!(
         plan.discoveries[0].prototypes[0].id,
         prototype_id(tid, "if", "interface_in_octets_per_second")
@@ -130,13 +139,19 @@ fn scoping_adds_the_device_matcher_to_every_selector() {
         s,
         format!("cpu_usage{{device_id=~\"{a}|{b}\"}} > 90 for 5m")
     );
-    let s = scope_expression("avg by (device) (rate(x{job=\"a\"}[5m])) / memory_usage > 1", &[a])
-        .unwrap();
+    let s = scope_expression(
+        "avg by (device) (rate(x{job=\"a\"}[5m])) / memory_usage > 1",
+        &[a],
+    )
+    .unwrap();
     assert_eq!(s.matches(&format!("device_id=~\"{a}\"")).count(), 2, "{s}");
     assert!(s.contains("job=\"a\""), "{s}");
     // Re-scoping replaces the matcher rather than adding a second one.
     let again = scope_expression(&s, &[b]).unwrap();
-    assert!(!again.contains(&a.to_string()) && again.contains(&b.to_string()), "{again}");
+    assert!(
+        !again.contains(&a.to_string()) && again.contains(&b.to_string()),
+        "{again}"
+    );
 }
 
 #[test]

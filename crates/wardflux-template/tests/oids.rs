@@ -72,7 +72,10 @@ fn missing(
         }
         for p in &d.prototypes {
             if !exempt.contains(&p.oid.as_str()) && !has_rows(&p.oid) {
-                out.push(format!("{}: prototype {} ({}) has no rows", d.name, p.key, p.oid));
+                out.push(format!(
+                    "{}: prototype {} ({}) has no rows",
+                    d.name, p.key, p.oid
+                ));
             }
         }
     }
@@ -87,7 +90,9 @@ fn check_recording(name: &str, rel: &str, exempt: &[&str]) {
         &|o| oids.contains(o),
         &|o| {
             let p = format!("{o}.");
-            oids.range(p.clone()..).next().is_some_and(|x| x.starts_with(&p))
+            oids.range(p.clone()..)
+                .next()
+                .is_some_and(|x| x.starts_with(&p))
         },
         exempt,
     );
@@ -153,7 +158,11 @@ fn linux_netsnmp_matches_the_linux_recording() {
 fn hp_procurve_recording_is_a_procurve_and_holds_what_a_procurve_answers() {
     let oids = recording("hp_perf.snmprec.gz");
     assert!(!oids.iter().any(|o| o.starts_with("1.3.6.1.4.1.11.")));
-    for o in ["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.1.0"] {
+    for o in [
+        "1.3.6.1.2.1.1.3.0",
+        "1.3.6.1.2.1.1.5.0",
+        "1.3.6.1.2.1.1.1.0",
+    ] {
         assert!(oids.contains(o), "{o}");
     }
     let (_, generic) = template("Generic SNMP");
@@ -171,11 +180,18 @@ fn hp_procurve_recording_is_a_procurve_and_holds_what_a_procurve_answers() {
     assert!(!ifx.is_empty());
     for o in ifx {
         let p = format!("{o}.");
-        assert!(oids.iter().any(|x| x.starts_with(&p)), "ifXTable column {o}");
+        assert!(
+            oids.iter().any(|x| x.starts_with(&p)),
+            "ifXTable column {o}"
+        );
     }
     // The HP template itself validates and reads only HP's enterprise tree.
     let (_, hp) = template("HP/Aruba ProCurve");
-    assert!(hp.items.iter().all(|i| i.oid.starts_with("1.3.6.1.4.1.11.")));
+    assert!(
+        hp.items
+            .iter()
+            .all(|i| i.oid.starts_with("1.3.6.1.4.1.11."))
+    );
 }
 
 // --- real snmpd -----------------------------------------------------------------------------
@@ -251,7 +267,10 @@ fn snmpd() -> Snmpd {
         if snmp("snmpget", port, &["1.3.6.1.2.1.1.6.0"]).contains(&nonce) {
             break;
         }
-        assert!(Instant::now() < deadline, "snmpd did not answer within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "snmpd did not answer within 30 s"
+        );
     }
     Snmpd {
         child,

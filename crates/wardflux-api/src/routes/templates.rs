@@ -324,7 +324,9 @@ pub async fn unapply_template(
     Operator(me): Operator,
     TemplateDevicePath(id, device_id): TemplateDevicePath,
 ) -> Result<StatusCode> {
-    st.store.unapply_template(&me.actor(), id, device_id).await?;
+    st.store
+        .unapply_template(&me.actor(), id, device_id)
+        .await?;
     reload(&st);
     Ok(StatusCode::NO_CONTENT)
 }

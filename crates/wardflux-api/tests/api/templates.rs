@@ -70,10 +70,17 @@ async fn invalid_templates_get_422_naming_every_item_and_field() {
     let mut b = body();
     b["items"][1]["oid"] = json!("sysName.0");
     b["items"][0]["value_type"] = json!("number");
-    b["items"].as_array_mut().unwrap().push(json!({"name": "CPU", "key": "cpu_usage", "oid": "1.3.6.1.2.1.1.3.0", "interval": 0}));
+    b["items"].as_array_mut().unwrap().push(
+        json!({"name": "CPU", "key": "cpu_usage", "oid": "1.3.6.1.2.1.1.3.0", "interval": 0}),
+    );
     b["triggers"][0]["severity"] = json!("urgent");
     let (s, v) = app.post(BASE, b).await;
-    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some("items[0].value_type"));
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("items[0].value_type"),
+    );
     let paths: Vec<&str> = v["problems"]
         .as_array()
         .unwrap()
@@ -91,23 +98,44 @@ async fn invalid_templates_get_422_naming_every_item_and_field() {
         ],
         "{v}"
     );
-    assert!(v["message"].as_str().unwrap().contains("items[1].oid: \"sysName.0\" is not a numeric OID"));
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("items[1].oid: \"sysName.0\" is not a numeric OID")
+    );
 
     // structural errors name their path too
     let mut b = body();
     b["items"][0]["intervall"] = json!(5);
     let (s, v) = app.post(BASE, b).await;
-    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some("items[0].intervall"));
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("items[0].intervall"),
+    );
 
     // the alert engine's rule language checks trigger expressions (valid PromQL, but an
     // alias that cannot take a range)
     let mut b = body();
     b["triggers"][0]["expression"] = json!("rate(memory_usage[5m]) > {$CPU_HIGH}");
     let (s, v) = app.post(BASE, b).await;
-    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some("triggers[0].expression"));
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("triggers[0].expression"),
+    );
     // nothing was stored
     let (_, list) = app.get(BASE).await;
-    assert!(!list.as_array().unwrap().iter().any(|t| t["name"] == "Edge CPU"));
+    assert!(
+        !list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "Edge CPU")
+    );
 }
 
 #[tokio::test]
@@ -125,7 +153,12 @@ async fn crud_export_import_and_clone() {
 
     // export gives the JSON as written; importing it back under the same name keeps the id
     let r = app
-        .req(Method::GET, &format!("{BASE}/{id}/export"), &app.viewer, None)
+        .req(
+            Method::GET,
+            &format!("{BASE}/{id}/export"),
+            &app.viewer,
+            None,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
@@ -165,7 +198,10 @@ async fn crud_export_import_and_clone() {
     let (s, v) = app.put(&format!("{BASE}/not-a-uuid"), body()).await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("id"));
 
-    assert_eq!(app.delete(&format!("{BASE}/{id}")).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("{BASE}/{id}")).await,
+        StatusCode::NO_CONTENT
+    );
     let (s, _) = app.get(&format!("{BASE}/{id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
@@ -203,7 +239,12 @@ async fn apply_lists_items_and_scopes_the_trigger_rules_to_the_devices() {
             json!({"device_ids": [d1_id], "macros": {"{$NOPE}": "1"}}),
         )
         .await;
-    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some("macros.{$NOPE}"));
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("macros.{$NOPE}"),
+    );
     let (s, v) = app
         .post(
             &format!("{BASE}/{id}/apply"),
@@ -234,7 +275,10 @@ async fn apply_lists_items_and_scopes_the_trigger_rules_to_the_devices() {
 
     // triggers: one rule per threshold, each scoped to its devices
     let rs = rules(&app).await;
-    let base = rs.iter().find(|r| r["name"] == "Edge CPU: High CPU").unwrap();
+    let base = rs
+        .iter()
+        .find(|r| r["name"] == "Edge CPU: High CPU")
+        .unwrap();
     assert_eq!(
         base["expression"],
         format!("cpu_usage{{device_id=~\"{d1_id}\"}} > 90")
@@ -292,8 +336,12 @@ async fn apply_lists_items_and_scopes_the_trigger_rules_to_the_devices() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    assert!(rules(&app).await.iter().any(|r| r["expression"]
-        == format!("cpu_usage{{device_id=~\"{d1_id}\"}} > 10")));
+    assert!(
+        rules(&app)
+            .await
+            .iter()
+            .any(|r| r["expression"] == format!("cpu_usage{{device_id=~\"{d1_id}\"}} > 10"))
+    );
 }
 
 #[tokio::test]
@@ -343,6 +391,9 @@ async fn devices_take_an_snmp_port() {
         .req(Method::GET, "/api/v1/devices/export", &app.admin, None)
         .await;
     let text = r.text().await.unwrap();
-    assert!(text.lines().next().unwrap().ends_with(",snmp_port"), "{text}");
+    assert!(
+        text.lines().next().unwrap().ends_with(",snmp_port"),
+        "{text}"
+    );
     assert!(text.contains(",1161"), "{text}");
 }
