@@ -62,6 +62,26 @@ async fn shipped_templates_are_listed() {
         .unwrap();
     assert_eq!(cisco["builtin"], "cisco_ios.json");
     assert_eq!(cisco["template"]["macros"]["{$CPU_HIGH}"], "90");
+
+    // Applied, every shipped template's triggers become rules the alert engine accepts.
+    let d = app.create_device("all", "127.20.9.1").await;
+    for t in v.as_array().unwrap() {
+        let (s, r) = app
+            .post(
+                &format!("{BASE}/{}/apply", t["id"].as_str().unwrap()),
+                json!({"device_ids": [d["id"]]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{}: {r}", t["name"]);
+    }
+    let rs = rules(&app).await;
+    let from_templates: Vec<&Value> = rs.iter().filter(|r| r["labels"]["template"].is_string()).collect();
+    assert!(from_templates.len() >= 15, "{}", from_templates.len());
+    for r in from_templates {
+        let e = r["expression"].as_str().unwrap();
+        assert!(e.contains(&format!("device_id=~\"{}\"", d["id"].as_str().unwrap())), "{e}");
+        wardflux_alert::rule::parse(e).unwrap_or_else(|err| panic!("{}: {e}: {err}", r["name"]));
+    }
 }
 
 #[tokio::test]
