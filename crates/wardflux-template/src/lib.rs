@@ -130,7 +130,14 @@ pub struct DiscoveryDef {
     /// Identity of the rule within the template; snake_case of `name` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// A MIB-free preset filling `columns`, `index_label` and `key_labels` (explicit fields
+    /// win): `ifXTable` (ifName, ifDescr, ifAlias, ifType; index `ifIndex`; keyed by ifName,
+    /// then ifDescr) or `ifTable` (ifDescr, ifType; keyed by ifDescr) for agents without
+    /// ifXTable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
     /// Label -> column OID (without index), e.g. `"ifName": "1.3.6.1.2.1.31.1.1.1.1"`.
+    #[serde(default)]
     pub columns: BTreeMap<String, String>,
     /// Label carrying the row index (default `index`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +161,33 @@ pub struct DiscoveryDef {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub triggers: Vec<TriggerDef>,
+}
+
+/// `(columns (label, OID), index label, key labels)` of a table preset.
+pub type TablePreset = (
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+    Vec<&'static str>,
+);
+
+/// Columns, index label and key labels of a table preset (see [`DiscoveryDef::table`]).
+pub fn table_preset(name: &str) -> Option<TablePreset> {
+    const IF_DESCR: (&str, &str) = ("ifDescr", "1.3.6.1.2.1.2.2.1.2");
+    const IF_TYPE: (&str, &str) = ("ifType", "1.3.6.1.2.1.2.2.1.3");
+    match name {
+        "ifXTable" => Some((
+            vec![
+                ("ifName", "1.3.6.1.2.1.31.1.1.1.1"),
+                IF_DESCR,
+                ("ifAlias", "1.3.6.1.2.1.31.1.1.1.18"),
+                IF_TYPE,
+            ],
+            "ifIndex",
+            vec!["ifName", "ifDescr"],
+        )),
+        "ifTable" => Some((vec![IF_DESCR, IF_TYPE], "ifIndex", vec!["ifDescr"])),
+        _ => None,
+    }
 }
 
 /// A trigger with macros expanded, ready to become an alert rule.
@@ -619,11 +653,30 @@ fn build(
                 format!("duplicate rule key {rkey:?} (also discovery[{first}])"),
             );
         }
+        let preset = match d.table.as_deref() {
+            None => None,
+            Some(name) => {
+                let p_ = table_preset(name);
+                if p_.is_none() {
+                    errs.push(
+                        format!("{p}.table"),
+                        format!("unknown table preset {name:?} (ifXTable, ifTable)"),
+                    );
+                }
+                p_
+            }
+        };
+        let mut all_columns: BTreeMap<String, String> = preset
+            .iter()
+            .flat_map(|(cols, _, _)| cols.iter())
+            .map(|(l, o)| (l.to_string(), o.to_string()))
+            .collect();
+        all_columns.extend(d.columns.clone());
         let mut columns = BTreeMap::new();
-        if d.columns.is_empty() {
+        if all_columns.is_empty() {
             errs.push(format!("{p}.columns"), "needs at least one column to walk");
         }
-        for (label, oid) in &d.columns {
+        for (label, oid) in &all_columns {
             if !LABEL.is_match(label) {
                 errs.push(format!("{p}.columns.{label}"), "not a label name");
             }
@@ -631,12 +684,23 @@ fn build(
                 columns.insert(label.clone(), o);
             }
         }
-        let index_label = d.index_label.clone().unwrap_or_else(|| "index".into());
+        let index_label = d
+            .index_label
+            .clone()
+            .unwrap_or_else(|| preset.as_ref().map_or("index", |(_, i, _)| *i).to_string());
+        let key_labels: Vec<String> = if d.key_labels.is_empty() {
+            preset
+                .as_ref()
+                .map(|(_, _, k)| k.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default()
+        } else {
+            d.key_labels.clone()
+        };
         if !LABEL.is_match(&index_label) {
             errs.push(format!("{p}.index_label"), "not a label name");
         }
-        let known = |l: &str| l == index_label || d.columns.contains_key(l);
-        for (k, l) in d.key_labels.iter().enumerate() {
+        let known = |l: &str| l == index_label || all_columns.contains_key(l);
+        for (k, l) in key_labels.iter().enumerate() {
             if !known(l) {
                 errs.push(
                     format!("{p}.key_labels[{k}]"),
@@ -697,7 +761,7 @@ fn build(
             name: d.name.trim().to_string(),
             columns,
             index_label,
-            key_labels: d.key_labels.clone(),
+            key_labels,
             filters,
             interval_seconds: interval.unwrap_or(DEFAULT_DISCOVERY_INTERVAL),
             prototypes,

@@ -191,3 +191,31 @@ fn every_shipped_template_validates_and_expands() {
         assert!(keys.contains(&k), "{k} missing from {keys:?}");
     }
 }
+
+#[test]
+fn table_presets_fill_columns_index_and_keys() {
+    let t = parse(
+        r#"{"name": "P", "discovery": [
+              {"name": "If", "table": "ifXTable", "columns": {"ifSpeed": "1.3.6.1.2.1.31.1.1.1.15"},
+               "items": [{"name": "in", "key": "interface_in_octets_per_second", "oid": "1.3.6.1.2.1.31.1.1.1.6", "value_type": "counter"}]},
+              {"name": "Old", "table": "ifTable", "key_labels": ["ifIndex"],
+               "items": [{"name": "in", "key": "interface_in_octets_per_second", "oid": "1.3.6.1.2.1.2.2.1.10", "value_type": "counter"}]}]}"#,
+    )
+    .unwrap();
+    let (plan, _) = expand(&t, Uuid::nil(), Uuid::nil(), &BTreeMap::new()).unwrap();
+    let x = &plan.discoveries[0];
+    assert_eq!(x.index_label, "ifIndex");
+    assert_eq!(x.key_labels, ["ifName", "ifDescr"]);
+    assert_eq!(x.columns["ifName"], "1.3.6.1.2.1.31.1.1.1.1");
+    assert_eq!(x.columns["ifSpeed"], "1.3.6.1.2.1.31.1.1.1.15");
+    let o = &plan.discoveries[1];
+    assert_eq!(o.key_labels, ["ifIndex"]);
+    assert_eq!(o.columns.keys().collect::<Vec<_>>(), ["ifDescr", "ifType"]);
+    let p = problems(
+        r#"{"name": "P", "discovery": [{"name": "x", "table": "ipTable", "items": [{"name": "a", "oid": "1.3.6.1"}]}]}"#,
+    );
+    assert!(
+        p[0].starts_with("discovery[0].table: unknown table preset"),
+        "{p:?}"
+    );
+}
