@@ -267,3 +267,86 @@ both!(deleting_a_device_narrows_the_template_rules, |db| {
         format!("cpu_usage{{device_id=~\"{}\"}} > 90", d2.id)
     );
 });
+
+both!(
+    poll_plans_merge_templates_pick_credentials_and_skip_disabled_devices,
+    |db| {
+        use wardflux_model::inventory::{Secret, SnmpCredentialInput};
+        use wardflux_model::snmp::SnmpVersion;
+        let s = &db.store;
+        let a = Actor::system();
+        let mut i = dev("r1", "10.0.0.1");
+        i.snmp_port = Some(1161);
+        let d1 = s.create_device(&a, i).await.unwrap();
+        let d2 = s.create_device(&a, dev("r2", "10.0.0.2")).await.unwrap();
+        let mut off = dev("off", "10.0.0.3");
+        off.enabled = Some(false);
+        let d3 = s.create_device(&a, off).await.unwrap();
+        let v2c = |name: &str, device_id| SnmpCredentialInput {
+            name: name.into(),
+            device_id,
+            version: Some(SnmpVersion::V2c),
+            community: Some(Secret::new("c")),
+            ..Default::default()
+        };
+        let global = s
+            .create_snmp_credential(&a, v2c("global", None))
+            .await
+            .unwrap();
+        let own = s
+            .create_snmp_credential(&a, v2c("own", Some(d1.id)))
+            .await
+            .unwrap();
+
+        let all = s.list_templates().await.unwrap();
+        let generic = all.iter().find(|t| t.name == "Generic SNMP").unwrap();
+        let cisco = all.iter().find(|t| t.name == "Cisco IOS/IOS-XE").unwrap();
+        let ids = [d1.id, d2.id, d3.id];
+        s.apply_template(&a, generic.id, &ids, &BTreeMap::new())
+            .await
+            .unwrap();
+        s.apply_template(&a, cisco.id, &[d1.id], &BTreeMap::new())
+            .await
+            .unwrap();
+
+        let plans = s.poll_plans().await.unwrap();
+        assert_eq!(plans.len(), 2, "the disabled device has no plan");
+        let p1 = plans.iter().find(|p| p.device.id == d1.id).unwrap();
+        assert_eq!(p1.device.snmp_port, 1161);
+        assert_eq!(p1.credential_id, Some(own.id));
+        let keys: Vec<&str> = p1.plan.items.iter().map(|i| i.key.as_str()).collect();
+        // Cisco (C...) sorts before Generic (G...): its items come first
+        assert_eq!(
+            keys,
+            [
+                "cpu_usage",
+                "cpu_usage_5s",
+                "system_uptime_seconds",
+                "system_name",
+                "system_description"
+            ]
+        );
+        let rules: Vec<&str> = p1
+            .plan
+            .discoveries
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(rules, ["CPUs", "Memory pools", "Network interfaces"]);
+        let p2 = plans.iter().find(|p| p.device.id == d2.id).unwrap();
+        assert_eq!(p2.credential_id, Some(global.id));
+        assert_eq!(p2.plan.items.len(), 3);
+        assert_eq!(p2.plan.discoveries[0].key_labels, ["ifName", "ifDescr"]);
+        // the items of the plan are the stored rows
+        let stored: Vec<Uuid> = s
+            .list_items(Some(d2.id))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        for i in &p2.plan.items {
+            assert!(stored.contains(&i.id));
+        }
+    }
+);

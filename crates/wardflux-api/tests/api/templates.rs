@@ -75,11 +75,17 @@ async fn shipped_templates_are_listed() {
         assert_eq!(s, StatusCode::OK, "{}: {r}", t["name"]);
     }
     let rs = rules(&app).await;
-    let from_templates: Vec<&Value> = rs.iter().filter(|r| r["labels"]["template"].is_string()).collect();
+    let from_templates: Vec<&Value> = rs
+        .iter()
+        .filter(|r| r["labels"]["template"].is_string())
+        .collect();
     assert!(from_templates.len() >= 15, "{}", from_templates.len());
     for r in from_templates {
         let e = r["expression"].as_str().unwrap();
-        assert!(e.contains(&format!("device_id=~\"{}\"", d["id"].as_str().unwrap())), "{e}");
+        assert!(
+            e.contains(&format!("device_id=~\"{}\"", d["id"].as_str().unwrap())),
+            "{e}"
+        );
         wardflux_alert::rule::parse(e).unwrap_or_else(|err| panic!("{}: {e}: {err}", r["name"]));
     }
 }
