@@ -75,6 +75,10 @@ pub async fn delete_device(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     st.store.delete_device(&me.actor(), id).await?;
+    // The alert rules of the device's templates were narrowed to the remaining devices.
+    if let Ok(h) = st.services.get::<wardflux_alert::driver::AlertHandle>() {
+        h.reload();
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
