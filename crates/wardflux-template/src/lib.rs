@@ -45,7 +45,7 @@ static KEY: LazyLock<Regex> =
 static LABEL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("static regex"));
 static FOR_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?s)(.*\S)\s+for\s+([0-9]+[smhdwy])\s*$").expect("static regex")
+    Regex::new(r"(?i)^(?s)(.*\S)\s+for\s+((?:[0-9]+(?:ms|[smhdwy]))+)\s*$").expect("static regex")
 });
 
 /// A template as written (JSON). Validate with [`parse`] or [`validate`].
