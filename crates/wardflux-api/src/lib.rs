@@ -38,7 +38,7 @@ pub use state::AppState;
     security(("bearer" = []), ("basic" = [])),
     tags(
         (name = "auth"), (name = "users"), (name = "devices"), (name = "device-groups"),
-        (name = "monitoring"), (name = "alerts"), (name = "metrics"), (name = "system")
+        (name = "monitoring"), (name = "alerts"), (name = "templates"), (name = "metrics"), (name = "system")
     )
 )]
 struct ApiDoc;

@@ -173,6 +173,9 @@ pub enum InventoryEvent {
     CredentialsChanged(Option<Uuid>),
     /// The monitoring mode changed.
     ModeChanged,
+    /// Monitoring templates or their device assignments changed: poll plans (and the alert
+    /// rules made from templates' triggers) must be reloaded.
+    TemplatesChanged,
 }
 
 #[cfg(test)]

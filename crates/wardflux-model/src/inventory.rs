@@ -156,6 +156,8 @@ pub struct Device {
     pub source: DeviceSource,
     /// ICMP check interval, seconds (default 10).
     pub icmp_interval_s: i32,
+    /// UDP port of the device's SNMP agent (default 161; NATed branch routers use others).
+    pub snmp_port: u16,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -190,6 +192,9 @@ pub struct DeviceInput {
     pub source: Option<DeviceSource>,
     #[serde(default)]
     pub icmp_interval_s: Option<i32>,
+    /// SNMP agent port, 1-65535 (default 161).
+    #[serde(default)]
+    pub snmp_port: Option<i32>,
 }
 
 /// Where a device record comes from.
@@ -273,6 +278,11 @@ impl DeviceInput {
                 "icmp_interval_s",
                 "must be between 1 and 86400 seconds",
             ));
+        }
+        if let Some(p) = self.snmp_port
+            && !(1..=65_535).contains(&p)
+        {
+            return Err(FieldError::new("snmp_port", "must be between 1 and 65535"));
         }
         Ok(())
     }

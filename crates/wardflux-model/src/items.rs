@@ -55,6 +55,9 @@ pub enum Preprocess {
     PercentOf { other: String },
     /// `this / other`.
     Ratio { other: String },
+    /// `other - this`: used from free and total (`this` = free, `other` = total), or free
+    /// from used and total. Added with the templates (Net-SNMP memory, MikroTik hrStorage).
+    Difference { other: String },
     /// `100 - this`: usage from idle.
     Complement100,
     /// `1` when the value equals `value`, else `0` (ifOperStatus up(1) -> interface_status).
@@ -65,9 +68,10 @@ impl Preprocess {
     /// The key of the other item this step reads, if any.
     pub fn other(&self) -> Option<&str> {
         match self {
-            Self::PercentOfSum { other } | Self::PercentOf { other } | Self::Ratio { other } => {
-                Some(other)
-            }
+            Self::PercentOfSum { other }
+            | Self::PercentOf { other }
+            | Self::Ratio { other }
+            | Self::Difference { other } => Some(other),
             Self::Complement100 | Self::Equals { .. } => None,
         }
     }
@@ -175,6 +179,15 @@ pub struct ItemState {
     pub last_value: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_polled: Option<DateTime<Utc>>,
+}
+
+/// The poller's live item states, for the items listing (`GET /api/v1/monitoring/items`).
+/// The binary registers an `Arc<dyn ItemStates>` in the API's services registry once the
+/// poller runs; without it the API lists stored items as `pending`. Synchronous: the poller
+/// keeps its states in memory.
+pub trait ItemStates: Send + Sync {
+    /// States of one device's items (scalar and discovered rows), or of every device.
+    fn item_states(&self, device_id: Option<Uuid>) -> Vec<ItemState>;
 }
 
 #[cfg(test)]

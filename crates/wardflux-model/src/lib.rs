@@ -16,7 +16,8 @@ pub use events::{
     TransitionKind,
 };
 pub use items::{
-    DiscoverySpec, ItemSpec, ItemState, ItemStatus, PollPlan, Preprocess, RowFilter, ValueType,
+    DiscoverySpec, ItemSpec, ItemState, ItemStates, ItemStatus, PollPlan, Preprocess, RowFilter,
+    ValueType,
 };
 pub use metrics::{FanoutSink, Labels, MetricSink, Sample, SinkError};
 

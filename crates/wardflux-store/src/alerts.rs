@@ -15,7 +15,7 @@
 //! - Configuration changes and human actions on alerts write audit rows; engine transitions
 //!   do not (they are the alert history itself).
 
-mod schema;
+pub(crate) mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 

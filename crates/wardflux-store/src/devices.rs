@@ -22,6 +22,8 @@ use crate::{
 
 /// Default ICMP check interval of a new device, seconds.
 pub const DEFAULT_ICMP_INTERVAL_S: i32 = 10;
+/// Default SNMP agent port of a new device.
+pub const DEFAULT_SNMP_PORT: i32 = 161;
 /// Default and maximum page sizes of [`Store::list_devices`].
 pub const DEFAULT_PAGE: u64 = 100;
 pub const MAX_PAGE: u64 = 1000;
@@ -67,6 +69,7 @@ impl From<device::Model> for Device {
             parent_id: m.parent_id,
             source: m.source.parse().unwrap_or_default(),
             icmp_interval_s: m.icmp_interval_s,
+            snmp_port: u16::try_from(m.snmp_port).unwrap_or(DEFAULT_SNMP_PORT as u16),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -104,6 +107,7 @@ fn apply(am: &mut device::ActiveModel, i: DeviceInput) {
     am.parent_id = Set(i.parent_id);
     am.source = Set(i.source.unwrap_or_default().as_str().to_owned());
     am.icmp_interval_s = Set(i.icmp_interval_s.unwrap_or(DEFAULT_ICMP_INTERVAL_S));
+    am.snmp_port = Set(i.snmp_port.unwrap_or(DEFAULT_SNMP_PORT));
 }
 
 async fn ip_taken<C: ConnectionTrait>(
@@ -352,7 +356,10 @@ impl Store {
         Ok(after)
     }
 
+    /// Deletes a device; its template assignments and items go with it (foreign keys), and
+    /// the alert rules of those templates are narrowed to the remaining devices.
     pub async fn delete_device(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
+        let templates = self.templates_of_device(id).await?;
         self.delete_audited::<device::Entity, _>(
             actor,
             id,
@@ -361,6 +368,9 @@ impl Store {
         )
         .await?;
         self.publish(InventoryEvent::DeviceRemoved(id));
+        if !templates.is_empty() {
+            self.resync_template_rules(actor, &templates).await?;
+        }
         Ok(())
     }
 

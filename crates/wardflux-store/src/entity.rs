@@ -68,6 +68,7 @@ pub mod device {
         pub parent_id: Option<Uuid>,
         pub source: String,
         pub icmp_interval_s: i32,
+        pub snmp_port: i32,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

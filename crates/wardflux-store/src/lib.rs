@@ -22,6 +22,7 @@ mod migration;
 mod profile;
 mod snmp;
 mod status;
+mod templates;
 mod users;
 
 use std::sync::{Arc, RwLock};
@@ -36,10 +37,14 @@ use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
 
 pub use crypto::{Cipher, KEY_FILE};
+pub use devices::DEFAULT_SNMP_PORT;
 pub use wardflux_model::inventory::{
     Actor, ApiToken, AuditEntry, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery,
     FieldError, ImportReport, MonitoringProfile, Page, Role, RowError, Secret, SnmpCredential,
     SnmpCredentialInput, SnmpSecrets, StatusChange, User,
+};
+pub use wardflux_template::records::{
+    DevicePlan, MonitoringItem, MonitoringTemplate, TemplateAssignment,
 };
 
 /// Errors of the store. The API maps them: NotFound 404, Conflict 409, Invalid 422,
@@ -160,11 +165,12 @@ impl Store {
         let _ = self.events.send(e);
     }
 
-    /// Applies pending migrations (idempotent) and makes sure the default monitoring
-    /// profile exists.
+    /// Applies pending migrations (idempotent), makes sure the default monitoring profile
+    /// exists and loads the shipped monitoring templates (new or changed ones).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migration::Migrator::up(&self.db, None).await?;
         self.monitoring_profile().await?;
+        self.ensure_builtin_templates().await?;
         Ok(())
     }
 

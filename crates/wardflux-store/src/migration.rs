@@ -15,7 +15,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial), Box::new(crate::alerts::M0002Alerts)]
+        vec![
+            Box::new(M0001Initial),
+            Box::new(crate::alerts::M0002Alerts),
+            Box::new(crate::templates::M0003Templates),
+        ]
     }
 }
 

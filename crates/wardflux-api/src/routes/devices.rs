@@ -75,6 +75,10 @@ pub async fn delete_device(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     st.store.delete_device(&me.actor(), id).await?;
+    // The alert rules of the device's templates were narrowed to the remaining devices.
+    if let Ok(h) = st.services.get::<wardflux_alert::driver::AlertHandle>() {
+        h.reload();
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,6 +116,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "parent_id",
     "source",
     "icmp_interval_s",
+    "snmp_port",
 ];
 
 /// Bulk import devices from CSV (header row with the columns of the export) or a JSON array.
@@ -342,6 +347,14 @@ fn csv_row(
                     ),
                 }
             }
+            "snmp_port" => {
+                d.snmp_port = match v {
+                    "" => None,
+                    s => Some(s.parse().map_err(|_| {
+                        ("snmp_port".to_string(), "must be an integer".to_string())
+                    })?),
+                }
+            }
             "icmp_interval_s" => {
                 d.icmp_interval_s = match v {
                     "" => None,
@@ -398,6 +411,7 @@ pub async fn export_devices(
                     d.parent_id.map(|p| p.to_string()).unwrap_or_default(),
                     d.source.to_string(),
                     d.icmp_interval_s.to_string(),
+                    d.snmp_port.to_string(),
                 ])
                 .map_err(io)?;
             }

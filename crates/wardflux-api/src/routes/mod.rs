@@ -10,6 +10,7 @@ pub mod icmp;
 pub mod monitoring;
 pub mod snmp;
 pub mod system;
+pub mod templates;
 pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -28,4 +29,5 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(icmp::router())
         .merge(snmp::router())
         .merge(alerts::router())
+        .merge(templates::router())
 }

@@ -15,4 +15,5 @@ mod monitoring;
 mod rbac;
 mod snmp;
 mod system;
+mod templates;
 mod users;

@@ -463,6 +463,72 @@ async fn rbac_matrix() {
             None,
             [A, F, 404, 404],
         ),
+        (
+            Method::GET,
+            "/api/v1/monitoring/templates".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/templates".into(),
+            Some(json!({})),
+            [A, F, 422, 422],
+        ),
+        (
+            Method::GET,
+            "/api/v1/monitoring/templates/00000000-0000-0000-0000-000000000000".into(),
+            None,
+            [A, 404, 404, 404],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/monitoring/templates/00000000-0000-0000-0000-000000000000".into(),
+            Some(json!({})),
+            [A, F, 422, 422],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/monitoring/templates/00000000-0000-0000-0000-000000000000".into(),
+            None,
+            [A, F, 404, 404],
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/templates/00000000-0000-0000-0000-000000000000/clone".into(),
+            Some(json!({})),
+            [A, F, 404, 404],
+        ),
+        (
+            Method::GET,
+            "/api/v1/monitoring/templates/00000000-0000-0000-0000-000000000000/export".into(),
+            None,
+            [A, 404, 404, 404],
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/templates/import".into(),
+            Some(json!({})),
+            [A, F, 422, 422],
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/templates/00000000-0000-0000-0000-000000000000/apply".into(),
+            Some(json!({"device_ids": [dev_id]})),
+            [A, F, 404, 404],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/monitoring/templates/00000000-0000-0000-0000-000000000000/devices/00000000-0000-0000-0000-000000000000".into(),
+            None,
+            [A, F, 404, 404],
+        ),
+        (
+            Method::GET,
+            "/api/v1/monitoring/items".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
         // Last: a password change may end the user's other sessions.
         (
             Method::PUT,
