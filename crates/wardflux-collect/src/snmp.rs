@@ -1252,6 +1252,7 @@ fn preprocess(pp: &Preprocess, this: f64, other: Option<f64>) -> Option<f64> {
         }
         (Preprocess::PercentOf { .. }, Some(o)) => (o != 0.0).then(|| 100.0 * this / o)?,
         (Preprocess::Ratio { .. }, Some(o)) => (o != 0.0).then(|| this / o)?,
+        (Preprocess::Difference { .. }, Some(o)) => o - this,
         (Preprocess::Complement100, _) => 100.0 - this,
         (Preprocess::Equals { value }, _) => {
             if this == *value {
@@ -1260,7 +1261,14 @@ fn preprocess(pp: &Preprocess, this: f64, other: Option<f64>) -> Option<f64> {
                 0.0
             }
         }
-        _ => return None,
+        // The other item gave no number in this poll: no derived value.
+        (
+            Preprocess::PercentOfSum { .. }
+            | Preprocess::PercentOf { .. }
+            | Preprocess::Ratio { .. }
+            | Preprocess::Difference { .. },
+            None,
+        ) => return None,
     };
     v.is_finite().then_some(v)
 }
@@ -1304,3 +1312,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests;
+
+/// The items listing of the API reads the poller's live states through this seam.
+impl wardflux_model::ItemStates for SnmpPoller {
+    fn item_states(&self, device_id: Option<Uuid>) -> Vec<ItemState> {
+        self.items(device_id)
+    }
+}

@@ -18,10 +18,12 @@ use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_api::state::Services;
 use wardflux_collect::Scheduler;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
+use wardflux_collect::snmp::{PollDevice, SnmpPoller, SnmpPollerConfig};
 use wardflux_model::inventory::DeviceSource;
 use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
 use wardflux_store::Store;
 use wardflux_tsdb::MetricStore;
+use uuid::Uuid;
 
 /// How often the target list is re-read even without a change event (changes made by
 /// another process sharing the database).
@@ -66,9 +68,10 @@ impl Running {
     }
 }
 
-/// Starts the monitoring services. `sink` and `recorder` are the fan-outs the collectors
-/// write to; the caller has already put the metric store and the history writer in them.
-/// Returns the ICMP monitor, unless ICMP is impossible here.
+/// Starts the monitoring services on one scheduler: the ICMP monitor (unless ICMP is
+/// impossible here) and the SNMP item poller. `sink` and `recorder` are the fan-outs the
+/// collectors write to; the caller has already put the metric store and the history writer
+/// in them. Returns the ICMP monitor, if it runs.
 pub fn start(
     running: &mut Running,
     store: Store,
@@ -77,12 +80,28 @@ pub fn start(
     recorder: FanoutRecorder,
 ) -> Option<IcmpMonitor> {
     running.services.insert("metric store", tsdb);
-    running.services.insert(
-        "snmp engine",
-        wardflux_snmp::SnmpClient::new(wardflux_snmp::ClientConfig::default()),
-    );
-    let pinger = match wardflux_icmp::Pinger::new(wardflux_icmp::PingerOptions::default()) {
-        Ok(p) => p,
+    let snmp = wardflux_snmp::SnmpClient::new(wardflux_snmp::ClientConfig::default());
+    running.services.insert("snmp engine", snmp.clone());
+    let scheduler = Scheduler::new("monitoring");
+    let sink: Arc<dyn MetricSink> = Arc::new(sink);
+    let monitor = match wardflux_icmp::Pinger::new(wardflux_icmp::PingerOptions::default()) {
+        Ok(pinger) => {
+            let monitor = IcmpMonitor::on(
+                &scheduler,
+                pinger.clone(),
+                sink.clone(),
+                Arc::new(recorder),
+                IcmpMonitorConfig::default(),
+            );
+            running.services.insert("pinger", pinger);
+            running.services.insert("icmp monitor", monitor.clone());
+            let cancel = running.cancel.clone();
+            running.spawn(
+                "icmp targets",
+                follow_inventory(store.clone(), monitor.clone(), cancel),
+            );
+            Some(monitor)
+        }
         Err(e) => {
             let why = format!("{e} (needs root, CAP_NET_RAW or net.ipv4.ping_group_range)");
             tracing::error!(error = %why, "ICMP monitoring disabled");
@@ -90,26 +109,96 @@ pub fn start(
                 .services
                 .off::<IcmpMonitor>("icmp monitor", why.clone());
             running.services.off::<wardflux_icmp::Pinger>("pinger", why);
-            return None;
+            None
         }
     };
-    let scheduler = Scheduler::new("monitoring");
-    let sink: Arc<dyn MetricSink> = Arc::new(sink);
-    let monitor = IcmpMonitor::on(
+    // A device the ICMP monitor has confirmed down is not SNMP-polled (no timeouts piling
+    // up); without ICMP every device counts as reachable.
+    let icmp = monitor.clone();
+    let reachable = Arc::new(move |id: Uuid| {
+        icmp.as_ref()
+            .and_then(|m| m.status(id))
+            .is_none_or(|s| s.state != wardflux_model::DeviceState::Down)
+    });
+    let poller = SnmpPoller::on(
         &scheduler,
-        pinger.clone(),
+        snmp,
         sink,
-        Arc::new(recorder),
-        IcmpMonitorConfig::default(),
+        reachable,
+        SnmpPollerConfig::default(),
     );
-    running.services.insert("pinger", pinger);
-    running.services.insert("icmp monitor", monitor.clone());
+    running.services.insert("snmp poller", poller.clone());
+    running.services.insert(
+        "snmp poller",
+        Arc::new(poller.clone()) as Arc<dyn wardflux_model::ItemStates>,
+    );
     let cancel = running.cancel.clone();
-    running.spawn(
-        "icmp targets",
-        follow_inventory(store, monitor.clone(), cancel),
-    );
-    Some(monitor)
+    running.spawn("snmp items", follow_plans(store, poller, cancel));
+    monitor
+}
+
+/// Keeps the SNMP poller's devices equal to the templates applied in the store: reloads on
+/// every store event (devices, credentials, templates) and every [`RELOAD_EVERY`].
+async fn follow_plans(store: Store, poller: SnmpPoller, cancel: CancellationToken) {
+    let mut events = store.subscribe();
+    loop {
+        match poll_devices(&store).await {
+            Ok(devices) => {
+                tracing::debug!(devices = devices.len(), "SNMP poll plans reloaded");
+                poller.apply_devices(devices);
+            }
+            Err(e) => tracing::error!(error = %e, "could not load SNMP poll plans"),
+        }
+        tokio::select! {
+            _ = events.recv() => {}
+            () = tokio::time::sleep(RELOAD_EVERY) => {}
+            () = cancel.cancelled() => break,
+        }
+    }
+    poller.apply_devices(Vec::new());
+}
+
+/// Standalone devices with templates applied, each with its SNMP target (credential
+/// decrypted here, only to build the target). A device without a usable credential is left
+/// out, with a warning naming it.
+async fn poll_devices(store: &Store) -> Result<Vec<PollDevice>, wardflux_store::StoreError> {
+    if store.monitoring_profile().await?.mode != MonitoringMode::Standalone {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for p in store.poll_plans().await? {
+        let d = p.device;
+        if d.source != DeviceSource::Standalone {
+            continue;
+        }
+        let Some(cred_id) = p.credential_id else {
+            tracing::warn!(device = %d.name, "templates applied but no SNMP credential: not polled");
+            continue;
+        };
+        let cred = store.get_snmp_credential(cred_id).await?;
+        let secrets = store.snmp_secrets(cred_id).await?;
+        let addr = std::net::SocketAddr::new(d.ip, d.snmp_port);
+        let mut target = match wardflux_snmp::Target::from_model(addr, &cred, &secrets) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(device = %d.name, error = %e, "SNMP credential unusable: not polled");
+                continue;
+            }
+        };
+        // One retry after 2 s: a silent agent costs a poll 4 s, not net-snmp's 6 x 1 s.
+        target.timeout = Duration::from_secs(2);
+        target.retries = 1;
+        out.push(PollDevice {
+            device_id: d.id,
+            name: d.name,
+            ip: d.ip,
+            port: d.snmp_port,
+            target,
+            plan: p.plan,
+            limits: None,
+        });
+    }
+    Ok(out)
 }
 
 /// Keeps the ICMP monitor's targets equal to the inventory: reloads on every store event

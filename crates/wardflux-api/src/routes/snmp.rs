@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use wardflux_model::inventory::FieldError;
+use wardflux_collect::snmp::SnmpPoller;
 use wardflux_snmp::{Oid, SnmpClient, Target};
 
 use crate::auth::Operator;
@@ -63,8 +64,14 @@ pub struct SnmpPollAnswer {
     pub device_id: Uuid,
     pub ip: String,
     pub port: u16,
-    pub credential_id: Uuid,
+    /// The credential used (absent for an items poll: the poller holds the device's).
+    pub credential_id: Option<Uuid>,
+    /// The OIDs asked for, when `oids` was given.
     pub varbinds: Vec<VarBindOut>,
+    /// Without `oids`: every item of the device (its templates' items and discovered rows),
+    /// polled now, with its state and value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<wardflux_model::ItemState>,
     pub error: Option<SnmpFailure>,
 }
 
@@ -86,7 +93,9 @@ pub struct TestParams {
 #[serde(deny_unknown_fields)]
 pub struct PollRequest {
     pub device_id: Uuid,
-    /// Numeric OIDs, e.g. `1.3.6.1.2.1.1.3.0`; 1-128 of them.
+    /// Numeric OIDs, e.g. `1.3.6.1.2.1.1.3.0`; 1-128 of them. Absent or empty: poll the
+    /// device's items (from its templates) now and return them.
+    #[serde(default)]
     pub oids: Vec<String>,
     #[serde(default)]
     pub credential_id: Option<Uuid>,
@@ -113,8 +122,7 @@ async fn prepare(
     timeout_ms: Option<u64>,
     retries: Option<u32>,
 ) -> ApiResult<Prepared> {
-    let port = port.unwrap_or(161);
-    if port == 0 {
+    if port == Some(0) {
         return Err(FieldError::new("port", "must be 1-65535").into());
     }
     let timeout_ms = timeout_ms.unwrap_or(2000);
@@ -126,6 +134,7 @@ async fn prepare(
         return Err(FieldError::new("retries", "must be between 0 and 5").into());
     }
     let device = st.store.get_device(device_id).await?;
+    let port = port.unwrap_or(device.snmp_port);
     let cred = match credential_id {
         Some(id) => st.store.get_snmp_credential(id).await.map_err(|e| match e {
             wardflux_store::StoreError::NotFound { .. } => {
@@ -205,7 +214,10 @@ pub async fn poll(
     _: Operator,
     Json(req): Json<PollRequest>,
 ) -> ApiResult<axum::Json<SnmpPollAnswer>> {
-    if req.oids.is_empty() || req.oids.len() > 128 {
+    if req.oids.is_empty() {
+        return poll_items(&st, req.device_id).await;
+    }
+    if req.oids.len() > 128 {
         return Err(FieldError::new("oids", "give 1-128 OIDs").into());
     }
     let mut oids = Vec::with_capacity(req.oids.len());
@@ -251,8 +263,40 @@ pub async fn poll(
         device_id: req.device_id,
         ip: pr.ip,
         port: pr.target.addr.port(),
-        credential_id: pr.credential_id,
+        credential_id: Some(pr.credential_id),
         varbinds,
+        items: Vec::new(),
+        error,
+    }))
+}
+
+/// Polls every item of a device now through the poller (samples written, states updated,
+/// as a scheduled poll would).
+async fn poll_items(st: &AppState, device_id: Uuid) -> ApiResult<axum::Json<SnmpPollAnswer>> {
+    let device = st.store.get_device(device_id).await?;
+    let poller = st.services.get::<SnmpPoller>()?;
+    let items = poller.poll_now(device_id).await.map_err(|_| {
+        ApiError::from(FieldError::new(
+            "oids",
+            "the device has no SNMP items to poll (apply a template, or give oids)",
+        ))
+    })?;
+    let error = items
+        .iter()
+        .all(|i| i.status != wardflux_model::ItemStatus::Ok)
+        .then(|| items.iter().find_map(|i| i.error.clone()))
+        .flatten()
+        .map(|message| SnmpFailure {
+            kind: "items".into(),
+            message,
+        });
+    Ok(axum::Json(SnmpPollAnswer {
+        device_id,
+        ip: device.ip.to_string(),
+        port: device.snmp_port,
+        credential_id: None,
+        varbinds: Vec::new(),
+        items,
         error,
     }))
 }

@@ -101,10 +101,17 @@ pub async fn spawn_app() -> TestApp {
     services.insert("metric store", tsdb.clone());
     services.insert("pinger", pinger);
     services.insert("icmp monitor", icmp.clone());
-    services.insert(
-        "snmp engine",
-        wardflux_snmp::SnmpClient::new(Default::default()),
+    let snmp = wardflux_snmp::SnmpClient::new(Default::default());
+    services.insert("snmp engine", snmp.clone());
+    // The SNMP poller with no devices (the binary feeds it the stored poll plans).
+    let poller = wardflux_collect::snmp::SnmpPoller::on(
+        &wardflux_collect::Scheduler::new("api-test"),
+        snmp,
+        std::sync::Arc::new(wardflux_tsdb::StoreSink(tsdb.clone())),
+        std::sync::Arc::new(|_| true),
+        Default::default(),
     );
+    services.insert("snmp poller", poller);
     state.services = std::sync::Arc::new(services);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
