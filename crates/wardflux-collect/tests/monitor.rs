@@ -1,7 +1,10 @@
 //! The ICMP monitor against real kernel replies inside a test namespace; devices go silent
 //! through nft drop rules at the input hook.
 
-use wardflux_testkit::netns as common;
+use wardflux_testkit::netns;
+
+mod common;
+use common::MemSink;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -14,28 +17,6 @@ use wardflux_collect::{
     StateConfig, StateRecorder, TransitionKind,
 };
 use wardflux_icmp::{Pinger, PingerOptions};
-use wardflux_model::{MetricSink, Sample, SinkError};
-
-#[derive(Default)]
-struct MemSink(Mutex<Vec<Sample>>);
-
-#[async_trait::async_trait]
-impl MetricSink for MemSink {
-    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
-
-impl MemSink {
-    fn values(&self, metric: &str, device: &str) -> Vec<f64> {
-        let v = self.0.lock().unwrap();
-        v.iter()
-            .filter(|s| s.metric == metric && s.labels.get("device") == Some(device))
-            .map(|s| s.value)
-            .collect()
-    }
-}
 
 #[derive(Default)]
 struct MemRecorder(Mutex<Vec<StateChange>>);
@@ -60,7 +41,7 @@ impl MemRecorder {
 }
 
 struct Rig {
-    ns: common::Netns,
+    ns: netns::Netns,
     sink: Arc<MemSink>,
     rec: Arc<MemRecorder>,
     mon: IcmpMonitor,
@@ -81,7 +62,7 @@ fn cfg(flap_window: Duration) -> IcmpMonitorConfig {
 }
 
 fn rig(c: IcmpMonitorConfig) -> Rig {
-    let ns = common::Netns::new();
+    let ns = netns::Netns::new();
     let pinger = Pinger::new(PingerOptions {
         netns: Some(ns.name.clone().into()),
         ..PingerOptions::default()
@@ -465,7 +446,7 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_exports_schedule_lag_and_skips_through_the_metrics_facade() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let ns = common::Netns::new();
+    let ns = netns::Netns::new();
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let pinger = Pinger::new(PingerOptions {
