@@ -4,7 +4,7 @@
 use wardflux_testkit::netns;
 
 mod common;
-use common::MemSink;
+use common::{MemSink, wait_for};
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -78,18 +78,6 @@ fn target(name: &str, ip: &str) -> IcmpTarget {
     IcmpTarget {
         interval: INTERVAL,
         ..IcmpTarget::new(Uuid::new_v4(), name, ip.parse::<IpAddr>().unwrap())
-    }
-}
-
-/// Polls `cond` every 20 ms until it holds or `within` passes.
-async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

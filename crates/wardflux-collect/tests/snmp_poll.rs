@@ -5,8 +5,8 @@
 //! polls a condition with a deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -18,19 +18,7 @@ use wardflux_snmp::{SnmpClient, Target};
 use wardflux_testkit::snmp::{Daemon, restart_snmpd, shipped_recording, snmpd, snmpget, snmpsim};
 
 mod common;
-use common::MemSink;
-
-/// Polls `cond` every 20 ms until it holds or `within` passes.
-async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{MemSink, wait_for};
 
 fn item(key: &str, oid: &str, value_type: ValueType) -> ItemSpec {
     ItemSpec {
@@ -83,6 +71,12 @@ impl Rig {
         let id = dev.device_id;
         self.poller.apply_devices(vec![dev]);
         id
+    }
+
+    /// Waits until the device `id` has `n` samples of `metric`; fails after `within`.
+    async fn wait_samples(&self, metric: &str, id: Uuid, n: usize, within: Duration) {
+        let what = format!("{n} samples of {metric}");
+        wait_for(&what, within, || self.sink.count(metric, id) >= n).await;
     }
 }
 
@@ -226,10 +220,8 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
     let id = dev.device_id;
     r.poller.apply_devices(vec![dev.clone()]);
 
-    wait_for("3 rates of hc_in", Duration::from_secs(10), || {
-        r.sink.count("hc_in", id) >= 3
-    })
-    .await;
+    r.wait_samples("hc_in", id, 3, Duration::from_secs(10))
+        .await;
 
     // Rates: the configured rates, and what two raw reads by snmpget give.
     let addr = sim.addr;
@@ -310,10 +302,8 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
     // has a rate, no gap).
     let before = r.sink.count("hc_in", id);
     r.poller.apply_devices(vec![dev.clone()]);
-    wait_for("2 more rates after reload", Duration::from_secs(5), || {
-        r.sink.count("hc_in", id) >= before + 2
-    })
-    .await;
+    r.wait_samples("hc_in", id, before + 2, Duration::from_secs(5))
+        .await;
     let ts: Vec<i64> = r
         .sink
         .of("hc_in", id)
@@ -343,10 +333,8 @@ async fn counter32_wrap_gives_a_steady_rate() {
         item("in_octets", "1.3.6.1.2.1.2.2.1.10.1", ValueType::Counter),
     );
     // Six rates cover six intervals, more than 4.3 s: at least one wrap.
-    wait_for("6 rates", Duration::from_secs(12), || {
-        r.sink.count("in_octets", id) >= 6
-    })
-    .await;
+    r.wait_samples("in_octets", id, 6, Duration::from_secs(12))
+        .await;
     let samples = r.sink.of("in_octets", id);
     assert!(samples.last().unwrap().timestamp_ms - samples[0].timestamp_ms >= 4_500);
     for s in &samples {
@@ -370,10 +358,8 @@ async fn agent_reboot_gives_no_spike() {
         "rebooter",
         item("snmp_in_pkts", "1.3.6.1.2.1.11.1.0", ValueType::Counter),
     );
-    wait_for("2 rates", Duration::from_secs(8), || {
-        r.sink.count("snmp_in_pkts", id) >= 2
-    })
-    .await;
+    r.wait_samples("snmp_in_pkts", id, 2, Duration::from_secs(8))
+        .await;
     let restarted_ms = chrono::Utc::now().timestamp_millis();
     tokio::task::block_in_place(|| restart_snmpd(&mut agent));
     let after = |m: &str| {
@@ -567,10 +553,8 @@ async fn unreachable_device_is_not_polled_until_it_is_up() {
     assert_eq!(r.poller.status(id).unwrap().timeouts, 0);
 
     up.store(true, Ordering::Relaxed);
-    wait_for("polled once up", Duration::from_secs(5), || {
-        r.sink.count("uptime", id) >= 1
-    })
-    .await;
+    r.wait_samples("uptime", id, 1, Duration::from_secs(5))
+        .await;
     assert_eq!(
         state(&r.poller.items(Some(id)), "uptime").status,
         ItemStatus::Ok

@@ -1,8 +1,10 @@
 //! Helpers shared by the collector's test binaries: a metric sink that keeps every sample
-//! in memory, so a test can read back what the monitor or the poller wrote.
+//! in memory, so a test can read back what the monitor or the poller wrote, and a bounded
+//! wait for a condition (never a sleep as synchronisation).
 #![allow(dead_code)]
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use uuid::Uuid;
 use wardflux_model::{MetricSink, Sample, SinkError};
@@ -47,5 +49,17 @@ impl MemSink {
             .iter()
             .map(|s| s.value)
             .collect()
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds or `within` passes.
+pub async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
