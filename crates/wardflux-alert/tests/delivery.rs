@@ -191,43 +191,36 @@ async fn every_http_format_reaches_the_receiver() {
     let (store, _) = sqlite_store(dir.path()).await;
     let rx = Receiver::start(&[]).await;
     let u = |p: &str| format!("{}{p}", rx.url);
-    let ids = vec![
-        channel(
-            &store,
+    let mut ids = Vec::new();
+    for (name, kind, config) in [
+        (
             "hook",
             ChannelKind::Webhook,
             json!({"url": u("/hook"), "bearer_token": "s3cret"}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "slack",
             ChannelKind::Slack,
             json!({"url": u("/services/T/B/X")}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "teams",
             ChannelKind::Teams,
             json!({"url": u("/webhookb2/abc")}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "discord",
             ChannelKind::Discord,
             json!({"url": u("/api/webhooks/1/tok")}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "tg",
             ChannelKind::Telegram,
             json!({"bot_token": "123:ABC", "chat_id": -42, "api_url": rx.url}),
-        )
-        .await,
-    ];
+        ),
+    ] {
+        ids.push(channel(&store, name, kind, config).await);
+    }
     let a = fire(&store, &ids, "core-1").await;
     let worker = outbox_worker(&store, fast());
     assert_eq!(worker.run_once().await.unwrap(), 5);

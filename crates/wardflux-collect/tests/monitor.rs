@@ -83,6 +83,27 @@ fn target(name: &str, ip: &str) -> IcmpTarget {
 
 /// The monitor updates a device's status before it hands the change to the recorder (an
 /// await later), so a test that reads the recorder waits for both.
+impl Rig {
+    /// Waits (5 s at most) for a check of `device` that lost `loss` percent of its packets.
+    async fn wait_check_with_loss(&self, device: &str, loss: f64) {
+        let what = format!("a check of {device} with {loss}% loss");
+        wait_for(&what, Duration::from_secs(5), || {
+            self.sink.values("ping_packet_loss", device).contains(&loss)
+        })
+        .await;
+    }
+
+    /// Waits for `more` checks of `device` after those written so far; fails after `within`.
+    async fn wait_more_checks(&self, device: &str, more: usize, within: Duration) {
+        let n = self.sink.values("ping_packet_loss", device).len();
+        let what = format!("{more} more checks of {device}");
+        wait_for(&what, within, || {
+            self.sink.values("ping_packet_loss", device).len() >= n + more
+        })
+        .await;
+    }
+}
+
 fn settled(r: &Rig, id: Uuid, state: DeviceState) -> bool {
     state_of(&r.mon, id) == state && r.rec.of(id).last().map(|c| c.to) == Some(state)
 }
@@ -178,21 +199,11 @@ async fn one_dropped_packet_or_one_lost_check_raises_nothing() {
 
     // One of the check's two packets dropped: 50% loss, still up.
     r.ns.drop_next("127.6.0.3", 1);
-    wait_for("a check with 50% loss", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "b").contains(&50.0)
-    })
-    .await;
+    r.wait_check_with_loss("b", 50.0).await;
     // Both packets of a check dropped: the confirmation probes answer, still up.
     r.ns.drop_next("127.6.0.3", 2);
-    wait_for("a check with 100% loss", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "b").contains(&100.0)
-    })
-    .await;
-    let n = r.sink.values("ping_packet_loss", "b").len();
-    wait_for("two more checks", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "b").len() >= n + 2
-    })
-    .await;
+    r.wait_check_with_loss("b", 100.0).await;
+    r.wait_more_checks("b", 2, Duration::from_secs(5)).await;
     let changes = r.rec.of(id);
     assert_eq!(
         changes.len(),
@@ -398,15 +409,8 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
     .await;
     // The check's 2 packets and the first 2 confirmation probes are dropped.
     r.ns.drop_next("127.6.0.8", 4);
-    wait_for("a check with 100% loss", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "g").contains(&100.0)
-    })
-    .await;
-    let n = r.sink.values("ping_packet_loss", "g").len();
-    wait_for("two more checks", Duration::from_secs(8), || {
-        r.sink.values("ping_packet_loss", "g").len() >= n + 2
-    })
-    .await;
+    r.wait_check_with_loss("g", 100.0).await;
+    r.wait_more_checks("g", 2, Duration::from_secs(8)).await;
     assert_eq!(
         r.rec.of(id).len(),
         1,
