@@ -331,6 +331,43 @@ impl MetricStore for AlertMetricStore {
     }
 }
 
+/// A new alert `id` of `rule` on the series `labels`, in `state` since `started_at`. The device
+/// fields come from the `device` and `device_id` labels; it has no value or message yet and
+/// has not fired, been notified, acknowledged, suppressed or escalated (version 0).
+pub fn new_alert(
+    id: Uuid,
+    rule: &AlertRule,
+    labels: BTreeMap<String, String>,
+    state: AlertState,
+    started_at: DateTime<Utc>,
+) -> Alert {
+    Alert {
+        id,
+        rule_id: rule.id,
+        rule: rule.name.clone(),
+        severity: rule.severity,
+        device_id: labels.get("device_id").and_then(|d| d.parse().ok()),
+        device: labels.get("device").cloned(),
+        labels,
+        value: None,
+        state,
+        message: String::new(),
+        started_at,
+        firing_at: None,
+        resolved_at: None,
+        acknowledged: false,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        comment: None,
+        suppressed_by: None,
+        notified_at: None,
+        last_notified_at: None,
+        escalation_step: 0,
+        escalated: false,
+        version: 0,
+    }
+}
+
 struct Loaded {
     rule: AlertRule,
     parsed: Option<ParsedRule>,
@@ -796,37 +833,10 @@ impl AlertDriver {
         let value = t.value.is_finite().then_some(t.value);
         let (mut alert, is_new) = match self.live.remove(&t.instance_id) {
             Some(a) => (a, false),
-            None => {
-                let device_id = labels.get("device_id").and_then(|d| d.parse().ok());
-                (
-                    Alert {
-                        id: t.instance_id,
-                        rule_id: rule.id,
-                        rule: rule.name.clone(),
-                        severity: rule.severity,
-                        device_id,
-                        device: labels.get("device").cloned(),
-                        labels: labels.clone(),
-                        value,
-                        state: t.to,
-                        message: String::new(),
-                        started_at: t.started_at,
-                        firing_at: None,
-                        resolved_at: None,
-                        acknowledged: false,
-                        acknowledged_by: None,
-                        acknowledged_at: None,
-                        comment: None,
-                        suppressed_by: None,
-                        notified_at: None,
-                        last_notified_at: None,
-                        escalation_step: 0,
-                        escalated: false,
-                        version: 0,
-                    },
-                    true,
-                )
-            }
+            None => (
+                new_alert(t.instance_id, rule, labels.clone(), t.to, t.started_at),
+                true,
+            ),
         };
         alert.rule.clone_from(&rule.name);
         alert.severity = rule.severity;

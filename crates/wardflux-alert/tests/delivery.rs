@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
+use wardflux_alert::driver::new_alert;
 use wardflux_alert::notify::{AlertSnapshot, ChannelConfig, Message, Notifier};
 use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_model::alerts::{
@@ -146,29 +147,18 @@ async fn fire(store: &Store, channels: &[Uuid], device: &str) -> Alert {
         .unwrap();
     let now = Utc::now();
     let mut a = Alert {
-        id: Uuid::new_v4(),
-        rule_id: rule.id,
-        rule: rule.name.clone(),
-        severity: rule.severity,
-        labels: BTreeMap::from([("device".to_string(), device.to_string())]),
-        device_id: None,
-        device: Some(device.into()),
         value: Some(97.5),
-        state: AlertState::Firing,
         message: format!("CPU on {device} is 97.5%"),
-        started_at: now,
         firing_at: Some(now),
-        resolved_at: None,
-        acknowledged: false,
-        acknowledged_by: None,
-        acknowledged_at: None,
-        comment: None,
-        suppressed_by: None,
         notified_at: Some(now),
         last_notified_at: Some(now),
-        escalation_step: 0,
-        escalated: false,
-        version: 0,
+        ..new_alert(
+            Uuid::new_v4(),
+            &rule,
+            BTreeMap::from([("device".to_string(), device.to_string())]),
+            AlertState::Firing,
+            now,
+        )
     };
     let snap = serde_json::to_value(AlertSnapshot::of(&a)).unwrap();
     let rows: Vec<OutboxInput> = channels
@@ -201,49 +191,38 @@ async fn every_http_format_reaches_the_receiver() {
     let (store, _) = sqlite_store(dir.path()).await;
     let rx = Receiver::start(&[]).await;
     let u = |p: &str| format!("{}{p}", rx.url);
-    let ids = vec![
-        channel(
-            &store,
+    let mut ids = Vec::new();
+    for (name, kind, config) in [
+        (
             "hook",
             ChannelKind::Webhook,
             json!({"url": u("/hook"), "bearer_token": "s3cret"}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "slack",
             ChannelKind::Slack,
             json!({"url": u("/services/T/B/X")}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "teams",
             ChannelKind::Teams,
             json!({"url": u("/webhookb2/abc")}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "discord",
             ChannelKind::Discord,
             json!({"url": u("/api/webhooks/1/tok")}),
-        )
-        .await,
-        channel(
-            &store,
+        ),
+        (
             "tg",
             ChannelKind::Telegram,
             json!({"bot_token": "123:ABC", "chat_id": -42, "api_url": rx.url}),
-        )
-        .await,
-    ];
+        ),
+    ] {
+        ids.push(channel(&store, name, kind, config).await);
+    }
     let a = fire(&store, &ids, "core-1").await;
-    let worker = OutboxWorker::new(
-        store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        fast(),
-    );
+    let worker = outbox_worker(&store, fast());
     assert_eq!(worker.run_once().await.unwrap(), 5);
     let mut got = rx.wait_for(5).await;
     got.sort_by(|a, b| a.path.cmp(&b.path));
@@ -323,11 +302,7 @@ async fn a_500_then_200_is_delivered_exactly_once_after_the_retry() {
     )
     .await;
     let a = fire(&store, &[ch], "core-1").await;
-    let worker = OutboxWorker::new(
-        store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        fast(),
-    );
+    let worker = outbox_worker(&store, fast());
     assert_eq!(worker.run_once().await.unwrap(), 1);
     let log = store.alert_notifications(a.id).await.unwrap();
     assert_eq!(log[0].status, DeliveryStatus::Pending);
@@ -405,11 +380,7 @@ async fn a_worker_restart_neither_loses_nor_duplicates() {
     let store = Store::connect(&url, wardflux_store::Cipher::from_key(&key).unwrap())
         .await
         .unwrap();
-    let w2 = OutboxWorker::new(
-        store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        cfg,
-    );
+    let w2 = outbox_worker(&store, cfg);
     let mut passes = 0;
     while store.alert_notifications(second.id).await.unwrap()[0].status != DeliveryStatus::Delivered
     {

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use wardflux_alert::driver::{AlertDriver, AlertSink, DeviceEvent, DriverConfig, Input};
-use wardflux_alert::notify::Notifier;
-use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
+use wardflux_alert::driver::{AlertSink, DeviceEvent, DriverConfig, Input};
 use wardflux_model::alerts::{AlertRuleInput, AlertState, Severity};
 use wardflux_model::inventory::{Actor, DeviceInput};
 use wardflux_model::{Labels, MetricSink, Sample};
@@ -55,13 +53,6 @@ fn sample(metric: &str, device: &str, extra: &[(&str, &str)], at: DateTime<Utc>,
     }
 }
 
-fn fast_outbox() -> OutboxConfig {
-    OutboxConfig {
-        idle_poll: Duration::from_millis(50),
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn a_sample_reaches_the_webhook_on_ingest_and_resolves_once() {
     let w = world().await;
@@ -72,19 +63,8 @@ async fn a_sample_reaches_the_webhook_on_ingest_and_resolves_once() {
         Some("CPU on {{ $labels.device }} is {{ $value }}%"),
     )
     .await;
-    let worker = OutboxWorker::new(
-        w.store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        fast_outbox(),
-    );
-    let (driver, handle) = AlertDriver::new(
-        w.store.clone(),
-        w.metrics.clone(),
-        DriverConfig::default(),
-        worker.waker(),
-    )
-    .await
-    .unwrap();
+    let worker = outbox_worker(&w.store, fast_outbox());
+    let (driver, handle) = driver_for(&w, DriverConfig::default(), &worker).await;
     let stop = CancellationToken::new();
     tokio::spawn(driver.run(stop.clone()));
     tokio::spawn(worker.run(stop.clone()));
@@ -138,19 +118,8 @@ async fn a_sample_reaches_the_webhook_on_ingest_and_resolves_once() {
 async fn an_outage_of_50_interfaces_is_two_messages_and_the_first_is_not_delayed() {
     let w = world().await;
     add_rule(&w.store, "Interface down", "interface_status == 0", None).await;
-    let worker = OutboxWorker::new(
-        w.store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        fast_outbox(),
-    );
-    let (mut driver, _) = AlertDriver::new(
-        w.store.clone(),
-        w.metrics.clone(),
-        DriverConfig::default(),
-        worker.waker(),
-    )
-    .await
-    .unwrap();
+    let worker = outbox_worker(&w.store, fast_outbox());
+    let (mut driver, _) = driver_for(&w, DriverConfig::default(), &worker).await;
     let now = Utc::now();
     let batch: Vec<Sample> = (0..50)
         .map(|i| {
@@ -198,19 +167,8 @@ async fn for_holds_pending_until_the_duration_has_passed() {
         None,
     )
     .await;
-    let worker = OutboxWorker::new(
-        w.store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        fast_outbox(),
-    );
-    let (mut driver, _) = AlertDriver::new(
-        w.store.clone(),
-        w.metrics.clone(),
-        DriverConfig::default(),
-        worker.waker(),
-    )
-    .await
-    .unwrap();
+    let worker = outbox_worker(&w.store, fast_outbox());
+    let (mut driver, _) = driver_for(&w, DriverConfig::default(), &worker).await;
     let t0 = Utc::now() - chrono::Duration::minutes(10);
     let at = |m: i64| t0 + chrono::Duration::minutes(m);
     for m in 0..=5 {
@@ -269,19 +227,8 @@ async fn a_down_parent_suppresses_its_children_and_a_restart_fires_nothing_twice
             .unwrap();
         children.push(c);
     }
-    let worker = OutboxWorker::new(
-        w.store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        fast_outbox(),
-    );
-    let (mut driver, _) = AlertDriver::new(
-        w.store.clone(),
-        w.metrics.clone(),
-        DriverConfig::default(),
-        worker.waker(),
-    )
-    .await
-    .unwrap();
+    let worker = outbox_worker(&w.store, fast_outbox());
+    let (mut driver, _) = driver_for(&w, DriverConfig::default(), &worker).await;
     // The built-in rule is editable: it notifies the webhook.
     unreachable_notifies_webhook(&w.store).await;
 
@@ -338,14 +285,7 @@ async fn a_down_parent_suppresses_its_children_and_a_restart_fires_nothing_twice
 
     // Restart: a new driver restores the six alerts; the same state sends nothing new.
     drop(driver);
-    let (mut driver, _) = AlertDriver::new(
-        w.store.clone(),
-        w.metrics.clone(),
-        DriverConfig::default(),
-        worker.waker(),
-    )
-    .await
-    .unwrap();
+    let (mut driver, _) = driver_for(&w, DriverConfig::default(), &worker).await;
     assert_eq!(driver.live().count(), 6);
     let mut burst: Vec<Input> = children.iter().map(|c| ev(c, true)).collect();
     burst.push(ev(&parent, true));

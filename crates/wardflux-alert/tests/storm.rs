@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use wardflux_alert::driver::{AlertDriver, AlertSink, DriverConfig};
-use wardflux_alert::notify::Notifier;
-use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
+use wardflux_alert::driver::{AlertSink, DriverConfig};
 use wardflux_collect::{DeviceState, IcmpMonitor, IcmpMonitorConfig, IcmpTarget, StateConfig};
 use wardflux_icmp::{Pinger, PingerOptions};
 use wardflux_model::inventory::{Actor, DeviceInput};
@@ -73,32 +71,23 @@ async fn a_silenced_branch_of_200_devices_sends_one_notification() {
     }
 
     let ns = Netns::new();
-    let worker = OutboxWorker::new(
-        w.store.clone(),
-        Notifier::new(Duration::from_secs(5)).unwrap(),
-        OutboxConfig {
-            idle_poll: Duration::from_millis(50),
-            ..Default::default()
-        },
-    );
+    let worker = outbox_worker(&w.store, fast_outbox());
     let monitor_cfg = IcmpMonitorConfig {
         timeout: Duration::from_millis(200),
         confirm_probes: 3,
         confirm_interval: Duration::from_millis(300),
         state: StateConfig::default(),
     };
-    let (driver, handle) = AlertDriver::new(
-        w.store.clone(),
-        w.metrics.clone(),
+    let (driver, handle) = driver_for(
+        &w,
         DriverConfig {
             // One check cycle: the interval plus the confirmation time.
             check_cycle: INTERVAL + Duration::from_secs(1),
             ..DriverConfig::default()
         },
-        worker.waker(),
+        &worker,
     )
-    .await
-    .unwrap();
+    .await;
     // The driver made the built-in rules; edited as an operator would, then reloaded.
     unreachable_notifies_webhook(&w.store).await;
     handle.reload();

@@ -1,7 +1,10 @@
 //! The ICMP monitor against real kernel replies inside a test namespace; devices go silent
 //! through nft drop rules at the input hook.
 
-use wardflux_testkit::netns as common;
+use wardflux_testkit::netns;
+
+mod common;
+use common::{MemSink, wait_for};
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -14,28 +17,6 @@ use wardflux_collect::{
     StateConfig, StateRecorder, TransitionKind,
 };
 use wardflux_icmp::{Pinger, PingerOptions};
-use wardflux_model::{MetricSink, Sample, SinkError};
-
-#[derive(Default)]
-struct MemSink(Mutex<Vec<Sample>>);
-
-#[async_trait::async_trait]
-impl MetricSink for MemSink {
-    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
-
-impl MemSink {
-    fn values(&self, metric: &str, device: &str) -> Vec<f64> {
-        let v = self.0.lock().unwrap();
-        v.iter()
-            .filter(|s| s.metric == metric && s.labels.get("device") == Some(device))
-            .map(|s| s.value)
-            .collect()
-    }
-}
 
 #[derive(Default)]
 struct MemRecorder(Mutex<Vec<StateChange>>);
@@ -60,7 +41,7 @@ impl MemRecorder {
 }
 
 struct Rig {
-    ns: common::Netns,
+    ns: netns::Netns,
     sink: Arc<MemSink>,
     rec: Arc<MemRecorder>,
     mon: IcmpMonitor,
@@ -81,7 +62,7 @@ fn cfg(flap_window: Duration) -> IcmpMonitorConfig {
 }
 
 fn rig(c: IcmpMonitorConfig) -> Rig {
-    let ns = common::Netns::new();
+    let ns = netns::Netns::new();
     let pinger = Pinger::new(PingerOptions {
         netns: Some(ns.name.clone().into()),
         ..PingerOptions::default()
@@ -100,20 +81,29 @@ fn target(name: &str, ip: &str) -> IcmpTarget {
     }
 }
 
-/// Polls `cond` every 20 ms until it holds or `within` passes.
-async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// The monitor updates a device's status before it hands the change to the recorder (an
+/// await later), so a test that reads the recorder waits for both.
+impl Rig {
+    /// Waits (5 s at most) for a check of `device` that lost `loss` percent of its packets.
+    async fn wait_check_with_loss(&self, device: &str, loss: f64) {
+        let what = format!("a check of {device} with {loss}% loss");
+        wait_for(&what, Duration::from_secs(5), || {
+            self.sink.values("ping_packet_loss", device).contains(&loss)
+        })
+        .await;
+    }
+
+    /// Waits for `more` checks of `device` after those written so far; fails after `within`.
+    async fn wait_more_checks(&self, device: &str, more: usize, within: Duration) {
+        let n = self.sink.values("ping_packet_loss", device).len();
+        let what = format!("{more} more checks of {device}");
+        wait_for(&what, within, || {
+            self.sink.values("ping_packet_loss", device).len() >= n + more
+        })
+        .await;
     }
 }
 
-/// The monitor updates a device's status before it hands the change to the recorder (an
-/// await later), so a test that reads the recorder waits for both.
 fn settled(r: &Rig, id: Uuid, state: DeviceState) -> bool {
     state_of(&r.mon, id) == state && r.rec.of(id).last().map(|c| c.to) == Some(state)
 }
@@ -209,21 +199,11 @@ async fn one_dropped_packet_or_one_lost_check_raises_nothing() {
 
     // One of the check's two packets dropped: 50% loss, still up.
     r.ns.drop_next("127.6.0.3", 1);
-    wait_for("a check with 50% loss", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "b").contains(&50.0)
-    })
-    .await;
+    r.wait_check_with_loss("b", 50.0).await;
     // Both packets of a check dropped: the confirmation probes answer, still up.
     r.ns.drop_next("127.6.0.3", 2);
-    wait_for("a check with 100% loss", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "b").contains(&100.0)
-    })
-    .await;
-    let n = r.sink.values("ping_packet_loss", "b").len();
-    wait_for("two more checks", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "b").len() >= n + 2
-    })
-    .await;
+    r.wait_check_with_loss("b", 100.0).await;
+    r.wait_more_checks("b", 2, Duration::from_secs(5)).await;
     let changes = r.rec.of(id);
     assert_eq!(
         changes.len(),
@@ -429,15 +409,8 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
     .await;
     // The check's 2 packets and the first 2 confirmation probes are dropped.
     r.ns.drop_next("127.6.0.8", 4);
-    wait_for("a check with 100% loss", Duration::from_secs(5), || {
-        r.sink.values("ping_packet_loss", "g").contains(&100.0)
-    })
-    .await;
-    let n = r.sink.values("ping_packet_loss", "g").len();
-    wait_for("two more checks", Duration::from_secs(8), || {
-        r.sink.values("ping_packet_loss", "g").len() >= n + 2
-    })
-    .await;
+    r.wait_check_with_loss("g", 100.0).await;
+    r.wait_more_checks("g", 2, Duration::from_secs(8)).await;
     assert_eq!(
         r.rec.of(id).len(),
         1,
@@ -465,7 +438,7 @@ async fn default_confirmation_is_three_probes_one_second_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_exports_schedule_lag_and_skips_through_the_metrics_facade() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let ns = common::Netns::new();
+    let ns = netns::Netns::new();
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let pinger = Pinger::new(PingerOptions {

@@ -5,8 +5,8 @@
 //! polls a condition with a deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -14,49 +14,11 @@ use wardflux_collect::{DeviceLimits, PollDevice, Scheduler, SnmpPoller, SnmpPoll
 use wardflux_model::items::{
     DiscoverySpec, ItemSpec, ItemStatus, PollPlan, Preprocess, RowFilter, ValueType,
 };
-use wardflux_model::{MetricSink, Sample, SinkError};
 use wardflux_snmp::{SnmpClient, Target};
 use wardflux_testkit::snmp::{Daemon, restart_snmpd, shipped_recording, snmpd, snmpget, snmpsim};
 
-#[derive(Default)]
-struct MemSink(Mutex<Vec<Sample>>);
-
-#[async_trait::async_trait]
-impl MetricSink for MemSink {
-    async fn append(&self, batch: Vec<Sample>) -> Result<(), SinkError> {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
-
-impl MemSink {
-    /// Samples of `metric` for `device`, in arrival order.
-    fn of(&self, metric: &str, device: Uuid) -> Vec<Sample> {
-        let id = device.to_string();
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|s| s.metric == metric && s.labels.get("device_id") == Some(id.as_str()))
-            .cloned()
-            .collect()
-    }
-    fn count(&self, metric: &str, device: Uuid) -> usize {
-        self.of(metric, device).len()
-    }
-}
-
-/// Polls `cond` every 20 ms until it holds or `within` passes.
-async fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+mod common;
+use common::{MemSink, wait_for};
 
 fn item(key: &str, oid: &str, value_type: ValueType) -> ItemSpec {
     ItemSpec {
@@ -70,6 +32,14 @@ fn item(key: &str, oid: &str, value_type: ValueType) -> ItemSpec {
         multiplier: None,
         preprocess: None,
         labels: BTreeMap::new(),
+    }
+}
+
+/// A plan of `items` only, no discovery rules.
+fn items_only(items: Vec<ItemSpec>) -> PollPlan {
+    PollPlan {
+        items,
+        discoveries: vec![],
     }
 }
 
@@ -92,6 +62,22 @@ struct Rig {
     poller: SnmpPoller,
     sink: Arc<MemSink>,
     scheduler: Scheduler,
+}
+
+impl Rig {
+    /// Polls the one item `item` on a device `name` at `d` (v2c `community`); returns its id.
+    fn poll_one(&self, d: &Daemon, community: &str, name: &str, item: ItemSpec) -> Uuid {
+        let dev = device(d, community, name, items_only(vec![item]));
+        let id = dev.device_id;
+        self.poller.apply_devices(vec![dev]);
+        id
+    }
+
+    /// Waits until the device `id` has `n` samples of `metric`; fails after `within`.
+    async fn wait_samples(&self, metric: &str, id: Uuid, n: usize, within: Duration) {
+        let what = format!("{n} samples of {metric}");
+        wait_for(&what, within, || self.sink.count(metric, id) >= n).await;
+    }
 }
 
 fn rig(reachable: Arc<dyn Fn(Uuid) -> bool + Send + Sync>) -> Rig {
@@ -219,28 +205,23 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
     usage.preprocess = Some(Preprocess::PercentOfSum {
         other: "memory_free_bytes".into(),
     });
-    let plan = PollPlan {
-        items: vec![
-            item("cpu_usage", "1.3.6.1.4.1.9.2.1.58.0", ValueType::Gauge),
-            used,
-            free,
-            usage,
-            item("system_name", "1.3.6.1.2.1.1.5.0", ValueType::String),
-            // Counter64, 250000/s
-            item("hc_in", "1.3.6.1.2.1.31.1.1.1.6.1", ValueType::Counter),
-            // Counter32, 11000/s
-            item("in32", "1.3.6.1.2.1.2.2.1.10.60", ValueType::Counter),
-        ],
-        discoveries: vec![],
-    };
+    let plan = items_only(vec![
+        item("cpu_usage", "1.3.6.1.4.1.9.2.1.58.0", ValueType::Gauge),
+        used,
+        free,
+        usage,
+        item("system_name", "1.3.6.1.2.1.1.5.0", ValueType::String),
+        // Counter64, 250000/s
+        item("hc_in", "1.3.6.1.2.1.31.1.1.1.6.1", ValueType::Counter),
+        // Counter32, 11000/s
+        item("in32", "1.3.6.1.2.1.2.2.1.10.60", ValueType::Counter),
+    ]);
     let dev = device(&sim, "live", "cat-live", plan);
     let id = dev.device_id;
     r.poller.apply_devices(vec![dev.clone()]);
 
-    wait_for("3 rates of hc_in", Duration::from_secs(10), || {
-        r.sink.count("hc_in", id) >= 3
-    })
-    .await;
+    r.wait_samples("hc_in", id, 3, Duration::from_secs(10))
+        .await;
 
     // Rates: the configured rates, and what two raw reads by snmpget give.
     let addr = sim.addr;
@@ -321,10 +302,8 @@ async fn live_recording_gauges_rates_strings_and_hot_reload() {
     // has a rate, no gap).
     let before = r.sink.count("hc_in", id);
     r.poller.apply_devices(vec![dev.clone()]);
-    wait_for("2 more rates after reload", Duration::from_secs(5), || {
-        r.sink.count("hc_in", id) >= before + 2
-    })
-    .await;
+    r.wait_samples("hc_in", id, before + 2, Duration::from_secs(5))
+        .await;
     let ts: Vec<i64> = r
         .sink
         .of("hc_in", id)
@@ -347,22 +326,15 @@ async fn counter32_wrap_gives_a_steady_rate() {
                1.3.6.1.2.1.2.2.1.10.1|65:numeric|initial=4000000000,rate=1000000000,wrap=1\n";
     let sim = snmpsim(&[("wrap", rec)]);
     let r = rig(always());
-    let plan = PollPlan {
-        items: vec![item(
-            "in_octets",
-            "1.3.6.1.2.1.2.2.1.10.1",
-            ValueType::Counter,
-        )],
-        discoveries: vec![],
-    };
-    let dev = device(&sim, "wrap", "wrapper", plan);
-    let id = dev.device_id;
-    r.poller.apply_devices(vec![dev]);
+    let id = r.poll_one(
+        &sim,
+        "wrap",
+        "wrapper",
+        item("in_octets", "1.3.6.1.2.1.2.2.1.10.1", ValueType::Counter),
+    );
     // Six rates cover six intervals, more than 4.3 s: at least one wrap.
-    wait_for("6 rates", Duration::from_secs(12), || {
-        r.sink.count("in_octets", id) >= 6
-    })
-    .await;
+    r.wait_samples("in_octets", id, 6, Duration::from_secs(12))
+        .await;
     let samples = r.sink.of("in_octets", id);
     assert!(samples.last().unwrap().timestamp_ms - samples[0].timestamp_ms >= 4_500);
     for s in &samples {
@@ -380,21 +352,14 @@ async fn agent_reboot_gives_no_spike() {
     let mut agent = snmpd();
     let r = rig(always());
     // snmpInPkts: snmpd's own Counter32, back to zero when it restarts.
-    let plan = PollPlan {
-        items: vec![item(
-            "snmp_in_pkts",
-            "1.3.6.1.2.1.11.1.0",
-            ValueType::Counter,
-        )],
-        discoveries: vec![],
-    };
-    let dev = device(&agent, "public", "rebooter", plan);
-    let id = dev.device_id;
-    r.poller.apply_devices(vec![dev]);
-    wait_for("2 rates", Duration::from_secs(8), || {
-        r.sink.count("snmp_in_pkts", id) >= 2
-    })
-    .await;
+    let id = r.poll_one(
+        &agent,
+        "public",
+        "rebooter",
+        item("snmp_in_pkts", "1.3.6.1.2.1.11.1.0", ValueType::Counter),
+    );
+    r.wait_samples("snmp_in_pkts", id, 2, Duration::from_secs(8))
+        .await;
     let restarted_ms = chrono::Utc::now().timestamp_millis();
     tokio::task::block_in_place(|| restart_snmpd(&mut agent));
     let after = |m: &str| {
@@ -427,8 +392,8 @@ async fn missing_oids_are_not_supported_and_nothing_else_is_affected() {
         i.interval_seconds = 365 * 86_400;
         i
     };
-    let plan = || PollPlan {
-        items: vec![
+    let plan = || {
+        items_only(vec![
             yearly(item("system_name", "1.3.6.1.2.1.1.5.0", ValueType::String)),
             yearly(item("uptime", "1.3.6.1.2.1.1.3.0", ValueType::Gauge)),
             yearly(item(
@@ -437,8 +402,7 @@ async fn missing_oids_are_not_supported_and_nothing_else_is_affected() {
                 ValueType::Gauge,
             )),
             yearly(item("no_instance", "1.3.6.1.2.1.1.5.1", ValueType::Gauge)),
-        ],
-        discoveries: vec![],
+        ])
     };
     let v2 = device(&agent, "public", "v2", plan());
     let mut v1 = device(&agent, "public", "v1", plan());
@@ -510,10 +474,7 @@ async fn silent_agent_times_out_and_other_devices_stay_on_time() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let r = metrics::with_local_recorder(&recorder, || rig(always()));
-    let plan = || PollPlan {
-        items: vec![item("uptime", "1.3.6.1.2.1.1.3.0", ValueType::Gauge)],
-        discoveries: vec![],
-    };
+    let plan = || items_only(vec![item("uptime", "1.3.6.1.2.1.1.3.0", ValueType::Gauge)]);
     let a = device(&silent, "public", "silent", plan());
     let b = device(&healthy, "public", "healthy", plan());
     let (ida, idb) = (a.device_id, b.device_id);
@@ -576,13 +537,12 @@ async fn unreachable_device_is_not_polled_until_it_is_up() {
     let up = Arc::new(AtomicBool::new(false));
     let flag = up.clone();
     let r = rig(Arc::new(move |_| flag.load(Ordering::Relaxed)));
-    let plan = PollPlan {
-        items: vec![item("uptime", "1.3.6.1.2.1.1.3.0", ValueType::Gauge)],
-        discoveries: vec![],
-    };
-    let dev = device(&agent, "public", "down", plan);
-    let id = dev.device_id;
-    r.poller.apply_devices(vec![dev]);
+    let id = r.poll_one(
+        &agent,
+        "public",
+        "down",
+        item("uptime", "1.3.6.1.2.1.1.3.0", ValueType::Gauge),
+    );
     wait_for("3 scheduled runs", Duration::from_secs(6), || {
         r.scheduler.stats().runs >= 3
     })
@@ -593,10 +553,8 @@ async fn unreachable_device_is_not_polled_until_it_is_up() {
     assert_eq!(r.poller.status(id).unwrap().timeouts, 0);
 
     up.store(true, Ordering::Relaxed);
-    wait_for("polled once up", Duration::from_secs(5), || {
-        r.sink.count("uptime", id) >= 1
-    })
-    .await;
+    r.wait_samples("uptime", id, 1, Duration::from_secs(5))
+        .await;
     assert_eq!(
         state(&r.poller.items(Some(id)), "uptime").status,
         ItemStatus::Ok

@@ -32,6 +32,13 @@ fn fping(ns: &common::Netns, args: &[&str]) -> Out {
     }
 }
 
+/// The same arguments to our CLI and to fping, both inside `ns`: (ours, fping's).
+fn ours_and_fping(ns: &common::Netns, args: &[&str]) -> (Out, Out) {
+    let mut a = vec!["--netns", ns.name.as_str()];
+    a.extend_from_slice(args);
+    (ours(&a), fping(ns, args))
+}
+
 fn sorted_lines(s: &str) -> Vec<String> {
     let mut v: Vec<String> = s.lines().map(str::to_owned).collect();
     v.sort();
@@ -121,10 +128,7 @@ fn sweep_alive_and_unreachable_sets_agree_with_fping() {
 fn hosts_all_alive_exit_zero_like_fping() {
     let ns = setup();
     let args = ["127.0.0.1", "127.5.0.1", "127.5.0.200"];
-    let mut a = vec!["--netns", ns.name.as_str()];
-    a.extend_from_slice(&args);
-    let ours = ours(&a);
-    let theirs = fping(&ns, &args);
+    let (ours, theirs) = ours_and_fping(&ns, &args);
     assert_eq!(ours.stdout, theirs.stdout, "fping prints in order here too");
     assert_eq!((ours.code, theirs.code), (0, 0));
 }
@@ -144,10 +148,7 @@ fn count_mode_summaries_agree_with_fping() {
         "127.5.0.10",
         "127.5.0.3",
     ];
-    let mut a = vec!["--netns", ns.name.as_str()];
-    a.extend_from_slice(&args);
-    let ours = ours(&a);
-    let theirs = fping(&ns, &args);
+    let (ours, theirs) = ours_and_fping(&ns, &args);
     assert_eq!(summaries(&ours.stderr), summaries(&theirs.stderr));
     assert_eq!(
         summaries(&ours.stderr),
@@ -405,10 +406,7 @@ fn ipv6_hosts_agree_with_fping() {
     let args = [
         "-r", "1", "-t", "200", "::1", "fd77::5", "fd77::9", "fd77::a",
     ];
-    let mut a = vec!["--netns", ns.name.as_str()];
-    a.extend_from_slice(&args);
-    let ours = ours(&a);
-    let theirs = fping(&ns, &args);
+    let (ours, theirs) = ours_and_fping(&ns, &args);
     assert_eq!(sorted_lines(&ours.stdout), sorted_lines(&theirs.stdout));
     assert_eq!(
         sorted_lines(&ours.stdout),
@@ -422,9 +420,7 @@ fn ipv6_hosts_agree_with_fping() {
     assert_eq!((ours.code, theirs.code), (1, 1));
     // Count mode summaries too.
     let args = ["-q", "-c", "2", "-p", "50", "-t", "200", "::1", "fd77::9"];
-    let mut a = vec!["--netns", ns.name.as_str()];
-    a.extend_from_slice(&args);
-    let (o, t) = (self::ours(&a), fping(&ns, &args));
+    let (o, t) = ours_and_fping(&ns, &args);
     assert_eq!(summaries(&o.stderr), summaries(&t.stderr));
     assert_eq!(summaries(&o.stderr).len(), 2);
     assert_eq!((o.code, t.code), (1, 1));

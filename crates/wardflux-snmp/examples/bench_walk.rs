@@ -2,18 +2,20 @@
 //!
 //! `cargo run --release -p wardflux-snmp --example bench_walk [-- ROUNDS]`
 //!
-//! Starts its own snmpd (127.0.0.1, free port, full view, v2c `public` and a v3
-//! SHA-256/AES-256 user), then for each round and each of v2c / v3 walks `.1` with
-//! max-repetitions 50: wardflux in-process (library `bulk_walk`), wardflux's CLI as a process
+//! Starts the test suite's snmpd (`wardflux_testkit::snmp::snmpd`: 127.0.0.1, free port,
+//! v2c `public` with the full view, a v3 SHA-256/AES-256 user with the view that leaves out
+//! the volatile process and socket tables), then for each round and each of v2c / v3 walks
+//! `.1` with max-repetitions 50: wardflux in-process (library `bulk_walk`), wardflux's CLI as a process
 //! (`--example cli`, output to /dev/null, like net-snmp), and `snmpbulkwalk -Cr50 -On` to
 //! /dev/null. Prints medians and the ratios.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use wardflux_model::inventory::Secret;
 use wardflux_snmp::{AuthProtocol, PrivProtocol, SecurityLevel, SnmpClient, Target, UsmUser};
+use wardflux_testkit::snmp::{AUTH_PASS, PRIV_PASS, snmpd, user_for, v3_args};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -26,26 +28,10 @@ fn main() -> Result<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(7);
-    let dir = tempfile::tempdir()?;
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let conf = dir.path().join("snmpd.conf");
-    std::fs::write(
-        &conf,
-        "rocommunity public 127.0.0.1\ncreateUser bench SHA-256 authpass123 AES-256 privpass123\nrouser bench priv\n",
-    )?;
-    let mut snmpd = Command::new("/usr/sbin/snmpd")
-        .args(["-f", "-Lo", "-C", "-c"])
-        .arg(&conf)
-        .args(["-M", "/dev/null", "-m", ""])
-        .arg(format!("udp:127.0.0.1:{port}"))
-        .env("SNMP_PERSISTENT_DIR", dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("snmpd (Debian package snmpd) must be installed")?;
-    let addr = format!("127.0.0.1:{port}").parse()?;
+    // The test suite's snmpd (waits until it answers); killed on drop.
+    let snmpd = snmpd();
+    let addr = snmpd.addr;
+    let user = user_for("SHA-256", "AES-256");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -58,32 +44,15 @@ fn main() -> Result<()> {
         ..Target::v3(
             addr,
             UsmUser {
-                user: "bench".into(),
+                user: user.clone(),
                 level: SecurityLevel::AuthPriv,
-                auth: Some((AuthProtocol::Sha256, Secret::new("authpass123"))),
-                privacy: Some((PrivProtocol::Aes256, Secret::new("privpass123"))),
+                auth: Some((AuthProtocol::Sha256, Secret::new(AUTH_PASS))),
+                privacy: Some((PrivProtocol::Aes256, Secret::new(PRIV_PASS))),
                 context: String::new(),
             },
         )
     };
     let root = "1".parse()?;
-    // wait for snmpd
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let c = SnmpClient::default();
-        let mut t = v2.clone();
-        t.timeout = Duration::from_millis(200);
-        t.retries = 0;
-        if rt
-            .block_on(c.get(&t, &["1.3.6.1.2.1.1.5.0".parse()?]))
-            .is_ok()
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("snmpd did not start");
-        }
-    }
     let cli = std::env::current_exe()?.with_file_name("cli");
     let have_cli = cli.exists();
     for (name, t, netsnmp_args) in [
@@ -91,21 +60,7 @@ fn main() -> Result<()> {
         (
             "v3 SHA-256/AES-256",
             &v3,
-            vec![
-                "-v3",
-                "-l",
-                "authPriv",
-                "-u",
-                "bench",
-                "-a",
-                "SHA-256",
-                "-A",
-                "authpass123",
-                "-x",
-                "AES-256",
-                "-X",
-                "privpass123",
-            ],
+            v3_args(&user, "SHA-256", "AES-256"),
         ),
     ] {
         let (mut lib, mut proc_, mut net) = (Vec::new(), Vec::new(), Vec::new());
@@ -157,7 +112,6 @@ fn main() -> Result<()> {
         }
         println!("  snmpbulkwalk -Cr50           {:.3} s", n);
     }
-    let _ = snmpd.kill();
-    let _ = snmpd.wait();
+    drop(snmpd);
     Ok(())
 }

@@ -10,15 +10,7 @@ fn bulkwalk_of_snmpd_v2c_matches_net_snmp() {
     let d = snmpd();
     let host = d.addr.to_string();
     for (community, reps) in [("stable", "-Cr50"), ("stable", "-Cr7"), ("public", "-Cr25")] {
-        let args = [
-            "bulkwalk",
-            "-v2c",
-            "-c",
-            community,
-            reps,
-            host.as_str(),
-            ".1",
-        ];
+        let args = command("bulkwalk", &["-v2c", "-c", community, reps], &host, ".1");
         let ours = wardflux(&args);
         let theirs = netsnmp(&args);
         assert_eq!(ours.code, 0, "{}", ours.err);
@@ -196,15 +188,7 @@ fn snmpsim_recordings_match_byte_for_byte() {
     let host = d.addr.to_string();
     for (community, _) in RECORDINGS {
         for reps in ["-Cr10", "-Cr50"] {
-            let args = [
-                "bulkwalk",
-                "-v2c",
-                "-c",
-                community,
-                reps,
-                host.as_str(),
-                ".1",
-            ];
+            let args = command("bulkwalk", &["-v2c", "-c", community, reps], &host, ".1");
             let ours = wardflux(&args);
             let theirs = netsnmp(&args);
             assert!(ours.out.lines().count() > 50, "{community}: {}", ours.err);

@@ -117,106 +117,41 @@ fn v3_credential_failures_are_typed() {
     assert_eq!(e.kind(), "config", "{e:?}");
 }
 
+/// SNMPv3 authPriv options, SHA-256 and AES-256, with these passwords.
+fn v3_opts<'a>(user: &'a str, auth: &'a str, privacy: &'a str) -> Vec<&'a str> {
+    v3_args_with(user, ("SHA-256", auth), ("AES-256", privacy))
+}
+
 #[test]
 fn cli_failure_output_matches_net_snmp() {
     let d = snmpd();
     let host = d.addr.to_string();
     let user = user_for("SHA-256", "AES-256");
+    const SYS_NAME: &str = ".1.3.6.1.2.1.1.5.0";
+    const SYSTEM: &str = ".1.3.6.1.2.1.1";
+    let wrong_community = ["-v2c", "-c", "wrong", "-t", "0.3", "-r", "0"];
+    let wrong_priv = [
+        v3_opts(&user, AUTH_PASS, "wrongpriv12"),
+        vec!["-t", "0.3", "-r", "0"],
+    ]
+    .concat();
     for args in [
-        vec![
+        command("get", &wrong_community, &host, SYS_NAME),
+        command("walk", &wrong_community, &host, SYSTEM),
+        command("bulkwalk", &wrong_community, &host, SYSTEM),
+        command(
             "get",
-            "-v2c",
-            "-c",
-            "wrong",
-            "-t",
-            "0.3",
-            "-r",
-            "0",
+            &v3_opts(&user, "wrongpass12", PRIV_PASS),
             &host,
-            ".1.3.6.1.2.1.1.5.0",
-        ],
-        vec![
-            "walk",
-            "-v2c",
-            "-c",
-            "wrong",
-            "-t",
-            "0.3",
-            "-r",
-            "0",
-            &host,
-            ".1.3.6.1.2.1.1",
-        ],
-        vec![
+            SYS_NAME,
+        ),
+        command(
             "bulkwalk",
-            "-v2c",
-            "-c",
-            "wrong",
-            "-t",
-            "0.3",
-            "-r",
-            "0",
+            &v3_opts("nosuchuser", AUTH_PASS, PRIV_PASS),
             &host,
-            ".1.3.6.1.2.1.1",
-        ],
-        vec![
-            "get",
-            "-v3",
-            "-l",
-            "authPriv",
-            "-u",
-            &user,
-            "-a",
-            "SHA-256",
-            "-A",
-            "wrongpass12",
-            "-x",
-            "AES-256",
-            "-X",
-            PRIV_PASS,
-            &host,
-            ".1.3.6.1.2.1.1.5.0",
-        ],
-        vec![
-            "bulkwalk",
-            "-v3",
-            "-l",
-            "authPriv",
-            "-u",
-            "nosuchuser",
-            "-a",
-            "SHA-256",
-            "-A",
-            AUTH_PASS,
-            "-x",
-            "AES-256",
-            "-X",
-            PRIV_PASS,
-            &host,
-            ".1.3.6.1.2.1.1",
-        ],
-        vec![
-            "get",
-            "-v3",
-            "-l",
-            "authPriv",
-            "-u",
-            &user,
-            "-a",
-            "SHA-256",
-            "-A",
-            AUTH_PASS,
-            "-x",
-            "AES-256",
-            "-X",
-            "wrongpriv12",
-            "-t",
-            "0.3",
-            "-r",
-            "0",
-            &host,
-            ".1.3.6.1.2.1.1.5.0",
-        ],
+            SYSTEM,
+        ),
+        command("get", &wrong_priv, &host, SYS_NAME),
     ] {
         let ours = wardflux(&args);
         let theirs = netsnmp(&args);

@@ -158,8 +158,18 @@ pub const PRIV_PASS: &str = "privpass123";
 
 /// net-snmp's arguments for an authPriv `user` with protocols `a`/`x` and the test passwords.
 pub fn v3_args<'a>(user: &'a str, a: &'a str, x: &'a str) -> Vec<&'a str> {
+    v3_args_with(user, (a, AUTH_PASS), (x, PRIV_PASS))
+}
+
+/// net-snmp's arguments for an authPriv `user` with (protocol, password) pairs for
+/// authentication and privacy (wrong passwords for the failure tests).
+pub fn v3_args_with<'a>(
+    user: &'a str,
+    (a, auth_pass): (&'a str, &'a str),
+    (x, priv_pass): (&'a str, &'a str),
+) -> Vec<&'a str> {
     vec![
-        "-v3", "-l", "authPriv", "-u", user, "-a", a, "-A", AUTH_PASS, "-x", x, "-X", PRIV_PASS,
+        "-v3", "-l", "authPriv", "-u", user, "-a", a, "-A", auth_pass, "-x", x, "-X", priv_pass,
     ]
 }
 

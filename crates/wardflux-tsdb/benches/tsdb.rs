@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wardflux_testkit::Rng;
 use wardflux_tsdb::embedded::EmbeddedStore;
 use wardflux_tsdb::{
     Aggregation, EmbeddedConfig, LabelMatcher, Labels, MetricStore, RangeQuery, Sample,
@@ -19,16 +20,6 @@ use wardflux_tsdb::{
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// Samples of minute `m` for all devices.
 struct Gen {

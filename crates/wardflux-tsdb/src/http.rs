@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -52,56 +52,58 @@ pub struct RouteInfo {
     pub writes: bool,
 }
 
+impl RouteInfo {
+    /// A route that only reads, served for GET and POST (Prometheus accepts both).
+    const fn read(path: &'static str, summary: &'static str) -> Self {
+        Self::new(path, &["get", "post"], summary, false)
+    }
+
+    const fn new(
+        path: &'static str,
+        methods: &'static [&'static str],
+        summary: &'static str,
+        writes: bool,
+    ) -> Self {
+        Self {
+            path,
+            methods,
+            summary,
+            writes,
+        }
+    }
+}
+
 /// Every route [`router`] serves.
 pub const ROUTES: &[RouteInfo] = &[
-    RouteInfo {
-        path: "/api/v1/query",
-        methods: &["get", "post"],
-        summary: "PromQL instant query (Prometheus HTTP API)",
-        writes: false,
-    },
-    RouteInfo {
-        path: "/api/v1/query_range",
-        methods: &["get", "post"],
-        summary: "PromQL range query (Prometheus HTTP API)",
-        writes: false,
-    },
-    RouteInfo {
-        path: "/api/v1/series",
-        methods: &["get", "post"],
-        summary: "Series matching match[] selectors",
-        writes: false,
-    },
-    RouteInfo {
-        path: "/api/v1/labels",
-        methods: &["get", "post"],
-        summary: "Label names",
-        writes: false,
-    },
-    RouteInfo {
-        path: "/api/v1/label/{name}/values",
-        methods: &["get", "post"],
-        summary: "Values of one label",
-        writes: false,
-    },
-    RouteInfo {
-        path: "/api/v1/status/buildinfo",
-        methods: &["get"],
-        summary: "Build information (what Grafana's data source check reads)",
-        writes: false,
-    },
-    RouteInfo {
-        path: "/api/v1/metadata",
-        methods: &["get"],
-        summary: "Metric metadata (none is recorded: an empty map)",
-        writes: false,
-    },
-    RouteInfo {
-        path: "/api/v1/import/prometheus",
-        methods: &["post"],
-        summary: "Ingest Prometheus text exposition lines",
-        writes: true,
-    },
+    RouteInfo::read(
+        "/api/v1/query",
+        "PromQL instant query (Prometheus HTTP API)",
+    ),
+    RouteInfo::read(
+        "/api/v1/query_range",
+        "PromQL range query (Prometheus HTTP API)",
+    ),
+    RouteInfo::read("/api/v1/series", "Series matching match[] selectors"),
+    RouteInfo::read("/api/v1/labels", "Label names"),
+    RouteInfo::read("/api/v1/label/{name}/values", "Values of one label"),
+    RouteInfo::new(
+        "/api/v1/status/buildinfo",
+        &["get"],
+        "Build information (what Grafana's data source check reads)",
+        false,
+    ),
+    RouteInfo::new(
+        "/api/v1/metadata",
+        &["get"],
+        "Metric metadata (none is recorded: an empty map)",
+        false,
+    ),
+    RouteInfo::new(
+        "/api/v1/import/prometheus",
+        &["post"],
+        "Ingest Prometheus text exposition lines",
+        true,
+    ),
 ];
 
 /// The Prometheus-compatible router (no auth inside; wrap it), with default [`Limits`].
@@ -214,6 +216,21 @@ fn success(data: Value) -> Response {
 
 /// Request parameters from the query string and a form-encoded body.
 struct Params(Vec<(String, String)>);
+
+/// Read from the whole request, so every handler takes its parameters the same way (last
+/// extractor: it consumes the body).
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let raw = req.uri().query().map(str::to_string);
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self::new(raw, &headers, &body))
+    }
+}
 
 impl Params {
     fn new(raw: Option<String>, headers: &HeaderMap, body: &Bytes) -> Self {
@@ -527,26 +544,14 @@ pub fn query_data(v: &QueryValue) -> Value {
     }
 }
 
-async fn query(
-    State(st): State<St>,
-    RawQuery(q): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(q, &h, &body);
+async fn query(State(st): State<St>, p: Params) -> Result<Response, ApiError> {
     let expr = p.required("query")?;
     let t = p.time("time", now_ms())?;
     let v = with_limits(st.limits, st.store.prom_query(expr, t)).await?;
     Ok(json_response(query_answer_json(&v)))
 }
 
-async fn query_range(
-    State(st): State<St>,
-    RawQuery(q): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(q, &h, &body);
+async fn query_range(State(st): State<St>, p: Params) -> Result<Response, ApiError> {
     let expr = p.required("query")?;
     let start = parse_time("start", p.required("start")?)?;
     let end = parse_time("end", p.required("end")?)?;
@@ -566,13 +571,7 @@ fn window(p: &Params) -> Result<(i64, i64), ApiError> {
     Ok((p.time("start", 0)?, p.time("end", now + 86_400_000)?))
 }
 
-async fn series(
-    State(st): State<St>,
-    RawQuery(q): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(q, &h, &body);
+async fn series(State(st): State<St>, p: Params) -> Result<Response, ApiError> {
     let sets = p.matchers()?;
     if sets.is_empty() {
         return Err(ApiError::bad("no match[] parameter provided"));
@@ -584,13 +583,7 @@ async fn series(
     )))
 }
 
-async fn labels(
-    State(st): State<St>,
-    RawQuery(q): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::new(q, &h, &body);
+async fn labels(State(st): State<St>, p: Params) -> Result<Response, ApiError> {
     let sets = p.matchers()?;
     let (start, end) = window(&p)?;
     let names = st.store.label_names(&sets, start, end).await?;
@@ -600,14 +593,11 @@ async fn labels(
 async fn label_values(
     State(st): State<St>,
     Path(name): Path<String>,
-    RawQuery(q): RawQuery,
-    h: HeaderMap,
-    body: Bytes,
+    p: Params,
 ) -> Result<Response, ApiError> {
     if !valid_label_name(&name) {
         return Err(ApiError::bad(format!("invalid label name: {name:?}")));
     }
-    let p = Params::new(q, &h, &body);
     let sets = p.matchers()?;
     let (start, end) = window(&p)?;
     let vals = st.store.label_values(&name, &sets, start, end).await?;

@@ -11,6 +11,7 @@ use std::alloc::System;
 use std::time::Duration;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use wardflux_testkit::Rng;
 use wardflux_tsdb::embedded::EmbeddedStore;
 use wardflux_tsdb::{EmbeddedConfig, LabelMatcher, Labels, MetricStore, Sample};
 
@@ -25,16 +26,6 @@ const T0: i64 = 1_700_000_000_000;
 /// and maps, compressed streams, WAL buffers). The head before the streams held 16 bytes a
 /// sample plus the slack of growing vectors (about 24 in all).
 const MAX_BYTES_PER_SAMPLE: f64 = 3.5;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn check_batch(d: usize, t: i64, rtt_us: i64) -> Vec<Sample> {
     let labels = Labels::from_pairs([

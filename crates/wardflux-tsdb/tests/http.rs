@@ -16,6 +16,15 @@ use wardflux_tsdb::{EmbeddedConfig, MetricStore, VictoriaConfig, now_ms};
 const MIN: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
 
+/// An embedded store in a new temp dir (kept as long as the returned guard lives).
+async fn embedded() -> (tempfile::TempDir, Arc<EmbeddedStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let emb = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
+        .await
+        .unwrap();
+    (dir, emb)
+}
+
 async fn serve(store: Arc<dyn MetricStore>) -> String {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -113,10 +122,7 @@ fn assert_json_same(what: &str, a: &Value, b: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
     let vm = common::Vm::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let emb = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
-        .await
-        .unwrap();
+    let (_dir, emb) = embedded().await;
     let cancel = CancellationToken::new();
     let _guard = cancel.clone().drop_guard();
     emb.spawn_background(cancel.clone());
@@ -214,15 +220,8 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
 
     for (i, (path, params)) in requests.iter().enumerate() {
         let want = normalise(
-            client
-                .get(format!("{}{path}", vm.url))
-                .query(params)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap(),
+            wardflux_testkit::send_json(client.get(format!("{}{path}", vm.url)).query(params))
+                .await,
         );
         assert_eq!(
             want["status"], "success",
@@ -250,14 +249,8 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
     }
 
     // what Grafana's data source check asks besides queries
-    let v: Value = client
-        .get(format!("{wf}/api/v1/status/buildinfo"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value =
+        wardflux_testkit::send_json(client.get(format!("{wf}/api/v1/status/buildinfo"))).await;
     assert_eq!(v["status"], "success");
     assert_eq!(v["data"]["application"], "wardflux");
     // Our own version (not a fake Prometheus one), as x.y.z so Grafana can parse it.
@@ -270,14 +263,7 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
             .count(),
         3
     );
-    let v: Value = client
-        .get(format!("{wf}/api/v1/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = wardflux_testkit::send_json(client.get(format!("{wf}/api/v1/metadata"))).await;
     assert_eq!(v, serde_json::json!({"status": "success", "data": {}}));
 
     // errors: Prometheus' shape, 400 for bad input
@@ -316,10 +302,7 @@ async fn grafana_sees_the_same_answers_as_from_victoriametrics() {
 
 #[tokio::test]
 async fn import_rejects_bad_lines_naming_them_and_accepts_good_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let emb = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
-        .await
-        .unwrap();
+    let (_dir, emb) = embedded().await;
     let wf = serve(emb.clone()).await;
     let client = reqwest::Client::new();
     let r = import(
@@ -391,10 +374,7 @@ async fn import_rejects_bad_lines_naming_them_and_accepts_good_ones() {
 #[tokio::test]
 async fn import_over_the_size_limit_gets_413_with_a_json_error() {
     use tower::ServiceExt;
-    let dir = tempfile::tempdir().unwrap();
-    let emb = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
-        .await
-        .unwrap();
+    let (_dir, emb) = embedded().await;
     let router = wardflux_tsdb::http::router(emb.clone());
     let limit = wardflux_tsdb::http::MAX_IMPORT_BYTES;
     let check = |r: axum::response::Response| async move {
@@ -438,10 +418,7 @@ async fn import_over_the_size_limit_gets_413_with_a_json_error() {
 /// the whole body, and the batches before it are kept.
 #[tokio::test]
 async fn long_import_is_stored_in_batches_and_errors_name_the_body_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let emb = EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("tsdb")))
-        .await
-        .unwrap();
+    let (_dir, emb) = embedded().await;
     let wf = serve(emb.clone()).await;
     let client = reqwest::Client::new();
     let mut text = String::new();

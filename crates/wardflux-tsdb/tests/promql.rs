@@ -219,15 +219,10 @@ async fn a_sample_over_http() {
                 EvalKind::Instant { .. } => "query",
                 EvalKind::Range { .. } => "query_range",
             };
-            let v: serde_json::Value = client
-                .post(format!("{url}/api/v1/{path}"))
-                .form(&params)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v: serde_json::Value = wardflux_testkit::send_json(
+                client.post(format!("{url}/api/v1/{path}")).form(&params),
+            )
+            .await;
             let got = parse_query_answer(&v).map_err(|e| e.to_string());
             let o = testfile::check(ev, got, 0);
             assert_eq!(o, Outcome::Pass, "{name}:{} {}", ev.line, ev.query);

@@ -300,3 +300,42 @@ pub async fn unreachable_notifies_webhook(store: &Store) -> wardflux_model::aler
         .await
         .unwrap()
 }
+
+/// An outbox worker over `store` with a 5 s send timeout.
+pub fn outbox_worker(
+    store: &Store,
+    cfg: wardflux_alert::outbox::OutboxConfig,
+) -> wardflux_alert::outbox::OutboxWorker {
+    wardflux_alert::outbox::OutboxWorker::new(
+        store.clone(),
+        wardflux_alert::notify::Notifier::new(Duration::from_secs(5)).unwrap(),
+        cfg,
+    )
+}
+
+/// Outbox settings that look for due rows every 50 ms when idle.
+pub fn fast_outbox() -> wardflux_alert::outbox::OutboxConfig {
+    wardflux_alert::outbox::OutboxConfig {
+        idle_poll: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
+/// An alert driver over the world's stores that wakes `worker` when it queues a message.
+pub async fn driver_for(
+    w: &World,
+    cfg: wardflux_alert::driver::DriverConfig,
+    worker: &wardflux_alert::outbox::OutboxWorker,
+) -> (
+    wardflux_alert::driver::AlertDriver,
+    wardflux_alert::driver::AlertHandle,
+) {
+    wardflux_alert::driver::AlertDriver::new(
+        w.store.clone(),
+        w.metrics.clone(),
+        cfg,
+        worker.waker(),
+    )
+    .await
+    .unwrap()
+}

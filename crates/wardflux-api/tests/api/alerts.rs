@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use wardflux_model::alerts::{Alert, AlertState, Severity};
+use wardflux_model::alerts::{Alert, AlertRule, AlertState};
 use wardflux_model::{Labels, Sample};
 
 use crate::helpers::*;
@@ -265,32 +265,21 @@ async fn channels_hide_secrets_validate_fields_and_test() {
     assert_eq!(bodies[0]["kind"], "test");
 }
 
-fn alert(rule_id: uuid::Uuid, device: &str) -> Alert {
+/// A firing alert of `rule` on `device` (`atm-1` is suppressed by its parent).
+fn alert(rule: &AlertRule, device: &str) -> Alert {
     let now = chrono::Utc::now();
     Alert {
-        id: uuid::Uuid::new_v4(),
-        rule_id,
-        rule: String::new(),
-        severity: Severity::Info,
-        labels: BTreeMap::from([("device".to_string(), device.to_string())]),
-        device_id: None,
-        device: Some(device.into()),
         value: Some(97.0),
-        state: AlertState::Firing,
         message: format!("CPU on {device} is 97%"),
-        started_at: now,
         firing_at: Some(now),
-        resolved_at: None,
-        acknowledged: false,
-        acknowledged_by: None,
-        acknowledged_at: None,
-        comment: None,
         suppressed_by: (device == "atm-1").then(|| "parent:branch-gw".to_string()),
-        notified_at: None,
-        last_notified_at: None,
-        escalation_step: 0,
-        escalated: false,
-        version: 0,
+        ..wardflux_alert::driver::new_alert(
+            uuid::Uuid::new_v4(),
+            rule,
+            BTreeMap::from([("device".to_string(), device.to_string())]),
+            AlertState::Firing,
+            now,
+        )
     }
 }
 
@@ -306,13 +295,14 @@ async fn active_acknowledge_resolve_and_history() {
         )
         .await;
     let rule_id: uuid::Uuid = r["id"].as_str().unwrap().parse().unwrap();
+    let rule = app.store.get_alert_rule(rule_id).await.unwrap();
     let a = app
         .store
-        .write_alert(&alert(rule_id, "core-1"), None, &[])
+        .write_alert(&alert(&rule, "core-1"), None, &[])
         .await
         .unwrap();
     app.store
-        .write_alert(&alert(rule_id, "atm-1"), None, &[])
+        .write_alert(&alert(&rule, "atm-1"), None, &[])
         .await
         .unwrap();
 

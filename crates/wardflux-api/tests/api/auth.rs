@@ -28,12 +28,7 @@ async fn login_returns_token_and_session_cookie() {
     assert_eq!(v["user"]["role"], "viewer");
     assert!(v["expires_at"].as_str().unwrap().ends_with('Z'));
 
-    let me: Value = app
-        .req(Method::GET, "/api/v1/auth/me", token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.me(token).await;
     assert_eq!(me["username"], "viewer");
 
     // The cookie alone authenticates too.
@@ -179,13 +174,7 @@ async fn cached_basic_auth_is_dropped_on_password_change_and_disable() {
     for _ in 0..20 {
         assert_eq!(me(ADMIN_PW).await, StatusCode::OK);
     }
-    let id = app
-        .store
-        .user_by_username("viewer")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = app.user_id("viewer").await;
     let (s, _) = app
         .put(
             &format!("/api/v1/users/{id}/password"),
@@ -199,15 +188,10 @@ async fn cached_basic_auth_is_dropped_on_password_change_and_disable() {
         "old password cached"
     );
     assert_eq!(me("a-new-password-2").await, StatusCode::OK);
-    let r = app
-        .req(
-            Method::PATCH,
-            &format!("/api/v1/users/{id}"),
-            &app.admin,
-            Some(json!({"disabled": true})),
-        )
+    let (s, _) = app
+        .patch(&format!("/api/v1/users/{id}"), json!({"disabled": true}))
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(s, StatusCode::OK);
     assert_eq!(
         me("a-new-password-2").await,
         StatusCode::UNAUTHORIZED,
@@ -225,12 +209,7 @@ async fn logout_revokes_the_session() {
             .status(),
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        app.req(Method::GET, "/api/v1/auth/me", &t, None)
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me_status(&t).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -248,12 +227,7 @@ async fn api_tokens_for_automation() {
     let v: Value = r.json().await.unwrap();
     let tok = v["token"].as_str().unwrap().to_string();
     let id = v["info"]["id"].as_str().unwrap().to_string();
-    let me: Value = app
-        .req(Method::GET, "/api/v1/auth/me", &tok, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.me(&tok).await;
     assert_eq!(me["username"], "oper");
     let list: Value = app
         .req(Method::GET, "/api/v1/auth/tokens", &app.operator, None)
@@ -285,12 +259,7 @@ async fn api_tokens_for_automation() {
         .await
         .status();
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.req(Method::GET, "/api/v1/auth/me", &tok, None)
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me_status(&tok).await, StatusCode::UNAUTHORIZED);
 
     for (body, field) in [
         (json!({"name": ""}), "name"),

@@ -96,7 +96,7 @@ async fn duplicate_ip_is_409_within_a_source() {
 #[tokio::test]
 async fn bad_input_on_every_field() {
     let app = spawn_app().await;
-    let cases: Vec<(Value, StatusCode, &str)> = vec![
+    let mut cases: Vec<(Value, StatusCode, &str)> = vec![
         (json!({"ip": "127.0.0.1"}), StatusCode::BAD_REQUEST, "name"),
         (json!({"name": "x"}), StatusCode::BAD_REQUEST, "ip"),
         (
@@ -123,41 +123,6 @@ async fn bad_input_on_every_field() {
             json!({"name": 7, "ip": "127.0.0.1"}),
             StatusCode::BAD_REQUEST,
             "name",
-        ),
-        (
-            json!({"name": "x", "ip": "127.0.0.1", "hostname": "h".repeat(300)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "hostname",
-        ),
-        (
-            json!({"name": "x", "ip": "127.0.0.1", "vendor": "v".repeat(300)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "vendor",
-        ),
-        (
-            json!({"name": "x", "ip": "127.0.0.1", "device_type": "t".repeat(300)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "device_type",
-        ),
-        (
-            json!({"name": "x", "ip": "127.0.0.1", "model": "m".repeat(300)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "model",
-        ),
-        (
-            json!({"name": "x", "ip": "127.0.0.1", "location": "l".repeat(300)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "location",
-        ),
-        (
-            json!({"name": "x", "ip": "127.0.0.1", "region": "r".repeat(300)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "region",
-        ),
-        (
-            json!({"name": "x", "ip": "127.0.0.1", "branch": "b".repeat(300)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "branch",
         ),
         (
             json!({"name": "x", "ip": "127.0.0.1", "tags": "atm"}),
@@ -200,6 +165,22 @@ async fn bad_input_on_every_field() {
             "colour",
         ),
     ];
+    // Every free-text field refuses 300 characters.
+    for (field, letter) in [
+        ("hostname", "h"),
+        ("vendor", "v"),
+        ("device_type", "t"),
+        ("model", "m"),
+        ("location", "l"),
+        ("region", "r"),
+        ("branch", "b"),
+    ] {
+        cases.push((
+            json!({"name": "x", "ip": "127.0.0.1", field: letter.repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field,
+        ));
+    }
     for (body, want, field) in cases {
         let (s, v) = app.post("/api/v1/devices", body.clone()).await;
         assert_error(s, &v, want, Some(field));

@@ -22,18 +22,8 @@ pub struct TestApp {
     _cancel: tokio_util::sync::DropGuard,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
-    pg_db: Option<String>,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(db) = self.pg_db.take() {
-            let _ = std::process::Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-qc"])
-                .arg(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .status();
-        }
-    }
+    /// The PostgreSQL database (WARDFLUX_TEST_DATABASE=postgres), dropped with the app.
+    _pg_db: Option<wardflux_testkit::pg::TempDatabase>,
 }
 
 fn use_postgres() -> bool {
@@ -44,21 +34,8 @@ pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let cipher = Cipher::load_or_create(dir.path()).unwrap().0;
     let (url, db_file, pg_db) = if use_postgres() {
-        let name = format!("wardflux_api_{}", uuid::Uuid::new_v4().simple());
-        let ok = std::process::Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-qc"])
-            .arg(format!("CREATE DATABASE {name}"))
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "PostgreSQL at 127.0.0.1:5432 is required (WARDFLUX_TEST_DATABASE=postgres)"
-        );
-        (
-            format!("postgres://postgres@127.0.0.1:5432/{name}"),
-            None,
-            Some(name),
-        )
+        let db = wardflux_testkit::pg::TempDatabase::create("wardflux_api");
+        (db.url.clone(), None, Some(db))
     } else {
         let f = dir.path().join("wardflux.db");
         (format!("sqlite:{}?mode=rwc", f.display()), Some(f), None)
@@ -137,7 +114,7 @@ pub async fn spawn_app() -> TestApp {
         _cancel: cancel.drop_guard(),
         _dir: dir,
         _shutdown: tx,
-        pg_db,
+        _pg_db: pg_db,
     };
     app.admin = app.login("admin", ADMIN_PW).await;
     app.operator = app.login("oper", ADMIN_PW).await;
@@ -242,6 +219,38 @@ impl TestApp {
         let r = self.req(Method::PUT, path, &self.admin, Some(body)).await;
         let s = r.status();
         (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self.req(Method::PATCH, path, &self.admin, Some(body)).await;
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /api/v1/auth/me` as the holder of `token`: the status only.
+    pub async fn me_status(&self, token: &str) -> StatusCode {
+        self.req(Method::GET, "/api/v1/auth/me", token, None)
+            .await
+            .status()
+    }
+
+    /// `GET /api/v1/auth/me` as the holder of `token`: the JSON answer.
+    pub async fn me(&self, token: &str) -> Value {
+        self.req(Method::GET, "/api/v1/auth/me", token, None)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The id of the existing user `username`, read from the store.
+    pub async fn user_id(&self, username: &str) -> uuid::Uuid {
+        self.store
+            .user_by_username(username)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user {username}"))
+            .id
     }
 
     pub async fn delete(&self, path: &str) -> StatusCode {

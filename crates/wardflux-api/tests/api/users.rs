@@ -19,29 +19,14 @@ async fn user_lifecycle() {
     );
     let id = u["id"].as_str().unwrap();
     let t = app.login("noc.operator", "s3cret-pass").await;
-    assert_eq!(
-        app.req(Method::GET, "/api/v1/auth/me", &t, None)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&t).await, StatusCode::OK);
 
-    let r = app
-        .req(
-            Method::PATCH,
-            &format!("/api/v1/users/{id}"),
-            &app.admin,
-            Some(json!({"disabled": true})),
-        )
+    let (s, _) = app
+        .patch(&format!("/api/v1/users/{id}"), json!({"disabled": true}))
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(s, StatusCode::OK);
     // A disabled user's tokens stop working and they cannot log in.
-    assert_eq!(
-        app.req(Method::GET, "/api/v1/auth/me", &t, None)
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me_status(&t).await, StatusCode::UNAUTHORIZED);
     let r = app
         .req(
             Method::POST,
@@ -89,13 +74,7 @@ async fn user_lifecycle() {
         let (s, v) = app.post("/api/v1/users", body).await;
         assert_error(s, &v, code, Some(field));
     }
-    let admin_id = app
-        .store
-        .user_by_username("admin")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let admin_id = app.user_id("admin").await;
     let r = app
         .req(
             Method::DELETE,
@@ -105,24 +84,16 @@ async fn user_lifecycle() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let r = app
-        .req(
-            Method::PATCH,
+    let (s, _) = app
+        .patch(
             &format!("/api/v1/users/{admin_id}"),
-            &app.admin,
-            Some(json!({"role": "viewer"})),
+            json!({"role": "viewer"}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(s, StatusCode::CONFLICT);
 
     // Self-service password change.
-    let vid = app
-        .store
-        .user_by_username("viewer")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let vid = app.user_id("viewer").await;
     let r = app
         .req(
             Method::PUT,

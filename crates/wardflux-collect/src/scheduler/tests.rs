@@ -35,6 +35,14 @@ fn recording_job(n: u32, interval: Duration, busy: Duration) -> Job {
     job
 }
 
+/// Jobs that return at once, one for each `(number, interval)`.
+fn idle_jobs(specs: &[(u32, Duration)]) -> Vec<Job> {
+    specs
+        .iter()
+        .map(|&(n, interval)| recording_job(n, interval, Duration::ZERO))
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn first_runs_are_spread_across_the_interval() {
     let log: Log = Arc::default();
@@ -132,54 +140,32 @@ async fn apply_hot_reloads_the_job_set() {
     let log: Log = Arc::default();
     let s = recording_scheduler("reload", &log);
     let sec = Duration::from_secs(1);
-    s.apply(
-        "rec",
-        vec![
-            recording_job(1, sec, Duration::ZERO),
-            recording_job(2, sec, Duration::ZERO),
-        ],
-    );
+    s.apply("rec", idle_jobs(&[(1, sec), (2, sec)]));
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let count = |k: u32| log.lock().unwrap().iter().filter(|e| e.0 == k).count();
+    let runs_of = |k: u32| -> Vec<Instant> {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.0 == k)
+            .map(|e| e.1)
+            .collect()
+    };
+    let count = |k: u32| runs_of(k).len();
     assert_eq!((count(1), count(2)), (5, 5));
 
     // Drop job 2, slow job 1 to 2 s, add job 3.
     let two = 2 * sec;
-    s.apply(
-        "rec",
-        vec![
-            recording_job(1, two, Duration::ZERO),
-            recording_job(3, sec, Duration::ZERO),
-        ],
-    );
+    s.apply("rec", idle_jobs(&[(1, two), (3, sec)]));
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(count(2), 5, "removed job stopped");
     assert_eq!(count(3), 10);
     assert_eq!(count(1), 5 + 5, "re-timed job runs every 2 s");
 
     // Re-applying the same set keeps phases: runs stay on the same grid.
-    let before: Vec<Instant> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|e| e.0 == 3)
-        .map(|e| e.1)
-        .collect();
-    s.apply(
-        "rec",
-        vec![
-            recording_job(1, two, Duration::ZERO),
-            recording_job(3, sec, Duration::ZERO),
-        ],
-    );
+    let before: Vec<Instant> = runs_of(3);
+    s.apply("rec", idle_jobs(&[(1, two), (3, sec)]));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after: Vec<Instant> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|e| e.0 == 3)
-        .map(|e| e.1)
-        .collect();
+    let after: Vec<Instant> = runs_of(3);
     assert_eq!(after.len(), before.len() + 3);
     assert_eq!(after[before.len()] - *before.last().unwrap(), sec);
 }

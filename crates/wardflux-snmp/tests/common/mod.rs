@@ -19,3 +19,11 @@ pub fn wardflux(args: &[&str]) -> Run {
         code,
     }
 }
+
+/// One command line for `wardflux snmp` and net-snmp: `cmd`, the options, the agent, the OID.
+pub fn command<'a>(cmd: &'a str, opts: &[&'a str], host: &'a str, oid: &'a str) -> Vec<&'a str> {
+    let mut v = vec![cmd];
+    v.extend_from_slice(opts);
+    v.extend([host, oid]);
+    v
+}
