@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 use wardflux_alert::driver::{AlertDriver, AlertHandle, DriverConfig};
 use wardflux_alert::notify::Notifier;
 use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
@@ -23,7 +24,6 @@ use wardflux_model::inventory::DeviceSource;
 use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
 use wardflux_store::Store;
 use wardflux_tsdb::MetricStore;
-use uuid::Uuid;
 
 /// How often the target list is re-read even without a change event (changes made by
 /// another process sharing the database).

@@ -9,8 +9,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use wardflux_model::inventory::FieldError;
 use wardflux_collect::snmp::SnmpPoller;
+use wardflux_model::inventory::FieldError;
 use wardflux_snmp::{Oid, SnmpClient, Target};
 
 use crate::auth::Operator;

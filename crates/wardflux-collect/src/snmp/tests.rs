@@ -114,7 +114,10 @@ fn preprocess_steps() {
         Some(700.0),
         "used = total - free"
     );
-    assert_eq!(check(Preprocess::Difference { other: o() }, 3.0, None), None);
+    assert_eq!(
+        check(Preprocess::Difference { other: o() }, 3.0, None),
+        None
+    );
     assert_eq!(check(Preprocess::Complement100, 12.5, None), Some(87.5));
     assert_eq!(
         check(Preprocess::Equals { value: 1.0 }, 1.0, None),
