@@ -77,6 +77,11 @@ pub struct DriverConfig {
     pub check_cycle: Duration,
     /// Every this many ticks, evaluate every rule.
     pub full_eval_ticks: u32,
+    /// A PromQL rule is evaluated on ingest at most once per this gap; batches arriving
+    /// sooner are folded into one evaluation at the end of the gap. Bounds the cost of rules on
+    /// metrics written many times a second (one SNMP poll batch per device) to a few
+    /// evaluations a second, at the price of at most this much latency.
+    pub min_eval_gap: Duration,
 }
 
 impl Default for DriverConfig {
@@ -86,6 +91,7 @@ impl Default for DriverConfig {
             group_window: crate::group::DEFAULT_WINDOW,
             check_cycle: Duration::from_secs(15),
             full_eval_ticks: 30,
+            min_eval_gap: Duration::from_millis(250),
         }
     }
 }
@@ -395,6 +401,10 @@ pub struct AlertDriver {
     prober: Option<Arc<dyn ReachabilityProbe>>,
     /// When each device was last probed (see [`AlertDriver::probe`]).
     probed: HashMap<Uuid, DateTime<Utc>>,
+    /// When each PromQL rule was last evaluated, and the rules touched since that wait for
+    /// the end of their gap ([`DriverConfig::min_eval_gap`]).
+    last_eval: HashMap<Uuid, DateTime<Utc>>,
+    deferred: BTreeSet<Uuid>,
 }
 
 fn labels_map(l: &Labels) -> BTreeMap<String, String> {
@@ -431,6 +441,8 @@ impl AlertDriver {
             ticks: 0,
             prober: None,
             probed: HashMap::new(),
+            last_eval: HashMap::new(),
+            deferred: BTreeSet::new(),
             cfg,
         };
         d.reload(Utc::now()).await?;
@@ -462,6 +474,7 @@ impl AlertDriver {
         let mut tick = tokio::time::interval(self.cfg.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
+            let deferred = self.next_deferred();
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 input = self.rx.recv() => {
@@ -477,6 +490,11 @@ impl AlertDriver {
                 _ = tick.tick() => {
                     if let Err(e) = self.tick(Utc::now()).await {
                         tracing::warn!(error = %e, "alert tick failed");
+                    }
+                }
+                () = sleep_until_utc(deferred) => {
+                    if let Err(e) = self.run_deferred(Utc::now()).await {
+                        tracing::warn!(error = %e, "alert evaluation failed");
                     }
                 }
             }
@@ -521,17 +539,56 @@ impl AlertDriver {
         if reload {
             self.reload(now).await?;
         }
-        let ids: Vec<Uuid> = self
-            .rules
-            .iter()
-            .filter(|(_, l)| match (&l.parsed, &l.rule.builtin) {
-                (_, Some(_)) => devices_changed,
-                (Some(p), None) => reload || names.iter().any(|n| p.touches(n)),
-                (None, None) => false,
-            })
-            .map(|(id, _)| *id)
-            .collect();
+        let gap = chrono::Duration::from_std(self.cfg.min_eval_gap).unwrap_or_default();
+        let mut ids = Vec::new();
+        for (id, l) in &self.rules {
+            match (&l.parsed, &l.rule.builtin) {
+                (_, Some(_)) if devices_changed => ids.push(*id),
+                (Some(p), None) if reload || names.iter().any(|n| p.touches(n)) => {
+                    if reload || self.last_eval.get(id).is_none_or(|at| *at + gap <= now) {
+                        ids.push(*id);
+                    } else {
+                        self.deferred.insert(*id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        ids.extend(self.due_deferred(now));
         self.evaluate(now, &ids).await
+    }
+
+    /// When the earliest deferred evaluation is due ([`DriverConfig::min_eval_gap`]).
+    pub fn next_deferred(&self) -> Option<DateTime<Utc>> {
+        let gap = chrono::Duration::from_std(self.cfg.min_eval_gap).unwrap_or_default();
+        self.deferred
+            .iter()
+            .filter_map(|id| self.last_eval.get(id).map(|at| *at + gap))
+            .min()
+    }
+
+    /// Takes the deferred rules whose gap has passed.
+    fn due_deferred(&mut self, now: DateTime<Utc>) -> Vec<Uuid> {
+        let gap = chrono::Duration::from_std(self.cfg.min_eval_gap).unwrap_or_default();
+        let due: Vec<Uuid> = self
+            .deferred
+            .iter()
+            .copied()
+            .filter(|id| self.last_eval.get(id).is_none_or(|at| *at + gap <= now))
+            .collect();
+        for id in &due {
+            self.deferred.remove(id);
+        }
+        due
+    }
+
+    /// Evaluates the deferred rules whose gap has passed.
+    pub async fn run_deferred(&mut self, now: DateTime<Utc>) -> Result<(), DriverError> {
+        let due = self.due_deferred(now);
+        if due.is_empty() {
+            return Ok(());
+        }
+        self.evaluate(now, &due).await
     }
 
     fn device_event(&mut self, e: DeviceEvent) {
@@ -678,6 +735,10 @@ impl AlertDriver {
             let Some(l) = self.rules.get(id) else {
                 continue;
             };
+            if l.parsed.is_some() {
+                self.last_eval.insert(*id, now);
+                self.deferred.remove(id);
+            }
             let results: Vec<(Labels, f64)> = match (&l.rule.builtin, &l.parsed) {
                 (Some(b), _) => {
                     let set = if b == FLAPPING {
@@ -986,5 +1047,16 @@ impl AlertDriver {
             self.outbox_wake.notify_one();
         }
         Ok(())
+    }
+}
+
+/// Sleeps until `at` (wall clock), or forever when there is nothing to wait for.
+async fn sleep_until_utc(at: Option<DateTime<Utc>>) {
+    match at {
+        Some(at) => {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait).await;
+        }
+        None => std::future::pending().await,
     }
 }

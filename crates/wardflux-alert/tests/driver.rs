@@ -196,6 +196,58 @@ async fn for_holds_pending_until_the_duration_has_passed() {
     assert_eq!(stored[0].firing_at, Some(at(5)));
 }
 
+/// Batches that touch a rule within `min_eval_gap` of its last evaluation are folded into one
+/// evaluation at the end of the gap (one SNMP poll batch per device must not mean one
+/// evaluation per batch), and nothing they carried is lost.
+#[tokio::test]
+async fn batches_within_the_gap_are_folded_into_one_evaluation_at_its_end() {
+    let w = world().await;
+    add_rule(&w.store, "Hot", "cpu_usage > 90", None).await;
+    let worker = outbox_worker(&w.store, fast_outbox());
+    let (mut driver, _) = driver_for(&w, DriverConfig::default(), &worker).await;
+    let t0 = Utc::now() - chrono::Duration::minutes(1);
+    let ms = |n: i64| t0 + chrono::Duration::milliseconds(n);
+    let touched = || Input::Touched(vec!["cpu_usage".into()]);
+    let write = |at, v| {
+        let metrics = w.metrics.clone();
+        async move {
+            metrics
+                .append(vec![sample("cpu_usage", "core-1", &[], at, v)])
+                .await
+                .unwrap();
+        }
+    };
+    write(ms(0), 95.0).await;
+    driver.handle(ms(0), vec![touched()]).await.unwrap();
+    assert_eq!(
+        driver.live().count(),
+        1,
+        "the first batch is evaluated at once"
+    );
+    assert_eq!(driver.next_deferred(), None);
+
+    write(ms(100), 50.0).await;
+    driver.handle(ms(100), vec![touched()]).await.unwrap();
+    write(ms(200), 40.0).await;
+    driver.handle(ms(200), vec![touched()]).await.unwrap();
+    assert_eq!(
+        driver.live().count(),
+        1,
+        "within the gap: not evaluated yet"
+    );
+    assert_eq!(driver.next_deferred(), Some(ms(250)));
+
+    driver.run_deferred(ms(249)).await.unwrap();
+    assert_eq!(driver.live().count(), 1, "not before the gap's end");
+    driver.run_deferred(ms(250)).await.unwrap();
+    assert_eq!(
+        driver.live().count(),
+        0,
+        "one evaluation saw the last batch: resolved"
+    );
+    assert_eq!(driver.next_deferred(), None);
+}
+
 #[tokio::test]
 async fn a_down_parent_suppresses_its_children_and_a_restart_fires_nothing_twice() {
     let w = world().await;

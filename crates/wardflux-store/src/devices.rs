@@ -160,6 +160,35 @@ fn contains(col: device::Column, needle: &str) -> Expr {
 }
 
 impl Store {
+    /// What the SNMP poller learned about each device's agent (only devices that have some).
+    /// Runtime knowledge, not configuration: no audit row, no inventory event.
+    pub async fn snmp_limits(
+        &self,
+    ) -> Result<std::collections::HashMap<Uuid, serde_json::Value>, StoreError> {
+        Ok(device::Entity::find()
+            .filter(device::Column::SnmpLimits.is_not_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|m| Some((m.id, m.snmp_limits?)))
+            .collect())
+    }
+
+    /// Keeps what the SNMP poller learned about a device's agent. A device deleted meanwhile
+    /// is no error (nothing to keep).
+    pub async fn set_snmp_limits(
+        &self,
+        device_id: Uuid,
+        limits: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        device::Entity::update_many()
+            .col_expr(device::Column::SnmpLimits, Expr::value(limits))
+            .filter(device::Column::Id.eq(device_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn create_device(
         &self,
         actor: &Actor,

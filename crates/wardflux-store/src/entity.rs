@@ -69,6 +69,8 @@ pub mod device {
         pub source: String,
         pub icmp_interval_s: i32,
         pub snmp_port: i32,
+        /// Learned by the SNMP poller (opaque JSON), see `Store::set_snmp_limits`.
+        pub snmp_limits: Option<Json>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -19,7 +19,32 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Initial),
             Box::new(crate::alerts::M0002Alerts),
             Box::new(crate::templates::M0003Templates),
+            Box::new(M0004SnmpLimits),
         ]
+    }
+}
+
+/// `devices.snmp_limits`: what the SNMP poller learned about the device's agent
+/// (max-repetitions that work, GETBULK, 64-bit counters), kept so a restart does not learn
+/// it again. Opaque JSON to the store.
+struct M0004SnmpLimits;
+
+impl MigrationName for M0004SnmpLimits {
+    fn name(&self) -> &str {
+        "m0004_snmp_limits"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004SnmpLimits {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("devices")
+                .add_column_if_not_exists(&mut json_null("snmp_limits"))
+                .take(),
+        )
+        .await
     }
 }
 

@@ -140,8 +140,70 @@ impl SeriesKey {
 pub enum MatchKind {
     Eq,
     Ne,
-    Re(regex::Regex),
-    NotRe(regex::Regex),
+    Re(Pattern),
+    NotRe(Pattern),
+}
+
+/// A compiled PromQL regular expression (fully anchored, `.` matches newlines).
+///
+/// A pattern that is only literals joined by `|` (what Grafana's multi-value variables and
+/// the templates' device scopes write: `id1|id2|...` with thousands of values) is kept as a
+/// set and matched by one hash lookup, as Prometheus' fast regex matcher does: compiling such
+/// an alternation costs milliseconds and matching it walks an automaton. Other patterns are
+/// compiled once per process and shared: rules and dashboards send the same patterns again
+/// and again ([`Pattern::new`] keeps up to [`PATTERN_CACHE`] of them).
+#[derive(Debug, Clone)]
+pub struct Pattern(std::sync::Arc<PatternKind>);
+
+#[derive(Debug)]
+enum PatternKind {
+    Set(std::collections::HashSet<String>),
+    Regex(regex::Regex),
+}
+
+/// How many compiled patterns [`Pattern::new`] keeps (the cache is emptied when full).
+pub const PATTERN_CACHE: usize = 1024;
+
+impl Pattern {
+    pub fn new(pattern: &str) -> Result<Self, regex::Error> {
+        static CACHE: std::sync::LazyLock<
+            std::sync::Mutex<std::collections::HashMap<String, Pattern>>,
+        > = std::sync::LazyLock::new(Default::default);
+        let lock = || CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = lock().get(pattern) {
+            return Ok(p.clone());
+        }
+        let kind = match literal_alternatives(pattern) {
+            Some(set) => PatternKind::Set(set),
+            None => PatternKind::Regex(regex::Regex::new(&format!("^(?s:{pattern})$"))?),
+        };
+        let p = Pattern(std::sync::Arc::new(kind));
+        let mut cache = lock();
+        if cache.len() >= PATTERN_CACHE {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), p.clone());
+        Ok(p)
+    }
+
+    pub fn is_match(&self, v: &str) -> bool {
+        match &*self.0 {
+            PatternKind::Set(s) => s.contains(v),
+            PatternKind::Regex(r) => r.is_match(v),
+        }
+    }
+}
+
+/// The alternatives of a pattern made only of literal text and `|` (no other regex syntax),
+/// or `None`.
+fn literal_alternatives(pattern: &str) -> Option<std::collections::HashSet<String>> {
+    const META: &[char] = &[
+        '\\', '.', '+', '*', '?', '(', ')', '[', ']', '{', '}', '^', '$',
+    ];
+    if pattern.contains(META) {
+        return None;
+    }
+    Some(pattern.split('|').map(str::to_string).collect())
 }
 
 /// One label matcher, PromQL semantics: a missing label matches as the empty string;
@@ -173,7 +235,7 @@ impl LabelMatcher {
 
     /// `name=~"pattern"`; fails on an invalid regular expression.
     pub fn re(name: impl Into<String>, pattern: &str) -> Result<Self, TsdbError> {
-        let r = regex::Regex::new(&format!("^(?s:{pattern})$"))
+        let r = Pattern::new(pattern)
             .map_err(|e| TsdbError::BadQuery(format!("bad regex {pattern:?}: {e}")))?;
         Ok(Self {
             name: name.into(),
@@ -543,4 +605,47 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn literal_alternations_are_sets_and_match_like_the_regex() {
+        let ids: Vec<String> = (0..2000).map(|i| format!("dev-{i:04}")).collect();
+        let pattern = ids.join("|");
+        let p = Pattern::new(&pattern).unwrap();
+        assert!(matches!(&*p.0, PatternKind::Set(_)));
+        let re = regex::Regex::new(&format!("^(?s:{pattern})$")).unwrap();
+        for v in [
+            "dev-0000",
+            "dev-1999",
+            "dev-2000",
+            "dev-00",
+            "",
+            "xdev-0001",
+            "dev-0001x",
+        ] {
+            assert_eq!(p.is_match(v), re.is_match(v), "{v}");
+        }
+        // An empty alternative matches the empty value (a missing label), as in the regex.
+        let p = Pattern::new("a|").unwrap();
+        assert!(p.is_match("") && p.is_match("a") && !p.is_match("b"));
+    }
+
+    #[test]
+    fn other_patterns_are_anchored_regexes_compiled_once() {
+        let p = Pattern::new("ab.*|c[0-9]+").unwrap();
+        assert!(matches!(&*p.0, PatternKind::Regex(_)));
+        assert!(p.is_match("ab\nx") && p.is_match("c12") && !p.is_match("xab"));
+        let again = Pattern::new("ab.*|c[0-9]+").unwrap();
+        assert!(
+            std::sync::Arc::ptr_eq(&p.0, &again.0),
+            "served from the cache"
+        );
+        assert!(Pattern::new("a(").is_err());
+        let m = LabelMatcher::not_re("job", "x|y").unwrap();
+        assert!(!m.matches_value("x") && m.matches_value("z"));
+    }
 }

@@ -6,6 +6,7 @@
 //! -> samples to the [`FanoutSink`] (metric store first, then subscribers such as the alert
 //! engine) and state changes to the [`FanoutRecorder`] (status history, then subscribers).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,14 +139,23 @@ pub fn start(
 }
 
 /// Keeps the SNMP poller's devices equal to the templates applied in the store: reloads on
-/// every store event (devices, credentials, templates) and every [`RELOAD_EVERY`].
+/// every store event (devices, credentials, templates) and every [`RELOAD_EVERY`]. Each round
+/// also keeps what the poller learned about each agent (`Store::set_snmp_limits`), which seeds
+/// the poller after a restart.
 async fn follow_plans(store: Store, poller: SnmpPoller, cancel: CancellationToken) {
     let mut events = store.subscribe();
+    let mut stored: HashMap<Uuid, serde_json::Value> = HashMap::new();
     loop {
-        match poll_devices(&store).await {
+        match store.snmp_limits().await {
+            Ok(l) => stored = l,
+            Err(e) => tracing::warn!(error = %e, "could not read learned SNMP limits"),
+        }
+        match poll_devices(&store, &stored).await {
             Ok(devices) => {
                 tracing::debug!(devices = devices.len(), "SNMP poll plans reloaded");
+                let ids: Vec<Uuid> = devices.iter().map(|d| d.device_id).collect();
                 poller.apply_devices(devices);
+                keep_learned_limits(&store, &poller, &ids, &stored).await;
             }
             Err(e) => tracing::error!(error = %e, "could not load SNMP poll plans"),
         }
@@ -158,10 +168,36 @@ async fn follow_plans(store: Store, poller: SnmpPoller, cancel: CancellationToke
     poller.apply_devices(Vec::new());
 }
 
+/// Writes the limits the poller learned since the last round, for the devices whose learned
+/// limits differ from the stored ones.
+async fn keep_learned_limits(
+    store: &Store,
+    poller: &SnmpPoller,
+    ids: &[Uuid],
+    stored: &HashMap<Uuid, serde_json::Value>,
+) {
+    for id in ids {
+        let Some(learned) = poller
+            .limits(*id)
+            .and_then(|l| serde_json::to_value(l).ok())
+        else {
+            continue;
+        };
+        if stored.get(id) != Some(&learned)
+            && let Err(e) = store.set_snmp_limits(*id, learned).await
+        {
+            tracing::warn!(device = %id, error = %e, "could not keep learned SNMP limits");
+        }
+    }
+}
+
 /// Standalone devices with templates applied, each with its SNMP target (credential
 /// decrypted here, only to build the target). A device without a usable credential is left
 /// out, with a warning naming it.
-async fn poll_devices(store: &Store) -> Result<Vec<PollDevice>, wardflux_store::StoreError> {
+async fn poll_devices(
+    store: &Store,
+    learned: &HashMap<Uuid, serde_json::Value>,
+) -> Result<Vec<PollDevice>, wardflux_store::StoreError> {
     if store.monitoring_profile().await?.mode != MonitoringMode::Standalone {
         return Ok(Vec::new());
     }
@@ -195,7 +231,9 @@ async fn poll_devices(store: &Store) -> Result<Vec<PollDevice>, wardflux_store::
             port: d.snmp_port,
             target,
             plan: p.plan,
-            limits: None,
+            limits: learned
+                .get(&d.id)
+                .and_then(|l| serde_json::from_value(l.clone()).ok()),
         });
     }
     Ok(out)
