@@ -202,6 +202,7 @@ async fn poll_devices(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
+    let mut creds = HashMap::new();
     for p in store.poll_plans().await? {
         let d = p.device;
         if d.source != DeviceSource::Standalone {
@@ -211,10 +212,15 @@ async fn poll_devices(
             tracing::warn!(device = %d.name, "templates applied but no SNMP credential: not polled");
             continue;
         };
-        let cred = store.get_snmp_credential(cred_id).await?;
-        let secrets = store.snmp_secrets(cred_id).await?;
+        // Most devices share a few credentials: read and decrypt each once per round.
+        if !creds.contains_key(&cred_id) {
+            let cred = store.get_snmp_credential(cred_id).await?;
+            let secrets = store.snmp_secrets(cred_id).await?;
+            creds.insert(cred_id, (cred, secrets));
+        }
+        let (cred, secrets) = &creds[&cred_id];
         let addr = std::net::SocketAddr::new(d.ip, d.snmp_port);
-        let mut target = match wardflux_snmp::Target::from_model(addr, &cred, &secrets) {
+        let mut target = match wardflux_snmp::Target::from_model(addr, cred, secrets) {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(device = %d.name, error = %e, "SNMP credential unusable: not polled");
