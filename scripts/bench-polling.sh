@@ -84,14 +84,17 @@ curl -sf "http://127.0.0.1:$PORT/api/v1/devices/import" -H "authorization: Beare
 curl -sf "http://127.0.0.1:$PORT/api/v1/monitoring/snmp/credentials" -H "authorization: Bearer $TOKEN" \
      -H 'content-type: application/json' -d '{"name":"bench","version":"v2c","community":"bench"}' >/dev/null
 python3 - "$PORT" "$TOKEN" <<'EOF'
-import json, sys, urllib.request
+import json, sys, urllib.error, urllib.request
 port, token = sys.argv[1], sys.argv[2]
 def call(method, path, body=None):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.loads(r.read() or b"null")
+    try:
+        with urllib.request.urlopen(req, timeout=600) as r:
+            return json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        sys.exit(f"{method} {path}: {e.code} {e.read().decode()[:500]}")
 ids, off = [], 0
 while True:
     page = call("GET", f"/api/v1/devices?limit=1000&offset={off}")

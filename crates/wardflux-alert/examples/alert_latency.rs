@@ -117,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
         labels: BTreeMap::new(),
         message: None,
         escalation: None,
+        device_ids: None,
     };
     store
         .create_alert_rule(

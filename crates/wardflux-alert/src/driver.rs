@@ -18,7 +18,7 @@
 //! One task owns all state (no locks): inputs arrive on an unbounded channel, which never
 //! blocks a writer; bursts are coalesced (all queued inputs are drained before evaluating).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -379,6 +379,8 @@ struct Loaded {
     parsed: Option<ParsedRule>,
     channels: Vec<Uuid>,
     escalation_channels: Vec<Uuid>,
+    /// The rule's device scope (`device_id` label values), when it has one.
+    scope: Option<HashSet<String>>,
 }
 
 /// The driver's state; owned by one task ([`AlertDriver::run`]).
@@ -658,6 +660,10 @@ impl AlertDriver {
                     channels: ids(&r.notifications),
                     escalation_channels: esc,
                     parsed,
+                    scope: r
+                        .device_ids
+                        .as_ref()
+                        .map(|d| d.iter().map(Uuid::to_string).collect()),
                     rule: r,
                 },
             );
@@ -767,6 +773,11 @@ impl AlertDriver {
                     {
                         Ok(QueryValue::Vector(v)) => v
                             .into_iter()
+                            .filter(|(key, _, _)| {
+                                l.scope.as_ref().is_none_or(|s| {
+                                    key.labels.get("device_id").is_some_and(|d| s.contains(d))
+                                })
+                            })
                             .map(|(key, _, value)| {
                                 let mut labels = key.labels;
                                 for (k, v) in &l.rule.labels {

@@ -141,6 +141,7 @@ async fn fire(store: &Store, channels: &[Uuid], device: &str) -> Alert {
                 labels: BTreeMap::new(),
                 message: None,
                 escalation: None,
+                device_ids: None,
             },
         )
         .await

@@ -33,6 +33,7 @@ async fn add_rule(store: &Store, name: &str, expr: &str, message: Option<&str>) 
                 labels: BTreeMap::from([("team".to_string(), "noc".to_string())]),
                 message: message.map(str::to_string),
                 escalation: None,
+                device_ids: None,
             },
         )
         .await
@@ -194,6 +195,58 @@ async fn for_holds_pending_until_the_duration_has_passed() {
         .unwrap();
     assert_eq!(stored[0].started_at, at(0));
     assert_eq!(stored[0].firing_at, Some(at(5)));
+}
+
+/// A rule scoped to devices (as template rules are) alerts only for their series, however
+/// many other devices write the same metric.
+#[tokio::test]
+async fn a_scoped_rule_alerts_only_for_its_devices() {
+    let w = world().await;
+    let mut ids = Vec::new();
+    for (name, ip) in [("a", "127.3.9.1"), ("b", "127.3.9.2")] {
+        let d = DeviceInput {
+            name: name.into(),
+            ip: ip.into(),
+            ..Default::default()
+        };
+        ids.push(w.store.create_device(&Actor::system(), d).await.unwrap().id);
+    }
+    let (mine, other) = (ids[0], ids[1]);
+    let rule = w
+        .store
+        .create_alert_rule(
+            &Actor::system(),
+            AlertRuleInput {
+                name: "Hot, scoped".into(),
+                expression: "cpu_usage > 90".into(),
+                severity: Severity::High,
+                notifications: vec![],
+                enabled: None,
+                description: None,
+                labels: BTreeMap::new(),
+                message: None,
+                escalation: None,
+                device_ids: Some(vec![mine]),
+            },
+        )
+        .await
+        .unwrap();
+    let worker = outbox_worker(&w.store, fast_outbox());
+    let (mut driver, _) = driver_for(&w, DriverConfig::default(), &worker).await;
+    let t = Utc::now() - chrono::Duration::minutes(1);
+    let (m, o) = (mine.to_string(), other.to_string());
+    w.metrics
+        .append(vec![
+            sample("cpu_usage", "a", &[("device_id", m.as_str())], t, 95.0),
+            sample("cpu_usage", "b", &[("device_id", o.as_str())], t, 99.0),
+            sample("cpu_usage", "c", &[], t, 99.0),
+        ])
+        .await
+        .unwrap();
+    driver.evaluate(t, &[rule.id]).await.unwrap();
+    let live: Vec<_> = driver.live().collect();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0].device_id, Some(mine));
 }
 
 /// Batches that touch a rule within `min_eval_gap` of its last evaluation are folded into one

@@ -112,6 +112,10 @@ pub struct AlertRule {
     pub escalation: Option<Escalation>,
     /// `device_unreachable` / `device_flapping` for the built-in rules (editable, not deletable).
     pub builtin: Option<String>,
+    /// Scope: only series whose `device_id` label is one of these alert (the rules made from a
+    /// template's triggers are scoped to its devices). Absent: every series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_ids: Option<Vec<Uuid>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -135,6 +139,9 @@ pub struct AlertRuleInput {
     pub message: Option<String>,
     #[serde(default)]
     pub escalation: Option<Escalation>,
+    /// Scope the rule to these devices (see [`AlertRule::device_ids`]).
+    #[serde(default)]
+    pub device_ids: Option<Vec<Uuid>>,
 }
 
 impl AlertRuleInput {

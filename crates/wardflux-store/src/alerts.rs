@@ -81,6 +81,10 @@ impl TryFrom<alert_rule::Model> for AlertRule {
                 .map(|e| from_json(e, "escalation"))
                 .transpose()?,
             builtin: m.builtin,
+            device_ids: m
+                .device_ids
+                .map(|d| from_json(d, "device_ids"))
+                .transpose()?,
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -146,6 +150,7 @@ fn rule_model(input: &AlertRuleInput) -> alert_rule::ActiveModel {
         labels: Set(Some(to_json(&input.labels))),
         message: Set(input.message.clone().filter(|m| !m.is_empty())),
         escalation: Set(input.escalation.as_ref().map(to_json)),
+        device_ids: Set(input.device_ids.as_ref().map(to_json)),
         ..Default::default()
     }
 }
@@ -208,6 +213,7 @@ impl Store {
             message: Set(Some(b.message.to_string())),
             escalation: Set(None),
             builtin: Set(Some(b.key.to_string())),
+            device_ids: Set(None),
             created_at: Set(t),
             updated_at: Set(t),
         };
@@ -275,6 +281,11 @@ impl Store {
         let mut am = rule_model(&input);
         am.id = Set(id);
         am.builtin = Set(old.builtin.clone());
+        // A PUT without `device_ids` keeps the stored scope: editing a template rule's
+        // channels must not widen it to every device.
+        if input.device_ids.is_none() {
+            am.device_ids = Set(old.device_ids.clone());
+        }
         am.created_at = Set(old.created_at);
         am.updated_at = Set(now());
         let m = am

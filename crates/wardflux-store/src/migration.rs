@@ -19,29 +19,38 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Initial),
             Box::new(crate::alerts::M0002Alerts),
             Box::new(crate::templates::M0003Templates),
-            Box::new(M0004SnmpLimits),
+            Box::new(M0004LimitsAndScopes),
         ]
     }
 }
 
 /// `devices.snmp_limits`: what the SNMP poller learned about the device's agent
 /// (max-repetitions that work, GETBULK, 64-bit counters), kept so a restart does not learn
-/// it again. Opaque JSON to the store.
-struct M0004SnmpLimits;
+/// it again (opaque JSON to the store); `alert_rules.device_ids`: a rule's device scope (the
+/// rules made from template triggers), applied by the engine instead of a `device_id=~`
+/// regex of every device in the expression.
+struct M0004LimitsAndScopes;
 
-impl MigrationName for M0004SnmpLimits {
+impl MigrationName for M0004LimitsAndScopes {
     fn name(&self) -> &str {
-        "m0004_snmp_limits"
+        "m0004_limits_and_scopes"
     }
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for M0004SnmpLimits {
+impl MigrationTrait for M0004LimitsAndScopes {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.alter_table(
             Table::alter()
                 .table("devices")
-                .add_column_if_not_exists(&mut json_null("snmp_limits"))
+                .add_column_if_not_exists(json_null("snmp_limits"))
+                .take(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("alert_rules")
+                .add_column_if_not_exists(json_null("device_ids"))
                 .take(),
         )
         .await

@@ -5,8 +5,10 @@
 //! the poll plans handed to the SNMP poller.
 //!
 //! Triggers become alert rules scoped to the template's devices: the expression (macros
-//! expanded with each device's overrides) gets `device_id=~"id1|id2"` on every selector
-//! (`wardflux_template::scope_expression`). Devices whose overrides give the same expression
+//! expanded with each device's overrides) is kept as written and the rule's `device_ids` lists
+//! the devices, which the alert engine applies to the results (a `device_id=~"id1|...|idN"`
+//! matcher would not scale: 10,000 ids exceed the regex engine's size limit and cost a
+//! compile per parse). Devices whose overrides give the same expression
 //! share one rule; a device with its own threshold gets its own rule, named after the
 //! expression. `monitoring_template_rules` maps each such rule to its template, so the rules
 //! follow every change of the template or its assignments and disappear with the last device.
@@ -186,6 +188,7 @@ struct WantedRule {
     variant: String,
     name: String,
     expression: String,
+    device_ids: Vec<Uuid>,
     severity: Severity,
     description: Option<String>,
 }
@@ -226,20 +229,20 @@ async fn sync_rules<C: ConnectionTrait>(
     let mut wanted = Vec::new();
     for (trigger, by_expr) in groups {
         let base = format!("{}: {}", t.name.trim(), trigger);
-        for (expr, (x, devs)) in by_expr {
+        for (expr, (x, mut devs)) in by_expr {
+            devs.sort();
             let name = if defaults.get(&trigger) == Some(&expr) {
                 base.clone()
             } else {
                 format!("{base} [{expr}]")
             };
             let name: String = name.chars().take(200).collect();
-            let expression = wardflux_template::scope_expression(&expr, &devs)
-                .map_err(|m| StoreError::invalid("triggers", m))?;
             wanted.push(WantedRule {
                 trigger: trigger.clone(),
-                variant: expr,
+                variant: expr.clone(),
                 name,
-                expression,
+                expression: expr,
+                device_ids: devs,
                 severity: x.severity,
                 description: x.description.clone(),
             });
@@ -262,7 +265,9 @@ async fn sync_rules<C: ConnectionTrait>(
                 let Some(old) = alert_rule::Entity::find_by_id(rule_id).one(conn).await? else {
                     continue;
                 };
+                let scope = Some(serde_json::json!(w.device_ids));
                 if old.expression == w.expression
+                    && old.device_ids == scope
                     && old.name == w.name
                     && old.severity == w.severity.as_str()
                     && old.description == w.description
@@ -273,6 +278,7 @@ async fn sync_rules<C: ConnectionTrait>(
                 let mut am: alert_rule::ActiveModel = old.into();
                 am.name = Set(w.name);
                 am.expression = Set(w.expression);
+                am.device_ids = Set(scope);
                 am.severity = Set(w.severity.as_str().to_string());
                 am.description = Set(w.description);
                 am.updated_at = Set(ts);
@@ -306,6 +312,7 @@ async fn sync_rules<C: ConnectionTrait>(
                     message: Set(None),
                     escalation: Set(None),
                     builtin: Set(None),
+                    device_ids: Set(Some(serde_json::json!(w.device_ids))),
                     created_at: Set(ts),
                     updated_at: Set(ts),
                 }

@@ -33,6 +33,7 @@ fn rule(name: &str, channels: &[&str]) -> AlertRuleInput {
         labels: BTreeMap::new(),
         message: None,
         escalation: None,
+        device_ids: None,
     }
 }
 

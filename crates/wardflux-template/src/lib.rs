@@ -196,7 +196,7 @@ pub struct ExpandedTrigger {
     /// Stable per template and trigger name ([`trigger_id`]).
     pub id: Uuid,
     pub name: String,
-    /// Macros expanded, not yet scoped to devices (see [`scope_expression`]).
+    /// Macros expanded; the rule made from it is scoped to its devices by `device_ids`.
     pub expression: String,
     pub severity: Severity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -798,77 +798,6 @@ fn build(
         Ok((PollPlan { items, discoveries }, triggers))
     } else {
         Err(TemplateErrors(errs.0))
-    }
-}
-
-/// Scopes a rule expression to devices: every selector gets `device_id=~"id1|id2"`
-/// (a trailing `for DURATION` is kept). The alert engine's aliases (`memory_usage`) carry
-/// the matcher into their expansion. `device_ids` empty: a matcher no series passes.
-pub fn scope_expression(expression: &str, device_ids: &[Uuid]) -> Result<String, String> {
-    let (q, for_) = split_for(expression);
-    let mut e = promql_parser::parser::parse(q)?;
-    let alt = if device_ids.is_empty() {
-        "none".to_string()
-    } else {
-        device_ids
-            .iter()
-            .map(Uuid::to_string)
-            .collect::<Vec<_>>()
-            .join("|")
-    };
-    // The matcher is built by the parser itself, so its regex is compiled the way the
-    // parser's own matchers are.
-    let probe = promql_parser::parser::parse(&format!("x{{device_id=~\"{alt}\"}}"))?;
-    let promql_parser::parser::Expr::VectorSelector(vs) = probe else {
-        return Err("internal: matcher probe did not parse as a selector".into());
-    };
-    let matcher = vs
-        .matchers
-        .matchers
-        .into_iter()
-        .find(|m| m.name == "device_id")
-        .ok_or("internal: matcher probe lost its matcher")?;
-    add_matcher(&mut e, &matcher);
-    let mut out = e.to_string();
-    if let Some(f) = for_ {
-        out.push_str(" for ");
-        out.push_str(f);
-    }
-    Ok(out)
-}
-
-fn add_matcher(e: &mut promql_parser::parser::Expr, m: &promql_parser::label::Matcher) {
-    use promql_parser::parser::Expr;
-    let scope = |vs: &mut promql_parser::parser::VectorSelector| {
-        vs.matchers.matchers.retain(|x| x.name != m.name);
-        vs.matchers.matchers.push(m.clone());
-        for or in &mut vs.matchers.or_matchers {
-            or.retain(|x| x.name != m.name);
-            or.push(m.clone());
-        }
-    };
-    match e {
-        Expr::VectorSelector(vs) => scope(vs),
-        Expr::MatrixSelector(ms) => scope(&mut ms.vs),
-        Expr::Aggregate(a) => {
-            add_matcher(&mut a.expr, m);
-            if let Some(p) = &mut a.param {
-                add_matcher(p, m);
-            }
-        }
-        Expr::Unary(u) => add_matcher(&mut u.expr, m),
-        Expr::Binary(b) => {
-            add_matcher(&mut b.lhs, m);
-            add_matcher(&mut b.rhs, m);
-        }
-        Expr::Paren(p) => add_matcher(&mut p.expr, m),
-        Expr::Subquery(s) => add_matcher(&mut s.expr, m),
-        Expr::Call(c) => {
-            for a in &mut c.args.args {
-                add_matcher(a, m);
-            }
-        }
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
 }
 

@@ -131,30 +131,6 @@ fn macros_expand_in_oids_intervals_filters_and_triggers_and_overrides_win() {
 }
 
 #[test]
-fn scoping_adds_the_device_matcher_to_every_selector() {
-    let a = Uuid::from_u128(1);
-    let b = Uuid::from_u128(2);
-    let s = scope_expression("cpu_usage > 90 for 5m", &[a, b]).unwrap();
-    assert_eq!(
-        s,
-        format!("cpu_usage{{device_id=~\"{a}|{b}\"}} > 90 for 5m")
-    );
-    let s = scope_expression(
-        "avg by (device) (rate(x{job=\"a\"}[5m])) / memory_usage > 1",
-        &[a],
-    )
-    .unwrap();
-    assert_eq!(s.matches(&format!("device_id=~\"{a}\"")).count(), 2, "{s}");
-    assert!(s.contains("job=\"a\""), "{s}");
-    // Re-scoping replaces the matcher rather than adding a second one.
-    let again = scope_expression(&s, &[b]).unwrap();
-    assert!(
-        !again.contains(&a.to_string()) && again.contains(&b.to_string()),
-        "{again}"
-    );
-}
-
-#[test]
 fn every_shipped_template_validates_and_expands() {
     let all = builtin::all().unwrap_or_else(|(f, e)| panic!("{f}: {e}"));
     assert_eq!(all.len(), 8);

@@ -294,6 +294,7 @@ pub async fn unreachable_notifies_webhook(store: &Store) -> wardflux_model::aler
         labels: Default::default(),
         message: rule.message.clone(),
         escalation: None,
+        device_ids: None,
     };
     store
         .update_alert_rule(&wardflux_model::inventory::Actor::system(), rule.id, input)

@@ -270,6 +270,7 @@ pub async fn validate_rule(
         labels: BTreeMap::new(),
         message: None,
         escalation: None,
+        device_ids: None,
     };
     let warnings = check_rule(&st, &probe).await?;
     Ok(axum::Json(ValidateResponse {

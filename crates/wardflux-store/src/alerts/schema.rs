@@ -231,6 +231,8 @@ pub mod alert_rule {
         pub message: Option<String>,
         pub escalation: Option<Json>,
         pub builtin: Option<String>,
+        /// Scope (JSON list of device ids), added by m0004.
+        pub device_ids: Option<Json>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
