@@ -213,10 +213,10 @@ async fn poll_devices(
             continue;
         };
         // Most devices share a few credentials: read and decrypt each once per round.
-        if !creds.contains_key(&cred_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = creds.entry(cred_id) {
             let cred = store.get_snmp_credential(cred_id).await?;
             let secrets = store.snmp_secrets(cred_id).await?;
-            creds.insert(cred_id, (cred, secrets));
+            slot.insert((cred, secrets));
         }
         let (cred, secrets) = &creds[&cred_id];
         let addr = std::net::SocketAddr::new(d.ip, d.snmp_port);
