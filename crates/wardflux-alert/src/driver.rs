@@ -230,10 +230,8 @@ impl<S: MetricSink> MetricSink for AlertSink<S> {
         }
         // One check writes ping_availability and ping_up in one batch.
         for s in batch.iter().filter(|s| s.metric == "ping_up") {
-            if let Some(c) = checked
-                .iter_mut()
-                .find(|c| s.labels.get("device_id") == Some(c.device_id.to_string().as_str()))
-            {
+            let id: Option<Uuid> = s.labels.get("device_id").and_then(|d| d.parse().ok());
+            if let Some(c) = checked.iter_mut().find(|c| Some(c.device_id) == id) {
                 c.up = Some(s.value > 0.5);
             }
         }
