@@ -5,9 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -196,34 +195,8 @@ fn hp_procurve_recording_is_a_procurve_and_holds_what_a_procurve_answers() {
 
 // --- real snmpd -----------------------------------------------------------------------------
 
-fn require(bin: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"] {
-        let p = Path::new(dir).join(bin);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!(
-        "peer binary `{bin}` not found (CI={}): install the Debian packages snmpd and snmp",
-        std::env::var("CI").unwrap_or_default()
-    );
-}
-
-struct Snmpd {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Snmpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn snmp(tool: &str, port: u16, args: &[&str]) -> String {
-    let out = Command::new(require(tool))
+    let out = Command::new(wardflux_testkit::snmp::require(tool))
         .args(["-v2c", "-c", "public", "-On", "-t", "1", "-r", "1"])
         .args(["-M", "/dev/null", "-m", ""])
         .arg(format!("udp:127.0.0.1:{port}"))
@@ -234,56 +207,12 @@ fn snmp(tool: &str, port: u16, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn snmpd() -> Snmpd {
-    let bin = require("snmpd");
-    let dir = tempfile::tempdir().unwrap();
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let nonce = format!("wftmpl{}x{port}", std::process::id());
-    let conf = format!(
-        "rocommunity public 127.0.0.1\nsysLocation {nonce}\nincludeAllDisks 10%\nload 12 10 5\n"
-    );
-    std::fs::write(dir.path().join("snmpd.conf"), conf).unwrap();
-    std::fs::create_dir_all(dir.path().join("persist")).unwrap();
-    let mut child = Command::new(bin)
-        .args(["-f", "-Lo", "-C", "-c"])
-        .arg(dir.path().join("snmpd.conf"))
-        .args(["-M", "/dev/null", "-m", ""])
-        .arg(format!("-p{}", dir.path().join("snmpd.pid").display()))
-        .arg(format!("udp:127.0.0.1:{port}"))
-        .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn snmpd");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            panic!("snmpd exited early: {s}");
-        }
-        if snmp("snmpget", port, &["1.3.6.1.2.1.1.6.0"]).contains(&nonce) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "snmpd did not answer within 30 s"
-        );
-    }
-    Snmpd {
-        child,
-        port,
-        _dir: dir,
-    }
-}
-
 #[test]
 fn linux_netsnmp_matches_a_real_snmpd() {
-    let d = snmpd();
+    // The shared test agent, with disks and load thresholds configured (dskTable, laErrorFlag).
+    let d = wardflux_testkit::snmp::snmpd_with("includeAllDisks 10%\nload 12 10 5\n");
     let (_, plan) = template("Linux Net-SNMP");
-    let port = d.port;
+    let port = d.addr.port();
     // net-snmp computes ssCpuIdle over its first minute of samples and answers
     // noSuchInstance until then (the poller shows not_supported meanwhile): wait for it.
     let deadline = Instant::now() + Duration::from_secs(120);
