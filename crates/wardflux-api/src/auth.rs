@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use wardflux_model::inventory::{Actor, Role, Secret, User};
@@ -37,7 +38,8 @@ impl CurrentUser {
     }
 }
 
-fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+/// The value of cookie `name` in the request, if it came with one.
+pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
         .headers
         .get_all(axum::http::header::COOKIE)
@@ -135,6 +137,65 @@ async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<Curr
             Err(ApiError::Unauthorized("invalid username or password"))
         }
     }
+}
+
+/// A session opened by a password login (the API's `POST /auth/login` and the UI's form).
+pub struct Session {
+    pub user: User,
+    /// The session token (shown once; only its hash is stored).
+    pub token: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// `Set-Cookie` value carrying the token as the session cookie.
+    pub cookie: HeaderValue,
+}
+
+/// `Set-Cookie` value that ends the session cookie.
+pub const CLEAR_SESSION_COOKIE: &str =
+    "wardflux_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+
+/// Checks a password login (throttled per user and client address, failures logged) and
+/// opens a session token for it.
+pub async fn open_session(
+    st: &AppState,
+    username: &str,
+    password: &Secret,
+    ip: IpAddr,
+) -> Result<Session, ApiError> {
+    if username.is_empty() {
+        return Err(ApiError::bad_request(Some("username"), "must not be empty"));
+    }
+    st.limiter.check(username, Some(ip))?;
+    let Some(user) = st.store.verify_password(username, password).await? else {
+        st.limiter.failure(username, Some(ip));
+        tracing::warn!(username = %username, client = %ip, "failed login");
+        return Err(ApiError::Unauthorized("invalid username or password"));
+    };
+    st.limiter.success(username);
+    let expires_at = chrono::Utc::now() + st.session_ttl;
+    let actor = CurrentUser {
+        user: user.clone(),
+        token_id: None,
+    }
+    .actor();
+    let (_tok, token) = st
+        .store
+        .create_token(&actor, user.id, "login session", "session", Some(expires_at))
+        .await?;
+    let mut cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        st.session_ttl.num_seconds()
+    );
+    if st.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    let cookie = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Unexpected(e.into()))?;
+    tracing::info!(username = %user.username, "login");
+    Ok(Session {
+        user,
+        token,
+        expires_at,
+        cookie,
+    })
 }
 
 macro_rules! role_extractor {

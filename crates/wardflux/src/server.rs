@@ -137,11 +137,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             alerts.clone(),
         ),
     ));
+    // Open UI pages hear state changes last (they only re-fetch what they show).
+    let live = wardflux_web::LiveFeed::new();
     let recorder = wardflux_model::FanoutRecorder::new()
         .with(std::sync::Arc::new(crate::history::HistoryWriter(
             store.clone(),
         )))
-        .with(std::sync::Arc::new(alerts.clone()));
+        .with(std::sync::Arc::new(alerts.clone()))
+        .with(std::sync::Arc::new(live.clone()));
     // Samples imported through the API reach the alert engine too.
     let api_tsdb: std::sync::Arc<dyn wardflux_tsdb::MetricStore> = std::sync::Arc::new(
         wardflux_alert::driver::AlertMetricStore::new(tsdb.clone(), alerts.clone()),
@@ -156,16 +159,21 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut state = AppState::new(store);
     state.metrics = Some(metrics);
     state.secure_cookies = cfg.secure_cookies;
+    running.services.insert("ui live updates", live);
     state.services = std::sync::Arc::new(std::mem::take(&mut running.services));
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    println!("WARD FLUX listening on http://{addr}/ (API under /api/v1, health at /healthz)");
+    println!(
+        "WARD FLUX listening on http://{addr}/ (web UI; API under /api/v1, health at /healthz)"
+    );
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "serving");
     // The binary composes the HTTP surface: the API (with the Prometheus-compatible routes),
-    // later the web UI, then the fallbacks.
-    let app = wardflux_api::finish(wardflux_api::app(state));
+    // the web UI, then the fallbacks.
+    let app = wardflux_api::finish(
+        wardflux_api::app(state.clone()).merge(wardflux_web::router(state)),
+    );
     wardflux_api::serve(listener, app, shutdown_signal()).await?;
     running.shutdown().await;
     if let Err(e) = tsdb.flush().await {

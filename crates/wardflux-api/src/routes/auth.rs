@@ -1,14 +1,14 @@
 //! `/api/v1/auth/*`: login (token + session cookie), logout, who am I, API tokens.
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wardflux_model::inventory::{ApiToken, Secret, User};
 
-use crate::auth::{CurrentUser, SESSION_COOKIE, Viewer};
+use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json};
 use crate::state::AppState;
@@ -40,56 +40,16 @@ pub async fn login(
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    if req.username.is_empty() {
-        return Err(ApiError::bad_request(Some("username"), "must not be empty"));
-    }
-    st.limiter.check(&req.username, Some(addr.ip()))?;
-    let Some(user) = st
-        .store
-        .verify_password(&req.username, &req.password)
-        .await?
-    else {
-        st.limiter.failure(&req.username, Some(addr.ip()));
-        tracing::warn!(username = %req.username, client = %addr.ip(), "failed login");
-        return Err(ApiError::Unauthorized("invalid username or password"));
-    };
-    st.limiter.success(&req.username);
-    let expires_at = Utc::now() + st.session_ttl;
-    let actor = CurrentUser {
-        user: user.clone(),
-        token_id: None,
-    }
-    .actor();
-    let (_tok, plain) = st
-        .store
-        .create_token(
-            &actor,
-            user.id,
-            "login session",
-            "session",
-            Some(expires_at),
-        )
-        .await?;
-    let mut cookie = format!(
-        "{SESSION_COOKIE}={plain}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        st.session_ttl.num_seconds()
-    );
-    if st.secure_cookies {
-        cookie.push_str("; Secure");
-    }
+    let session = crate::auth::open_session(&st, &req.username, &req.password, addr.ip()).await?;
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Unexpected(e.into()))?,
-    );
-    tracing::info!(username = %user.username, "login");
+    headers.insert(header::SET_COOKIE, session.cookie);
     Ok((
         headers,
         axum::Json(LoginResponse {
-            token: plain,
+            token: session.token,
             token_type: "Bearer",
-            expires_at,
-            user,
+            expires_at: session.expires_at,
+            user: session.user,
         }),
     ))
 }
@@ -104,8 +64,10 @@ pub async fn logout(
     if let Some(id) = me.token_id {
         st.store.delete_token(&me.actor(), id).await?;
     }
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]))
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, crate::auth::CLEAR_SESSION_COOKIE)],
+    ))
 }
 
 /// The authenticated user.

@@ -347,11 +347,20 @@ pub async fn list_items(
     _: Viewer,
     Query(p): Query<ItemParams>,
 ) -> Result<axum::Json<Vec<ItemState>>> {
-    let stored = st.store.list_items(p.device_id).await?;
+    Ok(axum::Json(item_states(&st, p.device_id).await?))
+}
+
+/// The stored items of a device (or all) merged with the poller's live state (the API's
+/// `/monitoring/items` and the UI's device page).
+pub async fn item_states(
+    st: &AppState,
+    device_id: Option<Uuid>,
+) -> std::result::Result<Vec<ItemState>, ApiError> {
+    let stored = st.store.list_items(device_id).await?;
     let live: Vec<ItemState> = st
         .services
         .get::<Arc<dyn ItemStates>>()
-        .map(|s| s.item_states(p.device_id))
+        .map(|s| s.item_states(device_id))
         .unwrap_or_default();
     let mut by_id: BTreeMap<Uuid, ItemState> = live.into_iter().map(|s| (s.item_id, s)).collect();
     let mut out = Vec::with_capacity(stored.len() + by_id.len());
@@ -372,5 +381,5 @@ pub async fn list_items(
     }
     // Discovered rows' items (not stored: they come and go with the table).
     out.extend(by_id.into_values());
-    Ok(axum::Json(out))
+    Ok(out)
 }

@@ -1,0 +1,463 @@
+//! `/devices` (list with search, sort and paging; add) and `/devices/{id}` (state, charts,
+//! SNMP items, alerts, state history; "ping now" and "poll now").
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde::Deserialize;
+use uuid::Uuid;
+use wardflux_api::AppState;
+use wardflux_collect::icmp::IcmpMonitor;
+use wardflux_collect::snmp::SnmpPoller;
+use wardflux_model::inventory::{Device, DeviceInput, DeviceQuery, Role};
+use wardflux_store::StoreError;
+use wardflux_store::alerts::AlertQuery;
+
+use super::alerts::AlertRow;
+use super::{Chrome, api_error, error_page, store_error};
+use crate::session::Page;
+use crate::view;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/devices", get(list).post(add))
+        .route("/devices/{id}", get(detail))
+        .route("/devices/{id}/check", post(check_now))
+        .route("/devices/{id}/poll", post(poll_now))
+}
+
+const PAGE: u64 = 100;
+
+/// A device as the list shows it (absent fields as empty text).
+pub struct DeviceRow {
+    pub id: Uuid,
+    pub name: String,
+    pub ip: String,
+    pub device_type: String,
+    pub vendor: String,
+    pub region: String,
+    pub enabled: bool,
+}
+
+impl From<Device> for DeviceRow {
+    fn from(d: Device) -> Self {
+        Self {
+            id: d.id,
+            name: d.name,
+            ip: d.ip.to_string(),
+            device_type: d.device_type.unwrap_or_default(),
+            vendor: d.vendor.unwrap_or_default(),
+            region: d.region.unwrap_or_default(),
+            enabled: d.enabled,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "devices.html")]
+struct List {
+    chrome: Chrome,
+    q: String,
+    sort: String,
+    devices: Vec<DeviceRow>,
+    total: u64,
+    first: u64,
+    last: u64,
+    prev: Option<String>,
+    next: Option<String>,
+    can_edit: bool,
+    flash: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    offset: u64,
+    added: Option<String>,
+}
+
+fn page_link(q: &str, sort: &str, offset: u64) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    format!("/devices?q={}&sort={}&offset={offset}", enc(q), enc(sort))
+}
+
+async fn render_list(
+    st: &AppState,
+    page: &Page,
+    headers: &HeaderMap,
+    p: ListParams,
+    error: Option<String>,
+) -> Response {
+    let sort = if p.sort.is_empty() {
+        "name".to_string()
+    } else {
+        p.sort.clone()
+    };
+    let q = DeviceQuery {
+        search: Some(p.q.clone()).filter(|s| !s.trim().is_empty()),
+        sort: Some(sort.clone()),
+        limit: Some(PAGE),
+        offset: Some(p.offset),
+        ..DeviceQuery::default()
+    };
+    let res = match st.store.list_devices(&q).await {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let shown = res.items.len() as u64;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let list = List {
+        chrome: Chrome::new(page, headers, "devices"),
+        prev: (p.offset > 0).then(|| page_link(&p.q, &sort, p.offset.saturating_sub(PAGE))),
+        next: (p.offset + shown < res.total).then(|| page_link(&p.q, &sort, p.offset + PAGE)),
+        q: p.q,
+        sort,
+        devices: res.items.into_iter().map(DeviceRow::from).collect(),
+        total: res.total,
+        first: p.offset + 1,
+        last: p.offset + shown,
+        can_edit: page.can(Role::Operator),
+        flash: p.added.map(|n| format!("Device {n} added.")),
+        error,
+    };
+    (status, list).into_response()
+}
+
+async fn list(
+    State(st): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    Query(p): Query<ListParams>,
+) -> Response {
+    render_list(&st, &page, &headers, p, None).await
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    ip: String,
+    #[serde(default)]
+    device_type: String,
+    #[serde(default)]
+    region: String,
+}
+
+/// `POST /devices`: operator; a validation error re-renders the list with the message.
+async fn add(
+    State(st): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<AddForm>,
+) -> Response {
+    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
+        return r;
+    }
+    let opt = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let input = DeviceInput {
+        name: f.name.trim().to_string(),
+        ip: f.ip.trim().to_string(),
+        device_type: opt(f.device_type),
+        region: opt(f.region),
+        ..DeviceInput::default()
+    };
+    match st.store.create_device(&page.user.actor(), input).await {
+        Ok(d) => Redirect::to(&format!("/devices/{}?added=1", d.id)).into_response(),
+        Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => {
+            render_list(&st, &page, &headers, ListParams::default(), Some(e.to_string())).await
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+/// The device's live state as the page shows it.
+struct StateView {
+    state: &'static str,
+    duration: String,
+    last_check: String,
+    rtt: String,
+    loss: String,
+}
+
+struct ItemRow {
+    name: String,
+    key: String,
+    state: String,
+    error: String,
+    value: String,
+    at: String,
+}
+
+struct HistoryRow {
+    at: (String, String),
+    from: &'static str,
+    to: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "device.html")]
+struct Detail {
+    chrome: Chrome,
+    d: DeviceRow,
+    st: StateView,
+    snmp: String,
+    templates: Vec<String>,
+    items: Vec<ItemRow>,
+    alerts: Vec<AlertRow>,
+    history: Vec<HistoryRow>,
+    can_operate: bool,
+    flash: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DetailParams {
+    added: Option<String>,
+    done: Option<String>,
+}
+
+async fn detail(
+    State(st): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(p): Query<DetailParams>,
+) -> Response {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return error_page(StatusCode::NOT_FOUND, "No such device.");
+    };
+    let device = match st.store.get_device(id).await {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let now = Utc::now();
+    let status = st
+        .services
+        .get::<IcmpMonitor>()
+        .ok()
+        .and_then(|m| m.status(id));
+    let sv = match &status {
+        Some(s) => StateView {
+            state: if s.flapping {
+                "flapping"
+            } else {
+                s.state.as_str()
+            },
+            duration: view::since(s.down_since.unwrap_or(s.since), now),
+            last_check: s
+                .last_check
+                .map_or("never".into(), |t| view::since(t, now) + " ago"),
+            rtt: s.last_rtt_ms.map_or("–".into(), |r| format!("{r:.1} ms")),
+            loss: s.loss.map_or("–".into(), |l| format!("{l:.0} %")),
+        },
+        None => StateView {
+            state: "unknown",
+            duration: "–".into(),
+            last_check: "not monitored".into(),
+            rtt: "–".into(),
+            loss: "–".into(),
+        },
+    };
+    let snmp = match st
+        .services
+        .get::<SnmpPoller>()
+        .ok()
+        .and_then(|p| p.status(id))
+    {
+        Some(s) => format!(
+            "{}; last poll {}; {} timeouts",
+            match s.up {
+                Some(true) => "answering",
+                Some(false) => "not answering",
+                None => "not polled yet",
+            },
+            s.last_poll
+                .map_or("never".into(), |t| view::since(t, now) + " ago"),
+            s.timeouts
+        ),
+        None => "not polled (no template applied, or the device is down)".into(),
+    };
+    let templates = match st.store.list_templates().await {
+        Ok(ts) => ts
+            .into_iter()
+            .filter(|t| t.devices.iter().any(|a| a.device_id == id))
+            .map(|t| t.name)
+            .collect(),
+        Err(e) => return store_error(e),
+    };
+    let items = match wardflux_api::routes::templates::item_states(&st, Some(id)).await {
+        Ok(items) => items
+            .into_iter()
+            .map(|i| ItemRow {
+                name: if i.labels.is_empty() {
+                    i.name
+                } else {
+                    let l: Vec<String> = i.labels.values().cloned().collect();
+                    format!("{} ({})", i.name, l.join(", "))
+                },
+                key: i.key,
+                state: serde_json::to_value(i.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                error: i.error.unwrap_or_default(),
+                value: i.last_value.map_or(String::new(), |v| match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                }),
+                at: i
+                    .last_polled
+                    .map_or(String::new(), |t| view::since(t, now) + " ago"),
+            })
+            .collect(),
+        Err(e) => return api_error(e),
+    };
+    let alerts = match st
+        .store
+        .list_active_alerts(&AlertQuery {
+            device: Some(id.to_string()),
+            ..AlertQuery::default()
+        })
+        .await
+    {
+        Ok(a) => a.into_iter().map(AlertRow::from).collect(),
+        Err(e) => return store_error(e),
+    };
+    let history = match st.store.status_history(id, None, None, 1000).await {
+        Ok(h) => h
+            .into_iter()
+            .rev()
+            .take(50)
+            .map(|c| HistoryRow {
+                at: (view::iso(c.at), view::short(c.at)),
+                from: c.from_state.as_str(),
+                to: c.to_state.as_str(),
+            })
+            .collect(),
+        Err(e) => return store_error(e),
+    };
+    Detail {
+        chrome: Chrome::new(&page, &headers, "devices"),
+        d: DeviceRow::from(device),
+        st: sv,
+        snmp,
+        templates,
+        items,
+        alerts,
+        history,
+        can_operate: page.can(Role::Operator),
+        flash: p
+            .added
+            .map(|_| "Device added; its first check runs now.".to_string())
+            .or(p.done),
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn parse_id(id: &str) -> Result<Uuid, Response> {
+    id.parse()
+        .map_err(|_| error_page(StatusCode::NOT_FOUND, "No such device."))
+}
+
+fn back(id: Uuid, done: &str) -> Response {
+    let done: String = done
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Redirect::to(&format!("/devices/{id}?done={done}")).into_response()
+}
+
+/// `POST /devices/{id}/check`: an ICMP check now (operator).
+async fn check_now(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
+        return r;
+    }
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let mon = match st.services.get::<IcmpMonitor>() {
+        Ok(m) => m,
+        Err(e) => return api_error(e),
+    };
+    match mon.check_now(id).await {
+        Ok(s) => back(id, &format!("Checked now: {}.", s.state.as_str())),
+        Err(e) => error_page(StatusCode::CONFLICT, &e.to_string()),
+    }
+}
+
+/// `POST /devices/{id}/poll`: the device's SNMP items polled now (operator).
+async fn poll_now(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
+        return r;
+    }
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let poller = match st.services.get::<SnmpPoller>() {
+        Ok(p) => p,
+        Err(e) => return api_error(e),
+    };
+    match poller.poll_now(id).await {
+        Ok(items) => {
+            let ok = items
+                .iter()
+                .filter(|i| i.status == wardflux_model::ItemStatus::Ok)
+                .count();
+            back(id, &format!("Polled now: {ok} of {} items answered.", items.len()))
+        }
+        Err(_) => error_page(
+            StatusCode::CONFLICT,
+            "This device has no SNMP items to poll: apply a template to it first.",
+        ),
+    }
+}

@@ -1,0 +1,58 @@
+//! Formatting shared by the templates: durations as operators read them ("3d 4h 12m"),
+//! timestamps as `<time>` elements the browser shows in its own time zone (stored UTC),
+//! and the CSS class of each device state.
+
+use chrono::{DateTime, Utc};
+
+/// A duration in the largest three units that matter: `3d 4h 12m`, `4h 0m 5s`, `42s`.
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (d, h, m, s) = (
+        secs / 86_400,
+        (secs % 86_400) / 3_600,
+        (secs % 3_600) / 60,
+        secs % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h}h {m}m")
+    } else if h > 0 {
+        format!("{h}h {m}m {s}s")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// How long ago `t` was, from `now`, as [`human_duration`].
+pub fn since(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    human_duration((now - t).num_seconds())
+}
+
+/// RFC 3339 in UTC with a `Z`, for `<time datetime=...>` (app.js shows it in local time).
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The text the page shows for `t` before app.js localises it (UTC, minute precision).
+pub fn short(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_operators_say_them() {
+        assert_eq!(human_duration(0), "0s");
+        assert_eq!(human_duration(42), "42s");
+        assert_eq!(human_duration(65), "1m 5s");
+        assert_eq!(human_duration(3_600 * 4 + 5), "4h 0m 5s");
+        assert_eq!(human_duration(86_400 * 3 + 3_600 * 4 + 60 * 12 + 9), "3d 4h 12m");
+        assert_eq!(human_duration(-5), "0s");
+        let now = Utc::now();
+        assert_eq!(since(now - chrono::Duration::minutes(90), now), "1h 30m 0s");
+        assert!(iso(now).ends_with('Z'));
+    }
+}
