@@ -132,16 +132,12 @@ async fn fire(store: &Store, channels: &[Uuid], device: &str) -> Alert {
         .create_alert_rule(
             &Actor::system(),
             AlertRuleInput {
-                name: format!("High CPU {device}"),
-                expression: "cpu_usage > 90".into(),
-                severity: Severity::Critical,
                 notifications: names,
-                enabled: None,
-                description: None,
-                labels: BTreeMap::new(),
-                message: None,
-                escalation: None,
-                device_ids: None,
+                ..AlertRuleInput::new(
+                    format!("High CPU {device}"),
+                    "cpu_usage > 90",
+                    Severity::Critical,
+                )
             },
         )
         .await

@@ -145,6 +145,23 @@ pub struct AlertRuleInput {
 }
 
 impl AlertRuleInput {
+    /// A rule with these three and everything else left out (no channels, enabled, no
+    /// labels, message or escalation, every device).
+    pub fn new(name: impl Into<String>, expression: impl Into<String>, severity: Severity) -> Self {
+        AlertRuleInput {
+            name: name.into(),
+            expression: expression.into(),
+            severity,
+            notifications: Vec::new(),
+            enabled: None,
+            description: None,
+            labels: BTreeMap::new(),
+            message: None,
+            escalation: None,
+            device_ids: None,
+        }
+    }
+
     /// Field checks that need no parser (the expression is checked by `wardflux-alert`).
     pub fn validate(&mut self) -> Result<(), FieldError> {
         self.name = self.name.trim().to_string();

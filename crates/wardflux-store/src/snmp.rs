@@ -12,8 +12,7 @@ use wardflux_model::inventory::SnmpVersion;
 
 use crate::entity::{device, snmp_credential};
 use crate::{
-    Actor, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, audit, find, json,
-    now,
+    Actor, Change, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, find, now,
 };
 
 fn version_to_db(v: SnmpVersion) -> &'static str {
@@ -98,16 +97,9 @@ impl Store {
         .insert(&txn)
         .await?;
         let c = SnmpCredential::try_from(m)?;
-        audit(
-            &txn,
-            actor,
-            "snmp_credential.create",
-            "snmp_credential",
-            Some(c.id.to_string()),
-            None,
-            json(&c),
-        )
-        .await?;
+        Change::created("snmp_credential.create", "snmp_credential", c.id, &c)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::CredentialsChanged(c.device_id));
         Ok(c)

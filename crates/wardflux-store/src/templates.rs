@@ -32,7 +32,7 @@ use wardflux_template::{ExpandedTrigger, Template, TemplateErrors};
 
 use crate::alerts::schema::alert_rule;
 use crate::entity::{device, snmp_credential};
-use crate::{Actor, Device, Store, StoreError, audit, find, json, map_unique, now};
+use crate::{Actor, Change, Device, Store, StoreError, find, map_unique, now};
 
 pub use schema::M0003Templates;
 
@@ -287,16 +287,9 @@ async fn sync_rules<C: ConnectionTrait>(
                     .await
                     .map_err(|e| map_unique(e, "name", "an alert rule with this name exists"))?;
                 let after = rule_record(m)?;
-                audit(
-                    conn,
-                    actor,
-                    "alert_rule.update",
-                    "alert_rule",
-                    Some(rule_id.to_string()),
-                    json(&before),
-                    json(&after),
-                )
-                .await?;
+                Change::updated("alert_rule.update", "alert_rule", rule_id, &before, &after)
+                    .write(conn, actor)
+                    .await?;
             }
             None => {
                 let id = Uuid::new_v4();
@@ -327,16 +320,9 @@ async fn sync_rules<C: ConnectionTrait>(
                 }
                 .insert(conn)
                 .await?;
-                audit(
-                    conn,
-                    actor,
-                    "alert_rule.create",
-                    "alert_rule",
-                    Some(id.to_string()),
-                    None,
-                    json(&rule_record(m)?),
-                )
-                .await?;
+                Change::created("alert_rule.create", "alert_rule", id, &rule_record(m)?)
+                    .write(conn, actor)
+                    .await?;
             }
         }
     }
@@ -355,16 +341,9 @@ async fn delete_rule<C: ConnectionTrait>(
     if let Some(old) = alert_rule::Entity::find_by_id(rule_id).one(conn).await? {
         let before = rule_record(old)?;
         alert_rule::Entity::delete_by_id(rule_id).exec(conn).await?;
-        audit(
-            conn,
-            actor,
-            "alert_rule.delete",
-            "alert_rule",
-            Some(rule_id.to_string()),
-            json(&before),
-            None,
-        )
-        .await?;
+        Change::deleted("alert_rule.delete", "alert_rule", rule_id, &before)
+            .write(conn, actor)
+            .await?;
     }
     schema::rule_link::Entity::delete_by_id(rule_id)
         .exec(conn)
@@ -423,18 +402,9 @@ impl Store {
             .await
             .map_err(|e| map_unique(e, "name", "a template with this name exists"))?;
         let r = record(m, vec![])?;
-        audit(
-            &txn,
-            actor,
-            "template.create",
-            "monitoring_template",
-            Some(r.id.to_string()),
-            None,
-            json(&r),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(r)
+        Change::created("template.create", "monitoring_template", r.id, &r)
+            .commit(txn, actor, r)
+            .await
     }
 
     pub async fn list_templates(&self) -> Result<Vec<MonitoringTemplate>, StoreError> {
@@ -519,18 +489,15 @@ impl Store {
             .map_err(|e| map_unique(e, "name", "a template with this name exists"))?;
         refresh(&txn, actor, id, &t).await?;
         let after = load(&txn, id).await?;
-        audit(
-            &txn,
-            actor,
+        Change::updated(
             "template.update",
             "monitoring_template",
-            Some(id.to_string()),
-            json(&before),
-            json(&after),
+            id,
+            &before,
+            &after,
         )
-        .await?;
-        txn.commit().await?;
-        Ok(after)
+        .commit(txn, actor, after)
+        .await
     }
 
     /// Imports a template: replaces the one with the same name (keeping its id, so item ids,
@@ -581,16 +548,9 @@ impl Store {
         schema::template::Entity::delete_by_id(id)
             .exec(&txn)
             .await?;
-        audit(
-            &txn,
-            actor,
-            "template.delete",
-            "monitoring_template",
-            Some(id.to_string()),
-            json(&before),
-            None,
-        )
-        .await?;
+        Change::deleted("template.delete", "monitoring_template", id, &before)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::TemplatesChanged);
         Ok(())
@@ -653,17 +613,16 @@ impl Store {
         let devices = assignments(&txn, id).await?;
         sync_rules(&txn, actor, id, &t, &devices).await?;
         let after = load(&txn, id).await?;
-        audit(
-            &txn,
-            actor,
+        let applied = serde_json::json!({"device_ids": ids, "macros": macros});
+        Change::updated(
             "template.apply",
             "monitoring_template",
-            Some(id.to_string()),
-            json(&before.devices),
-            json(&serde_json::json!({"device_ids": ids, "macros": macros})),
+            id,
+            &before.devices,
+            &applied,
         )
+        .commit(txn, actor, ())
         .await?;
-        txn.commit().await?;
         self.publish(InventoryEvent::TemplatesChanged);
         Ok(after)
     }
@@ -698,16 +657,9 @@ impl Store {
             .await?;
         let devices = assignments(&txn, id).await?;
         sync_rules(&txn, actor, id, &before.template, &devices).await?;
-        audit(
-            &txn,
-            actor,
-            "template.unapply",
-            "monitoring_template",
-            Some(id.to_string()),
-            json(&a),
-            None,
-        )
-        .await?;
+        Change::deleted("template.unapply", "monitoring_template", id, &a)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::TemplatesChanged);
         Ok(())

@@ -24,16 +24,8 @@ use common::*;
 
 fn rule(name: &str, channels: &[&str]) -> AlertRuleInput {
     AlertRuleInput {
-        name: name.into(),
-        expression: "cpu_usage > 90".into(),
-        severity: Severity::High,
         notifications: channels.iter().map(|s| s.to_string()).collect(),
-        enabled: None,
-        description: None,
-        labels: BTreeMap::new(),
-        message: None,
-        escalation: None,
-        device_ids: None,
+        ..AlertRuleInput::new(name, "cpu_usage > 90", Severity::High)
     }
 }
 
