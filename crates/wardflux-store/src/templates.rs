@@ -846,7 +846,7 @@ mod schema {
         timestamp_with_time_zone, uuid,
     };
 
-    use crate::migration::{fk, index, table};
+    use crate::migration::NewTable;
 
     pub struct M0003Templates;
 
@@ -864,100 +864,49 @@ mod schema {
 
         async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
             use ForeignKeyAction::Cascade;
-            // SQLite takes one column per ALTER TABLE.
-            let alter = |t: &'static str, mut c: ColumnDef| {
-                Table::alter()
-                    .table(t)
-                    .add_column_if_not_exists(&mut c)
-                    .take()
-            };
-            m.alter_table(alter("devices", integer("snmp_port").default(161).take()))
+            NewTable::alter("devices")
+                .col(integer("snmp_port").default(161).take())
+                .create(m)
                 .await?;
-            for c in [
-                json_null("template"),
-                string_null("builtin"),
-                big_integer("version").default(1).take(),
-                big_integer_null("shipped_version"),
-            ] {
-                m.alter_table(alter("monitoring_templates", c)).await?;
-            }
-            m.create_index(index(
-                "ux_monitoring_templates_name",
-                "monitoring_templates",
-                &["name"],
-                true,
-            ))
-            .await?;
-            for c in [string_null("key"), json_null("spec")] {
-                m.alter_table(alter("monitoring_items", c)).await?;
-            }
-            m.create_index(index(
-                "ix_monitoring_items_template",
-                "monitoring_items",
-                &["template_id", "device_id"],
-                false,
-            ))
-            .await?;
-            m.create_table(
-                table("monitoring_template_devices")
-                    .col(uuid("template_id"))
-                    .col(uuid("device_id"))
-                    .col(json("macros"))
-                    .col(timestamp_with_time_zone("created_at"))
-                    .primary_key(Index::create().col("template_id").col("device_id"))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_devices",
-                        "template_id",
-                        "monitoring_templates",
-                        Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_devices",
-                        "device_id",
-                        "devices",
-                        Cascade,
-                    ))
-                    .take(),
-            )
-            .await?;
-            m.create_index(index(
-                "ix_monitoring_template_devices_device",
-                "monitoring_template_devices",
-                &["device_id"],
-                false,
-            ))
-            .await?;
-            m.create_table(
-                table("monitoring_template_rules")
-                    .col(pk_uuid("rule_id"))
-                    .col(uuid("template_id"))
-                    .col(string("trigger"))
-                    .col(string("variant"))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_rules",
-                        "rule_id",
-                        "alert_rules",
-                        Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_rules",
-                        "template_id",
-                        "monitoring_templates",
-                        Cascade,
-                    ))
-                    .take(),
-            )
-            .await?;
+            NewTable::alter("monitoring_templates")
+                .col(json_null("template"))
+                .col(string_null("builtin"))
+                .col(big_integer("version").default(1).take())
+                .col(big_integer_null("shipped_version"))
+                .unique("ux_monitoring_templates_name", &["name"])
+                .create(m)
+                .await?;
+            NewTable::alter("monitoring_items")
+                .col(string_null("key"))
+                .col(json_null("spec"))
+                .index(
+                    "ix_monitoring_items_template",
+                    &["template_id", "device_id"],
+                )
+                .create(m)
+                .await?;
+            NewTable::new("monitoring_template_devices")
+                .col(uuid("template_id"))
+                .col(uuid("device_id"))
+                .col(json("macros"))
+                .col(timestamp_with_time_zone("created_at"))
+                .primary_key(&["template_id", "device_id"])
+                .refs("template_id", "monitoring_templates", Cascade)
+                .refs("device_id", "devices", Cascade)
+                .index("ix_monitoring_template_devices_device", &["device_id"])
+                .create(m)
+                .await?;
+            NewTable::new("monitoring_template_rules")
+                .col(pk_uuid("rule_id"))
+                .col(uuid("template_id"))
+                .col(string("trigger"))
+                .col(string("variant"))
+                .refs("rule_id", "alert_rules", Cascade)
+                .refs("template_id", "monitoring_templates", Cascade)
+                .create(m)
+                .await?;
             Ok(())
         }
-    }
-
-    macro_rules! no_relation {
-        () => {
-            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-            pub enum Relation {}
-            impl ActiveModelBehavior for ActiveModel {}
-        };
     }
 
     pub mod template {
@@ -983,7 +932,7 @@ mod schema {
             pub created_at: DateTimeUtc,
             pub updated_at: DateTimeUtc,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 
     pub mod item {
@@ -1007,7 +956,7 @@ mod schema {
             pub created_at: DateTimeUtc,
             pub updated_at: DateTimeUtc,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 
     pub mod assignment {
@@ -1022,7 +971,7 @@ mod schema {
             pub macros: Json,
             pub created_at: DateTimeUtc,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 
     pub mod rule_link {
@@ -1037,6 +986,6 @@ mod schema {
             /// The expanded expression (one rule per distinct expression of a trigger).
             pub variant: String,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 }

@@ -15,14 +15,6 @@ use wardflux_store::{Cipher, Store, StoreError};
 mod common;
 use common::*;
 
-fn dev(name: &str, ip: &str) -> DeviceInput {
-    DeviceInput {
-        name: name.into(),
-        ip: ip.into(),
-        ..Default::default()
-    }
-}
-
 both!(devices_crud_and_unique_ip_per_source, |db| {
     let s = &db.store;
     let a = Actor::system();

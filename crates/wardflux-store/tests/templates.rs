@@ -8,21 +8,13 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 use wardflux_model::InventoryEvent;
 use wardflux_model::alerts::Severity;
-use wardflux_model::inventory::{Actor, DeviceInput};
+use wardflux_model::inventory::Actor;
 use wardflux_store::StoreError;
 use wardflux_store::alerts::RuleQuery;
 
 #[macro_use]
 mod common;
 use common::*;
-
-fn dev(name: &str, ip: &str) -> DeviceInput {
-    DeviceInput {
-        name: name.into(),
-        ip: ip.into(),
-        ..Default::default()
-    }
-}
 
 fn cisco_like() -> wardflux_template::Template {
     wardflux_template::parse(

@@ -2,6 +2,7 @@
 //! fresh PostgreSQL database on 127.0.0.1:5432, dropped afterwards).
 #![allow(dead_code)]
 
+use wardflux_model::inventory::DeviceInput;
 use wardflux_store::{Cipher, Store};
 
 pub struct Db {
@@ -74,4 +75,13 @@ macro_rules! both {
             }
         }
     };
+}
+
+/// Device `name` at `ip`, everything else default.
+pub fn dev(name: &str, ip: &str) -> DeviceInput {
+    DeviceInput {
+        name: name.into(),
+        ip: ip.into(),
+        ..Default::default()
+    }
 }
