@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -779,21 +779,13 @@ impl Store {
         if let Some(d) = q.device_id {
             cond = cond.add(alert_instance::Column::DeviceId.eq(d));
         }
-        let sel = alert_instance::Entity::find().filter(cond);
-        let total = sel.clone().count(&self.db).await?;
-        let ms = sel
+        let sel = alert_instance::Entity::find()
+            .filter(cond)
             .order_by_desc(alert_instance::Column::StartedAt)
-            .order_by_asc(alert_instance::Column::Id)
-            .limit(limit)
-            .offset(offset)
-            .all(&self.db)
-            .await?;
-        Ok(Page {
-            items: self.alert_records(ms).await?,
-            total,
-            limit,
-            offset,
-        })
+            .order_by_asc(alert_instance::Column::Id);
+        let mut page = crate::paged(&self.db, sel, limit, offset).await?;
+        let items = self.alert_records(std::mem::take(&mut page.items)).await?;
+        Ok(page.with(items))
     }
 
     /// Acknowledges (`Some(comment)` or `None` comment) or un-acknowledges an alert, with an

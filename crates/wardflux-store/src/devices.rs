@@ -316,24 +316,12 @@ impl Store {
                 ),
             );
         }
-        let base = device::Entity::find().filter(cond);
-        let total = base.clone().count(&self.db).await?;
-        let items = base
+        let sel = device::Entity::find()
+            .filter(cond)
             .order_by(sort_col, order.clone())
-            .order_by(device::Column::Id, order)
-            .limit(limit)
-            .offset(offset)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Device::from)
-            .collect();
-        Ok(Page {
-            items,
-            total,
-            limit,
-            offset,
-        })
+            .order_by(device::Column::Id, order);
+        let page = crate::paged(&self.db, sel, limit, offset).await?;
+        Ok(page.map(Device::from))
     }
 
     /// Replaces every writable field of a device.

@@ -260,16 +260,23 @@ impl<'a> Change<'a> {
         conn: &C,
         actor: &Actor,
     ) -> Result<(), StoreError> {
+        let Change {
+            action,
+            entity,
+            entity_id,
+            before,
+            after,
+        } = self;
         entity::audit_log::ActiveModel {
             id: Set(Uuid::new_v4()),
             at: Set(now()),
             actor: Set(actor.name.clone()),
             actor_id: Set(actor.user_id),
-            action: Set(self.action.to_string()),
-            entity: Set(self.entity.to_string()),
-            entity_id: Set(self.entity_id),
-            before: Set(self.before),
-            after: Set(self.after),
+            action: Set(action.to_string()),
+            entity: Set(entity.to_string()),
+            entity_id: Set(entity_id),
+            before: Set(before),
+            after: Set(after),
         }
         .insert(conn)
         .await?;
@@ -298,6 +305,29 @@ pub(crate) fn check_offset(offset: u64) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// Rows `offset..offset + limit` of those `sel` selects, in its order, and how many it
+/// selects in all.
+pub(crate) async fn paged<E>(
+    conn: &DatabaseConnection,
+    sel: sea_orm::Select<E>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page<E::Model>, StoreError>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let total = sel.clone().count(conn).await?;
+    let items = sel.limit(limit).offset(offset).all(conn).await?;
+    Ok(Page {
+        items,
+        total,
+        limit,
+        offset,
+    })
 }
 
 /// Row `id` of `E`, or `NotFound` naming `entity`.

@@ -312,7 +312,6 @@ both!(
 
 both!(outbox_batches_leases_and_retries, |db| {
     let s = &db.store;
-    let a = Actor::system();
     let (ch, r) = webhook_and_rule(s).await;
     // Three alerts: the first alone at t=0, the next two grouped at t=2.
     let mut ids = Vec::new();
