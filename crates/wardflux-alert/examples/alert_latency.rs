@@ -11,7 +11,6 @@
 //!
 //! `cargo run --release -p wardflux-alert --example alert_latency -- [trials]`
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
