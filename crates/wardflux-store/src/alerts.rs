@@ -234,14 +234,10 @@ impl Store {
         if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
             cond = cond.add(alert_rule::Column::Name.contains(s));
         }
-        alert_rule::Entity::find()
+        let sel = alert_rule::Entity::find()
             .filter(cond)
-            .order_by_asc(alert_rule::Column::Name)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(AlertRule::try_from)
-            .collect()
+            .order_by_asc(alert_rule::Column::Name);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_alert_rule(&self, id: Uuid) -> Result<AlertRule, StoreError> {
@@ -1186,13 +1182,8 @@ impl Store {
     }
 
     pub async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
-        maintenance::Entity::find()
-            .order_by_asc(maintenance::Column::Name)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(MaintenanceWindow::try_from)
-            .collect()
+        let sel = maintenance::Entity::find().order_by_asc(maintenance::Column::Name);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_maintenance(&self, id: Uuid) -> Result<MaintenanceWindow, StoreError> {

@@ -230,14 +230,10 @@ impl Store {
 
     /// Every device, by name (exports and the collectors' target lists).
     pub async fn all_devices(&self) -> Result<Vec<Device>, StoreError> {
-        Ok(device::Entity::find()
+        let sel = device::Entity::find()
             .order_by_asc(device::Column::Name)
-            .order_by_asc(device::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Device::from)
-            .collect())
+            .order_by_asc(device::Column::Id);
+        crate::records(&self.db, sel).await
     }
 
     /// Filter, search, sort and paginate. Errors name the query parameter at fault.

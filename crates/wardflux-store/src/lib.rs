@@ -296,6 +296,13 @@ impl<'a> Change<'a> {
     }
 }
 
+/// Conversions that cannot fail (`From` records) meet `?` on store results.
+impl From<std::convert::Infallible> for StoreError {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
+}
+
 /// SQL binds offsets as signed 64-bit: a larger one is the caller's mistake, not a crash.
 pub(crate) fn check_offset(offset: u64) -> Result<(), StoreError> {
     if offset > i64::MAX as u64 {
@@ -305,6 +312,22 @@ pub(crate) fn check_offset(offset: u64) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// The public records of the rows `sel` selects, in its order.
+pub(crate) async fn records<E, R>(
+    conn: &DatabaseConnection,
+    sel: sea_orm::Select<E>,
+) -> Result<Vec<R>, StoreError>
+where
+    E: sea_orm::EntityTrait,
+    R: TryFrom<E::Model>,
+    StoreError: From<R::Error>,
+{
+    let rows = sel.all(conn).await?;
+    rows.into_iter()
+        .map(|m| R::try_from(m).map_err(StoreError::from))
+        .collect()
 }
 
 /// Rows `offset..offset + limit` of those `sel` selects, in its order, and how many it

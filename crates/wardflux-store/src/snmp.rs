@@ -106,14 +106,10 @@ impl Store {
     }
 
     pub async fn list_snmp_credentials(&self) -> Result<Vec<SnmpCredential>, StoreError> {
-        snmp_credential::Entity::find()
+        let sel = snmp_credential::Entity::find()
             .order_by_asc(snmp_credential::Column::Name)
-            .order_by_asc(snmp_credential::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(SnmpCredential::try_from)
-            .collect()
+            .order_by_asc(snmp_credential::Column::Id);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_snmp_credential(&self, id: Uuid) -> Result<SnmpCredential, StoreError> {

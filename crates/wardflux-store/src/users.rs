@@ -203,13 +203,8 @@ impl Store {
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        user::Entity::find()
-            .order_by_asc(user::Column::Username)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(User::try_from)
-            .collect()
+        let sel = user::Entity::find().order_by_asc(user::Column::Username);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn count_users(&self) -> Result<u64, StoreError> {
@@ -349,14 +344,10 @@ impl Store {
     }
 
     pub async fn list_tokens(&self, user_id: Uuid) -> Result<Vec<ApiToken>, StoreError> {
-        Ok(api_token::Entity::find()
+        let sel = api_token::Entity::find()
             .filter(api_token::Column::UserId.eq(user_id))
-            .order_by_asc(api_token::Column::CreatedAt)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(ApiToken::from)
-            .collect())
+            .order_by_asc(api_token::Column::CreatedAt);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_token(&self, id: Uuid) -> Result<ApiToken, StoreError> {
