@@ -11,7 +11,6 @@
 //!
 //! `cargo run --release -p wardflux-alert --example alert_latency -- [trials]`
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,16 +107,8 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
     let rule = |name: String, expression: String| AlertRuleInput {
-        name,
-        expression,
-        severity: Severity::High,
         notifications: vec!["hook".into()],
-        enabled: None,
-        description: None,
-        labels: BTreeMap::new(),
-        message: None,
-        escalation: None,
-        device_ids: None,
+        ..AlertRuleInput::new(name, expression, Severity::High)
     };
     store
         .create_alert_rule(

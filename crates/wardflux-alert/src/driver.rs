@@ -335,43 +335,6 @@ impl MetricStore for AlertMetricStore {
     }
 }
 
-/// A new alert `id` of `rule` on the series `labels`, in `state` since `started_at`. The device
-/// fields come from the `device` and `device_id` labels; it has no value or message yet and
-/// has not fired, been notified, acknowledged, suppressed or escalated (version 0).
-pub fn new_alert(
-    id: Uuid,
-    rule: &AlertRule,
-    labels: BTreeMap<String, String>,
-    state: AlertState,
-    started_at: DateTime<Utc>,
-) -> Alert {
-    Alert {
-        id,
-        rule_id: rule.id,
-        rule: rule.name.clone(),
-        severity: rule.severity,
-        device_id: labels.get("device_id").and_then(|d| d.parse().ok()),
-        device: labels.get("device").cloned(),
-        labels,
-        value: None,
-        state,
-        message: String::new(),
-        started_at,
-        firing_at: None,
-        resolved_at: None,
-        acknowledged: false,
-        acknowledged_by: None,
-        acknowledged_at: None,
-        comment: None,
-        suppressed_by: None,
-        notified_at: None,
-        last_notified_at: None,
-        escalation_step: 0,
-        escalated: false,
-        version: 0,
-    }
-}
-
 struct Loaded {
     rule: AlertRule,
     parsed: Option<ParsedRule>,
@@ -904,7 +867,7 @@ impl AlertDriver {
         let (mut alert, is_new) = match self.live.remove(&t.instance_id) {
             Some(a) => (a, false),
             None => (
-                new_alert(t.instance_id, rule, labels.clone(), t.to, t.started_at),
+                Alert::new(t.instance_id, rule, labels.clone(), t.to, t.started_at),
                 true,
             ),
         };

@@ -7,7 +7,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use wardflux_alert::driver::new_alert;
 use wardflux_alert::notify::{AlertSnapshot, ChannelConfig, Message, Notifier};
 use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_model::alerts::{
@@ -132,16 +131,12 @@ async fn fire(store: &Store, channels: &[Uuid], device: &str) -> Alert {
         .create_alert_rule(
             &Actor::system(),
             AlertRuleInput {
-                name: format!("High CPU {device}"),
-                expression: "cpu_usage > 90".into(),
-                severity: Severity::Critical,
                 notifications: names,
-                enabled: None,
-                description: None,
-                labels: BTreeMap::new(),
-                message: None,
-                escalation: None,
-                device_ids: None,
+                ..AlertRuleInput::new(
+                    format!("High CPU {device}"),
+                    "cpu_usage > 90",
+                    Severity::Critical,
+                )
             },
         )
         .await
@@ -153,7 +148,7 @@ async fn fire(store: &Store, channels: &[Uuid], device: &str) -> Alert {
         firing_at: Some(now),
         notified_at: Some(now),
         last_notified_at: Some(now),
-        ..new_alert(
+        ..Alert::new(
             Uuid::new_v4(),
             &rule,
             BTreeMap::from([("device".to_string(), device.to_string())]),

@@ -24,16 +24,10 @@ async fn add_rule(store: &Store, name: &str, expr: &str, message: Option<&str>) 
         .create_alert_rule(
             &Actor::system(),
             AlertRuleInput {
-                name: name.into(),
-                expression: expr.into(),
-                severity: Severity::Critical,
                 notifications: vec!["webhook".into()],
-                enabled: None,
-                description: None,
                 labels: BTreeMap::from([("team".to_string(), "noc".to_string())]),
                 message: message.map(str::to_string),
-                escalation: None,
-                device_ids: None,
+                ..AlertRuleInput::new(name, expr, Severity::Critical)
             },
         )
         .await
@@ -217,16 +211,8 @@ async fn a_scoped_rule_alerts_only_for_its_devices() {
         .create_alert_rule(
             &Actor::system(),
             AlertRuleInput {
-                name: "Hot, scoped".into(),
-                expression: "cpu_usage > 90".into(),
-                severity: Severity::High,
-                notifications: vec![],
-                enabled: None,
-                description: None,
-                labels: BTreeMap::new(),
-                message: None,
-                escalation: None,
                 device_ids: Some(vec![mine]),
+                ..AlertRuleInput::new("Hot, scoped", "cpu_usage > 90", Severity::High)
             },
         )
         .await

@@ -145,6 +145,23 @@ pub struct AlertRuleInput {
 }
 
 impl AlertRuleInput {
+    /// A rule with these three and everything else left out (no channels, enabled, no
+    /// labels, message or escalation, every device).
+    pub fn new(name: impl Into<String>, expression: impl Into<String>, severity: Severity) -> Self {
+        AlertRuleInput {
+            name: name.into(),
+            expression: expression.into(),
+            severity,
+            notifications: Vec::new(),
+            enabled: None,
+            description: None,
+            labels: BTreeMap::new(),
+            message: None,
+            escalation: None,
+            device_ids: None,
+        }
+    }
+
     /// Field checks that need no parser (the expression is checked by `wardflux-alert`).
     pub fn validate(&mut self) -> Result<(), FieldError> {
         self.name = self.name.trim().to_string();
@@ -212,6 +229,45 @@ pub struct Alert {
     pub escalated: bool,
     /// Optimistic concurrency: bumped by every write; writers compare it.
     pub version: i64,
+}
+
+impl Alert {
+    /// A new alert `id` of `rule` on the series `labels`, in `state` since `started_at`. The device
+    /// fields come from the `device` and `device_id` labels; it has no value or message yet and
+    /// has not fired, been notified, acknowledged, suppressed or escalated (version 0).
+    pub fn new(
+        id: Uuid,
+        rule: &AlertRule,
+        labels: BTreeMap<String, String>,
+        state: AlertState,
+        started_at: DateTime<Utc>,
+    ) -> Alert {
+        Alert {
+            id,
+            rule_id: rule.id,
+            rule: rule.name.clone(),
+            severity: rule.severity,
+            device_id: labels.get("device_id").and_then(|d| d.parse().ok()),
+            device: labels.get("device").cloned(),
+            labels,
+            value: None,
+            state,
+            message: String::new(),
+            started_at,
+            firing_at: None,
+            resolved_at: None,
+            acknowledged: false,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            comment: None,
+            suppressed_by: None,
+            notified_at: None,
+            last_notified_at: None,
+            escalation_step: 0,
+            escalated: false,
+            version: 0,
+        }
+    }
 }
 
 /// A notification channel as shown by the API: secrets are never included.

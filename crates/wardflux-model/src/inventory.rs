@@ -331,6 +331,24 @@ pub struct Page<T> {
     pub offset: u64,
 }
 
+impl<T> Page<T> {
+    /// The same page with `f` of each item.
+    pub fn map<U>(mut self, f: impl FnMut(T) -> U) -> Page<U> {
+        let items = std::mem::take(&mut self.items);
+        self.with(items.into_iter().map(f).collect())
+    }
+
+    /// The same page with other items (the records made of these).
+    pub fn with<U>(self, items: Vec<U>) -> Page<U> {
+        Page {
+            items,
+            total: self.total,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DeviceGroup {
     pub id: Uuid,

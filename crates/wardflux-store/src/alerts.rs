@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -37,7 +37,7 @@ pub use schema::M0002Alerts;
 use schema::{alert_instance, alert_rule, delivery, maintenance, notification_alert, outbox};
 
 use crate::entity::notification_channel;
-use crate::{Actor, Page, Store, StoreError, audit, find, json, map_unique, now};
+use crate::{Actor, Change, Page, Store, StoreError, find, map_unique, now};
 
 fn parse_enum<T: std::str::FromStr<Err = String>>(s: &str, what: &str) -> Result<T, StoreError> {
     s.parse()
@@ -177,18 +177,9 @@ impl Store {
             .await
             .map_err(|e| map_unique(e, "name", "a rule with this name exists"))?;
         let r = AlertRule::try_from(m)?;
-        audit(
-            &txn,
-            actor,
-            "alert_rule.create",
-            "alert_rule",
-            Some(r.id.to_string()),
-            None,
-            json(&r),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(r)
+        Change::created("alert_rule.create", "alert_rule", r.id, &r)
+            .commit(txn, actor, r)
+            .await
     }
 
     /// Makes sure a built-in rule exists (created once; later edits by users are kept).
@@ -243,14 +234,10 @@ impl Store {
         if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty()) {
             cond = cond.add(alert_rule::Column::Name.contains(s));
         }
-        alert_rule::Entity::find()
+        let sel = alert_rule::Entity::find()
             .filter(cond)
-            .order_by_asc(alert_rule::Column::Name)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(AlertRule::try_from)
-            .collect()
+            .order_by_asc(alert_rule::Column::Name);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_alert_rule(&self, id: Uuid) -> Result<AlertRule, StoreError> {
@@ -293,18 +280,9 @@ impl Store {
             .await
             .map_err(|e| map_unique(e, "name", "a rule with this name exists"))?;
         let r = AlertRule::try_from(m)?;
-        audit(
-            &txn,
-            actor,
-            "alert_rule.update",
-            "alert_rule",
-            Some(id.to_string()),
-            json(&before),
-            json(&r),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(r)
+        Change::updated("alert_rule.update", "alert_rule", id, &before, &r)
+            .commit(txn, actor, r)
+            .await
     }
 
     /// Deletes a rule and its alerts. Built-in rules are refused (`Conflict{builtin}`).
@@ -408,18 +386,9 @@ impl Store {
         .await
         .map_err(|e| map_unique(e, "name", "a channel with this name exists"))?;
         let c = self.channel_record(m)?;
-        audit(
-            &txn,
-            actor,
-            "channel.create",
-            "notification_channel",
-            Some(c.id.to_string()),
-            None,
-            json(&c),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(c)
+        Change::created("channel.create", "notification_channel", c.id, &c)
+            .commit(txn, actor, c)
+            .await
     }
 
     /// Full update; a secret left out of `config` keeps its stored value. Renaming a channel
@@ -461,18 +430,9 @@ impl Store {
             rename_channel_in_rules(&txn, &old.name, &name).await?;
         }
         let c = self.channel_record(m)?;
-        audit(
-            &txn,
-            actor,
-            "channel.update",
-            "notification_channel",
-            Some(id.to_string()),
-            json(&before),
-            json(&c),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(c)
+        Change::updated("channel.update", "notification_channel", id, &before, &c)
+            .commit(txn, actor, c)
+            .await
     }
 
     pub async fn list_channels(&self) -> Result<Vec<Channel>, StoreError> {
@@ -815,21 +775,13 @@ impl Store {
         if let Some(d) = q.device_id {
             cond = cond.add(alert_instance::Column::DeviceId.eq(d));
         }
-        let sel = alert_instance::Entity::find().filter(cond);
-        let total = sel.clone().count(&self.db).await?;
-        let ms = sel
+        let sel = alert_instance::Entity::find()
+            .filter(cond)
             .order_by_desc(alert_instance::Column::StartedAt)
-            .order_by_asc(alert_instance::Column::Id)
-            .limit(limit)
-            .offset(offset)
-            .all(&self.db)
-            .await?;
-        Ok(Page {
-            items: self.alert_records(ms).await?,
-            total,
-            limit,
-            offset,
-        })
+            .order_by_asc(alert_instance::Column::Id);
+        let mut page = crate::paged(&self.db, sel, limit, offset).await?;
+        let items = self.alert_records(std::mem::take(&mut page.items)).await?;
+        Ok(page.with(items))
     }
 
     /// Acknowledges (`Some(comment)` or `None` comment) or un-acknowledges an alert, with an
@@ -857,22 +809,14 @@ impl Store {
         am.version = Set(m.version + 1);
         am.updated_at = Set(now());
         let after = alert_record(am.update(&txn).await?, &rules)?;
-        audit(
-            &txn,
-            actor,
-            if acknowledged {
-                "alert.acknowledge"
-            } else {
-                "alert.unacknowledge"
-            },
-            "alert",
-            Some(id.to_string()),
-            json(&before),
-            json(&after),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(after)
+        let action = if acknowledged {
+            "alert.acknowledge"
+        } else {
+            "alert.unacknowledge"
+        };
+        Change::updated(action, "alert", id, &before, &after)
+            .commit(txn, actor, after)
+            .await
     }
 
     /// Resolves an alert by hand (state `resolved`, audit row) and queues `notifications`
@@ -900,18 +844,9 @@ impl Store {
         am.updated_at = Set(now());
         let after = alert_record(am.update(&txn).await?, &rules)?;
         insert_outbox(&txn, notifications).await?;
-        audit(
-            &txn,
-            actor,
-            "alert.resolve",
-            "alert",
-            Some(id.to_string()),
-            json(&before),
-            json(&after),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(after)
+        Change::updated("alert.resolve", "alert", id, &before, &after)
+            .commit(txn, actor, after)
+            .await
     }
 
     /// The delivery log of one alert: every outbox row about it, oldest first.
@@ -1221,18 +1156,9 @@ impl Store {
         am.created_at = Set(t);
         am.updated_at = Set(t);
         let w = MaintenanceWindow::try_from(am.insert(&txn).await?)?;
-        audit(
-            &txn,
-            actor,
-            "maintenance.create",
-            "maintenance_window",
-            Some(w.id.to_string()),
-            None,
-            json(&w),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(w)
+        Change::created("maintenance.create", "maintenance_window", w.id, &w)
+            .commit(txn, actor, w)
+            .await
     }
 
     pub async fn update_maintenance(
@@ -1250,28 +1176,14 @@ impl Store {
         am.created_at = Set(old.created_at);
         am.updated_at = Set(now());
         let w = MaintenanceWindow::try_from(am.update(&txn).await?)?;
-        audit(
-            &txn,
-            actor,
-            "maintenance.update",
-            "maintenance_window",
-            Some(id.to_string()),
-            json(&before),
-            json(&w),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(w)
+        Change::updated("maintenance.update", "maintenance_window", id, &before, &w)
+            .commit(txn, actor, w)
+            .await
     }
 
     pub async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
-        maintenance::Entity::find()
-            .order_by_asc(maintenance::Column::Name)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(MaintenanceWindow::try_from)
-            .collect()
+        let sel = maintenance::Entity::find().order_by_asc(maintenance::Column::Name);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_maintenance(&self, id: Uuid) -> Result<MaintenanceWindow, StoreError> {

@@ -1,6 +1,6 @@
 //! Reading the audit log (rows are written by `crate::audit` inside each change's transaction).
 
-use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
+use sea_orm::{EntityTrait, QueryOrder};
 
 use crate::entity::audit_log;
 use crate::{AuditEntry, Page, Store, StoreError};
@@ -32,22 +32,10 @@ impl Store {
             return Err(StoreError::invalid("limit", "must be between 1 and 1000"));
         }
         crate::check_offset(offset)?;
-        let total = audit_log::Entity::find().count(&self.db).await?;
-        let items = audit_log::Entity::find()
+        let sel = audit_log::Entity::find()
             .order_by_desc(audit_log::Column::At)
-            .order_by_desc(audit_log::Column::Id)
-            .limit(limit)
-            .offset(offset)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(AuditEntry::from)
-            .collect();
-        Ok(Page {
-            items,
-            total,
-            limit,
-            offset,
-        })
+            .order_by_desc(audit_log::Column::Id);
+        let page = crate::paged(&self.db, sel, limit, offset).await?;
+        Ok(page.map(AuditEntry::from))
     }
 }

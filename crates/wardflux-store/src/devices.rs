@@ -16,8 +16,8 @@ use wardflux_model::inventory::DEVICE_SORT_FIELDS;
 
 use crate::entity::{device, device_group, device_group_member};
 use crate::{
-    Actor, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery, ImportReport, Page,
-    RowError, Store, StoreError, audit, find, json, map_unique, now,
+    Actor, Change, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery, ImportReport,
+    Page, RowError, Store, StoreError, find, map_unique, now,
 };
 
 /// Default ICMP check interval of a new device, seconds.
@@ -214,16 +214,9 @@ impl Store {
                 .await
                 .map_err(|e| map_unique(e, "ip", DUP_IP))?,
         );
-        audit(
-            &txn,
-            actor,
-            "device.create",
-            "device",
-            Some(d.id.to_string()),
-            None,
-            json(&d),
-        )
-        .await?;
+        Change::created("device.create", "device", d.id, &d)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::DeviceAdded(d.id));
         Ok(d)
@@ -237,14 +230,10 @@ impl Store {
 
     /// Every device, by name (exports and the collectors' target lists).
     pub async fn all_devices(&self) -> Result<Vec<Device>, StoreError> {
-        Ok(device::Entity::find()
+        let sel = device::Entity::find()
             .order_by_asc(device::Column::Name)
-            .order_by_asc(device::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Device::from)
-            .collect())
+            .order_by_asc(device::Column::Id);
+        crate::records(&self.db, sel).await
     }
 
     /// Filter, search, sort and paginate. Errors name the query parameter at fault.
@@ -323,24 +312,12 @@ impl Store {
                 ),
             );
         }
-        let base = device::Entity::find().filter(cond);
-        let total = base.clone().count(&self.db).await?;
-        let items = base
+        let sel = device::Entity::find()
+            .filter(cond)
             .order_by(sort_col, order.clone())
-            .order_by(device::Column::Id, order)
-            .limit(limit)
-            .offset(offset)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Device::from)
-            .collect();
-        Ok(Page {
-            items,
-            total,
-            limit,
-            offset,
-        })
+            .order_by(device::Column::Id, order);
+        let page = crate::paged(&self.db, sel, limit, offset).await?;
+        Ok(page.map(Device::from))
     }
 
     /// Replaces every writable field of a device.
@@ -370,16 +347,9 @@ impl Store {
                 .await
                 .map_err(|e| map_unique(e, "ip", DUP_IP))?,
         );
-        audit(
-            &txn,
-            actor,
-            "device.update",
-            "device",
-            Some(id.to_string()),
-            json(&before),
-            json(&after),
-        )
-        .await?;
+        Change::updated("device.update", "device", id, &before, &after)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::DeviceChanged(id));
         Ok(after)
@@ -493,17 +463,17 @@ impl Store {
                 .map_err(|e| map_unique(e, "ip", DUP_IP))?;
         }
         let created = ids.len() as u64;
-        audit(
-            &txn,
-            actor,
-            "device.import",
-            "device",
-            None,
-            None,
-            Some(serde_json::json!({ "created": created, "ids": ids, "rejected_rows": errors.len() })),
-        )
+        let report =
+            serde_json::json!({ "created": created, "ids": ids, "rejected_rows": errors.len() });
+        Change {
+            action: "device.import",
+            entity: "device",
+            entity_id: None,
+            before: None,
+            after: Some(report),
+        }
+        .commit(txn, actor, ())
         .await?;
-        txn.commit().await?;
         self.publish(InventoryEvent::DevicesReplaced);
         Ok(ImportReport {
             created,
@@ -617,16 +587,9 @@ impl Store {
         .map_err(|e| map_unique(e, "name", "a group with this name exists"))?;
         Self::set_members(&txn, m.id, &input.device_ids).await?;
         let g = Self::group_record(&txn, m).await?;
-        audit(
-            &txn,
-            actor,
-            "group.create",
-            "device_group",
-            Some(g.id.to_string()),
-            None,
-            json(&g),
-        )
-        .await?;
+        Change::created("group.create", "device_group", g.id, &g)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::GroupsChanged);
         Ok(g)
@@ -680,16 +643,9 @@ impl Store {
             .map_err(|e| map_unique(e, "name", "a group with this name exists"))?;
         Self::set_members(&txn, id, &input.device_ids).await?;
         let after = Self::group_record(&txn, m).await?;
-        audit(
-            &txn,
-            actor,
-            "group.update",
-            "device_group",
-            Some(id.to_string()),
-            json(&before),
-            json(&after),
-        )
-        .await?;
+        Change::updated("group.update", "device_group", id, &before, &after)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::GroupsChanged);
         Ok(after)

@@ -2,6 +2,7 @@
 //! entity code serves SQLite and PostgreSQL; the schema itself lives in `migration`.
 //! Conversions to the model records (`wardflux_model::inventory`) live next to each entity.
 
+/// An entity without relations (the store joins by hand) and with the default behaviour.
 macro_rules! empty_relation {
     () => {
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -9,6 +10,7 @@ macro_rules! empty_relation {
         impl ActiveModelBehavior for ActiveModel {}
     };
 }
+pub(crate) use empty_relation;
 
 pub mod user {
     use sea_orm::entity::prelude::*;

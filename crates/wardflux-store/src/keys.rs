@@ -3,7 +3,7 @@
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
 
 use crate::entity::{notification_channel, snmp_credential};
-use crate::{Actor, Cipher, Store, StoreError, audit};
+use crate::{Actor, Change, Cipher, Store, StoreError};
 
 impl Store {
     /// Re-encrypts every stored secret under `new` in one transaction, then makes `new` the
@@ -38,17 +38,15 @@ impl Store {
             am.secret_config_encrypted = Set(s);
             am.update(&txn).await?;
         }
-        audit(
-            &txn,
-            actor,
-            "keys.rotate",
-            "encryption_key",
-            None,
-            None,
-            Some(serde_json::json!({ "reencrypted": n })),
-        )
+        Change {
+            action: "keys.rotate",
+            entity: "encryption_key",
+            entity_id: None,
+            before: None,
+            after: Some(serde_json::json!({ "reencrypted": n })),
+        }
+        .commit(txn, actor, ())
         .await?;
-        txn.commit().await?;
         self.set_cipher(new);
         Ok(n)
     }

@@ -206,30 +206,101 @@ impl Store {
     }
 }
 
-/// Writes one audit row on `conn` (the caller's transaction).
-pub(crate) async fn audit<C: ConnectionTrait>(
-    conn: &C,
-    actor: &Actor,
-    action: &str,
-    entity: &str,
-    entity_id: Option<String>,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> Result<(), StoreError> {
-    entity::audit_log::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        at: Set(now()),
-        actor: Set(actor.name.clone()),
-        actor_id: Set(actor.user_id),
-        action: Set(action.to_string()),
-        entity: Set(entity.to_string()),
-        entity_id: Set(entity_id),
-        before: Set(before),
-        after: Set(after),
+/// The audit row of one change: `action` (such as `user.update`) done to a row of `entity`,
+/// with the public records before and after it (`None` where there is none).
+pub(crate) struct Change<'a> {
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+impl<'a> Change<'a> {
+    /// Row `id` came to be as `after`.
+    pub fn created(
+        action: &'a str,
+        entity: &'a str,
+        id: Uuid,
+        after: &impl serde::Serialize,
+    ) -> Self {
+        Self::updated(action, entity, id, &(), after)
     }
-    .insert(conn)
-    .await?;
-    Ok(())
+
+    /// Row `id` went from `before` to `after` (`&()` for a side with no record).
+    pub fn updated(
+        action: &'a str,
+        entity: &'a str,
+        id: Uuid,
+        before: &impl serde::Serialize,
+        after: &impl serde::Serialize,
+    ) -> Self {
+        Change {
+            action,
+            entity,
+            entity_id: Some(id.to_string()),
+            before: json(before),
+            after: json(after),
+        }
+    }
+
+    /// Row `id`, last seen as `before`, is gone.
+    pub fn deleted(
+        action: &'a str,
+        entity: &'a str,
+        id: Uuid,
+        before: &impl serde::Serialize,
+    ) -> Self {
+        Self::updated(action, entity, id, before, &())
+    }
+
+    /// Writes the row on `conn` (the caller's transaction).
+    pub async fn write<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let Change {
+            action,
+            entity,
+            entity_id,
+            before,
+            after,
+        } = self;
+        entity::audit_log::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            at: Set(now()),
+            actor: Set(actor.name.clone()),
+            actor_id: Set(actor.user_id),
+            action: Set(action.to_string()),
+            entity: Set(entity.to_string()),
+            entity_id: Set(entity_id),
+            before: Set(before),
+            after: Set(after),
+        }
+        .insert(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Writes the row on `txn`, commits the change and hands back `value`.
+    pub async fn commit<T>(
+        self,
+        txn: sea_orm::DatabaseTransaction,
+        actor: &Actor,
+        value: T,
+    ) -> Result<T, StoreError> {
+        self.write(&txn, actor).await?;
+        txn.commit().await?;
+        Ok(value)
+    }
+}
+
+/// Conversions that cannot fail (`From` records) meet `?` on store results.
+impl From<std::convert::Infallible> for StoreError {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
 }
 
 /// SQL binds offsets as signed 64-bit: a larger one is the caller's mistake, not a crash.
@@ -241,6 +312,45 @@ pub(crate) fn check_offset(offset: u64) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// The public records of the rows `sel` selects, in its order.
+pub(crate) async fn records<E, R>(
+    conn: &DatabaseConnection,
+    sel: sea_orm::Select<E>,
+) -> Result<Vec<R>, StoreError>
+where
+    E: sea_orm::EntityTrait,
+    R: TryFrom<E::Model>,
+    StoreError: From<R::Error>,
+{
+    let rows = sel.all(conn).await?;
+    rows.into_iter()
+        .map(|m| R::try_from(m).map_err(StoreError::from))
+        .collect()
+}
+
+/// Rows `offset..offset + limit` of those `sel` selects, in its order, and how many it
+/// selects in all.
+pub(crate) async fn paged<E>(
+    conn: &DatabaseConnection,
+    sel: sea_orm::Select<E>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page<E::Model>, StoreError>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let total = sel.clone().count(conn).await?;
+    let items = sel.limit(limit).offset(offset).all(conn).await?;
+    Ok(Page {
+        items,
+        total,
+        limit,
+        offset,
+    })
 }
 
 /// Row `id` of `E`, or `NotFound` naming `entity`.
@@ -280,22 +390,13 @@ impl Store {
         let m = find::<E, _>(&txn, id, entity).await?;
         let before = record(&txn, m).await?;
         E::delete_by_id(id).exec(&txn).await?;
-        audit(
-            &txn,
-            actor,
-            action,
-            audit_entity,
-            Some(id.to_string()),
-            json(&before),
-            None,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        Change::deleted(action, audit_entity, id, &before)
+            .commit(txn, actor, ())
+            .await
     }
 }
 
-/// JSON of a public record for the audit log (records never carry secrets).
-pub(crate) fn json<T: serde::Serialize>(v: &T) -> Option<serde_json::Value> {
-    serde_json::to_value(v).ok()
+/// JSON of a public record for the audit log (records never carry secrets); `()` is none.
+fn json<T: serde::Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok().filter(|v| !v.is_null())
 }

@@ -65,25 +65,110 @@ impl MigrationName for M0001Initial {
     }
 }
 
-pub(crate) fn fk(
-    from_table: &'static str,
-    col: &'static str,
-    to: &'static str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{from_table}_{col}"))
-        .from(from_table, col)
-        .to(to, "id")
-        .on_delete(on_delete)
-        .take()
+/// A table to create (or, from [`NewTable::alter`], columns to add to one) with its foreign
+/// keys and indexes, made in one go by [`NewTable::create`]. Every statement is
+/// `IF NOT EXISTS`, so running a migration again changes nothing.
+pub(crate) struct NewTable {
+    name: &'static str,
+    table: TableCreateStatement,
+    /// `Some`: the table exists; these are the columns to add to it.
+    added: Option<Vec<ColumnDef>>,
+    indexes: Vec<IndexCreateStatement>,
 }
 
-pub(crate) fn table(name: &'static str) -> TableCreateStatement {
-    Table::create().table(name).if_not_exists().take()
+impl NewTable {
+    pub fn new(name: &'static str) -> Self {
+        NewTable {
+            name,
+            table: Table::create().table(name).if_not_exists().take(),
+            added: None,
+            indexes: Vec::new(),
+        }
+    }
+
+    /// Table `name` exists: `col` adds columns to it (each with its own ALTER TABLE, as
+    /// SQLite takes one column per statement), `index` and `unique` add indexes.
+    pub fn alter(name: &'static str) -> Self {
+        NewTable {
+            added: Some(Vec::new()),
+            ..Self::new(name)
+        }
+    }
+
+    pub fn col(mut self, c: ColumnDef) -> Self {
+        match &mut self.added {
+            Some(added) => added.push(c),
+            None => {
+                self.table.col(c);
+            }
+        }
+        self
+    }
+
+    /// `created_at` and `updated_at`.
+    pub fn timestamps(self) -> Self {
+        self.col(timestamp_with_time_zone("created_at"))
+            .col(timestamp_with_time_zone("updated_at"))
+    }
+
+    pub fn primary_key(mut self, cols: &[&'static str]) -> Self {
+        let mut pk = Index::create();
+        for c in cols {
+            pk.col(*c);
+        }
+        self.table.primary_key(&mut pk);
+        self
+    }
+
+    /// Column `col` refers to `to.id` (foreign key `fk_<table>_<col>`); `on_delete` says what
+    /// deleting the row it refers to does.
+    pub fn refs(
+        mut self,
+        col: &'static str,
+        to: &'static str,
+        on_delete: ForeignKeyAction,
+    ) -> Self {
+        self.table.foreign_key(
+            ForeignKey::create()
+                .name(format!("fk_{}_{col}", self.name))
+                .from(self.name, col)
+                .to(to, "id")
+                .on_delete(on_delete),
+        );
+        self
+    }
+
+    pub fn index(mut self, name: &str, cols: &[&'static str]) -> Self {
+        self.indexes.push(index(name, self.name, cols, false));
+        self
+    }
+
+    pub fn unique(mut self, name: &str, cols: &[&'static str]) -> Self {
+        self.indexes.push(index(name, self.name, cols, true));
+        self
+    }
+
+    pub async fn create(self, m: &SchemaManager<'_>) -> Result<(), DbErr> {
+        match self.added {
+            None => m.create_table(self.table).await?,
+            Some(added) => {
+                for mut c in added {
+                    let add = Table::alter()
+                        .table(self.name)
+                        .add_column_if_not_exists(&mut c)
+                        .take();
+                    m.alter_table(add).await?;
+                }
+            }
+        }
+        for i in self.indexes {
+            m.create_index(i).await?;
+        }
+        Ok(())
+    }
 }
 
-pub(crate) fn index(
+fn index(
     name: &str,
     table: &'static str,
     cols: &[&'static str],
@@ -100,11 +185,6 @@ pub(crate) fn index(
     i.take()
 }
 
-pub(crate) fn ts(t: &mut TableCreateStatement) -> &mut TableCreateStatement {
-    t.col(timestamp_with_time_zone("created_at"))
-        .col(timestamp_with_time_zone("updated_at"))
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for M0001Initial {
     fn use_transaction(&self) -> Option<bool> {
@@ -116,346 +196,225 @@ impl MigrationTrait for M0001Initial {
         use ForeignKeyAction::{Cascade, SetNull};
 
         // --- accounts -------------------------------------------------------------------
-        m.create_table(
-            ts(table("users")
-                .col(pk_uuid("id"))
-                .col(string("username"))
-                .col(string("password_hash"))
-                .col(string("role"))
-                .col(boolean("disabled")))
-            .take(),
-        )
-        .await?;
-        m.create_index(index("ux_users_username", "users", &["username"], true))
+        NewTable::new("users")
+            .col(pk_uuid("id"))
+            .col(string("username"))
+            .col(string("password_hash"))
+            .col(string("role"))
+            .col(boolean("disabled"))
+            .timestamps()
+            .unique("ux_users_username", &["username"])
+            .create(m)
             .await?;
 
-        m.create_table(
-            table("api_tokens")
-                .col(pk_uuid("id"))
-                .col(uuid("user_id"))
-                .col(string("name"))
-                .col(string("kind"))
-                .col(string("token_hash"))
-                .col(timestamp_with_time_zone("created_at"))
-                .col(timestamp_with_time_zone_null("expires_at"))
-                .col(timestamp_with_time_zone_null("last_used_at"))
-                .foreign_key(&mut fk("api_tokens", "user_id", "users", Cascade))
-                .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ux_api_tokens_hash",
-            "api_tokens",
-            &["token_hash"],
-            true,
-        ))
-        .await?;
-        m.create_index(index(
-            "ix_api_tokens_user",
-            "api_tokens",
-            &["user_id"],
-            false,
-        ))
-        .await?;
+        NewTable::new("api_tokens")
+            .col(pk_uuid("id"))
+            .col(uuid("user_id"))
+            .col(string("name"))
+            .col(string("kind"))
+            .col(string("token_hash"))
+            .col(timestamp_with_time_zone("created_at"))
+            .col(timestamp_with_time_zone_null("expires_at"))
+            .col(timestamp_with_time_zone_null("last_used_at"))
+            .refs("user_id", "users", Cascade)
+            .unique("ux_api_tokens_hash", &["token_hash"])
+            .index("ix_api_tokens_user", &["user_id"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("audit_log")
-                .col(pk_uuid("id"))
-                .col(timestamp_with_time_zone("at"))
-                .col(string("actor"))
-                .col(uuid_null("actor_id"))
-                .col(string("action"))
-                .col(string("entity"))
-                .col(string_null("entity_id"))
-                .col(json_null("before"))
-                .col(json_null("after"))
-                .take(),
-        )
-        .await?;
-        m.create_index(index("ix_audit_log_at", "audit_log", &["at"], false))
+        NewTable::new("audit_log")
+            .col(pk_uuid("id"))
+            .col(timestamp_with_time_zone("at"))
+            .col(string("actor"))
+            .col(uuid_null("actor_id"))
+            .col(string("action"))
+            .col(string("entity"))
+            .col(string_null("entity_id"))
+            .col(json_null("before"))
+            .col(json_null("after"))
+            .index("ix_audit_log_at", &["at"])
+            .create(m)
             .await?;
 
         // --- inventory ------------------------------------------------------------------
-        m.create_table(
-            ts(table("devices")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(string("ip"))
-                .col(string_null("hostname"))
-                .col(string_null("vendor"))
-                .col(string_null("device_type"))
-                .col(string_null("model"))
-                .col(string_null("location"))
-                .col(string_null("region"))
-                .col(string_null("branch"))
-                .col(text("tags"))
-                .col(boolean("enabled"))
-                .col(uuid_null("parent_id"))
-                .col(string("source"))
-                .col(integer("icmp_interval_s"))
-                .foreign_key(&mut fk("devices", "parent_id", "devices", SetNull)))
-            .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ux_devices_source_ip",
-            "devices",
-            &["source", "ip"],
-            true,
-        ))
-        .await?;
-        m.create_index(index("ix_devices_name", "devices", &["name"], false))
+        NewTable::new("devices")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(string("ip"))
+            .col(string_null("hostname"))
+            .col(string_null("vendor"))
+            .col(string_null("device_type"))
+            .col(string_null("model"))
+            .col(string_null("location"))
+            .col(string_null("region"))
+            .col(string_null("branch"))
+            .col(text("tags"))
+            .col(boolean("enabled"))
+            .col(uuid_null("parent_id"))
+            .col(string("source"))
+            .col(integer("icmp_interval_s"))
+            .timestamps()
+            .refs("parent_id", "devices", SetNull)
+            .unique("ux_devices_source_ip", &["source", "ip"])
+            .index("ix_devices_name", &["name"])
+            .create(m)
             .await?;
 
-        m.create_table(
-            ts(table("device_groups")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(text_null("description")))
-            .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ux_device_groups_name",
-            "device_groups",
-            &["name"],
-            true,
-        ))
-        .await?;
+        NewTable::new("device_groups")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(text_null("description"))
+            .timestamps()
+            .unique("ux_device_groups_name", &["name"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("device_group_members")
-                .col(uuid("group_id"))
-                .col(uuid("device_id"))
-                .primary_key(Index::create().col("group_id").col("device_id"))
-                .foreign_key(&mut fk(
-                    "device_group_members",
-                    "group_id",
-                    "device_groups",
-                    Cascade,
-                ))
-                .foreign_key(&mut fk(
-                    "device_group_members",
-                    "device_id",
-                    "devices",
-                    Cascade,
-                ))
-                .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_dgm_device",
-            "device_group_members",
-            &["device_id"],
-            false,
-        ))
-        .await?;
+        NewTable::new("device_group_members")
+            .col(uuid("group_id"))
+            .col(uuid("device_id"))
+            .primary_key(&["group_id", "device_id"])
+            .refs("group_id", "device_groups", Cascade)
+            .refs("device_id", "devices", Cascade)
+            .index("ix_dgm_device", &["device_id"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("device_status_history")
-                .col(pk_uuid("id"))
-                .col(uuid("device_id"))
-                .col(string("from_state"))
-                .col(string("to_state"))
-                .col(timestamp_with_time_zone("at"))
-                .col(text_null("reason"))
-                .foreign_key(&mut fk(
-                    "device_status_history",
-                    "device_id",
-                    "devices",
-                    Cascade,
-                ))
-                .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_dsh_device_at",
-            "device_status_history",
-            &["device_id", "at"],
-            false,
-        ))
-        .await?;
+        NewTable::new("device_status_history")
+            .col(pk_uuid("id"))
+            .col(uuid("device_id"))
+            .col(string("from_state"))
+            .col(string("to_state"))
+            .col(timestamp_with_time_zone("at"))
+            .col(text_null("reason"))
+            .refs("device_id", "devices", Cascade)
+            .index("ix_dsh_device_at", &["device_id", "at"])
+            .create(m)
+            .await?;
 
         // --- monitoring (seed plan) -----------------------------------------------------
-        m.create_table(
-            ts(table("monitoring_profiles")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(string("mode"))
-                .col(boolean("is_active")))
-            .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ux_monitoring_profiles_name",
-            "monitoring_profiles",
-            &["name"],
-            true,
-        ))
-        .await?;
+        NewTable::new("monitoring_profiles")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(string("mode"))
+            .col(boolean("is_active"))
+            .timestamps()
+            .unique("ux_monitoring_profiles_name", &["name"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            ts(table("snmp_credentials")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(uuid_null("device_id"))
-                .col(string("version"))
-                .col(text_null("community_encrypted"))
-                .col(string_null("username"))
-                .col(string_null("security_level"))
-                .col(string_null("auth_protocol"))
-                .col(text_null("auth_key_encrypted"))
-                .col(string_null("priv_protocol"))
-                .col(text_null("priv_key_encrypted"))
-                .col(string_null("context"))
-                .foreign_key(&mut fk("snmp_credentials", "device_id", "devices", Cascade)))
-            .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_snmp_credentials_device",
-            "snmp_credentials",
-            &["device_id"],
-            false,
-        ))
-        .await?;
+        NewTable::new("snmp_credentials")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(uuid_null("device_id"))
+            .col(string("version"))
+            .col(text_null("community_encrypted"))
+            .col(string_null("username"))
+            .col(string_null("security_level"))
+            .col(string_null("auth_protocol"))
+            .col(text_null("auth_key_encrypted"))
+            .col(string_null("priv_protocol"))
+            .col(text_null("priv_key_encrypted"))
+            .col(string_null("context"))
+            .timestamps()
+            .refs("device_id", "devices", Cascade)
+            .index("ix_snmp_credentials_device", &["device_id"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            ts(table("monitoring_templates")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(text_null("description"))
-                .col(json("device_types"))
-                .col(json("items"))
-                .col(json("triggers")))
-            .take(),
-        )
-        .await?;
+        NewTable::new("monitoring_templates")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(text_null("description"))
+            .col(json("device_types"))
+            .col(json("items"))
+            .col(json("triggers"))
+            .timestamps()
+            .create(m)
+            .await?;
 
-        m.create_table(
-            ts(table("monitoring_items")
-                .col(pk_uuid("id"))
-                .col(uuid("device_id"))
-                .col(uuid_null("template_id"))
-                .col(string("name"))
-                .col(string("oid"))
-                .col(integer("interval_seconds"))
-                .col(string("value_type"))
-                .col(string_null("units"))
-                .col(boolean("enabled"))
-                .foreign_key(&mut fk("monitoring_items", "device_id", "devices", Cascade))
-                .foreign_key(&mut fk(
-                    "monitoring_items",
-                    "template_id",
-                    "monitoring_templates",
-                    SetNull,
-                )))
-            .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_monitoring_items_device",
-            "monitoring_items",
-            &["device_id"],
-            false,
-        ))
-        .await?;
+        NewTable::new("monitoring_items")
+            .col(pk_uuid("id"))
+            .col(uuid("device_id"))
+            .col(uuid_null("template_id"))
+            .col(string("name"))
+            .col(string("oid"))
+            .col(integer("interval_seconds"))
+            .col(string("value_type"))
+            .col(string_null("units"))
+            .col(boolean("enabled"))
+            .timestamps()
+            .refs("device_id", "devices", Cascade)
+            .refs("template_id", "monitoring_templates", SetNull)
+            .index("ix_monitoring_items_device", &["device_id"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            ts(table("alert_rules")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(text("expression"))
-                .col(string("severity"))
-                .col(boolean("enabled"))
-                .col(json("notification_channels")))
-            .take(),
-        )
-        .await?;
+        NewTable::new("alert_rules")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(text("expression"))
+            .col(string("severity"))
+            .col(boolean("enabled"))
+            .col(json("notification_channels"))
+            .timestamps()
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("alert_history")
-                .col(pk_uuid("id"))
-                .col(uuid_null("device_id"))
-                .col(uuid_null("rule_id"))
-                .col(string("severity"))
-                .col(text("message"))
-                .col(timestamp_with_time_zone("triggered_at"))
-                .col(boolean("acknowledged"))
-                .col(uuid_null("acknowledged_by"))
-                .col(timestamp_with_time_zone_null("acknowledged_at"))
-                .col(timestamp_with_time_zone_null("resolved_at"))
-                .col(timestamp_with_time_zone("created_at"))
-                .foreign_key(&mut fk("alert_history", "device_id", "devices", SetNull))
-                .foreign_key(&mut fk("alert_history", "rule_id", "alert_rules", SetNull))
-                .foreign_key(&mut fk(
-                    "alert_history",
-                    "acknowledged_by",
-                    "users",
-                    SetNull,
-                ))
-                .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_alert_history_triggered",
-            "alert_history",
-            &["triggered_at"],
-            false,
-        ))
-        .await?;
+        NewTable::new("alert_history")
+            .col(pk_uuid("id"))
+            .col(uuid_null("device_id"))
+            .col(uuid_null("rule_id"))
+            .col(string("severity"))
+            .col(text("message"))
+            .col(timestamp_with_time_zone("triggered_at"))
+            .col(boolean("acknowledged"))
+            .col(uuid_null("acknowledged_by"))
+            .col(timestamp_with_time_zone_null("acknowledged_at"))
+            .col(timestamp_with_time_zone_null("resolved_at"))
+            .col(timestamp_with_time_zone("created_at"))
+            .refs("device_id", "devices", SetNull)
+            .refs("rule_id", "alert_rules", SetNull)
+            .refs("acknowledged_by", "users", SetNull)
+            .index("ix_alert_history_triggered", &["triggered_at"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            ts(table("discovery_rules")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(string("network_range"))
-                .col(boolean("enabled"))
-                .col(string_null("schedule"))
-                .col(timestamp_with_time_zone_null("last_run")))
-            .take(),
-        )
-        .await?;
+        NewTable::new("discovery_rules")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(string("network_range"))
+            .col(boolean("enabled"))
+            .col(string_null("schedule"))
+            .col(timestamp_with_time_zone_null("last_run"))
+            .timestamps()
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("discovery_results")
-                .col(pk_uuid("id"))
-                .col(uuid("rule_id"))
-                .col(string("ip_address"))
-                .col(string_null("hostname"))
-                .col(string_null("device_type"))
-                .col(boolean("snmp_reachable"))
-                .col(text_null("sys_descr"))
-                .col(timestamp_with_time_zone("discovered_at"))
-                .col(boolean("added_to_monitoring"))
-                .foreign_key(&mut fk(
-                    "discovery_results",
-                    "rule_id",
-                    "discovery_rules",
-                    Cascade,
-                ))
-                .take(),
-        )
-        .await?;
+        NewTable::new("discovery_results")
+            .col(pk_uuid("id"))
+            .col(uuid("rule_id"))
+            .col(string("ip_address"))
+            .col(string_null("hostname"))
+            .col(string_null("device_type"))
+            .col(boolean("snmp_reachable"))
+            .col(text_null("sys_descr"))
+            .col(timestamp_with_time_zone("discovered_at"))
+            .col(boolean("added_to_monitoring"))
+            .refs("rule_id", "discovery_rules", Cascade)
+            .create(m)
+            .await?;
 
-        m.create_table(
-            ts(table("notification_channels")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(string("kind"))
-                .col(json("config"))
-                .col(text_null("secret_config_encrypted"))
-                .col(boolean("enabled")))
-            .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ux_notification_channels_name",
-            "notification_channels",
-            &["name"],
-            true,
-        ))
-        .await?;
+        NewTable::new("notification_channels")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(string("kind"))
+            .col(json("config"))
+            .col(text_null("secret_config_encrypted"))
+            .col(boolean("enabled"))
+            .timestamps()
+            .unique("ux_notification_channels_name", &["name"])
+            .create(m)
+            .await?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use wardflux_model::{InventoryEvent, MonitoringMode};
 
 use crate::entity::monitoring_profile;
-use crate::{Actor, MonitoringProfile, Store, StoreError, audit, json, now};
+use crate::{Actor, Change, MonitoringProfile, Store, StoreError, now};
 
 const DEFAULT_PROFILE: &str = "default";
 
@@ -79,15 +79,14 @@ impl Store {
         am.mode = Set(mode.as_str().into());
         am.updated_at = Set(now());
         let after = MonitoringProfile::try_from(am.update(&txn).await?)?;
-        audit(
-            &txn,
-            actor,
+        Change::updated(
             "monitoring_profile.update",
             "monitoring_profile",
-            Some(after.id.to_string()),
-            json(&current),
-            json(&after),
+            after.id,
+            &current,
+            &after,
         )
+        .write(&txn, actor)
         .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::ModeChanged);

@@ -12,8 +12,7 @@ use wardflux_model::inventory::SnmpVersion;
 
 use crate::entity::{device, snmp_credential};
 use crate::{
-    Actor, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, audit, find, json,
-    now,
+    Actor, Change, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, find, now,
 };
 
 fn version_to_db(v: SnmpVersion) -> &'static str {
@@ -98,30 +97,19 @@ impl Store {
         .insert(&txn)
         .await?;
         let c = SnmpCredential::try_from(m)?;
-        audit(
-            &txn,
-            actor,
-            "snmp_credential.create",
-            "snmp_credential",
-            Some(c.id.to_string()),
-            None,
-            json(&c),
-        )
-        .await?;
+        Change::created("snmp_credential.create", "snmp_credential", c.id, &c)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::CredentialsChanged(c.device_id));
         Ok(c)
     }
 
     pub async fn list_snmp_credentials(&self) -> Result<Vec<SnmpCredential>, StoreError> {
-        snmp_credential::Entity::find()
+        let sel = snmp_credential::Entity::find()
             .order_by_asc(snmp_credential::Column::Name)
-            .order_by_asc(snmp_credential::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(SnmpCredential::try_from)
-            .collect()
+            .order_by_asc(snmp_credential::Column::Id);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_snmp_credential(&self, id: Uuid) -> Result<SnmpCredential, StoreError> {

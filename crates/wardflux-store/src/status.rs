@@ -64,13 +64,10 @@ impl Store {
         if let Some(t) = to {
             q = q.filter(device_status_history::Column::At.lte(t));
         }
-        q.order_by_asc(device_status_history::Column::At)
+        let sel = q
+            .order_by_asc(device_status_history::Column::At)
             .order_by_asc(device_status_history::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(StatusChange::try_from)
-            .collect()
+            .limit(limit);
+        crate::records(&self.db, sel).await
     }
 }

@@ -32,7 +32,7 @@ use wardflux_template::{ExpandedTrigger, Template, TemplateErrors};
 
 use crate::alerts::schema::alert_rule;
 use crate::entity::{device, snmp_credential};
-use crate::{Actor, Device, Store, StoreError, audit, find, json, map_unique, now};
+use crate::{Actor, Change, Device, Store, StoreError, find, map_unique, now};
 
 pub use schema::M0003Templates;
 
@@ -287,16 +287,9 @@ async fn sync_rules<C: ConnectionTrait>(
                     .await
                     .map_err(|e| map_unique(e, "name", "an alert rule with this name exists"))?;
                 let after = rule_record(m)?;
-                audit(
-                    conn,
-                    actor,
-                    "alert_rule.update",
-                    "alert_rule",
-                    Some(rule_id.to_string()),
-                    json(&before),
-                    json(&after),
-                )
-                .await?;
+                Change::updated("alert_rule.update", "alert_rule", rule_id, &before, &after)
+                    .write(conn, actor)
+                    .await?;
             }
             None => {
                 let id = Uuid::new_v4();
@@ -327,16 +320,9 @@ async fn sync_rules<C: ConnectionTrait>(
                 }
                 .insert(conn)
                 .await?;
-                audit(
-                    conn,
-                    actor,
-                    "alert_rule.create",
-                    "alert_rule",
-                    Some(id.to_string()),
-                    None,
-                    json(&rule_record(m)?),
-                )
-                .await?;
+                Change::created("alert_rule.create", "alert_rule", id, &rule_record(m)?)
+                    .write(conn, actor)
+                    .await?;
             }
         }
     }
@@ -355,16 +341,9 @@ async fn delete_rule<C: ConnectionTrait>(
     if let Some(old) = alert_rule::Entity::find_by_id(rule_id).one(conn).await? {
         let before = rule_record(old)?;
         alert_rule::Entity::delete_by_id(rule_id).exec(conn).await?;
-        audit(
-            conn,
-            actor,
-            "alert_rule.delete",
-            "alert_rule",
-            Some(rule_id.to_string()),
-            json(&before),
-            None,
-        )
-        .await?;
+        Change::deleted("alert_rule.delete", "alert_rule", rule_id, &before)
+            .write(conn, actor)
+            .await?;
     }
     schema::rule_link::Entity::delete_by_id(rule_id)
         .exec(conn)
@@ -423,18 +402,9 @@ impl Store {
             .await
             .map_err(|e| map_unique(e, "name", "a template with this name exists"))?;
         let r = record(m, vec![])?;
-        audit(
-            &txn,
-            actor,
-            "template.create",
-            "monitoring_template",
-            Some(r.id.to_string()),
-            None,
-            json(&r),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(r)
+        Change::created("template.create", "monitoring_template", r.id, &r)
+            .commit(txn, actor, r)
+            .await
     }
 
     pub async fn list_templates(&self) -> Result<Vec<MonitoringTemplate>, StoreError> {
@@ -519,18 +489,15 @@ impl Store {
             .map_err(|e| map_unique(e, "name", "a template with this name exists"))?;
         refresh(&txn, actor, id, &t).await?;
         let after = load(&txn, id).await?;
-        audit(
-            &txn,
-            actor,
+        Change::updated(
             "template.update",
             "monitoring_template",
-            Some(id.to_string()),
-            json(&before),
-            json(&after),
+            id,
+            &before,
+            &after,
         )
-        .await?;
-        txn.commit().await?;
-        Ok(after)
+        .commit(txn, actor, after)
+        .await
     }
 
     /// Imports a template: replaces the one with the same name (keeping its id, so item ids,
@@ -581,16 +548,9 @@ impl Store {
         schema::template::Entity::delete_by_id(id)
             .exec(&txn)
             .await?;
-        audit(
-            &txn,
-            actor,
-            "template.delete",
-            "monitoring_template",
-            Some(id.to_string()),
-            json(&before),
-            None,
-        )
-        .await?;
+        Change::deleted("template.delete", "monitoring_template", id, &before)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::TemplatesChanged);
         Ok(())
@@ -653,17 +613,16 @@ impl Store {
         let devices = assignments(&txn, id).await?;
         sync_rules(&txn, actor, id, &t, &devices).await?;
         let after = load(&txn, id).await?;
-        audit(
-            &txn,
-            actor,
+        let applied = serde_json::json!({"device_ids": ids, "macros": macros});
+        Change::updated(
             "template.apply",
             "monitoring_template",
-            Some(id.to_string()),
-            json(&before.devices),
-            json(&serde_json::json!({"device_ids": ids, "macros": macros})),
+            id,
+            &before.devices,
+            &applied,
         )
+        .commit(txn, actor, ())
         .await?;
-        txn.commit().await?;
         self.publish(InventoryEvent::TemplatesChanged);
         Ok(after)
     }
@@ -698,16 +657,9 @@ impl Store {
             .await?;
         let devices = assignments(&txn, id).await?;
         sync_rules(&txn, actor, id, &before.template, &devices).await?;
-        audit(
-            &txn,
-            actor,
-            "template.unapply",
-            "monitoring_template",
-            Some(id.to_string()),
-            json(&a),
-            None,
-        )
-        .await?;
+        Change::deleted("template.unapply", "monitoring_template", id, &a)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         self.publish(InventoryEvent::TemplatesChanged);
         Ok(())
@@ -894,7 +846,7 @@ mod schema {
         timestamp_with_time_zone, uuid,
     };
 
-    use crate::migration::{fk, index, table};
+    use crate::migration::NewTable;
 
     pub struct M0003Templates;
 
@@ -912,100 +864,49 @@ mod schema {
 
         async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
             use ForeignKeyAction::Cascade;
-            // SQLite takes one column per ALTER TABLE.
-            let alter = |t: &'static str, mut c: ColumnDef| {
-                Table::alter()
-                    .table(t)
-                    .add_column_if_not_exists(&mut c)
-                    .take()
-            };
-            m.alter_table(alter("devices", integer("snmp_port").default(161).take()))
+            NewTable::alter("devices")
+                .col(integer("snmp_port").default(161).take())
+                .create(m)
                 .await?;
-            for c in [
-                json_null("template"),
-                string_null("builtin"),
-                big_integer("version").default(1).take(),
-                big_integer_null("shipped_version"),
-            ] {
-                m.alter_table(alter("monitoring_templates", c)).await?;
-            }
-            m.create_index(index(
-                "ux_monitoring_templates_name",
-                "monitoring_templates",
-                &["name"],
-                true,
-            ))
-            .await?;
-            for c in [string_null("key"), json_null("spec")] {
-                m.alter_table(alter("monitoring_items", c)).await?;
-            }
-            m.create_index(index(
-                "ix_monitoring_items_template",
-                "monitoring_items",
-                &["template_id", "device_id"],
-                false,
-            ))
-            .await?;
-            m.create_table(
-                table("monitoring_template_devices")
-                    .col(uuid("template_id"))
-                    .col(uuid("device_id"))
-                    .col(json("macros"))
-                    .col(timestamp_with_time_zone("created_at"))
-                    .primary_key(Index::create().col("template_id").col("device_id"))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_devices",
-                        "template_id",
-                        "monitoring_templates",
-                        Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_devices",
-                        "device_id",
-                        "devices",
-                        Cascade,
-                    ))
-                    .take(),
-            )
-            .await?;
-            m.create_index(index(
-                "ix_monitoring_template_devices_device",
-                "monitoring_template_devices",
-                &["device_id"],
-                false,
-            ))
-            .await?;
-            m.create_table(
-                table("monitoring_template_rules")
-                    .col(pk_uuid("rule_id"))
-                    .col(uuid("template_id"))
-                    .col(string("trigger"))
-                    .col(string("variant"))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_rules",
-                        "rule_id",
-                        "alert_rules",
-                        Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        "monitoring_template_rules",
-                        "template_id",
-                        "monitoring_templates",
-                        Cascade,
-                    ))
-                    .take(),
-            )
-            .await?;
+            NewTable::alter("monitoring_templates")
+                .col(json_null("template"))
+                .col(string_null("builtin"))
+                .col(big_integer("version").default(1).take())
+                .col(big_integer_null("shipped_version"))
+                .unique("ux_monitoring_templates_name", &["name"])
+                .create(m)
+                .await?;
+            NewTable::alter("monitoring_items")
+                .col(string_null("key"))
+                .col(json_null("spec"))
+                .index(
+                    "ix_monitoring_items_template",
+                    &["template_id", "device_id"],
+                )
+                .create(m)
+                .await?;
+            NewTable::new("monitoring_template_devices")
+                .col(uuid("template_id"))
+                .col(uuid("device_id"))
+                .col(json("macros"))
+                .col(timestamp_with_time_zone("created_at"))
+                .primary_key(&["template_id", "device_id"])
+                .refs("template_id", "monitoring_templates", Cascade)
+                .refs("device_id", "devices", Cascade)
+                .index("ix_monitoring_template_devices_device", &["device_id"])
+                .create(m)
+                .await?;
+            NewTable::new("monitoring_template_rules")
+                .col(pk_uuid("rule_id"))
+                .col(uuid("template_id"))
+                .col(string("trigger"))
+                .col(string("variant"))
+                .refs("rule_id", "alert_rules", Cascade)
+                .refs("template_id", "monitoring_templates", Cascade)
+                .create(m)
+                .await?;
             Ok(())
         }
-    }
-
-    macro_rules! no_relation {
-        () => {
-            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-            pub enum Relation {}
-            impl ActiveModelBehavior for ActiveModel {}
-        };
     }
 
     pub mod template {
@@ -1031,7 +932,7 @@ mod schema {
             pub created_at: DateTimeUtc,
             pub updated_at: DateTimeUtc,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 
     pub mod item {
@@ -1055,7 +956,7 @@ mod schema {
             pub created_at: DateTimeUtc,
             pub updated_at: DateTimeUtc,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 
     pub mod assignment {
@@ -1070,7 +971,7 @@ mod schema {
             pub macros: Json,
             pub created_at: DateTimeUtc,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 
     pub mod rule_link {
@@ -1085,6 +986,6 @@ mod schema {
             /// The expanded expression (one rule per distinct expression of a trigger).
             pub variant: String,
         }
-        no_relation!();
+        crate::entity::empty_relation!();
     }
 }

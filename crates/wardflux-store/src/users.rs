@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entity::{api_token, user};
 use crate::{
-    Actor, ApiToken, Role, Secret, Store, StoreError, User, audit, find, json, map_unique, now,
+    Actor, ApiToken, Change, Role, Secret, Store, StoreError, User, find, map_unique, now,
 };
 
 /// Token kinds accepted by [`Store::create_token`].
@@ -161,18 +161,9 @@ impl Store {
         .await
         .map_err(|e| map_unique(e, "username", "a user with this username exists"))?;
         let u = User::try_from(m)?;
-        audit(
-            &txn,
-            actor,
-            "user.create",
-            "user",
-            Some(u.id.to_string()),
-            None,
-            json(&u),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(u)
+        Change::created("user.create", "user", u.id, &u)
+            .commit(txn, actor, u)
+            .await
     }
 
     pub async fn get_user(&self, id: Uuid) -> Result<User, StoreError> {
@@ -212,13 +203,8 @@ impl Store {
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        user::Entity::find()
-            .order_by_asc(user::Column::Username)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(User::try_from)
-            .collect()
+        let sel = user::Entity::find().order_by_asc(user::Column::Username);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn count_users(&self) -> Result<u64, StoreError> {
@@ -244,18 +230,9 @@ impl Store {
         }
         am.updated_at = Set(now());
         let after = User::try_from(am.update(&txn).await?)?;
-        audit(
-            &txn,
-            actor,
-            "user.update",
-            "user",
-            Some(id.to_string()),
-            json(&before),
-            json(&after),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(after)
+        Change::updated("user.update", "user", id, &before, &after)
+            .commit(txn, actor, after)
+            .await
     }
 
     pub async fn set_password(
@@ -273,18 +250,9 @@ impl Store {
         am.updated_at = Set(now());
         let u = User::try_from(am.update(&txn).await?)?;
         // Before/after are the public record: the hash is never written to the audit log.
-        audit(
-            &txn,
-            actor,
-            "user.set_password",
-            "user",
-            Some(id.to_string()),
-            None,
-            json(&u),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        Change::created("user.set_password", "user", id, &u)
+            .commit(txn, actor, ())
+            .await
     }
 
     pub async fn delete_user(&self, actor: &Actor, id: Uuid) -> Result<(), StoreError> {
@@ -334,16 +302,9 @@ impl Store {
         .insert(&txn)
         .await?;
         let t = ApiToken::from(m);
-        audit(
-            &txn,
-            actor,
-            "token.create",
-            "api_token",
-            Some(t.id.to_string()),
-            None,
-            json(&t),
-        )
-        .await?;
+        Change::created("token.create", "api_token", t.id, &t)
+            .write(&txn, actor)
+            .await?;
         txn.commit().await?;
         Ok((t, plain))
     }
@@ -383,14 +344,10 @@ impl Store {
     }
 
     pub async fn list_tokens(&self, user_id: Uuid) -> Result<Vec<ApiToken>, StoreError> {
-        Ok(api_token::Entity::find()
+        let sel = api_token::Entity::find()
             .filter(api_token::Column::UserId.eq(user_id))
-            .order_by_asc(api_token::Column::CreatedAt)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(ApiToken::from)
-            .collect())
+            .order_by_asc(api_token::Column::CreatedAt);
+        crate::records(&self.db, sel).await
     }
 
     pub async fn get_token(&self, id: Uuid) -> Result<ApiToken, StoreError> {

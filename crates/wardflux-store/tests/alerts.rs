@@ -9,14 +9,14 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use uuid::Uuid;
 use wardflux_model::alerts::{
-    Alert, AlertRuleInput, AlertState, ChannelInput, ChannelKind, DeliveryStatus, Escalation,
-    MaintenanceInput, NotificationKind, Severity,
+    Alert, AlertRule, AlertRuleInput, AlertState, Channel, ChannelInput, ChannelKind,
+    DeliveryStatus, Escalation, MaintenanceInput, NotificationKind, Severity,
 };
 use wardflux_model::inventory::Actor;
-use wardflux_store::StoreError;
 use wardflux_store::alerts::{
     AlertQuery, BuiltinRule, DeliveryOutcome, HistoryQuery, OutboxInput, RuleQuery,
 };
+use wardflux_store::{Store, StoreError};
 
 #[macro_use]
 mod common;
@@ -24,16 +24,8 @@ use common::*;
 
 fn rule(name: &str, channels: &[&str]) -> AlertRuleInput {
     AlertRuleInput {
-        name: name.into(),
-        expression: "cpu_usage > 90".into(),
-        severity: Severity::High,
         notifications: channels.iter().map(|s| s.to_string()).collect(),
-        enabled: None,
-        description: None,
-        labels: BTreeMap::new(),
-        message: None,
-        escalation: None,
-        device_ids: None,
+        ..AlertRuleInput::new(name, "cpu_usage > 90", Severity::High)
     }
 }
 
@@ -195,32 +187,25 @@ fn t(s: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
 }
 
-fn alert(rule_id: Uuid, device: &str, state: AlertState, at: i64) -> Alert {
+fn alert(rule: &AlertRule, device: &str, state: AlertState, at: i64) -> Alert {
+    let labels = BTreeMap::from([("device".to_string(), device.to_string())]);
     Alert {
-        id: Uuid::new_v4(),
-        rule_id,
-        rule: String::new(),
-        severity: Severity::Info,
-        labels: BTreeMap::from([("device".to_string(), device.to_string())]),
-        device_id: None,
-        device: Some(device.into()),
         value: Some(95.5),
-        state,
         message: format!("{device} is hot"),
-        started_at: t(at),
         firing_at: (state == AlertState::Firing).then(|| t(at)),
-        resolved_at: None,
-        acknowledged: false,
-        acknowledged_by: None,
-        acknowledged_at: None,
-        comment: None,
-        suppressed_by: None,
-        notified_at: None,
-        last_notified_at: None,
-        escalation_step: 0,
-        escalated: false,
-        version: 0,
+        ..Alert::new(Uuid::new_v4(), rule, labels, state, t(at))
     }
+}
+
+/// Channel `w` (a webhook to a closed port) and rule `cpu` that notifies it.
+async fn webhook_and_rule(s: &Store) -> (Channel, AlertRule) {
+    let a = Actor::system();
+    let ch = s
+        .create_channel(&a, webhook("w", "http://127.0.0.1:9/"))
+        .await
+        .unwrap();
+    let r = s.create_alert_rule(&a, rule("cpu", &["w"])).await.unwrap();
+    (ch, r)
 }
 
 fn note(channel: Uuid, rule: Uuid, alert: Uuid, group: &str, at: i64) -> OutboxInput {
@@ -240,13 +225,9 @@ both!(
     |db| {
         let s = &db.store;
         let a = Actor::system();
-        let ch = s
-            .create_channel(&a, webhook("w", "http://127.0.0.1:9/"))
-            .await
-            .unwrap();
-        let r = s.create_alert_rule(&a, rule("cpu", &["w"])).await.unwrap();
+        let (ch, r) = webhook_and_rule(s).await;
 
-        let mut x = alert(r.id, "core-1", AlertState::Firing, 0);
+        let mut x = alert(&r, "core-1", AlertState::Firing, 0);
         x.notified_at = Some(t(0));
         let n = note(ch.id, r.id, x.id, "g0", 0);
         let x = s.write_alert(&x, None, &[n]).await.unwrap();
@@ -292,7 +273,7 @@ both!(
 
         // Active list and filters; history.
         let y = s
-            .write_alert(&alert(r.id, "edge-1", AlertState::Pending, 10), None, &[])
+            .write_alert(&alert(&r, "edge-1", AlertState::Pending, 10), None, &[])
             .await
             .unwrap();
         let active = s.list_active_alerts(&AlertQuery::default()).await.unwrap();
@@ -331,16 +312,11 @@ both!(
 
 both!(outbox_batches_leases_and_retries, |db| {
     let s = &db.store;
-    let a = Actor::system();
-    let ch = s
-        .create_channel(&a, webhook("w", "http://127.0.0.1:9/"))
-        .await
-        .unwrap();
-    let r = s.create_alert_rule(&a, rule("cpu", &["w"])).await.unwrap();
+    let (ch, r) = webhook_and_rule(s).await;
     // Three alerts: the first alone at t=0, the next two grouped at t=2.
     let mut ids = Vec::new();
     for (i, (group, at)) in [("g@0", 0), ("g@2", 2), ("g@2", 2)].into_iter().enumerate() {
-        let x = alert(r.id, &format!("d{i}"), AlertState::Firing, 0);
+        let x = alert(&r, &format!("d{i}"), AlertState::Firing, 0);
         ids.push(x.id);
         s.write_alert(&x, None, &[note(ch.id, r.id, x.id, group, at)])
             .await
@@ -403,7 +379,7 @@ both!(outbox_batches_leases_and_retries, |db| {
     assert_eq!(s.next_notification_due().await.unwrap(), None);
 
     // A lease that ends (a worker killed mid-delivery) makes the rows due again.
-    let x = alert(r.id, "dz", AlertState::Firing, 0);
+    let x = alert(&r, "dz", AlertState::Firing, 0);
     s.write_alert(&x, None, &[note(ch.id, r.id, x.id, "z", 10)])
         .await
         .unwrap();

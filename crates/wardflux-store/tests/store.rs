@@ -15,14 +15,6 @@ use wardflux_store::{Cipher, Store, StoreError};
 mod common;
 use common::*;
 
-fn dev(name: &str, ip: &str) -> DeviceInput {
-    DeviceInput {
-        name: name.into(),
-        ip: ip.into(),
-        ..Default::default()
-    }
-}
-
 both!(devices_crud_and_unique_ip_per_source, |db| {
     let s = &db.store;
     let a = Actor::system();
@@ -239,8 +231,8 @@ both!(import_is_all_or_nothing_unless_partial, |db| {
 both!(groups_membership_and_validation, |db| {
     let s = &db.store;
     let a = Actor::system();
-    let d1 = s.create_device(&a, dev("a", "10.0.0.1")).await.unwrap();
-    let d2 = s.create_device(&a, dev("b", "10.0.0.2")).await.unwrap();
+    let d1 = add_device(s, "a", "10.0.0.1").await;
+    let d2 = add_device(s, "b", "10.0.0.2").await;
     let g = s
         .create_group(
             &a,
@@ -520,7 +512,7 @@ both!(profile_and_status_history, |db| {
         MonitoringMode::Hybrid
     );
 
-    let d = s.create_device(&a, dev("r1", "127.0.0.1")).await.unwrap();
+    let d = add_device(s, "r1", "127.0.0.1").await;
     let t0 = Utc::now() - Duration::minutes(10);
     use wardflux_model::DeviceState;
     s.record_status_change(d.id, DeviceState::Unknown, DeviceState::Up, t0, None)

@@ -7,22 +7,14 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 use wardflux_model::InventoryEvent;
-use wardflux_model::alerts::Severity;
-use wardflux_model::inventory::{Actor, DeviceInput};
-use wardflux_store::StoreError;
+use wardflux_model::alerts::{AlertRule, Severity};
+use wardflux_model::inventory::Actor;
 use wardflux_store::alerts::RuleQuery;
+use wardflux_store::{Store, StoreError};
 
 #[macro_use]
 mod common;
 use common::*;
-
-fn dev(name: &str, ip: &str) -> DeviceInput {
-    DeviceInput {
-        name: name.into(),
-        ip: ip.into(),
-        ..Default::default()
-    }
-}
 
 fn cisco_like() -> wardflux_template::Template {
     wardflux_template::parse(
@@ -32,6 +24,12 @@ fn cisco_like() -> wardflux_template::Template {
             "triggers": [{"name": "High CPU", "expression": "cpu_usage > {$CPU_HIGH}", "severity": "high"}]}"#,
     )
     .unwrap()
+}
+
+/// The alert rule called `name`.
+async fn rule_named(s: &Store, name: &str) -> AlertRule {
+    let rules = s.list_alert_rules(&RuleQuery::default()).await.unwrap();
+    rules.into_iter().find(|r| r.name == name).unwrap()
 }
 
 both!(shipped_templates_load_once_and_keep_their_ids, |db| {
@@ -60,9 +58,9 @@ both!(
     |db| {
         let s = &db.store;
         let a = Actor::system();
-        let d1 = s.create_device(&a, dev("r1", "10.0.0.1")).await.unwrap();
-        let d2 = s.create_device(&a, dev("r2", "10.0.0.2")).await.unwrap();
-        let d3 = s.create_device(&a, dev("r3", "10.0.0.3")).await.unwrap();
+        let d1 = add_device(s, "r1", "10.0.0.1").await;
+        let d2 = add_device(s, "r2", "10.0.0.2").await;
+        let d3 = add_device(s, "r3", "10.0.0.3").await;
         let t = s.create_template(&a, cisco_like()).await.unwrap();
         let mut ev = s.subscribe();
 
@@ -151,7 +149,7 @@ both!(
     |db| {
         let s = &db.store;
         let a = Actor::system();
-        let d1 = s.create_device(&a, dev("r1", "10.0.0.1")).await.unwrap();
+        let d1 = add_device(s, "r1", "10.0.0.1").await;
         let t = s.create_template(&a, cisco_like()).await.unwrap();
         s.apply_template(&a, t.id, &[d1.id], &BTreeMap::new())
             .await
@@ -168,13 +166,7 @@ both!(
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].id, cpu_id, "an item keeps its id across edits");
         assert_eq!(items[0].oid, "1.3.6.1.4.1.9.2.1.58.0");
-        let rule = s
-            .list_alert_rules(&RuleQuery::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.name == "T: High CPU")
-            .unwrap();
+        let rule = rule_named(s, "T: High CPU").await;
         assert_eq!(rule.severity, Severity::Critical);
 
         // an override for a macro the template lacks, an unknown device: refused, nothing changes
@@ -225,7 +217,7 @@ both!(
 both!(snmp_port_defaults_to_161_and_is_validated, |db| {
     let s = &db.store;
     let a = Actor::system();
-    let d = s.create_device(&a, dev("r1", "10.0.0.1")).await.unwrap();
+    let d = add_device(s, "r1", "10.0.0.1").await;
     assert_eq!(d.snmp_port, 161);
     let mut i = dev("r2", "10.0.0.2");
     i.snmp_port = Some(16161);
@@ -242,20 +234,14 @@ both!(snmp_port_defaults_to_161_and_is_validated, |db| {
 both!(deleting_a_device_narrows_the_template_rules, |db| {
     let s = &db.store;
     let a = Actor::system();
-    let d1 = s.create_device(&a, dev("r1", "10.0.0.1")).await.unwrap();
-    let d2 = s.create_device(&a, dev("r2", "10.0.0.2")).await.unwrap();
+    let d1 = add_device(s, "r1", "10.0.0.1").await;
+    let d2 = add_device(s, "r2", "10.0.0.2").await;
     let t = s.create_template(&a, cisco_like()).await.unwrap();
     s.apply_template(&a, t.id, &[d1.id, d2.id], &BTreeMap::new())
         .await
         .unwrap();
     s.delete_device(&a, d1.id).await.unwrap();
-    let rule = s
-        .list_alert_rules(&RuleQuery::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.name == "T: High CPU")
-        .unwrap();
+    let rule = rule_named(s, "T: High CPU").await;
     assert_eq!(rule.expression, "cpu_usage > 90");
     assert_eq!(rule.device_ids, Some(vec![d2.id]));
 });
@@ -270,7 +256,7 @@ both!(
         let mut i = dev("r1", "10.0.0.1");
         i.snmp_port = Some(1161);
         let d1 = s.create_device(&a, i).await.unwrap();
-        let d2 = s.create_device(&a, dev("r2", "10.0.0.2")).await.unwrap();
+        let d2 = add_device(s, "r2", "10.0.0.2").await;
         let mut off = dev("off", "10.0.0.3");
         off.enabled = Some(false);
         let d3 = s.create_device(&a, off).await.unwrap();

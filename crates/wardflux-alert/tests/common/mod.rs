@@ -285,16 +285,14 @@ pub async fn unreachable_notifies_webhook(store: &Store) -> wardflux_model::aler
         .find(|r| r.builtin.as_deref() == Some("device_unreachable"))
         .unwrap();
     let input = wardflux_model::alerts::AlertRuleInput {
-        name: rule.name.clone(),
-        expression: rule.expression.clone(),
-        severity: rule.severity,
         notifications: vec!["webhook".into()],
         enabled: Some(true),
-        description: None,
-        labels: Default::default(),
         message: rule.message.clone(),
-        escalation: None,
-        device_ids: None,
+        ..wardflux_model::alerts::AlertRuleInput::new(
+            rule.name.clone(),
+            rule.expression.clone(),
+            rule.severity,
+        )
     };
     store
         .update_alert_rule(&wardflux_model::inventory::Actor::system(), rule.id, input)

@@ -260,18 +260,7 @@ pub async fn validate_rule(
     Json(input): Json<ExpressionInput>,
 ) -> Result<axum::Json<ValidateResponse>> {
     let p = rule::parse(&input.expression).map_err(AlertsError::Expression)?;
-    let probe = AlertRuleInput {
-        name: "x".into(),
-        expression: input.expression.clone(),
-        severity: Severity::Info,
-        notifications: vec![],
-        enabled: None,
-        description: None,
-        labels: BTreeMap::new(),
-        message: None,
-        escalation: None,
-        device_ids: None,
-    };
+    let probe = AlertRuleInput::new("x", input.expression.clone(), Severity::Info);
     let warnings = check_rule(&st, &probe).await?;
     Ok(axum::Json(ValidateResponse {
         valid: true,

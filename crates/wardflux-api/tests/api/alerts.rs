@@ -273,7 +273,7 @@ fn alert(rule: &AlertRule, device: &str) -> Alert {
         message: format!("CPU on {device} is 97%"),
         firing_at: Some(now),
         suppressed_by: (device == "atm-1").then(|| "parent:branch-gw".to_string()),
-        ..wardflux_alert::driver::new_alert(
+        ..Alert::new(
             uuid::Uuid::new_v4(),
             rule,
             BTreeMap::from([("device".to_string(), device.to_string())]),

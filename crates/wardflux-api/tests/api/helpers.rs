@@ -203,28 +203,33 @@ impl TestApp {
         b.send().await.unwrap()
     }
 
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.req(Method::GET, path, &self.admin, None).await;
+    /// `method path` as the admin, with `body` as JSON: the status and the JSON answer (`Null`
+    /// when there is none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let r = self.req(method, path, &self.admin, body).await;
         let s = r.status();
         (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.req(Method::POST, path, &self.admin, Some(body)).await;
-        let s = r.status();
-        (s, r.json().await.unwrap_or(Value::Null))
+        self.call(Method::POST, path, Some(body)).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.req(Method::PUT, path, &self.admin, Some(body)).await;
-        let s = r.status();
-        (s, r.json().await.unwrap_or(Value::Null))
+        self.call(Method::PUT, path, Some(body)).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.req(Method::PATCH, path, &self.admin, Some(body)).await;
-        let s = r.status();
-        (s, r.json().await.unwrap_or(Value::Null))
+        self.call(Method::PATCH, path, Some(body)).await
     }
 
     /// `GET /api/v1/auth/me` as the holder of `token`: the status only.

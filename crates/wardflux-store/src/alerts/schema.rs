@@ -9,7 +9,7 @@ use sea_orm_migration::schema::{
     timestamp_with_time_zone_null, uuid, uuid_null,
 };
 
-use crate::migration::{fk, index, table, ts};
+use crate::migration::NewTable;
 
 pub struct M0002Alerts;
 
@@ -27,191 +27,108 @@ impl MigrationTrait for M0002Alerts {
 
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         use ForeignKeyAction::{Cascade, SetNull};
-        // SQLite takes one column per ALTER TABLE.
-        for col in [
-            text_null("description"),
-            json_null("labels"),
-            text_null("message"),
-            json_null("escalation"),
-            string_null("builtin"),
-        ] {
-            let mut col = col;
-            m.alter_table(
-                Table::alter()
-                    .table("alert_rules")
-                    .add_column_if_not_exists(&mut col)
-                    .take(),
-            )
+        NewTable::alter("alert_rules")
+            .col(text_null("description"))
+            .col(json_null("labels"))
+            .col(text_null("message"))
+            .col(json_null("escalation"))
+            .col(string_null("builtin"))
+            .unique("ux_alert_rules_name", &["name"])
+            .unique("ux_alert_rules_builtin", &["builtin"])
+            .create(m)
             .await?;
-        }
-        m.create_index(index("ux_alert_rules_name", "alert_rules", &["name"], true))
+        NewTable::new("alert_instances")
+            .col(pk_uuid("id"))
+            .col(uuid("rule_id"))
+            .col(json("labels"))
+            .col(text("fingerprint"))
+            .col(uuid_null("device_id"))
+            .col(string_null("device"))
+            .col(string("state"))
+            .col(double_null("value"))
+            .col(text("message"))
+            .col(timestamp_with_time_zone("started_at"))
+            .col(timestamp_with_time_zone_null("firing_at"))
+            .col(timestamp_with_time_zone_null("resolved_at"))
+            .col(boolean("acknowledged"))
+            .col(string_null("acknowledged_by"))
+            .col(timestamp_with_time_zone_null("acknowledged_at"))
+            .col(text_null("comment"))
+            .col(string_null("suppressed_by"))
+            .col(timestamp_with_time_zone_null("notified_at"))
+            .col(timestamp_with_time_zone_null("last_notified_at"))
+            .col(integer("escalation_step"))
+            .col(boolean("escalated"))
+            .col(big_integer("version"))
+            .col(timestamp_with_time_zone("updated_at"))
+            .refs("rule_id", "alert_rules", Cascade)
+            .refs("device_id", "devices", SetNull)
+            .index("ix_alert_instances_state", &["state"])
+            .index("ix_alert_instances_rule", &["rule_id", "fingerprint"])
+            .index("ix_alert_instances_started", &["started_at"])
+            .index("ix_alert_instances_device", &["device_id"])
+            .create(m)
             .await?;
-        m.create_index(index(
-            "ux_alert_rules_builtin",
-            "alert_rules",
-            &["builtin"],
-            true,
-        ))
-        .await?;
+        NewTable::new("notification_outbox")
+            .col(pk_uuid("id"))
+            .col(uuid("channel_id"))
+            .col(uuid_null("rule_id"))
+            .col(string("kind"))
+            .col(json("payload"))
+            .col(string("group_key"))
+            .col(uuid_null("batch_id"))
+            .col(string_uniq("idempotency_key"))
+            .col(string("status"))
+            .col(integer("attempts"))
+            .col(timestamp_with_time_zone("next_attempt_at"))
+            .col(text_null("last_error"))
+            .col(timestamp_with_time_zone("created_at"))
+            .col(timestamp_with_time_zone_null("delivered_at"))
+            .refs("channel_id", "notification_channels", Cascade)
+            .index("ix_notification_outbox_due", &["status", "next_attempt_at"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("alert_instances")
-                .col(pk_uuid("id"))
-                .col(uuid("rule_id"))
-                .col(json("labels"))
-                .col(text("fingerprint"))
-                .col(uuid_null("device_id"))
-                .col(string_null("device"))
-                .col(string("state"))
-                .col(double_null("value"))
-                .col(text("message"))
-                .col(timestamp_with_time_zone("started_at"))
-                .col(timestamp_with_time_zone_null("firing_at"))
-                .col(timestamp_with_time_zone_null("resolved_at"))
-                .col(boolean("acknowledged"))
-                .col(string_null("acknowledged_by"))
-                .col(timestamp_with_time_zone_null("acknowledged_at"))
-                .col(text_null("comment"))
-                .col(string_null("suppressed_by"))
-                .col(timestamp_with_time_zone_null("notified_at"))
-                .col(timestamp_with_time_zone_null("last_notified_at"))
-                .col(integer("escalation_step"))
-                .col(boolean("escalated"))
-                .col(big_integer("version"))
-                .col(timestamp_with_time_zone("updated_at"))
-                .foreign_key(&mut fk(
-                    "alert_instances",
-                    "rule_id",
-                    "alert_rules",
-                    Cascade,
-                ))
-                .foreign_key(&mut fk("alert_instances", "device_id", "devices", SetNull))
-                .take(),
-        )
-        .await?;
-        for (name, cols) in [
-            ("ix_alert_instances_state", &["state"][..]),
-            ("ix_alert_instances_rule", &["rule_id", "fingerprint"][..]),
-            ("ix_alert_instances_started", &["started_at"][..]),
-            ("ix_alert_instances_device", &["device_id"][..]),
-        ] {
-            m.create_index(index(name, "alert_instances", cols, false))
-                .await?;
-        }
+        NewTable::new("notification_alerts")
+            .col(uuid("outbox_id"))
+            .col(uuid("alert_id"))
+            .primary_key(&["outbox_id", "alert_id"])
+            .refs("outbox_id", "notification_outbox", Cascade)
+            .refs("alert_id", "alert_instances", Cascade)
+            .index("ix_notification_alerts_alert", &["alert_id"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("notification_outbox")
-                .col(pk_uuid("id"))
-                .col(uuid("channel_id"))
-                .col(uuid_null("rule_id"))
-                .col(string("kind"))
-                .col(json("payload"))
-                .col(string("group_key"))
-                .col(uuid_null("batch_id"))
-                .col(string_uniq("idempotency_key"))
-                .col(string("status"))
-                .col(integer("attempts"))
-                .col(timestamp_with_time_zone("next_attempt_at"))
-                .col(text_null("last_error"))
-                .col(timestamp_with_time_zone("created_at"))
-                .col(timestamp_with_time_zone_null("delivered_at"))
-                .foreign_key(&mut fk(
-                    "notification_outbox",
-                    "channel_id",
-                    "notification_channels",
-                    Cascade,
-                ))
-                .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_notification_outbox_due",
-            "notification_outbox",
-            &["status", "next_attempt_at"],
-            false,
-        ))
-        .await?;
+        NewTable::new("notification_deliveries")
+            .col(pk_uuid("id"))
+            .col(uuid("outbox_id"))
+            .col(timestamp_with_time_zone("at"))
+            .col(integer("attempt"))
+            .col(boolean("ok"))
+            .col(boolean("retryable"))
+            .col(text_null("error"))
+            .col(integer("duration_ms"))
+            .refs("outbox_id", "notification_outbox", Cascade)
+            .index("ix_notification_deliveries_outbox", &["outbox_id"])
+            .create(m)
+            .await?;
 
-        m.create_table(
-            table("notification_alerts")
-                .col(uuid("outbox_id"))
-                .col(uuid("alert_id"))
-                .primary_key(Index::create().col("outbox_id").col("alert_id"))
-                .foreign_key(&mut fk(
-                    "notification_alerts",
-                    "outbox_id",
-                    "notification_outbox",
-                    Cascade,
-                ))
-                .foreign_key(&mut fk(
-                    "notification_alerts",
-                    "alert_id",
-                    "alert_instances",
-                    Cascade,
-                ))
-                .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_notification_alerts_alert",
-            "notification_alerts",
-            &["alert_id"],
-            false,
-        ))
-        .await?;
-
-        m.create_table(
-            table("notification_deliveries")
-                .col(pk_uuid("id"))
-                .col(uuid("outbox_id"))
-                .col(timestamp_with_time_zone("at"))
-                .col(integer("attempt"))
-                .col(boolean("ok"))
-                .col(boolean("retryable"))
-                .col(text_null("error"))
-                .col(integer("duration_ms"))
-                .foreign_key(&mut fk(
-                    "notification_deliveries",
-                    "outbox_id",
-                    "notification_outbox",
-                    Cascade,
-                ))
-                .take(),
-        )
-        .await?;
-        m.create_index(index(
-            "ix_notification_deliveries_outbox",
-            "notification_deliveries",
-            &["outbox_id"],
-            false,
-        ))
-        .await?;
-
-        m.create_table(
-            ts(table("maintenance_windows")
-                .col(pk_uuid("id"))
-                .col(string("name"))
-                .col(json("device_ids"))
-                .col(json("group_ids"))
-                .col(timestamp_with_time_zone_null("starts_at"))
-                .col(timestamp_with_time_zone_null("ends_at"))
-                .col(string_null("cron"))
-                .col(integer_null("duration_minutes"))
-                .col(string("timezone"))
-                .col(text_null("comment")))
-            .take(),
-        )
-        .await?;
+        NewTable::new("maintenance_windows")
+            .col(pk_uuid("id"))
+            .col(string("name"))
+            .col(json("device_ids"))
+            .col(json("group_ids"))
+            .col(timestamp_with_time_zone_null("starts_at"))
+            .col(timestamp_with_time_zone_null("ends_at"))
+            .col(string_null("cron"))
+            .col(integer_null("duration_minutes"))
+            .col(string("timezone"))
+            .col(text_null("comment"))
+            .timestamps()
+            .create(m)
+            .await?;
         Ok(())
     }
-}
-
-macro_rules! no_relation {
-    () => {
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-        impl ActiveModelBehavior for ActiveModel {}
-    };
 }
 
 pub mod alert_rule {
@@ -236,7 +153,7 @@ pub mod alert_rule {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
-    no_relation!();
+    crate::entity::empty_relation!();
 }
 
 pub mod alert_instance {
@@ -270,7 +187,7 @@ pub mod alert_instance {
         pub version: i64,
         pub updated_at: DateTimeUtc,
     }
-    no_relation!();
+    crate::entity::empty_relation!();
 }
 
 pub mod outbox {
@@ -294,7 +211,7 @@ pub mod outbox {
         pub created_at: DateTimeUtc,
         pub delivered_at: Option<DateTimeUtc>,
     }
-    no_relation!();
+    crate::entity::empty_relation!();
 }
 
 pub mod notification_alert {
@@ -307,7 +224,7 @@ pub mod notification_alert {
         #[sea_orm(primary_key, auto_increment = false)]
         pub alert_id: Uuid,
     }
-    no_relation!();
+    crate::entity::empty_relation!();
 }
 
 pub mod delivery {
@@ -325,7 +242,7 @@ pub mod delivery {
         pub error: Option<String>,
         pub duration_ms: i32,
     }
-    no_relation!();
+    crate::entity::empty_relation!();
 }
 
 pub mod maintenance {
@@ -347,5 +264,5 @@ pub mod maintenance {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
-    no_relation!();
+    crate::entity::empty_relation!();
 }

@@ -2,6 +2,7 @@
 //! fresh PostgreSQL database on 127.0.0.1:5432, dropped afterwards).
 #![allow(dead_code)]
 
+use wardflux_model::inventory::{Actor, Device, DeviceInput};
 use wardflux_store::{Cipher, Store};
 
 pub struct Db {
@@ -74,4 +75,20 @@ macro_rules! both {
             }
         }
     };
+}
+
+/// Device `name` at `ip`, everything else default.
+pub fn dev(name: &str, ip: &str) -> DeviceInput {
+    DeviceInput {
+        name: name.into(),
+        ip: ip.into(),
+        ..Default::default()
+    }
+}
+
+/// Device `name` at `ip`, created by the system.
+pub async fn add_device(s: &Store, name: &str, ip: &str) -> Device {
+    s.create_device(&Actor::system(), dev(name, ip))
+        .await
+        .unwrap()
 }
