@@ -179,7 +179,13 @@ pub async fn open_session(
     .actor();
     let (_tok, token) = st
         .store
-        .create_token(&actor, user.id, "login session", "session", Some(expires_at))
+        .create_token(
+            &actor,
+            user.id,
+            "login session",
+            "session",
+            Some(expires_at),
+        )
         .await?;
     let mut cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",

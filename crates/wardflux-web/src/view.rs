@@ -49,7 +49,10 @@ mod tests {
         assert_eq!(human_duration(42), "42s");
         assert_eq!(human_duration(65), "1m 5s");
         assert_eq!(human_duration(3_600 * 4 + 5), "4h 0m 5s");
-        assert_eq!(human_duration(86_400 * 3 + 3_600 * 4 + 60 * 12 + 9), "3d 4h 12m");
+        assert_eq!(
+            human_duration(86_400 * 3 + 3_600 * 4 + 60 * 12 + 9),
+            "3d 4h 12m"
+        );
         assert_eq!(human_duration(-5), "0s");
         let now = Utc::now();
         assert_eq!(since(now - chrono::Duration::minutes(90), now), "1h 30m 0s");

@@ -171,9 +171,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "serving");
     // The binary composes the HTTP surface: the API (with the Prometheus-compatible routes),
     // the web UI, then the fallbacks.
-    let app = wardflux_api::finish(
-        wardflux_api::app(state.clone()).merge(wardflux_web::router(state)),
-    );
+    let app =
+        wardflux_api::finish(wardflux_api::app(state.clone()).merge(wardflux_web::router(state)));
     wardflux_api::serve(listener, app, shutdown_signal()).await?;
     running.shutdown().await;
     if let Err(e) = tsdb.flush().await {

@@ -152,8 +152,8 @@ async fn acknowledge(
     let Ok(id) = id.parse::<Uuid>() else {
         return error_page(StatusCode::NOT_FOUND, "No such alert.");
     };
-    let comment = Some(f.comment.trim().chars().take(1000).collect::<String>())
-        .filter(|c| !c.is_empty());
+    let comment =
+        Some(f.comment.trim().chars().take(1000).collect::<String>()).filter(|c| !c.is_empty());
     match st
         .store
         .set_alert_acknowledged(&page.user.actor(), id, true, comment)

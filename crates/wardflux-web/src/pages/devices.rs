@@ -191,7 +191,14 @@ async fn add(
     match st.store.create_device(&page.user.actor(), input).await {
         Ok(d) => Redirect::to(&format!("/devices/{}?added=1", d.id)).into_response(),
         Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => {
-            render_list(&st, &page, &headers, ListParams::default(), Some(e.to_string())).await
+            render_list(
+                &st,
+                &page,
+                &headers,
+                ListParams::default(),
+                Some(e.to_string()),
+            )
+            .await
         }
         Err(e) => store_error(e),
     }
@@ -453,7 +460,10 @@ async fn poll_now(
                 .iter()
                 .filter(|i| i.status == wardflux_model::ItemStatus::Ok)
                 .count();
-            back(id, &format!("Polled now: {ok} of {} items answered.", items.len()))
+            back(
+                id,
+                &format!("Polled now: {ok} of {} items answered.", items.len()),
+            )
         }
         Err(_) => error_page(
             StatusCode::CONFLICT,

@@ -88,7 +88,10 @@ pub fn api_error(e: ApiError) -> Response {
     let status = e.status();
     if status.is_server_error() {
         tracing::error!(error = %e, "UI request failed");
-        return error_page(status, "Something went wrong on the server; it has been logged.");
+        return error_page(
+            status,
+            "Something went wrong on the server; it has been logged.",
+        );
     }
     error_page(status, &e.to_string())
 }
@@ -175,11 +178,9 @@ async fn login(
         );
     }
     match open_session(&st, &f.username, &Secret::new(f.password), addr.ip()).await {
-        Ok(session) => (
-            [(header::SET_COOKIE, session.cookie)],
-            Redirect::to(&next),
-        )
-            .into_response(),
+        Ok(session) => {
+            ([(header::SET_COOKIE, session.cookie)], Redirect::to(&next)).into_response()
+        }
         Err(e) => {
             let status = e.status();
             let msg = match status {

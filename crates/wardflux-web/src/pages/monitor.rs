@@ -164,10 +164,7 @@ async fn summary(st: &AppState) -> Result<Summary, Response> {
         .map(|sev| {
             (
                 sev,
-                active
-                    .iter()
-                    .filter(|a| a.severity.as_str() == sev)
-                    .count(),
+                active.iter().filter(|a| a.severity.as_str() == sev).count(),
             )
         })
         .collect();
@@ -423,7 +420,11 @@ mod tests {
         let names: Vec<_> = t.rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["new-down", "old-down", "flap", "a-up", "b-up"]);
         assert_eq!((t.down, t.flapping, t.up), (2, 1, 2));
-        assert!(t.rows[1].duration.starts_with("10h 0m"), "{}", t.rows[1].duration);
+        assert!(
+            t.rows[1].duration.starts_with("10h 0m"),
+            "{}",
+            t.rows[1].duration
+        );
         let only_down = table(
             vec![
                 status("x", DeviceState::Up, 5, false),
