@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
-PKGS="postgresql snmpd snmp snmpsim victoria-metrics fping nftables iproute2 iputils-ping
+PKGS="postgresql snmpd snmp snmpsim victoria-metrics fping nftables iproute2 iputils-ping chromium chromium-driver
       prometheus-snmp-exporter curl procps python3 python3-cryptography python3-aiosmtpd openssl
       make gcc"
 missing=""

@@ -134,6 +134,28 @@ impl Netns {
         ));
     }
 
+    /// Connects the namespace to the test's own (host) namespace with a veth pair: the
+    /// namespace gets `10.213.N.2/30`, the host side `10.213.N.1/30`, so a process outside
+    /// (a server under test, a browser) reaches an address inside the namespace that
+    /// [`Netns::kill`] can then make silent. Returns the namespace's address. The pair (and
+    /// the host's route to it) goes when the namespace is deleted.
+    pub fn link_to_host(&self) -> String {
+        static N: AtomicU32 = AtomicU32::new(1);
+        let n = (std::process::id() + N.fetch_add(1, Ordering::Relaxed)) % 250 + 1;
+        let (host_if, ns_if) = (format!("wfxh{n}"), format!("wfxn{n}"));
+        let (host_ip, ns_ip) = (format!("10.213.{n}.1"), format!("10.213.{n}.2"));
+        run(Command::new("ip").args([
+            "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if, "netns", &self.name,
+        ]));
+        run(Command::new("ip").args(["addr", "add", &format!("{host_ip}/30"), "dev", &host_if]));
+        run(Command::new("ip").args(["link", "set", &host_if, "up"]));
+        run(Command::new("ip").args([
+            "-n", &self.name, "addr", "add", &format!("{ns_ip}/30"), "dev", &ns_if,
+        ]));
+        run(Command::new("ip").args(["-n", &self.name, "link", "set", &ns_if, "up"]));
+        ns_ip
+    }
+
     /// Drops exactly the next `n` echo requests of 84 bytes (56-byte payload) to `addr`.
     pub fn drop_next(&self, addr: &str, n: u32) {
         self.nft(&format!(

@@ -1,0 +1,240 @@
+//! The web UI end to end in real headless Chromium (Debian `chromium` + `chromium-driver`,
+//! driven over WebDriver with fantoccini): log in, add a device that lives in a network
+//! namespace this test creates, watch it come up, make it silent with nft and see it reach
+//! the top of Monitor as down without a reload, acknowledge its alert with a comment, and
+//! open its page with its charts drawn. Every page is saved as a screenshot under
+//! `target/tmp/ui-screenshots/`; the browser's console must show no error and no request
+//! may leave 127.0.0.1.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use wardflux_testkit::netns::{Netns, require};
+
+mod common;
+use common::*;
+
+const PW: &str = "browser-admin-pw";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> (Driver, String) {
+    require(&[("chromedriver", "chromium-driver"), ("chromium", "chromium")]);
+    let port = wardflux_testkit::free_port();
+    let log = format!("{}/chromedriver-{port}.log", env!("CARGO_TARGET_TMPDIR"));
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .arg(format!("--log-path={log}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    let driver = Driver(child);
+    eventually("chromedriver answers", Duration::from_secs(20), || {
+        reqwest::blocking::get(format!("{url}/status"))
+            .ok()
+            .filter(|r| r.status().is_success())
+    });
+    (driver, url)
+}
+
+/// `POST /session/{id}/se/log`: Chromium's console and network logs (no fantoccini API).
+#[derive(Debug)]
+struct GetLog(&'static str);
+
+impl WebDriverCompatibleCommand for GetLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": self.0 }).to_string()),
+        )
+    }
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.expect("script runs")
+}
+
+/// Re-evaluates `script` (a JS expression) until it is truthy or `within` passes.
+async fn until(c: &Client, what: &str, within: Duration, script: &str) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let v = js(c, &format!("return ({script});")).await;
+        if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn shot(c: &Client, name: &str) {
+    let dir = format!("{}/ui-screenshots", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.expect("screenshot");
+    let path = format!("{dir}/{name}.png");
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot: {path}");
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let e = c.find(Locator::Css(css)).await.expect(css);
+    e.clear().await.ok();
+    e.send_keys(text).await.expect(css);
+}
+
+async fn submit(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .expect(css)
+        .click()
+        .await
+        .expect(css);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
+    let ns = Netns::new();
+    let ip = ns.link_to_host();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), Some(PW));
+    wait_healthy(&server);
+    let base = format!("http://{}", server.addr);
+    let (_driver, driver_url) = chromedriver();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": [
+            "--headless=new", "--no-sandbox", "--window-size=1280,1000",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        ]}),
+    );
+    caps.insert(
+        "goog:loggingPrefs".into(),
+        json!({"browser": "ALL", "performance": "ALL"}),
+    );
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver_url)
+        .await
+        .expect("a WebDriver session");
+
+    // Log in.
+    c.goto(&format!("{base}/monitor")).await.unwrap();
+    until(&c, "the login form", Duration::from_secs(10), "document.querySelector('#password')").await;
+    shot(&c, "01-login").await;
+    fill(&c, "#username", "admin").await;
+    fill(&c, "#password", PW).await;
+    submit(&c, "form button[type=submit]").await;
+    until(&c, "Monitor after login", Duration::from_secs(10), "location.pathname === '/monitor' && document.querySelector('h1')").await;
+
+    // Add the device through the form.
+    c.goto(&format!("{base}/devices")).await.unwrap();
+    fill(&c, "#d-name", "branch-rtr-7").await;
+    fill(&c, "#d-ip", &ip).await;
+    fill(&c, "#d-region", "north").await;
+    shot(&c, "02-devices-add").await;
+    submit(&c, "form.grid-form button[type=submit]").await;
+    let device_path = until(&c, "the new device's page", Duration::from_secs(10),
+        "location.pathname.startsWith('/devices/') && document.querySelector('h1').textContent.includes('branch-rtr-7') && location.pathname").await;
+    let device_path = device_path.as_str().unwrap().to_string();
+    let device_id = device_path.trim_start_matches("/devices/").to_string();
+
+    // Monitor: the device comes up, then goes down on the same page, without a reload.
+    c.goto(&format!("{base}/monitor")).await.unwrap();
+    js(&c, "window.__sameDocument = 'yes'; return 1;").await;
+    let badge = format!("document.querySelector('tr[data-device=\"{device_id}\"] .badge')");
+    until(&c, "the device up on Monitor", Duration::from_secs(40), &format!("{badge} && {badge}.textContent === 'up'")).await;
+    shot(&c, "03-monitor-up").await;
+    ns.kill(&ip);
+    until(
+        &c,
+        "the device down at the top of Monitor, same document",
+        Duration::from_secs(60),
+        &format!("{badge} && {badge}.textContent === 'down' && document.querySelector('#rows tbody tr').dataset.device === '{device_id}' && window.__sameDocument === 'yes'"),
+    )
+    .await;
+    let row = js(&c, &format!("return document.querySelector('tr[data-device=\"{device_id}\"]').textContent;")).await;
+    assert!(row.as_str().unwrap().contains("down "), "downtime shown: {row}");
+    shot(&c, "04-monitor-down").await;
+
+    // The dashboard counts it.
+    c.goto(&format!("{base}/")).await.unwrap();
+    until(&c, "1 down on the dashboard", Duration::from_secs(10), "document.querySelector('[data-count=down]').textContent === '1'").await;
+    shot(&c, "05-dashboard").await;
+
+    // Its alert: acknowledge with a comment.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        c.goto(&format!("{base}/alerts")).await.unwrap();
+        let found = js(&c, "return !!document.querySelector('form.inline-form input[name=comment]');").await;
+        if found == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the Device unreachable alert never showed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(js(&c, "return document.body.textContent.includes('Device unreachable');").await == json!(true));
+    fill(&c, "form.inline-form input[name=comment]", "ISP ticket 4711").await;
+    submit(&c, "form.inline-form button[type=submit]").await;
+    until(&c, "the acknowledgement shown", Duration::from_secs(10), "document.body.textContent.includes('by admin: “ISP ticket 4711”')").await;
+    shot(&c, "06-alerts-acknowledged").await;
+
+    // The device page with its charts drawn from the Prometheus API.
+    c.goto(&format!("{base}{device_path}")).await.unwrap();
+    until(&c, "the RTT chart drawn", Duration::from_secs(15), "document.querySelector('figure.chart .uplot canvas')").await;
+    assert!(js(&c, "return document.querySelector('#dev-state').textContent;").await == json!("down"));
+    shot(&c, "07-device").await;
+
+    // The other pages render (screenshots for review).
+    for (name, path) in [("08-rules", "/alerts/rules"), ("09-templates", "/templates"), ("10-settings", "/settings")] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        until(&c, path, Duration::from_secs(10), "document.querySelector('main h1')").await;
+        shot(&c, name).await;
+    }
+
+    // No console errors (CSP violations included), no request to anything but the server.
+    let console = c.issue_cmd(GetLog("browser")).await.unwrap();
+    let errors: Vec<&Value> = console
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    let perf = c.issue_cmd(GetLog("performance")).await.unwrap();
+    let mut urls = 0;
+    for e in perf.as_array().unwrap() {
+        let m: Value = serde_json::from_str(e["message"].as_str().unwrap()).unwrap();
+        if m["message"]["method"] == "Network.requestWillBeSent" {
+            let u = m["message"]["params"]["request"]["url"].as_str().unwrap_or("");
+            urls += 1;
+            assert!(
+                u.starts_with(&format!("{base}/")) || u.starts_with("data:"),
+                "a request left the server: {u}"
+            );
+        }
+    }
+    assert!(urls > 10, "the network log saw {urls} requests");
+    c.close().await.unwrap();
+    drop(server);
+}
