@@ -409,7 +409,7 @@ async fn vendor_templates_polled_from_the_walks_give_the_recorded_values() {
     let mut devices = Vec::new();
     for (name, file, _) in cases {
         let (_, plan) = template(name);
-        let mut target = wardflux_snmp::Target::v2c(sim.addr, *file);
+        let mut target = wardflux_snmp::Target::v2c(sim.addr, file);
         target.timeout = Duration::from_millis(1000);
         target.retries = 1;
         devices.push(PollDevice {
