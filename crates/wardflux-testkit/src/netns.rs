@@ -150,7 +150,13 @@ impl Netns {
         run(Command::new("ip").args(["addr", "add", &format!("{host_ip}/30"), "dev", &host_if]));
         run(Command::new("ip").args(["link", "set", &host_if, "up"]));
         run(Command::new("ip").args([
-            "-n", &self.name, "addr", "add", &format!("{ns_ip}/30"), "dev", &ns_if,
+            "-n",
+            &self.name,
+            "addr",
+            "add",
+            &format!("{ns_ip}/30"),
+            "dev",
+            &ns_if,
         ]));
         run(Command::new("ip").args(["-n", &self.name, "link", "set", &ns_if, "up"]));
         ns_ip

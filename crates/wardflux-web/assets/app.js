@@ -24,6 +24,22 @@
     });
   }
 
+  // Theme: system -> dark -> light -> system, remembered in a cookie.
+  function themeToggle() {
+    var b = document.getElementById("toggle-theme");
+    if (!b) return;
+    b.addEventListener("click", function () {
+      var next = { "": "dark", "dark": "light", "light": "" }[b.dataset.theme || ""];
+      var html = document.documentElement;
+      html.classList.remove("dark", "light");
+      if (next) html.classList.add(next);
+      b.dataset.theme = next;
+      b.textContent = "Theme: " + (next || "system");
+      document.cookie = "wardflux_theme=" + (next || "system") + "; Path=/; Max-Age=31536000; SameSite=Strict";
+      document.querySelectorAll("button.range.on").forEach(function (r) { r.click(); });
+    });
+  }
+
   // Monitor: when the number of down devices grows, change the title and beep (opt-in).
   var baseTitle = document.title, lastDown = null;
   function downSignal() {
@@ -77,19 +93,24 @@
       }
       fig.classList.remove("empty");
       var xs = [], idx = {};
-      for (var t = start - (start % step); t <= end; t += step) { idx[t] = xs.length; xs.push(t); }
-      var data = [xs], series = [{}];
+      // The same grid as the query's (start + k * step), so every value finds its slot.
+      for (var t = start; t <= end; t += step) { idx[t] = xs.length; xs.push(t); }
+      var data = [xs], series = [{}], drawn = 0;
       var palette = ["#7cc4ff", "#3ddc97", "#ffb84d", "#ff6b6b", "#c792ea", "#89ddff"];
       res.slice(0, 12).forEach(function (s, i) {
         var ys = new Array(xs.length).fill(null);
         s.values.forEach(function (v) { var k = idx[v[0]]; if (k !== undefined) ys[k] = parseFloat(v[1]); });
         data.push(ys);
-        series.push({ label: seriesName(s.metric), stroke: palette[i % palette.length], width: 1.5, spanGaps: false });
+        drawn += ys.filter(function (y) { return y !== null; }).length;
+        series.push({ label: seriesName(s.metric), stroke: palette[i % palette.length], width: 2,
+          points: { show: true, size: 4 }, spanGaps: false });
       });
       var w = Math.max(300, fig.clientWidth - 16);
-      new uPlot({ width: w, height: 200, series: series,
-        axes: [{ stroke: "#9fb0c0", grid: { stroke: "#2a3746" } }, { stroke: "#9fb0c0", grid: { stroke: "#2a3746" } }]
-      }, data, fig);
+      var css = getComputedStyle(document.documentElement);
+      var muted = css.getPropertyValue("--muted").trim(), line = css.getPropertyValue("--line").trim();
+      var axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
+      new uPlot({ width: w, height: 200, series: series, axes: [axis, Object.assign({}, axis)] }, data, fig);
+      fig.dataset.points = String(drawn);
     }).catch(function () {
       fig.textContent = fig.dataset.title + ": the query failed.";
     });
@@ -109,7 +130,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    localTimes(document); largeToggle(); downSignal(); charts();
+    localTimes(document); largeToggle(); themeToggle(); downSignal(); charts();
   });
   document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); downSignal(); });
 })();

@@ -29,7 +29,10 @@ impl Drop for Driver {
 }
 
 fn chromedriver() -> (Driver, String) {
-    require(&[("chromedriver", "chromium-driver"), ("chromium", "chromium")]);
+    require(&[
+        ("chromedriver", "chromium-driver"),
+        ("chromium", "chromium"),
+    ]);
     let port = wardflux_testkit::free_port();
     let log = format!("{}/chromedriver-{port}.log", env!("CARGO_TARGET_TMPDIR"));
     let child = Command::new("chromedriver")
@@ -59,7 +62,10 @@ impl WebDriverCompatibleCommand for GetLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
@@ -111,8 +117,10 @@ async fn submit(c: &Client, css: &str) {
         .expect(css);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
+#[test]
+fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
+    // The peers start from plain threads (blocking clients); the browser session runs on a
+    // runtime of its own.
     let ns = Netns::new();
     let ip = ns.link_to_host();
     let dir = tempfile::tempdir().unwrap();
@@ -120,6 +128,16 @@ async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
     wait_healthy(&server);
     let base = format!("http://{}", server.addr);
     let (_driver, driver_url) = chromedriver();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(scenario(&ns, &ip, &base, &driver_url));
+    drop(server);
+}
+
+async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -134,23 +152,35 @@ async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
     );
     let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
-        .connect(&driver_url)
+        .connect(driver_url)
         .await
         .expect("a WebDriver session");
 
     // Log in.
     c.goto(&format!("{base}/monitor")).await.unwrap();
-    until(&c, "the login form", Duration::from_secs(10), "document.querySelector('#password')").await;
+    until(
+        &c,
+        "the login form",
+        Duration::from_secs(10),
+        "document.querySelector('#password')",
+    )
+    .await;
     shot(&c, "01-login").await;
     fill(&c, "#username", "admin").await;
     fill(&c, "#password", PW).await;
     submit(&c, "form button[type=submit]").await;
-    until(&c, "Monitor after login", Duration::from_secs(10), "location.pathname === '/monitor' && document.querySelector('h1')").await;
+    until(
+        &c,
+        "Monitor after login",
+        Duration::from_secs(10),
+        "location.pathname === '/monitor' && document.querySelector('h1')",
+    )
+    .await;
 
     // Add the device through the form.
     c.goto(&format!("{base}/devices")).await.unwrap();
     fill(&c, "#d-name", "branch-rtr-7").await;
-    fill(&c, "#d-ip", &ip).await;
+    fill(&c, "#d-ip", ip).await;
     fill(&c, "#d-region", "north").await;
     shot(&c, "02-devices-add").await;
     submit(&c, "form.grid-form button[type=submit]").await;
@@ -163,9 +193,15 @@ async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
     c.goto(&format!("{base}/monitor")).await.unwrap();
     js(&c, "window.__sameDocument = 'yes'; return 1;").await;
     let badge = format!("document.querySelector('tr[data-device=\"{device_id}\"] .badge')");
-    until(&c, "the device up on Monitor", Duration::from_secs(40), &format!("{badge} && {badge}.textContent === 'up'")).await;
+    until(
+        &c,
+        "the device up on Monitor",
+        Duration::from_secs(40),
+        &format!("{badge} && {badge}.textContent === 'up'"),
+    )
+    .await;
     shot(&c, "03-monitor-up").await;
-    ns.kill(&ip);
+    ns.kill(ip);
     until(
         &c,
         "the device down at the top of Monitor, same document",
@@ -173,44 +209,129 @@ async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
         &format!("{badge} && {badge}.textContent === 'down' && document.querySelector('#rows tbody tr').dataset.device === '{device_id}' && window.__sameDocument === 'yes'"),
     )
     .await;
-    let row = js(&c, &format!("return document.querySelector('tr[data-device=\"{device_id}\"]').textContent;")).await;
-    assert!(row.as_str().unwrap().contains("down "), "downtime shown: {row}");
+    let row = js(
+        &c,
+        &format!("return document.querySelector('tr[data-device=\"{device_id}\"]').textContent;"),
+    )
+    .await;
+    assert!(
+        row.as_str().unwrap().contains("down "),
+        "downtime shown: {row}"
+    );
     shot(&c, "04-monitor-down").await;
 
     // The dashboard counts it.
     c.goto(&format!("{base}/")).await.unwrap();
-    until(&c, "1 down on the dashboard", Duration::from_secs(10), "document.querySelector('[data-count=down]').textContent === '1'").await;
+    until(
+        &c,
+        "1 down on the dashboard",
+        Duration::from_secs(10),
+        "document.querySelector('[data-count=down]').textContent === '1'",
+    )
+    .await;
     shot(&c, "05-dashboard").await;
 
     // Its alert: acknowledge with a comment.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         c.goto(&format!("{base}/alerts")).await.unwrap();
-        let found = js(&c, "return !!document.querySelector('form.inline-form input[name=comment]');").await;
+        let found = js(
+            &c,
+            "return !!document.querySelector('form.inline-form input[name=comment]');",
+        )
+        .await;
         if found == json!(true) {
             break;
         }
-        assert!(Instant::now() < deadline, "the Device unreachable alert never showed");
+        assert!(
+            Instant::now() < deadline,
+            "the Device unreachable alert never showed"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert!(js(&c, "return document.body.textContent.includes('Device unreachable');").await == json!(true));
-    fill(&c, "form.inline-form input[name=comment]", "ISP ticket 4711").await;
+    assert!(
+        js(
+            &c,
+            "return document.body.textContent.includes('Device unreachable');"
+        )
+        .await
+            == json!(true)
+    );
+    fill(
+        &c,
+        "form.inline-form input[name=comment]",
+        "ISP ticket 4711",
+    )
+    .await;
     submit(&c, "form.inline-form button[type=submit]").await;
-    until(&c, "the acknowledgement shown", Duration::from_secs(10), "document.body.textContent.includes('by admin: “ISP ticket 4711”')").await;
+    until(
+        &c,
+        "the acknowledgement shown",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('by admin: “ISP ticket 4711”')",
+    )
+    .await;
     shot(&c, "06-alerts-acknowledged").await;
 
     // The device page with its charts drawn from the Prometheus API.
     c.goto(&format!("{base}{device_path}")).await.unwrap();
-    until(&c, "the RTT chart drawn", Duration::from_secs(15), "document.querySelector('figure.chart .uplot canvas')").await;
-    assert!(js(&c, "return document.querySelector('#dev-state').textContent;").await == json!("down"));
+    until(
+        &c,
+        "the RTT chart drawn",
+        Duration::from_secs(15),
+        "document.querySelector('figure.chart .uplot canvas')",
+    )
+    .await;
+    assert!(
+        js(
+            &c,
+            "return document.querySelector('#dev-state').textContent;"
+        )
+        .await
+            == json!("down")
+    );
+    let points = until(
+        &c,
+        "RTT points drawn",
+        Duration::from_secs(10),
+        "Number(document.querySelector('figure.chart').dataset.points)",
+    )
+    .await;
+    assert!(
+        points.as_f64().unwrap() >= 1.0,
+        "RTT samples of the up period drawn: {points}"
+    );
     shot(&c, "07-device").await;
 
     // The other pages render (screenshots for review).
-    for (name, path) in [("08-rules", "/alerts/rules"), ("09-templates", "/templates"), ("10-settings", "/settings")] {
+    for (name, path) in [
+        ("08-rules", "/alerts/rules"),
+        ("09-templates", "/templates"),
+        ("10-settings", "/settings"),
+    ] {
         c.goto(&format!("{base}{path}")).await.unwrap();
-        until(&c, path, Duration::from_secs(10), "document.querySelector('main h1')").await;
+        until(
+            &c,
+            path,
+            Duration::from_secs(10),
+            "document.querySelector('main h1')",
+        )
+        .await;
         shot(&c, name).await;
     }
+
+    // The dark theme (wall screens), chosen on the page and kept by the next page.
+    c.goto(&format!("{base}/monitor")).await.unwrap();
+    submit(&c, "#toggle-theme").await;
+    c.goto(&format!("{base}/monitor")).await.unwrap();
+    until(
+        &c,
+        "the dark theme kept",
+        Duration::from_secs(10),
+        "document.documentElement.classList.contains('dark')",
+    )
+    .await;
+    shot(&c, "11-monitor-dark").await;
 
     // No console errors (CSP violations included), no request to anything but the server.
     let console = c.issue_cmd(GetLog("browser")).await.unwrap();
@@ -226,7 +347,9 @@ async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
     for e in perf.as_array().unwrap() {
         let m: Value = serde_json::from_str(e["message"].as_str().unwrap()).unwrap();
         if m["message"]["method"] == "Network.requestWillBeSent" {
-            let u = m["message"]["params"]["request"]["url"].as_str().unwrap_or("");
+            let u = m["message"]["params"]["request"]["url"]
+                .as_str()
+                .unwrap_or("");
             urls += 1;
             assert!(
                 u.starts_with(&format!("{base}/")) || u.starts_with("data:"),
@@ -236,5 +359,4 @@ async fn a_device_goes_down_live_on_monitor_and_its_alert_is_acknowledged() {
     }
     assert!(urls > 10, "the network log saw {urls} requests");
     c.close().await.unwrap();
-    drop(server);
 }

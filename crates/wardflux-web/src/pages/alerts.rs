@@ -54,7 +54,7 @@ impl From<Alert> for AlertRow {
             state: a.state.to_string(),
             suppressed_by: a.suppressed_by.unwrap_or_default(),
             since: (view::iso(a.started_at), view::short(a.started_at)),
-            resolved: a.resolved_at.map_or(String::new(), view::short),
+            resolved: a.resolved_at.map_or("not yet".into(), view::short),
             acknowledged: a.acknowledged,
             ack_by: a.acknowledged_by.unwrap_or_default(),
             comment: a.comment.unwrap_or_default(),

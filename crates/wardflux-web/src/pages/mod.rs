@@ -41,21 +41,34 @@ pub struct Chrome {
     pub active: &'static str,
     /// Large type (wall screens), remembered in a cookie by app.js.
     pub large: bool,
+    /// `dark`, `light`, or empty (follow the system), remembered in a cookie by app.js.
+    pub theme: &'static str,
 }
 
 impl Chrome {
     pub fn new(page: &Page, headers: &HeaderMap, active: &'static str) -> Self {
-        let large = headers
+        let cookies: Vec<&str> = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(|c| c.split(';').any(|kv| kv.trim() == "wardflux_large=1"));
+            .flat_map(|c| c.split(';'))
+            .map(str::trim)
+            .collect();
+        let large = cookies.contains(&"wardflux_large=1");
+        let theme = if cookies.contains(&"wardflux_theme=dark") {
+            "dark"
+        } else if cookies.contains(&"wardflux_theme=light") {
+            "light"
+        } else {
+            ""
+        };
         Self {
             username: page.username().to_string(),
             role: page.user.user.role.as_str(),
             csrf: page.csrf.clone(),
             active,
             large,
+            theme,
         }
     }
 
