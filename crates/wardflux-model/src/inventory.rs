@@ -197,6 +197,29 @@ pub struct DeviceInput {
     pub snmp_port: Option<i32>,
 }
 
+impl From<&Device> for DeviceInput {
+    /// The device's current values as an input, to change a few fields of a full update.
+    fn from(d: &Device) -> Self {
+        Self {
+            name: d.name.clone(),
+            ip: d.ip.to_string(),
+            hostname: d.hostname.clone(),
+            vendor: d.vendor.clone(),
+            device_type: d.device_type.clone(),
+            model: d.model.clone(),
+            location: d.location.clone(),
+            region: d.region.clone(),
+            branch: d.branch.clone(),
+            tags: d.tags.clone(),
+            enabled: Some(d.enabled),
+            parent_id: d.parent_id,
+            source: Some(d.source),
+            icmp_interval_s: Some(d.icmp_interval_s),
+            snmp_port: Some(i32::from(d.snmp_port)),
+        }
+    }
+}
+
 /// Where a device record comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

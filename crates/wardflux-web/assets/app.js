@@ -129,6 +129,12 @@
     all();
   }
 
+  // Forms that destroy something ask first (data-confirm); no inline handlers under the CSP.
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.dataset && e.target.dataset.confirm;
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document); largeToggle(); themeToggle(); downSignal(); charts();
   });

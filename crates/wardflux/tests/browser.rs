@@ -272,6 +272,9 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     )
     .await;
     shot(&c, "06-alerts-acknowledged").await;
+    submit(&c, "form[action$='/resolve'] button[type=submit]").await;
+    until(&c, "the alert resolved by hand", Duration::from_secs(10),
+        "document.body.textContent.includes('Resolved.') && document.body.textContent.includes('No active alerts.')").await;
 
     // The device page with its charts drawn from the Prometheus API.
     c.goto(&format!("{base}{device_path}")).await.unwrap();

@@ -399,3 +399,73 @@ fn the_event_stream_needs_a_session_and_streams_events() {
         "an SSE stream"
     );
 }
+
+#[test]
+fn editing_a_device_keeps_what_the_form_does_not_show_and_delete_asks_the_role() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "vic", "viewer");
+    let (st, dev) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "edge-1", "ip": "127.0.0.21", "tags": ["pos", "atm"],
+               "location": "Main St 1", "snmp_port": 1161, "icmp_interval_s": 30}),
+    );
+    assert_eq!(st, 201, "{dev}");
+    let id = dev["id"].as_str().unwrap().to_string();
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let page = admin.get(&format!("/devices/{id}"));
+    assert!(page.body.contains("value=\"edge-1\""));
+    let token = csrf_of(&page.body);
+    let r = admin.post(
+        &format!("/devices/{id}/edit"),
+        &[
+            ("csrf", &token),
+            ("name", "edge-1b"),
+            ("ip", "127.0.0.22"),
+            ("region", "south"),
+            ("vendor", ""),
+            ("device_type", "router"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, after) = get(&s, &tok, &format!("/api/v1/devices/{id}"));
+    assert_eq!(after["name"], "edge-1b");
+    assert_eq!(after["ip"], "127.0.0.22");
+    assert_eq!(after["region"], "south");
+    assert_eq!(after["device_type"], "router");
+    assert_eq!(after["enabled"], false, "an unchecked box is off");
+    assert_eq!(
+        after["tags"].as_array().unwrap().len(),
+        2,
+        "tags kept: {after}"
+    );
+    assert_eq!(after["location"], "Main St 1");
+    assert_eq!(after["snmp_port"], 1161);
+    assert_eq!(after["icmp_interval_s"], 30);
+    // A bad address is refused with the reason; nothing changes.
+    let bad = admin.post(
+        &format!("/devices/{id}/edit"),
+        &[("csrf", &token), ("name", "edge-1b"), ("ip", "300.1.1.1")],
+    );
+    assert_eq!(bad.status, 422);
+    assert_eq!(
+        get(&s, &tok, &format!("/api/v1/devices/{id}")).1["ip"],
+        "127.0.0.22"
+    );
+    // A viewer cannot delete, even with its own valid token; the admin can.
+    let mut viewer = Browser::new(&s);
+    viewer.login("vic", PW, "/");
+    let vtoken = csrf_of(&viewer.get("/devices").body);
+    assert_eq!(
+        viewer
+            .post(&format!("/devices/{id}/delete"), &[("csrf", &vtoken)])
+            .status,
+        403
+    );
+    assert_eq!(get(&s, &tok, &format!("/api/v1/devices/{id}")).0, 200);
+    let r = admin.post(&format!("/devices/{id}/delete"), &[("csrf", &token)]);
+    assert_eq!((r.status, r.location.as_str()), (303, "/devices"));
+    assert_eq!(get(&s, &tok, &format!("/api/v1/devices/{id}")).0, 404);
+}

@@ -418,6 +418,17 @@ pub async fn resolve(
     Operator(me): Operator,
     IdPath(id): IdPath,
 ) -> Result<axum::Json<Alert>> {
+    Ok(axum::Json(resolve_alert(&st, &me.actor(), id).await?))
+}
+
+/// Resolves an alert by hand: queues the resolved notification of each of its rule's
+/// channels (if it was notified at all) in the same transaction, and tells the engine to
+/// forget it (the API's `POST .../resolve` and the UI's button).
+pub async fn resolve_alert(
+    st: &AppState,
+    actor: &wardflux_model::inventory::Actor,
+    id: Uuid,
+) -> std::result::Result<Alert, ApiError> {
     let a = st.store.get_alert(id).await?;
     let mut rows = Vec::new();
     if a.notified_at.is_some() {
@@ -440,11 +451,11 @@ pub async fn resolve(
             }
         }
     }
-    let out = st.store.resolve_alert(&me.actor(), id, &rows).await?;
+    let out = st.store.resolve_alert(actor, id, &rows).await?;
     if let Ok(h) = st.services.get::<AlertHandle>() {
         h.forget(id);
     }
-    Ok(axum::Json(out))
+    Ok(out)
 }
 
 /// The delivery log of an alert.

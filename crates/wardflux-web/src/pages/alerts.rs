@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/alerts", get(alerts))
         .route("/alerts/{id}/ack", post(acknowledge))
+        .route("/alerts/{id}/resolve", post(resolve))
         .route("/alerts/rules", get(rules))
 }
 
@@ -211,4 +212,23 @@ async fn rules(State(st): State<AppState>, page: Page, headers: HeaderMap) -> Re
             .collect(),
     }
     .into_response()
+}
+
+/// `POST /alerts/{id}/resolve` (operator): resolved by hand, its channels told.
+async fn resolve(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<AckForm>,
+) -> Response {
+    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
+        return r;
+    }
+    let Ok(id) = id.parse::<Uuid>() else {
+        return error_page(StatusCode::NOT_FOUND, "No such alert.");
+    };
+    match wardflux_api::routes::alerts::resolve_alert(&st, &page.user.actor(), id).await {
+        Ok(_) => Redirect::to("/alerts?done=Resolved.").into_response(),
+        Err(e) => super::api_error(e),
+    }
 }

@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{id}", get(detail))
         .route("/devices/{id}/check", post(check_now))
         .route("/devices/{id}/poll", post(poll_now))
+        .route("/devices/{id}/edit", post(edit))
+        .route("/devices/{id}/delete", post(delete))
 }
 
 const PAGE: u64 = 100;
@@ -469,5 +471,79 @@ async fn poll_now(
             StatusCode::CONFLICT,
             "This device has no SNMP items to poll: apply a template to it first.",
         ),
+    }
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    ip: String,
+    #[serde(default)]
+    device_type: String,
+    #[serde(default)]
+    vendor: String,
+    #[serde(default)]
+    region: String,
+    /// A checkbox: present when checked.
+    enabled: Option<String>,
+}
+
+/// `POST /devices/{id}/edit` (operator): the form's fields change, every other field is kept.
+async fn edit(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<EditForm>,
+) -> Response {
+    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
+        return r;
+    }
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let current = match st.store.get_device(id).await {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let opt = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let mut input = DeviceInput::from(&current);
+    input.name = f.name.trim().to_string();
+    input.ip = f.ip.trim().to_string();
+    input.device_type = opt(f.device_type);
+    input.vendor = opt(f.vendor);
+    input.region = opt(f.region);
+    input.enabled = Some(f.enabled.is_some());
+    match st.store.update_device(&page.user.actor(), id, input).await {
+        Ok(_) => back(id, "Saved."),
+        Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Not saved: {e}. Go back and correct it."),
+        ),
+        Err(e) => store_error(e),
+    }
+}
+
+/// `POST /devices/{id}/delete` (operator).
+async fn delete(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
+        return r;
+    }
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match st.store.delete_device(&page.user.actor(), id).await {
+        Ok(()) => Redirect::to("/devices").into_response(),
+        Err(e) => store_error(e),
     }
 }
