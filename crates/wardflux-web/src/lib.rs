@@ -18,6 +18,7 @@
 
 mod assets;
 mod csrf;
+mod inventory;
 mod live;
 mod pages;
 mod session;

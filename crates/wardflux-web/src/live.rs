@@ -31,6 +31,8 @@ pub struct LiveFeed {
     // A broadcast channel, not a lock: the recorder must never wait for a slow browser;
     // receivers that lag lose messages and are told to refresh instead.
     tx: broadcast::Sender<String>,
+    /// Inventory facts the live fragments join to the monitor's table (see `inventory.rs`).
+    pub(crate) inventory: std::sync::Arc<crate::inventory::InventoryCache>,
 }
 
 impl Default for LiveFeed {
@@ -42,7 +44,10 @@ impl Default for LiveFeed {
 impl LiveFeed {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(1024);
-        Self { tx }
+        Self {
+            tx,
+            inventory: Default::default(),
+        }
     }
 
     /// Pages listening now.

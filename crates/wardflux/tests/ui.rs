@@ -359,6 +359,21 @@ fn every_page_renders_and_roles_are_checked_on_the_server() {
     assert!(m.body.contains("1 up"), "{}", m.body);
     let other = viewer.get("/ui/monitor?region=south");
     assert!(other.body.contains("No device matches."));
+    // A device added meanwhile (the pages cache the inventory) shows at once in its region.
+    let (st, _) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "south-gw", "ip": "127.0.0.11", "region": "south"}),
+    );
+    assert_eq!(st, 201);
+    eventually("south-gw on Monitor", Duration::from_secs(20), || {
+        viewer
+            .get("/ui/monitor?region=south")
+            .body
+            .contains("south-gw")
+            .then_some(())
+    });
     let dash = viewer.get("/");
     assert!(dash.body.contains("north"));
     // Settings: users and the audit log for admins only.

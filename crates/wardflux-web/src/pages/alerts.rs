@@ -14,7 +14,7 @@ use wardflux_model::alerts::Alert;
 use wardflux_model::inventory::Role;
 use wardflux_store::alerts::{AlertQuery, HistoryQuery};
 
-use super::{Chrome, error_page, store_error};
+use super::{Chrome, action, error_page, store_error};
 use crate::session::Page;
 use crate::view;
 
@@ -146,23 +146,15 @@ async fn acknowledge(
     page: Page,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<AckForm>,
-) -> Response {
-    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
-        return r;
-    }
-    let Ok(id) = id.parse::<Uuid>() else {
-        return error_page(StatusCode::NOT_FOUND, "No such alert.");
-    };
+) -> Result<Response, Response> {
+    let id = action(&page, &f.csrf, Role::Operator, &id, "alert")?;
     let comment =
         Some(f.comment.trim().chars().take(1000).collect::<String>()).filter(|c| !c.is_empty());
-    match st
-        .store
+    st.store
         .set_alert_acknowledged(&page.user.actor(), id, true, comment)
         .await
-    {
-        Ok(_) => Redirect::to("/alerts?done=Acknowledged.").into_response(),
-        Err(e) => store_error(e),
-    }
+        .map_err(store_error)?;
+    Ok(Redirect::to("/alerts?done=Acknowledged.").into_response())
 }
 
 struct RuleRow {
@@ -220,15 +212,10 @@ async fn resolve(
     page: Page,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<AckForm>,
-) -> Response {
-    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
-        return r;
-    }
-    let Ok(id) = id.parse::<Uuid>() else {
-        return error_page(StatusCode::NOT_FOUND, "No such alert.");
-    };
-    match wardflux_api::routes::alerts::resolve_alert(&st, &page.user.actor(), id).await {
-        Ok(_) => Redirect::to("/alerts?done=Resolved.").into_response(),
-        Err(e) => super::api_error(e),
-    }
+) -> Result<Response, Response> {
+    let id = action(&page, &f.csrf, Role::Operator, &id, "alert")?;
+    wardflux_api::routes::alerts::resolve_alert(&st, &page.user.actor(), id)
+        .await
+        .map_err(super::api_error)?;
+    Ok(Redirect::to("/alerts?done=Resolved.").into_response())
 }

@@ -19,7 +19,7 @@ use wardflux_store::StoreError;
 use wardflux_store::alerts::AlertQuery;
 
 use super::alerts::AlertRow;
-use super::{Chrome, api_error, error_page, store_error};
+use super::{Chrome, action, api_error, error_page, store_error};
 use crate::session::Page;
 use crate::view;
 
@@ -395,11 +395,6 @@ struct CsrfForm {
     csrf: String,
 }
 
-fn parse_id(id: &str) -> Result<Uuid, Response> {
-    id.parse()
-        .map_err(|_| error_page(StatusCode::NOT_FOUND, "No such device."))
-}
-
 fn back(id: Uuid, done: &str) -> Response {
     let done: String = done
         .bytes()
@@ -420,21 +415,12 @@ async fn check_now(
     page: Page,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
-        return r;
-    }
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let mon = match st.services.get::<IcmpMonitor>() {
-        Ok(m) => m,
-        Err(e) => return api_error(e),
-    };
+) -> Result<Response, Response> {
+    let id = action(&page, &f.csrf, Role::Operator, &id, "device")?;
+    let mon = st.services.get::<IcmpMonitor>().map_err(api_error)?;
     match mon.check_now(id).await {
-        Ok(s) => back(id, &format!("Checked now: {}.", s.state.as_str())),
-        Err(e) => error_page(StatusCode::CONFLICT, &e.to_string()),
+        Ok(s) => Ok(back(id, &format!("Checked now: {}.", s.state.as_str()))),
+        Err(e) => Err(error_page(StatusCode::CONFLICT, &e.to_string())),
     }
 }
 
@@ -444,34 +430,23 @@ async fn poll_now(
     page: Page,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
-        return r;
-    }
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let poller = match st.services.get::<SnmpPoller>() {
-        Ok(p) => p,
-        Err(e) => return api_error(e),
-    };
-    match poller.poll_now(id).await {
-        Ok(items) => {
-            let ok = items
-                .iter()
-                .filter(|i| i.status == wardflux_model::ItemStatus::Ok)
-                .count();
-            back(
-                id,
-                &format!("Polled now: {ok} of {} items answered.", items.len()),
-            )
-        }
-        Err(_) => error_page(
+) -> Result<Response, Response> {
+    let id = action(&page, &f.csrf, Role::Operator, &id, "device")?;
+    let poller = st.services.get::<SnmpPoller>().map_err(api_error)?;
+    let items = poller.poll_now(id).await.map_err(|_| {
+        error_page(
             StatusCode::CONFLICT,
             "This device has no SNMP items to poll: apply a template to it first.",
-        ),
-    }
+        )
+    })?;
+    let ok = items
+        .iter()
+        .filter(|i| i.status == wardflux_model::ItemStatus::Ok)
+        .count();
+    Ok(back(
+        id,
+        &format!("Polled now: {ok} of {} items answered.", items.len()),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -498,18 +473,9 @@ async fn edit(
     page: Page,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<EditForm>,
-) -> Response {
-    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
-        return r;
-    }
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let current = match st.store.get_device(id).await {
-        Ok(d) => d,
-        Err(e) => return store_error(e),
-    };
+) -> Result<Response, Response> {
+    let id = action(&page, &f.csrf, Role::Operator, &id, "device")?;
+    let current = st.store.get_device(id).await.map_err(store_error)?;
     let opt = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let mut input = DeviceInput::from(&current);
     input.name = f.name.trim().to_string();
@@ -519,12 +485,12 @@ async fn edit(
     input.region = opt(f.region);
     input.enabled = Some(f.enabled.is_some());
     match st.store.update_device(&page.user.actor(), id, input).await {
-        Ok(_) => back(id, "Saved."),
-        Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => error_page(
+        Ok(_) => Ok(back(id, "Saved.")),
+        Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => Err(error_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!("Not saved: {e}. Go back and correct it."),
-        ),
-        Err(e) => store_error(e),
+        )),
+        Err(e) => Err(store_error(e)),
     }
 }
 
@@ -534,16 +500,11 @@ async fn delete(
     page: Page,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
-        return r;
-    }
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    match st.store.delete_device(&page.user.actor(), id).await {
-        Ok(()) => Redirect::to("/devices").into_response(),
-        Err(e) => store_error(e),
-    }
+) -> Result<Response, Response> {
+    let id = action(&page, &f.csrf, Role::Operator, &id, "device")?;
+    st.store
+        .delete_device(&page.user.actor(), id)
+        .await
+        .map_err(store_error)?;
+    Ok(Redirect::to("/devices").into_response())
 }

@@ -109,6 +109,21 @@ pub fn api_error(e: ApiError) -> Response {
     error_page(status, &e.to_string())
 }
 
+/// What every action (a form post) checks before it touches anything: the session's CSRF
+/// token, the role, and the id in the path (a 404 page unless it is a UUID).
+pub fn action(
+    page: &Page,
+    csrf: &str,
+    role: wardflux_model::inventory::Role,
+    id: &str,
+    what: &str,
+) -> Result<uuid::Uuid, Response> {
+    page.check_csrf(csrf)?;
+    page.require(role)?;
+    id.parse()
+        .map_err(|_| error_page(StatusCode::NOT_FOUND, &format!("No such {what}.")))
+}
+
 /// Converts anything the store returns into an error page.
 pub fn store_error(e: wardflux_store::StoreError) -> Response {
     api_error(ApiError::from(e))

@@ -20,6 +20,7 @@ use wardflux_model::DeviceState;
 use wardflux_store::alerts::AlertQuery;
 
 use super::{Chrome, store_error};
+use crate::inventory::{Facts, FactsMap};
 use crate::session::Page;
 use crate::view;
 
@@ -49,29 +50,15 @@ fn rank(state: &str) -> u8 {
     }
 }
 
-/// Inventory facts the monitor's table lacks, per device.
-struct Facts {
-    region: String,
-    device_type: String,
-}
-
-async fn facts(st: &AppState) -> Result<HashMap<Uuid, Facts>, Response> {
-    Ok(st
-        .store
-        .all_devices()
-        .await
-        .map_err(store_error)?
-        .into_iter()
-        .map(|d| {
-            (
-                d.id,
-                Facts {
-                    region: d.region.unwrap_or_default(),
-                    device_type: d.device_type.unwrap_or_default(),
-                },
-            )
-        })
-        .collect())
+/// Region and type per device: from the live feed's cache when the binary runs one.
+async fn facts(st: &AppState) -> Result<FactsMap, Response> {
+    match st.services.get::<crate::LiveFeed>() {
+        Ok(feed) => feed.inventory.facts(&st.store).await,
+        Err(_) => crate::inventory::load(&st.store)
+            .await
+            .map(std::sync::Arc::new),
+    }
+    .map_err(store_error)
 }
 
 /// The monitor's table, or why there is none.
