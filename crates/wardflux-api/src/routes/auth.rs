@@ -103,6 +103,7 @@ pub async fn logout(
 ) -> ApiResult<impl IntoResponse> {
     if let Some(id) = me.token_id {
         st.store.delete_token(&me.actor(), id).await?;
+        st.credentials_changed();
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]))
@@ -190,6 +191,7 @@ pub async fn delete_token(
         return Err(ApiError::NotFound("token".into()));
     }
     st.store.delete_token(&me.actor(), id).await?;
+    st.credentials_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
