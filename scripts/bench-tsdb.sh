@@ -4,7 +4,10 @@
 # in the same run. SERIES series x STEPS samples (10 s apart, ending now) go in one body per
 # timestamp (a scrape of every series), each body to VictoriaMetrics then to wardflux (bearer
 # token). Every 10 % of the data: both processes' RSS; at the end: CPU seconds each spent
-# (samples per CPU-second), bytes on disk, and Grafana's usual calls on both (median of RUNS).
+# (samples per CPU-second), bytes on disk, and Grafana's usual calls on both (median of RUNS),
+# with a token and again with HTTP basic auth (as Grafana is told to connect; VictoriaMetrics
+# runs with -httpAuth.username/-httpAuth.password, so both sides check a password on every
+# request), and wardflux's RSS before and after its first 10 basic-auth requests.
 #
 # Usage: scripts/bench-tsdb.sh [SERIES=10000] [STEPS=300] [RUNS=30]
 # BIN=path/to/wardflux skips the build. Loopback only.
@@ -23,17 +26,18 @@ LD_PRELOAD=${ALLOC_PRELOAD:-} WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_
     --listen 127.0.0.1:$WPORT --data-dir "$DATA/wf" >"$DATA/wf.log" 2>&1 &
 WPID=$!
 "$VM" -httpListenAddr=127.0.0.1:$VPORT -storageDataPath="$DATA/vm" -retentionPeriod=100y \
-    -search.latencyOffset=0s -loggerLevel=ERROR >"$DATA/vm.log" 2>&1 &
+    -search.latencyOffset=0s -loggerLevel=ERROR \
+    -httpAuth.username=bench -httpAuth.password=bench-password-1 >"$DATA/vm.log" 2>&1 &
 VPID=$!
 trap 'kill $WPID $VPID 2>/dev/null; wait $WPID $VPID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 400); do
-    curl -sf "http://127.0.0.1:$WPORT/healthz" >/dev/null && curl -sf "http://127.0.0.1:$VPORT/health" >/dev/null && break
+    curl -sf "http://127.0.0.1:$WPORT/healthz" >/dev/null && curl -sf -u bench:bench-password-1 "http://127.0.0.1:$VPORT/health" >/dev/null && break
     sleep 0.05
 done
 TOKEN=$(curl -sf "http://127.0.0.1:$WPORT/api/v1/auth/login" -H 'content-type: application/json' \
         -d '{"username":"admin","password":"bench-password-1"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 python3 - "$WPID" "$WPORT" "$VPID" "$VPORT" "$TOKEN" "$SERIES" "$STEPS" "$RUNS" "$DATA" <<'EOF'
-import http.client, json, os, statistics, sys, time, urllib.parse
+import base64, http.client, json, os, statistics, sys, time, urllib.parse
 wpid, wport, vpid, vport, token = sys.argv[1:6]
 series, steps, runs, data = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), sys.argv[9]
 hz = os.sysconf("SC_CLK_TCK")
@@ -63,7 +67,10 @@ class Side:
                 except OSError: pass
         return t
 
-vm = Side("VictoriaMetrics", vpid, vport, {}, f"{data}/vm")
+def basic(user, pw):
+    return {"authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
+# VictoriaMetrics checks its -httpAuth password on every request (a string comparison)
+vm = Side("VictoriaMetrics", vpid, vport, basic("bench", "bench-password-1"), f"{data}/vm")
 wf = Side("wardflux", wpid, wport, {"authorization": f"Bearer {token}"}, f"{data}/wf/tsdb")
 sides = [vm, wf]
 
@@ -137,17 +144,34 @@ calls = [
     ("label/__name__/values", "/api/v1/label/__name__/values?" + urllib.parse.urlencode({"start": now - 3600, "end": now})),
     ("label/device/values (10k)", "/api/v1/label/device/values?" + urllib.parse.urlencode({"start": now - 3600, "end": now})),
 ]
-print(f"\nquery latency, median of {runs} (ms) | VictoriaMetrics | wardflux | ratio")
-for name, path in calls:
-    med = {}
-    for s in sides:
-        s.req("GET", path)  # warm
-        ts = []
-        for _ in range(runs):
-            a = time.perf_counter(); s.req("GET", path); ts.append((time.perf_counter() - a) * 1000)
-        med[s.name] = statistics.median(ts)
-    a, b = med["VictoriaMetrics"], med["wardflux"]
-    print(f"{name} | {a:.2f} | {b:.2f} | x{b / a:.2f}")
+def latency(title, sides, calls):
+    print(f"\n{title}, median of {runs} (ms) | VictoriaMetrics | wardflux | ratio")
+    for name, path in calls:
+        med = []
+        for s in sides:
+            s.req("GET", path)  # warm
+            ts = []
+            for _ in range(runs):
+                a = time.perf_counter(); s.req("GET", path); ts.append((time.perf_counter() - a) * 1000)
+            med.append(statistics.median(ts))
+        a, b = med
+        print(f"{name} | {a:.2f} | {b:.2f} | x{b / a:.2f}")
+latency("query latency, bearer token", sides, calls)
+
+# basic auth, as Grafana's Prometheus data source is set up: wardflux's admin user and
+# password on every request (one password hash per credential and minute, then its cache)
+wfb = Side("wardflux", wpid, wport, basic("admin", "bench-password-1"), f"{data}/wf/tsdb")
+r0 = wf.rss()
+for _ in range(10):
+    wfb.req("GET", calls[3][1])
+r1 = wf.rss()
+time.sleep(2)
+r2 = wf.rss()
+print(f"\nwardflux RSS around its first 10 basic-auth requests: {r0:.1f} MB before, {r1:.1f} MB right after "
+      f"(+{r1 - r0:.1f}), {r2:.1f} MB 2 s later (+{r2 - r0:.1f})")
+grafana = [c for c in calls if c[0].startswith(("query_range", "series", "labels", "label/__name__"))
+           and "rate" not in c[0]]
+latency("query latency, basic auth on both", [vm, wfb], grafana)
 for s in sides:
     print(f"{s.name}: RSS after queries {s.rss():.1f} MB")
 time.sleep(15)

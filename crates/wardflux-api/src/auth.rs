@@ -93,11 +93,22 @@ impl FromRequestParts<AppState> for CurrentUser {
 }
 
 async fn token_user(state: &AppState, token: &str) -> Result<CurrentUser, ApiError> {
+    if let Some((current, expires)) = state.token_cache.get(&[token])
+        && expires.is_none_or(|e| e > chrono::Utc::now())
+    {
+        return Ok(current);
+    }
     match state.store.authenticate_token(token).await? {
-        Some((tok, user)) => Ok(CurrentUser {
-            user,
-            token_id: Some(tok.id),
-        }),
+        Some((tok, user)) => {
+            let current = CurrentUser {
+                user,
+                token_id: Some(tok.id),
+            };
+            state
+                .token_cache
+                .put(&[token], (current.clone(), tok.expires_at));
+            Ok(current)
+        }
         None => Err(ApiError::Unauthorized("invalid or expired token")),
     }
 }
@@ -113,7 +124,7 @@ async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<Curr
         .ok_or(ApiError::Unauthorized("malformed basic credentials"))?;
     let ip = client_ip(parts);
     state.limiter.check(username, ip)?;
-    if let Some(user) = state.basic_cache.get(username, password) {
+    if let Some(user) = state.basic_cache.get(&[username, password]) {
         return Ok(CurrentUser {
             user,
             token_id: None,
@@ -126,7 +137,7 @@ async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<Curr
     {
         Some(user) => {
             state.limiter.success(username);
-            state.basic_cache.put(username, password, user.clone());
+            state.basic_cache.put(&[username, password], user.clone());
             Ok(CurrentUser {
                 user,
                 token_id: None,
@@ -322,60 +333,69 @@ impl LoginLimiter {
     }
 }
 
-/// Verified basic-auth credentials, so a client that sends basic auth on every request
-/// (Grafana's Prometheus data source) costs one password hash per [`BasicAuthCache::TTL`],
-/// not one per request (argon2 is slow and memory-hungry by design).
+/// Recently verified credentials, so a client that authenticates every request costs
+/// one verification per [`CredentialCache::TTL`], not one per request: basic auth
+/// (Grafana's Prometheus data source) would otherwise run argon2 (slow and memory-hungry by
+/// design) each time, and a bearer token two SQL queries (the profile of Grafana's small
+/// calls put those queries at most of the request's time).
 ///
-/// Keyed by SHA-256 of a per-process random key, the username and the password: the
-/// password itself is never kept. Only successful verifications are cached. Any user
-/// change made through this server (password, role, disable, delete) clears the cache;
-/// a change made by another process (the CLI) takes effect within the TTL.
+/// Keyed by SHA-256 of a per-process random key and the credential's parts (username and
+/// password, or the token): the credential itself is never kept. Only successful
+/// verifications are cached. Any user or token change made through this server (password,
+/// role, disable, delete, logout, token revocation) clears both caches
+/// ([`AppState::credentials_changed`](crate::AppState::credentials_changed)); a change made
+/// by another process (the CLI) takes effect within the TTL.
 ///
 /// A std mutex: held for one map operation, never across an `.await`.
-pub struct BasicAuthCache {
+pub struct CredentialCache<V> {
     key: [u8; 32],
-    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (User, std::time::Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], (V, Instant)>>,
 }
 
-impl Default for BasicAuthCache {
+/// Verified basic-auth credentials (username, password) and their user.
+pub type BasicAuthCache = CredentialCache<User>;
+
+/// Verified bearer or session tokens: the caller and the token's expiry.
+pub type TokenCache = CredentialCache<(CurrentUser, Option<chrono::DateTime<chrono::Utc>>)>;
+
+impl<V> Default for CredentialCache<V> {
     fn default() -> Self {
         Self {
             key: rand::random(),
-            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+            entries: Mutex::new(HashMap::new()),
         }
     }
 }
 
-impl BasicAuthCache {
-    /// How long a verified credential is trusted without a new hash.
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+impl<V: Clone> CredentialCache<V> {
+    /// How long a verified credential is trusted without a new verification.
+    pub const TTL: Duration = Duration::from_secs(60);
     /// At most this many credentials are remembered (the map is emptied when full).
     const MAX: usize = 1024;
 
-    fn digest(&self, username: &str, password: &str) -> [u8; 32] {
+    fn digest(&self, parts: &[&str]) -> [u8; 32] {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(self.key);
-        h.update((username.len() as u64).to_le_bytes());
-        h.update(username.as_bytes());
-        h.update(password.as_bytes());
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p.as_bytes());
+        }
         h.finalize().into()
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], (User, std::time::Instant)>>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (V, Instant)>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn get(&self, username: &str, password: &str) -> Option<User> {
-        let d = self.digest(username, password);
+    /// The value cached for this credential, if verified less than [`Self::TTL`] ago.
+    pub fn get(&self, parts: &[&str]) -> Option<V> {
+        let d = self.digest(parts);
         let mut map = self.lock();
         match map.get(&d) {
-            Some((u, at)) if at.elapsed() < Self::TTL => Some(u.clone()),
+            Some((v, at)) if at.elapsed() < Self::TTL => Some(v.clone()),
             Some(_) => {
                 map.remove(&d);
                 None
@@ -384,16 +404,17 @@ impl BasicAuthCache {
         }
     }
 
-    pub fn put(&self, username: &str, password: &str, user: User) {
-        let d = self.digest(username, password);
+    /// Remembers a successfully verified credential.
+    pub fn put(&self, parts: &[&str], v: V) {
+        let d = self.digest(parts);
         let mut map = self.lock();
         if map.len() >= Self::MAX {
             map.clear();
         }
-        map.insert(d, (user, std::time::Instant::now()));
+        map.insert(d, (v, Instant::now()));
     }
 
-    /// Forgets every credential (after any user change).
+    /// Forgets every credential (after any user or token change).
     pub fn clear(&self) {
         self.lock().clear();
     }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     /// Recently verified basic-auth credentials (see `BasicAuthCache`).
     pub basic_cache: Arc<crate::auth::BasicAuthCache>,
+    /// Recently verified bearer and session tokens (see `CredentialCache`).
+    pub token_cache: Arc<crate::auth::TokenCache>,
     /// Renders the process-wide metrics registry for `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     /// Whether to mark the session cookie `Secure` (when served behind TLS).
@@ -44,11 +46,22 @@ impl AppState {
             store,
             limiter: Arc::new(LoginLimiter::default()),
             basic_cache: Arc::new(crate::auth::BasicAuthCache::default()),
+            token_cache: Arc::new(crate::auth::TokenCache::default()),
             metrics: None,
             secure_cookies: false,
             session_ttl: chrono::Duration::hours(12),
             services: Arc::new(Services::default()),
         }
+    }
+}
+
+impl AppState {
+    /// Forgets every cached credential (basic auth and tokens): call after any change to a
+    /// user (password, role, disabled, deleted) or a token (revoked, logged out), so the
+    /// change takes effect at once on this server.
+    pub fn credentials_changed(&self) {
+        self.basic_cache.clear();
+        self.token_cache.clear();
     }
 }
 

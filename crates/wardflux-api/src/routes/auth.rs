@@ -63,6 +63,7 @@ pub async fn logout(
 ) -> ApiResult<impl IntoResponse> {
     if let Some(id) = me.token_id {
         st.store.delete_token(&me.actor(), id).await?;
+        st.credentials_changed();
     }
     Ok((
         StatusCode::NO_CONTENT,
@@ -152,6 +153,7 @@ pub async fn delete_token(
         return Err(ApiError::NotFound("token".into()));
     }
     st.store.delete_token(&me.actor(), id).await?;
+    st.credentials_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -92,7 +92,7 @@ pub async fn update_user(
         .store
         .update_user(&me.actor(), id, req.role, req.disabled)
         .await?;
-    st.basic_cache.clear();
+    st.credentials_changed();
     Ok(axum::Json(u))
 }
 
@@ -111,7 +111,7 @@ pub async fn delete_user(
         });
     }
     st.store.delete_user(&me.actor(), id).await?;
-    st.basic_cache.clear();
+    st.credentials_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,7 +134,7 @@ pub async fn set_password(
         .set_password(&me.actor(), id, &req.password)
         .await?;
     // The old password must stop working at once, also for basic auth.
-    st.basic_cache.clear();
+    st.credentials_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -199,6 +199,27 @@ async fn cached_basic_auth_is_dropped_on_password_change_and_disable() {
     );
 }
 
+/// Tokens are verified once and then cached like basic auth (no SQL per request), but a
+/// cached token dies at once when its user is disabled (logout and revocation: below).
+#[tokio::test]
+async fn cached_token_is_dropped_when_its_user_is_disabled() {
+    let app = spawn_app().await;
+    let t = app.login("viewer", ADMIN_PW).await;
+    for _ in 0..20 {
+        assert_eq!(app.me_status(&t).await, StatusCode::OK);
+    }
+    let id = app.user_id("viewer").await;
+    let (s, _) = app
+        .patch(&format!("/api/v1/users/{id}"), json!({"disabled": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        app.me_status(&t).await,
+        StatusCode::UNAUTHORIZED,
+        "disabled user's token cached"
+    );
+}
+
 #[tokio::test]
 async fn logout_revokes_the_session() {
     let app = spawn_app().await;

@@ -99,17 +99,24 @@ impl EmbeddedStore {
         Ok(n)
     }
 
-    /// True when the WAL not yet replaced by a checkpoint outgrew half of the last
-    /// checkpoint (or of the compressed head, before the first one) and
-    /// `checkpoint_min_wal_bytes`. Relative to the checkpoint, not the head alone, because a
-    /// fresh WAL segment first declares every series key again, as the checkpoint does.
+    /// True when the WAL not yet replaced by a checkpoint outgrew a third of the last
+    /// checkpoint (half the compressed head before the first one) and
+    /// `checkpoint_min_wal_bytes`. Relative to the checkpoint, not the head, because the
+    /// checkpoint's block chunks are smaller than the head's stream bits (2.6 against 4.3
+    /// bytes a sample on random counters): the open hour on disk is the checkpoint plus the
+    /// WAL since, so at most 1.33 times the checkpoint. The WAL counts the series keys a fresh
+    /// segment declares again, as the checkpoint does.
     pub fn checkpoint_due(&self) -> bool {
         let core = self.lock();
-        let base = (core.last_ckpt_bytes as usize).max(core.head_chunk_bytes());
-        core.wal_pending > self.cfg.checkpoint_min_wal_bytes && core.wal_pending as usize > base / 2
+        let allowed = if core.last_ckpt_bytes > 0 {
+            core.last_ckpt_bytes as usize / 3
+        } else {
+            core.head_chunk_bytes() / 2
+        };
+        core.wal_pending > self.cfg.checkpoint_min_wal_bytes && core.wal_pending as usize > allowed
     }
 
-    /// Writes the compressed head as a checkpoint and deletes the WAL segments it replaces
+    /// Writes the head as a checkpoint (block chunks, see `wal`) and deletes the WAL segments it replaces
     /// (the background task does this when [`checkpoint_due`](Self::checkpoint_due)).
     /// Returns the checkpoint's size in bytes (0 when the head is empty).
     pub async fn checkpoint(&self) -> Result<u64, TsdbError> {

@@ -381,22 +381,16 @@ impl EmbeddedStore {
         let me = self.clone();
         tokio::spawn(async move {
             let mut fsync = tokio::time::interval(me.cfg.fsync_interval);
+            // a slow checkpoint must not be followed by a burst of missed ticks (each
+            // writing another checkpoint), and a due block cut goes first: it replaces the
+            // head that a checkpoint would rewrite
+            fsync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             let mut cut = tokio::time::interval(me.cfg.block_interval);
             cut.tick().await;
             loop {
                 tokio::select! {
+                    biased;
                     _ = shutdown.cancelled() => break,
-                    _ = fsync.tick() => {
-                        let m = me.clone();
-                        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || m.sync_wal()).await {
-                            tracing::error!(error = %e, "WAL fsync failed");
-                        }
-                        if me.checkpoint_due()
-                            && let Err(e) = me.checkpoint().await
-                        {
-                            tracing::error!(error = %e, "head checkpoint failed");
-                        }
-                    }
                     _ = cut.tick() => {
                         if let Err(e) = me.cut_block().await {
                             tracing::error!(error = %e, "block cut failed");
@@ -406,6 +400,17 @@ impl EmbeddedStore {
                         }
                         if let Err(e) = me.compact().await {
                             tracing::error!(error = %e, "compaction failed");
+                        }
+                    }
+                    _ = fsync.tick() => {
+                        let m = me.clone();
+                        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || m.sync_wal()).await {
+                            tracing::error!(error = %e, "WAL fsync failed");
+                        }
+                        if me.checkpoint_due()
+                            && let Err(e) = me.checkpoint().await
+                        {
+                            tracing::error!(error = %e, "head checkpoint failed");
                         }
                     }
                 }
