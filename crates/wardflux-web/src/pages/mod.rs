@@ -240,10 +240,12 @@ async fn logout(
     if let Err(r) = page.check_csrf(&f.csrf) {
         return r;
     }
-    if let Some(id) = page.user.token_id
-        && let Err(e) = st.store.delete_token(&page.user.actor(), id).await
-    {
-        return store_error(e);
+    if let Some(id) = page.user.token_id {
+        if let Err(e) = st.store.delete_token(&page.user.actor(), id).await {
+            return store_error(e);
+        }
+        // Verified tokens are cached: the revoked one must stop working now.
+        st.credentials_changed();
     }
     (
         [(header::SET_COOKIE, CLEAR_SESSION_COOKIE)],
