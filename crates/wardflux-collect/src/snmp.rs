@@ -203,7 +203,8 @@ struct Row {
     /// Dotted index (appended to column OIDs).
     index: String,
     /// Identity across walks: the first non-empty key label's value, else the index.
-    key: String,
+    /// Shared with the keys of the row's item runtimes.
+    key: Arc<str>,
     /// Column labels plus the index label.
     labels: BTreeMap<String, String>,
     /// Whether `key` is the index (then the index label is a sample label too).
@@ -239,12 +240,90 @@ struct DeviceCfg {
     discs: Vec<Arc<Disc>>,
 }
 
-/// An item's runtime: its state and, for counters, the last reading (with the OID it was
-/// read from, so a renumbered row does not compute a rate across two interfaces).
+/// An item's runtime: what its last poll said and, for counters, the last reading. What the
+/// plan and the row already hold (key, name, OID, value type, row labels) is not copied here:
+/// [`SnmpPoller::items`] joins them when listing. 210,000 items (10,000 devices) held a full
+/// [`ItemState`] each before, about 1.2 KB with its strings and label map; this is ~100 bytes.
 struct ItemRt {
-    state: ItemState,
-    prev: Option<(Oid, CounterReading)>,
+    status: ItemStatus,
+    /// Shared by every item a poll failed for in the same way (a timeout: all of them).
+    error: Option<Arc<str>>,
+    last: LastValue,
+    polled: Option<DateTime<Utc>>,
+    prev: Option<Prev>,
 }
+
+impl ItemRt {
+    const fn new() -> Self {
+        Self {
+            status: ItemStatus::Pending,
+            error: None,
+            last: LastValue::None,
+            polled: None,
+            prev: None,
+        }
+    }
+}
+
+/// An item's last value: a number written or a text read.
+enum LastValue {
+    None,
+    Number(f64),
+    Text(Box<str>),
+}
+
+/// A counter's last reading, compact: the OID it was read from by its hash (so a
+/// renumbered row does not compute a rate across two interfaces), the raw counter and
+/// its width, the agent's uptime and the local time.
+#[derive(Clone, Copy)]
+struct Prev {
+    oid: u64,
+    value: u64,
+    wide: bool,
+    uptime_ticks: Option<u32>,
+    at_secs: f64,
+}
+
+impl Prev {
+    fn of(oid: &Oid, r: &CounterReading) -> Option<Self> {
+        let (value, wide) = match r.value {
+            Value::Counter32(v) => (u64::from(v), false),
+            Value::Counter64(v) => (v, true),
+            _ => return None,
+        };
+        Some(Self {
+            oid: oid_hash(oid),
+            value,
+            wide,
+            uptime_ticks: r.uptime_ticks,
+            at_secs: r.at_secs,
+        })
+    }
+
+    fn reading(&self) -> CounterReading {
+        CounterReading {
+            value: if self.wide {
+                Value::Counter64(self.value)
+            } else {
+                // built from a Counter32 only
+                Value::Counter32(u32::try_from(self.value).unwrap_or(u32::MAX))
+            },
+            uptime_ticks: self.uptime_ticks,
+            at_secs: self.at_secs,
+        }
+    }
+}
+
+/// A stable (per process) 64-bit hash of an OID.
+fn oid_hash(oid: &Oid) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    oid.hash(&mut h);
+    h.finish()
+}
+
+/// An item runtime's key: item (or prototype) id and, for a discovered item, its row's key.
+type ItemKey = (Uuid, Option<Arc<str>>);
 
 #[derive(Default)]
 struct LastPoll {
@@ -260,8 +339,8 @@ struct Slot {
     cfg: Mutex<Arc<DeviceCfg>>,
     /// Discovery id -> last walk.
     discs: Mutex<HashMap<Uuid, DiscState>>,
-    /// (item or prototype id, row key or "") -> runtime.
-    items: Mutex<HashMap<(Uuid, String), ItemRt>>,
+    /// (item or prototype id, row key) -> runtime.
+    items: Mutex<HashMap<ItemKey, ItemRt>>,
     /// Limits to seed into the engine before the first request (taken once).
     seed: Mutex<Option<DeviceLimits>>,
     counters64: Mutex<Option<bool>>,
@@ -431,15 +510,7 @@ impl SnmpPoller {
                 None => map.values().cloned().collect(),
             }
         };
-        let mut out: Vec<ItemState> = slots
-            .iter()
-            .flat_map(|s| {
-                lock(&s.items)
-                    .values()
-                    .map(|r| r.state.clone())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let mut out: Vec<ItemState> = slots.iter().flat_map(|s| states_of(s)).collect();
         out.sort_by(|a, b| (a.device_id, &a.key, &a.labels).cmp(&(b.device_id, &b.key, &b.labels)));
         out
     }
@@ -498,6 +569,64 @@ impl SnmpPoller {
     pub fn scheduler_stats(&self) -> crate::scheduler::StatsSnapshot {
         self.scheduler.stats()
     }
+}
+
+/// A device's item states: each runtime joined with its spec and row.
+fn states_of(slot: &Slot) -> Vec<ItemState> {
+    let cfg = lock(&slot.cfg).clone();
+    let rows: HashMap<Uuid, Arc<Vec<Row>>> = lock(&slot.discs)
+        .iter()
+        .filter_map(|(id, d)| Some((*id, d.rows.clone()?)))
+        .collect();
+    let mut specs: HashMap<Uuid, (&ItemSpec, Option<&Disc>)> = HashMap::new();
+    for spec in &cfg.plan.items {
+        specs.insert(spec.id, (spec, None));
+    }
+    for disc in &cfg.discs {
+        for spec in &disc.spec.prototypes {
+            specs.insert(spec.id, (spec, Some(&**disc)));
+        }
+    }
+    let items = lock(&slot.items);
+    let mut out = Vec::with_capacity(items.len());
+    for ((id, row_key), rt) in items.iter() {
+        let Some(&(spec, disc)) = specs.get(id) else {
+            continue;
+        };
+        let row = match (disc, row_key) {
+            (Some(d), Some(k)) => rows
+                .get(&d.spec.id)
+                .and_then(|r| r.iter().find(|r| r.key == *k)),
+            _ => None,
+        };
+        let (oid, labels) = match row {
+            Some(r) => (
+                format!("{}.{}", spec.oid.trim_end_matches('.'), r.index),
+                r.labels.clone(),
+            ),
+            None => (spec.oid.clone(), BTreeMap::new()),
+        };
+        out.push(ItemState {
+            item_id: *id,
+            device_id: slot.device_id,
+            key: spec.key.clone(),
+            name: spec.name.clone(),
+            oid,
+            value_type: spec.value_type,
+            labels,
+            status: rt.status,
+            error: rt.error.as_deref().map(str::to_owned),
+            last_value: match &rt.last {
+                LastValue::None => None,
+                LastValue::Number(v) => {
+                    serde_json::Number::from_f64(*v).map(serde_json::Value::Number)
+                }
+                LastValue::Text(t) => Some(serde_json::Value::String(t.to_string())),
+            },
+            last_polled: rt.polled,
+        });
+    }
+    out
 }
 
 /// The jobs of one device: a poll per interval group, a walk per discovery rule.
@@ -606,7 +735,9 @@ fn reconcile(slot: &Slot, new: &DeviceCfg) {
     lock(&slot.items).retain(|(id, _), rt| match specs.get(id) {
         None => false,
         Some(spec) => {
-            if spec.value_type != rt.state.value_type {
+            // a counter's reading is of no use to another value type (and a counter
+            // whose OID changed starts over at its next poll: the OID hash differs)
+            if spec.value_type != ValueType::Counter {
                 rt.prev = None;
             }
             true
@@ -617,23 +748,25 @@ fn reconcile(slot: &Slot, new: &DeviceCfg) {
 /// One OID to read in a poll.
 struct Want<'a> {
     spec: &'a ItemSpec,
-    row: Option<(&'a Arc<Disc>, Row)>,
+    /// The rule and row of a discovered item.
+    row: Option<(&'a Arc<Disc>, &'a Row)>,
     oid: Result<Oid, String>,
 }
 
 impl Want<'_> {
-    fn row_key(&self) -> String {
-        self.row
-            .as_ref()
-            .map(|(_, r)| r.key.clone())
-            .unwrap_or_default()
+    fn key(&self) -> ItemKey {
+        (self.spec.id, self.row.map(|(_, r)| r.key.clone()))
+    }
+
+    fn row_key(&self) -> Option<&str> {
+        self.row.map(|(_, r)| &*r.key)
     }
 }
 
 /// The outcome of one item in a poll.
 struct Outcome {
     status: ItemStatus,
-    error: Option<String>,
+    error: Option<Arc<str>>,
     /// The number after rate and multiplier (before preprocess).
     base: Option<f64>,
     text: Option<String>,
@@ -641,10 +774,10 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn fail(status: ItemStatus, error: String) -> Self {
+    fn fail(status: ItemStatus, error: impl Into<Arc<str>>) -> Self {
         Self {
             status,
-            error: Some(error),
+            error: Some(error.into()),
             base: None,
             text: None,
             reading: None,
@@ -721,10 +854,11 @@ impl Inner {
                 st.error = None;
                 drop(discs);
                 // Rows that vanished take their items with them.
-                let keys: HashSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+                let keys: HashSet<&str> = rows.iter().map(|r| &*r.key).collect();
                 let protos: HashSet<Uuid> = disc.spec.prototypes.iter().map(|p| p.id).collect();
-                lock(&slot.items)
-                    .retain(|(id, key), _| !protos.contains(id) || keys.contains(key.as_str()));
+                lock(&slot.items).retain(|(id, key), _| {
+                    !protos.contains(id) || key.as_deref().is_some_and(|k| keys.contains(k))
+                });
                 Ok(rows)
             }
             Err(e) => {
@@ -809,7 +943,7 @@ impl Inner {
             }
             rows.push(Row {
                 index,
-                key,
+                key: key.into(),
                 labels,
                 keyed_by_index,
             });
@@ -829,14 +963,7 @@ impl Inner {
         let clock = tokio::time::Instant::now();
         self.seed_engine(slot, &cfg.target).await;
 
-        let mut wants: Vec<Want> = Vec::new();
-        for spec in cfg.plan.items.iter().filter(|i| due.covers(i)) {
-            wants.push(Want {
-                spec,
-                row: None,
-                oid: spec.oid.parse::<Oid>().map_err(|e| e.to_string()),
-            });
-        }
+        let mut tables: Vec<(&Arc<Disc>, Vec<&ItemSpec>, Arc<Vec<Row>>)> = Vec::new();
         for disc in &cfg.discs {
             let protos: Vec<&ItemSpec> = disc
                 .spec
@@ -857,12 +984,23 @@ impl Inner {
                     Err(_) => continue,
                 },
             };
+            tables.push((disc, protos, rows));
+        }
+        let mut wants: Vec<Want> = Vec::new();
+        for spec in cfg.plan.items.iter().filter(|i| due.covers(i)) {
+            wants.push(Want {
+                spec,
+                row: None,
+                oid: spec.oid.parse::<Oid>().map_err(|e| e.to_string()),
+            });
+        }
+        for (disc, protos, rows) in &tables {
             for row in rows.iter() {
-                for spec in &protos {
+                for spec in protos {
                     let oid = format!("{}.{}", spec.oid.trim_end_matches('.'), row.index);
                     wants.push(Want {
                         spec,
-                        row: Some((disc, row.clone())),
+                        row: Some((disc, row)),
                         oid: oid.parse::<Oid>().map_err(|e| e.to_string()),
                     });
                 }
@@ -933,9 +1071,10 @@ impl Inner {
                 } else {
                     ItemStatus::Error
                 };
+                let msg: Arc<str> = e.to_string().into();
                 wants
                     .iter()
-                    .map(|_| Outcome::fail(status, e.to_string()))
+                    .map(|_| Outcome::fail(status, msg.clone()))
                     .collect()
             }
             Ok(values) => {
@@ -948,9 +1087,7 @@ impl Inner {
                 let outs = wants
                     .iter()
                     .map(|w| {
-                        let prev = prevs
-                            .get(&(w.spec.id, w.row_key()))
-                            .and_then(|r| r.prev.as_ref());
+                        let prev = prevs.get(&w.key()).and_then(|r| r.prev);
                         evaluate(w, values, &missing, prev, uptime, at_secs)
                     })
                     .collect();
@@ -975,12 +1112,12 @@ impl Inner {
         }
 
         // Preprocess: the other item of the same row (or among the scalars), same poll.
-        let mut by_key: HashMap<(String, &str), usize> = HashMap::new();
+        let mut by_key: HashMap<(Option<&str>, &str), usize> = HashMap::new();
         for (i, w) in wants.iter().enumerate() {
             by_key.insert((w.row_key(), w.spec.key.as_str()), i);
         }
         let mut finals: Vec<Option<f64>> = Vec::with_capacity(wants.len());
-        let mut errors: Vec<Option<String>> = vec![None; wants.len()];
+        let mut errors: Vec<Option<Arc<str>>> = vec![None; wants.len()];
         for (i, w) in wants.iter().enumerate() {
             let o = &outcomes[i];
             let Some(this) = o.base else {
@@ -1003,10 +1140,13 @@ impl Inner {
                         }
                     },
                     _ => {
-                        errors[i] = Some(format!(
-                            "preprocess {:?} reads `{k}`, which has no value in this poll",
-                            pp
-                        ));
+                        errors[i] = Some(
+                            format!(
+                                "preprocess {:?} reads `{k}`, which has no value in this poll",
+                                pp
+                            )
+                            .into(),
+                        );
                         finals.push(None);
                         continue;
                     }
@@ -1017,26 +1157,45 @@ impl Inner {
 
         // Samples.
         let ts = started.timestamp_millis();
-        let identity = Labels::from_pairs([
-            ("device", cfg.name.clone()),
-            ("device_id", slot.device_id.to_string()),
-            ("ip", cfg.ip.to_string()),
-        ]);
+        let (device_id, ip) = (slot.device_id.to_string(), cfg.ip.to_string());
+        let identity = [
+            ("device", cfg.name.as_str()),
+            ("device_id", device_id.as_str()),
+            ("ip", ip.as_str()),
+        ];
+        let scalar_labels = Labels::from_pairs(identity);
+        // Each row's label set is packed once per poll, not once per item.
+        let mut row_labels: HashMap<(Uuid, &str), Labels> = HashMap::new();
         let mut batch = Vec::with_capacity(wants.len() + 2);
         for (i, w) in wants.iter().enumerate() {
             let Some(value) = finals[i] else { continue };
             if !w.spec.value_type.is_numeric() || errors[i].is_some() {
                 continue;
             }
-            let mut labels = identity.clone();
-            for (k, v) in &w.spec.labels {
-                labels.insert(k.clone(), v.clone());
-            }
-            if let Some((disc, row)) = &w.row {
-                for (k, v) in row.sample_labels(&disc.spec.index_label) {
-                    labels.insert(k.clone(), v.clone());
-                }
-            }
+            let base = match w.row {
+                None => &scalar_labels,
+                Some((disc, row)) => row_labels.entry((disc.spec.id, &*row.key)).or_insert_with(|| {
+                    Labels::from_pairs(identity.into_iter().chain(
+                        row.sample_labels(&disc.spec.index_label)
+                            .map(|(k, v)| (k.as_str(), v.as_str())),
+                    ))
+                }),
+            };
+            let labels = if w.spec.labels.is_empty() {
+                base.clone()
+            } else {
+                // identity, then the item's labels, then the row's: later ones win
+                let row = w.row.into_iter().flat_map(|(disc, row)| {
+                    row.sample_labels(&disc.spec.index_label)
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                });
+                Labels::from_pairs(
+                    identity
+                        .into_iter()
+                        .chain(w.spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                        .chain(row),
+                )
+            };
             batch.push(Sample {
                 metric: w.spec.key.clone(),
                 labels,
@@ -1051,7 +1210,7 @@ impl Inner {
         ] {
             batch.push(Sample {
                 metric: metric.to_owned(),
-                labels: identity.clone(),
+                labels: scalar_labels.clone(),
                 timestamp_ms: ts,
                 value,
             });
@@ -1061,30 +1220,23 @@ impl Inner {
         {
             let mut items = lock(&slot.items);
             for (i, (w, o)) in wants.iter().zip(outcomes).enumerate() {
-                let rt = items
-                    .entry((w.spec.id, w.row_key()))
-                    .or_insert_with(|| ItemRt {
-                        state: new_state(slot.device_id, w),
-                        prev: None,
-                    });
-                refresh_spec(&mut rt.state, w);
+                let rt = items.entry(w.key()).or_insert_with(ItemRt::new);
                 let (status, error) = match errors[i].take() {
                     Some(e) => (ItemStatus::Error, Some(e)),
                     None => (o.status, o.error),
                 };
-                rt.state.status = status;
-                rt.state.error = error;
-                rt.state.last_polled = Some(started);
+                rt.status = status;
+                rt.error = error;
+                rt.polled = Some(started);
                 if let Some(v) = finals[i] {
-                    rt.state.last_value =
-                        serde_json::Number::from_f64(v).map(serde_json::Value::Number);
+                    rt.last = LastValue::Number(v);
                 } else if let Some(t) = o.text {
-                    rt.state.last_value = Some(serde_json::Value::String(t));
+                    rt.last = LastValue::Text(t.into());
                 }
                 if o.reading.is_some() || answer.is_ok() {
                     // A fresh reading replaces the last; an answered poll without one
                     // (not supported, reboot) clears it. A timeout keeps it.
-                    rt.prev = o.reading;
+                    rt.prev = o.reading.as_ref().and_then(|(oid, r)| Prev::of(oid, r));
                 }
             }
         }
@@ -1112,62 +1264,16 @@ impl Inner {
             .collect();
         let mut items = lock(&slot.items);
         for spec in cfg.plan.items.iter().filter(|i| ids.contains(&i.id)) {
-            items
-                .entry((spec.id, String::new()))
-                .or_insert_with(|| ItemRt {
-                    state: new_state(
-                        slot.device_id,
-                        &Want {
-                            spec,
-                            row: None,
-                            oid: Err(String::new()),
-                        },
-                    ),
-                    prev: None,
-                });
+            items.entry((spec.id, None)).or_insert_with(ItemRt::new);
         }
+        let why: Arc<str> = "device is down (ICMP): not polled".into();
         for ((id, _), rt) in items.iter_mut() {
             if ids.contains(id) {
-                rt.state.status = ItemStatus::Unreachable;
-                rt.state.error = Some("device is down (ICMP): not polled".into());
+                rt.status = ItemStatus::Unreachable;
+                rt.error = Some(why.clone());
             }
         }
         lock(&slot.last).up = None;
-    }
-}
-
-fn new_state(device_id: Uuid, w: &Want) -> ItemState {
-    let mut s = ItemState {
-        item_id: w.spec.id,
-        device_id,
-        key: String::new(),
-        name: String::new(),
-        oid: String::new(),
-        value_type: w.spec.value_type,
-        labels: BTreeMap::new(),
-        status: ItemStatus::Pending,
-        error: None,
-        last_value: None,
-        last_polled: None,
-    };
-    refresh_spec(&mut s, w);
-    s
-}
-
-/// Copies what the spec (and row) say into a state: key, name, OID, type, row labels.
-fn refresh_spec(s: &mut ItemState, w: &Want) {
-    s.key.clone_from(&w.spec.key);
-    s.name.clone_from(&w.spec.name);
-    s.value_type = w.spec.value_type;
-    match &w.row {
-        Some((_, row)) => {
-            s.oid = format!("{}.{}", w.spec.oid.trim_end_matches('.'), row.index);
-            s.labels.clone_from(&row.labels);
-        }
-        None => {
-            s.oid.clone_from(&w.spec.oid);
-            s.labels.clear();
-        }
     }
 }
 
@@ -1176,7 +1282,7 @@ fn evaluate(
     w: &Want,
     values: &HashMap<Oid, Value>,
     missing: &HashMap<Oid, String>,
-    prev: Option<&(Oid, CounterReading)>,
+    prev: Option<Prev>,
     uptime: Option<u32>,
     at_secs: f64,
 ) -> Outcome {
@@ -1229,8 +1335,8 @@ fn evaluate(
                 at_secs,
             };
             let rate = prev
-                .filter(|(o, _)| o == oid)
-                .and_then(|(_, p)| counter_rate(p, &reading))
+                .filter(|p| p.oid == oid_hash(oid))
+                .and_then(|p| counter_rate(&p.reading(), &reading))
                 .map(|r| r * mult);
             ok(rate, None, Some((oid.clone(), reading)))
         }
