@@ -2,11 +2,13 @@
 //! template) as `snmp` jobs on the shared [`Scheduler`], turns the answers into samples for
 //! the `MetricSink` and keeps every item's [`ItemState`].
 //!
-//! - Jobs are data: one job per (device, interval) group (key `poll:<seconds>s`, payload the
-//!   part of the plan due at that interval) and one per discovery rule (key
-//!   `discovery:<id>`, at the rule's interval, default 1 h). A runner on this node keeps the
-//!   state that must stay here (counter readings, discovered rows) in a per-device slot, as
-//!   the ICMP monitor does. [`SnmpPoller::apply_devices`] is a hot reload: unchanged groups
+//! - Jobs are data: one job per (device, interval) group (key `poll:<seconds>s`) and one per
+//!   discovery rule (key `discovery:<id>`, at the rule's interval, default 1 h). The payload
+//!   is empty: the runner reads the device's plan (and keeps the state that must stay here,
+//!   counter readings and discovered rows) in a per-device slot, as the ICMP monitor does; a
+//!   runner elsewhere would read the plan from the store by device id. (The plan as JSON
+//!   in every job's payload cost ~10 KB per device, docs/perf/polling.md.)
+//!   [`SnmpPoller::apply_devices`] is a hot reload: unchanged groups
 //!   keep their schedule (same job id and interval) and unchanged items keep their counter
 //!   readings.
 //! - One poll of a group is one GET with every OID due (the engine splits it only on its
@@ -648,35 +650,8 @@ fn jobs_for(device_id: Uuid, cfg: &DeviceCfg, pc: &SnmpPollerConfig) -> Vec<Job>
     intervals.dedup();
     let mut jobs = Vec::with_capacity(intervals.len() + cfg.plan.discoveries.len());
     for secs in intervals {
-        let part = PollPlan {
-            items: cfg
-                .plan
-                .items
-                .iter()
-                .filter(|i| i.interval_seconds == secs)
-                .cloned()
-                .collect(),
-            discoveries: cfg
-                .plan
-                .discoveries
-                .iter()
-                .filter_map(|d| {
-                    let prototypes: Vec<ItemSpec> = d
-                        .prototypes
-                        .iter()
-                        .filter(|i| i.interval_seconds == secs)
-                        .cloned()
-                        .collect();
-                    (!prototypes.is_empty()).then(|| DiscoverySpec {
-                        prototypes,
-                        ..d.clone()
-                    })
-                })
-                .collect(),
-        };
         let mut job = Job::new(JOB_KIND, device_id, Duration::from_secs(u64::from(secs)));
         job.id.key = format!("poll:{secs}s");
-        job.payload = serde_json::to_value(&part).unwrap_or_default();
         jobs.push(job);
     }
     for d in &cfg.plan.discoveries {
@@ -690,11 +665,6 @@ fn jobs_for(device_id: Uuid, cfg: &DeviceCfg, pc: &SnmpPollerConfig) -> Vec<Job>
         };
         let mut job = Job::new(JOB_KIND, device_id, interval);
         job.id.key = format!("discovery:{}", d.id);
-        job.payload = serde_json::to_value(DiscoverySpec {
-            prototypes: Vec::new(),
-            ..d.clone()
-        })
-        .unwrap_or_default();
         jobs.push(job);
     }
     jobs

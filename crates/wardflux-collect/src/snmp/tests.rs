@@ -31,7 +31,7 @@ fn cfg(plan: PollPlan) -> DeviceCfg {
 }
 
 #[test]
-fn one_job_per_interval_group_and_per_discovery_rule_with_the_plan_as_payload() {
+fn one_job_per_interval_group_and_per_discovery_rule_without_a_plan_copy() {
     let disc = DiscoverySpec {
         id: Uuid::new_v4(),
         name: "if".into(),
@@ -54,7 +54,8 @@ fn one_job_per_interval_group_and_per_discovery_rule_with_the_plan_as_payload() 
         discoveries: vec![disc.clone()],
     };
     let id = Uuid::new_v4();
-    let jobs = jobs_for(id, &cfg(plan), &SnmpPollerConfig::default());
+    let c = cfg(plan);
+    let jobs = jobs_for(id, &c, &SnmpPollerConfig::default());
     let keys: Vec<(&str, u64)> = jobs
         .iter()
         .map(|j| (j.id.key.as_str(), j.interval.as_secs()))
@@ -73,15 +74,18 @@ fn one_job_per_interval_group_and_per_discovery_rule_with_the_plan_as_payload() 
         jobs.iter()
             .all(|j| j.id.kind == JOB_KIND && j.id.device_id == id)
     );
-    // The 60 s group carries the cpu item and the 60 s prototype only, as a PollPlan.
-    let part: PollPlan = serde_json::from_value(jobs[0].payload.clone()).unwrap();
-    assert_eq!(part.items.len(), 1);
-    assert_eq!(part.items[0].key, "cpu");
-    assert_eq!(part.discoveries.len(), 1);
-    assert_eq!(part.discoveries[0].prototypes.len(), 1);
-    assert_eq!(part.discoveries[0].prototypes[0].key, "in");
-    let rule: DiscoverySpec = serde_json::from_value(jobs[3].payload.clone()).unwrap();
-    assert_eq!(rule.columns, disc.columns);
+    // Jobs carry no copy of the plan (the runner reads it from the device's slot): the
+    // 60 s group reads the cpu item and the 60 s prototype only.
+    assert!(jobs.iter().all(|j| j.payload.is_null()));
+    let group: Vec<&str> = c
+        .plan
+        .items
+        .iter()
+        .chain(c.plan.discoveries.iter().flat_map(|d| d.prototypes.iter()))
+        .filter(|i| Due::Interval(60).covers(i))
+        .map(|i| i.key.as_str())
+        .collect();
+    assert_eq!(group, vec!["cpu", "in"]);
 }
 
 #[test]
