@@ -459,6 +459,17 @@ impl SnmpPoller {
                 let mut target = d.target;
                 target.addr = SocketAddr::new(d.ip, d.port);
                 let old = map.remove(&d.device_id);
+                // An unchanged device (the periodic reload, mostly) keeps its configuration:
+                // the new copy is dropped now, not held beside the old one.
+                if let Some(slot) = old.as_ref().filter(|o| {
+                    let c = lock(&o.cfg);
+                    c.name == d.name && c.ip == d.ip && c.target == target && c.plan == d.plan
+                }) {
+                    let cfg = lock(&slot.cfg).clone();
+                    jobs.extend(jobs_for(d.device_id, &cfg, &self.inner.cfg));
+                    next.insert(d.device_id, slot.clone());
+                    continue;
+                }
                 let discs: Vec<Arc<Disc>> = d
                     .plan
                     .discoveries
