@@ -24,7 +24,7 @@ fn cfg(plan: PollPlan) -> DeviceCfg {
             .discoveries
             .iter()
             .cloned()
-            .map(|s| Arc::new(Disc::compile(s)))
+            .map(|s| Arc::new(Disc::compile(s, &mut Regexes::new())))
             .collect(),
         plan,
     }
@@ -176,20 +176,23 @@ fn name_keyed_rows_leave_the_index_off_their_samples() {
 
 #[test]
 fn invalid_rules_are_reported_not_run() {
-    let d = Disc::compile(DiscoverySpec {
-        id: Uuid::new_v4(),
-        name: "bad".into(),
-        columns: BTreeMap::new(),
-        index_label: "i".into(),
-        key_labels: vec![],
-        filters: vec![wardflux_model::items::RowFilter {
-            label: "ifName".into(),
-            regex: "([".into(),
-            negate: false,
-        }],
-        interval_seconds: 60,
-        prototypes: vec![],
-    });
+    let d = Disc::compile(
+        DiscoverySpec {
+            id: Uuid::new_v4(),
+            name: "bad".into(),
+            columns: BTreeMap::new(),
+            index_label: "i".into(),
+            key_labels: vec![],
+            filters: vec![wardflux_model::items::RowFilter {
+                label: "ifName".into(),
+                regex: "([".into(),
+                negate: false,
+            }],
+            interval_seconds: 60,
+            prototypes: vec![],
+        },
+        &mut Regexes::new(),
+    );
     assert!(d.invalid.as_deref().unwrap().contains("filter on ifName"));
 }
 
