@@ -251,8 +251,29 @@ struct DeviceCfg {
     name: String,
     ip: IpAddr,
     target: Target,
-    plan: PollPlan,
+    /// The plan's scalar items; its discovery rules are in `discs` (not held twice).
+    items: Vec<ItemSpec>,
     discs: Vec<Arc<Disc>>,
+}
+
+impl DeviceCfg {
+    /// Whether this configuration is what `plan` says.
+    fn same_plan(&self, plan: &PollPlan) -> bool {
+        self.items == plan.items
+            && self.discs.len() == plan.discoveries.len()
+            && self
+                .discs
+                .iter()
+                .zip(&plan.discoveries)
+                .all(|(d, s)| d.spec == *s)
+    }
+
+    /// Every item and prototype.
+    fn all_items(&self) -> impl Iterator<Item = &ItemSpec> {
+        self.items
+            .iter()
+            .chain(self.discs.iter().flat_map(|d| d.spec.prototypes.iter()))
+    }
 }
 
 /// An item's runtime: what its last poll said and, for counters, the last reading. What the
@@ -477,7 +498,7 @@ impl SnmpPoller {
                 // the new copy is dropped now, not held beside the old one.
                 if let Some(slot) = old.as_ref().filter(|o| {
                     let c = lock(&o.cfg);
-                    c.name == d.name && c.ip == d.ip && c.target == target && c.plan == d.plan
+                    c.name == d.name && c.ip == d.ip && c.target == target && c.same_plan(&d.plan)
                 }) {
                     let cfg = lock(&slot.cfg).clone();
                     jobs.extend(jobs_for(d.device_id, &cfg, &self.inner.cfg));
@@ -487,19 +508,19 @@ impl SnmpPoller {
                 let discs: Vec<Arc<Disc>> = d
                     .plan
                     .discoveries
-                    .iter()
+                    .into_iter()
                     .map(|s| {
                         // Keep the compiled rule when unchanged.
                         old.as_ref()
-                            .and_then(|o| lock(&o.cfg).discs.iter().find(|x| x.spec == *s).cloned())
-                            .unwrap_or_else(|| Arc::new(Disc::compile(s.clone(), &mut regexes)))
+                            .and_then(|o| lock(&o.cfg).discs.iter().find(|x| x.spec == s).cloned())
+                            .unwrap_or_else(|| Arc::new(Disc::compile(s, &mut regexes)))
                     })
                     .collect();
                 let cfg = Arc::new(DeviceCfg {
                     name: d.name,
                     ip: d.ip,
                     target,
-                    plan: d.plan,
+                    items: d.plan.items,
                     discs,
                 });
                 jobs.extend(jobs_for(d.device_id, &cfg, &self.inner.cfg));
@@ -606,7 +627,7 @@ fn states_of(slot: &Slot) -> Vec<ItemState> {
         .filter_map(|(id, d)| Some((*id, d.rows.clone()?)))
         .collect();
     let mut specs: HashMap<Uuid, (&ItemSpec, Option<&Disc>)> = HashMap::new();
-    for spec in &cfg.plan.items {
+    for spec in &cfg.items {
         specs.insert(spec.id, (spec, None));
     }
     for disc in &cfg.discs {
@@ -659,27 +680,19 @@ fn states_of(slot: &Slot) -> Vec<ItemState> {
 /// The jobs of one device: a poll per interval group, a walk per discovery rule.
 fn jobs_for(device_id: Uuid, cfg: &DeviceCfg, pc: &SnmpPollerConfig) -> Vec<Job> {
     let mut intervals: Vec<u32> = cfg
-        .plan
-        .items
-        .iter()
-        .chain(
-            cfg.plan
-                .discoveries
-                .iter()
-                .flat_map(|d| d.prototypes.iter()),
-        )
+        .all_items()
         .map(|i| i.interval_seconds)
         .filter(|s| *s > 0)
         .collect();
     intervals.sort_unstable();
     intervals.dedup();
-    let mut jobs = Vec::with_capacity(intervals.len() + cfg.plan.discoveries.len());
+    let mut jobs = Vec::with_capacity(intervals.len() + cfg.discs.len());
     for secs in intervals {
         let mut job = Job::new(JOB_KIND, device_id, Duration::from_secs(u64::from(secs)));
         job.id.key = format!("poll:{secs}s");
         jobs.push(job);
     }
-    for d in &cfg.plan.discoveries {
+    for d in cfg.discs.iter().map(|d| &d.spec) {
         if d.prototypes.is_empty() {
             continue;
         }
@@ -702,7 +715,7 @@ fn reconcile(slot: &Slot, new: &DeviceCfg) {
     {
         let mut discs = lock(&slot.discs);
         discs.retain(|id, _| {
-            let Some(spec) = new.plan.discoveries.iter().find(|d| d.id == *id) else {
+            let Some(spec) = new.discs.iter().map(|d| &d.spec).find(|d| d.id == *id) else {
                 return false;
             };
             let same = old
@@ -715,18 +728,7 @@ fn reconcile(slot: &Slot, new: &DeviceCfg) {
     }
     // Items keep their state when their id is still in the plan and they read the same
     // way; a changed OID or value type starts the counter over.
-    let specs: HashMap<Uuid, &ItemSpec> = new
-        .plan
-        .items
-        .iter()
-        .chain(
-            new.plan
-                .discoveries
-                .iter()
-                .flat_map(|d| d.prototypes.iter()),
-        )
-        .map(|i| (i.id, i))
-        .collect();
+    let specs: HashMap<Uuid, &ItemSpec> = new.all_items().map(|i| (i.id, i)).collect();
     lock(&slot.items).retain(|(id, _), rt| match specs.get(id) {
         None => false,
         Some(spec) => {
@@ -982,7 +984,7 @@ impl Inner {
             tables.push((disc, protos, rows));
         }
         let mut wants: Vec<Want> = Vec::new();
-        for spec in cfg.plan.items.iter().filter(|i| due.covers(i)) {
+        for spec in cfg.items.iter().filter(|i| due.covers(i)) {
             wants.push(Want {
                 spec,
                 row: None,
@@ -1255,15 +1257,12 @@ impl Inner {
     /// is sent.
     fn mark_unreachable(&self, slot: &Slot, cfg: &DeviceCfg, due: Due) {
         let ids: HashSet<Uuid> = cfg
-            .plan
-            .items
-            .iter()
-            .chain(cfg.discs.iter().flat_map(|d| d.spec.prototypes.iter()))
+            .all_items()
             .filter(|i| due.covers(i))
             .map(|i| i.id)
             .collect();
         let mut items = lock(&slot.items);
-        for spec in cfg.plan.items.iter().filter(|i| ids.contains(&i.id)) {
+        for spec in cfg.items.iter().filter(|i| ids.contains(&i.id)) {
             items.entry((spec.id, None)).or_insert_with(ItemRt::new);
         }
         let why: Arc<str> = "device is down (ICMP): not polled".into();

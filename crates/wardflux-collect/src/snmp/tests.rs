@@ -22,11 +22,10 @@ fn cfg(plan: PollPlan) -> DeviceCfg {
         target: Target::v2c("127.0.0.1:161".parse().unwrap(), "public"),
         discs: plan
             .discoveries
-            .iter()
-            .cloned()
+            .into_iter()
             .map(|s| Arc::new(Disc::compile(s, &mut Regexes::new())))
             .collect(),
-        plan,
+        items: plan.items,
     }
 }
 
@@ -78,10 +77,7 @@ fn one_job_per_interval_group_and_per_discovery_rule_without_a_plan_copy() {
     // 60 s group reads the cpu item and the 60 s prototype only.
     assert!(jobs.iter().all(|j| j.payload.is_null()));
     let group: Vec<&str> = c
-        .plan
-        .items
-        .iter()
-        .chain(c.plan.discoveries.iter().flat_map(|d| d.prototypes.iter()))
+        .all_items()
         .filter(|i| Due::Interval(60).covers(i))
         .map(|i| i.key.as_str())
         .collect();
