@@ -361,6 +361,54 @@ fn oid_hash(oid: &Oid) -> u64 {
 /// An item runtime's key: item (or prototype) id and, for a discovered item, its row's key.
 type ItemKey = (Uuid, Option<Arc<str>>);
 
+/// A device's item runtimes, sorted by key in a vector sized to fit: 19 items take 19
+/// entries (2.4 KB), where a hash map took 32 buckets (4.1 KB).
+#[derive(Default)]
+struct ItemRts(Vec<(ItemKey, ItemRt)>);
+
+impl ItemRts {
+    fn get(&self, key: &ItemKey) -> Option<&ItemRt> {
+        let i = self.0.binary_search_by(|(k, _)| k.cmp(key)).ok()?;
+        Some(&self.0[i].1)
+    }
+
+    /// The runtime of `key`, added (pending) if missing. Call [`ItemRts::fit`] after adding.
+    fn get_or_add(&mut self, key: ItemKey) -> &mut ItemRt {
+        let i = match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key, ItemRt::new()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Gives back what growing left unused.
+    fn fit(&mut self) {
+        if self.0.capacity() > self.0.len() {
+            self.0.shrink_to_fit();
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&ItemKey, &mut ItemRt) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+        self.fit();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&ItemKey, &ItemRt)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&ItemKey, &mut ItemRt)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 #[derive(Default)]
 struct LastPoll {
     up: Option<bool>,
@@ -376,7 +424,7 @@ struct Slot {
     /// Discovery id -> last walk.
     discs: Mutex<HashMap<Uuid, DiscState>>,
     /// (item or prototype id, row key) -> runtime.
-    items: Mutex<HashMap<ItemKey, ItemRt>>,
+    items: Mutex<ItemRts>,
     /// Limits to seed into the engine before the first request (taken once).
     seed: Mutex<Option<DeviceLimits>>,
     counters64: Mutex<Option<bool>>,
@@ -534,7 +582,7 @@ impl SnmpPoller {
                         device_id: d.device_id,
                         cfg: Mutex::new(cfg),
                         discs: Mutex::new(HashMap::new()),
-                        items: Mutex::new(HashMap::new()),
+                        items: Mutex::new(ItemRts::default()),
                         seed: Mutex::new(d.limits),
                         counters64: Mutex::new(d.limits.and_then(|l| l.counters64)),
                         last: Mutex::new(LastPoll::default()),
@@ -1222,7 +1270,7 @@ impl Inner {
         {
             let mut items = lock(&slot.items);
             for (i, (w, o)) in wants.iter().zip(outcomes).enumerate() {
-                let rt = items.entry(w.key()).or_insert_with(ItemRt::new);
+                let rt = items.get_or_add(w.key());
                 let (status, error) = match errors[i].take() {
                     Some(e) => (ItemStatus::Error, Some(e)),
                     None => (o.status, o.error),
@@ -1241,6 +1289,7 @@ impl Inner {
                     rt.prev = o.reading.as_ref().and_then(|(oid, r)| Prev::of(oid, r));
                 }
             }
+            items.fit();
         }
         {
             let mut last = lock(&slot.last);
@@ -1263,8 +1312,9 @@ impl Inner {
             .collect();
         let mut items = lock(&slot.items);
         for spec in cfg.items.iter().filter(|i| ids.contains(&i.id)) {
-            items.entry((spec.id, None)).or_insert_with(ItemRt::new);
+            items.get_or_add((spec.id, None));
         }
+        items.fit();
         let why: Arc<str> = "device is down (ICMP): not polled".into();
         for ((id, _), rt) in items.iter_mut() {
             if ids.contains(id) {
