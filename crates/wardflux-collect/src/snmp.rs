@@ -220,8 +220,8 @@ struct Row {
     /// Identity across walks: the first non-empty key label's value, else the index.
     /// Shared with the keys of the row's item runtimes.
     key: Arc<str>,
-    /// Column labels plus the index label.
-    labels: BTreeMap<String, String>,
+    /// Column labels plus the index label (packed: one allocation for all of them).
+    labels: Labels,
     /// Whether `key` is the index (then the index label is a sample label too).
     keyed_by_index: bool,
 }
@@ -232,10 +232,10 @@ impl Row {
     fn sample_labels<'a>(
         &'a self,
         index_label: &'a str,
-    ) -> impl Iterator<Item = (&'a String, &'a String)> {
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.labels
             .iter()
-            .filter(move |(k, _)| self.keyed_by_index || k.as_str() != index_label)
+            .filter(move |(k, _)| self.keyed_by_index || *k != index_label)
     }
 }
 
@@ -698,7 +698,10 @@ fn states_of(slot: &Slot) -> Vec<ItemState> {
         let (oid, labels) = match row {
             Some(r) => (
                 format!("{}.{}", spec.oid.trim_end_matches('.'), r.index),
-                r.labels.clone(),
+                r.labels
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
             ),
             None => (spec.oid.clone(), BTreeMap::new()),
         };
@@ -989,7 +992,7 @@ impl Inner {
             rows.push(Row {
                 index,
                 key: key.into(),
-                labels,
+                labels: Labels::from_pairs(labels),
                 keyed_by_index,
             });
         }
@@ -1224,10 +1227,9 @@ impl Inner {
                         .entry((disc.spec.id, &*row.key))
                         .or_insert_with(|| {
                             Labels::from_pairs(
-                                identity.into_iter().chain(
-                                    row.sample_labels(&disc.spec.index_label)
-                                        .map(|(k, v)| (k.as_str(), v.as_str())),
-                                ),
+                                identity
+                                    .into_iter()
+                                    .chain(row.sample_labels(&disc.spec.index_label)),
                             )
                         }),
                 };
@@ -1235,10 +1237,10 @@ impl Inner {
                 base.clone()
             } else {
                 // identity, then the item's labels, then the row's: later ones win
-                let row = w.row.into_iter().flat_map(|(disc, row)| {
-                    row.sample_labels(&disc.spec.index_label)
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                });
+                let row = w
+                    .row
+                    .into_iter()
+                    .flat_map(|(disc, row)| row.sample_labels(&disc.spec.index_label));
                 Labels::from_pairs(
                     identity
                         .into_iter()

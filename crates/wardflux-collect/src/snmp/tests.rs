@@ -150,10 +150,7 @@ fn values_as_text_and_numbers() {
 
 #[test]
 fn name_keyed_rows_leave_the_index_off_their_samples() {
-    let labels = BTreeMap::from([
-        ("ifIndex".to_owned(), "3".to_owned()),
-        ("ifName".to_owned(), "Gi0/3".to_owned()),
-    ]);
+    let labels = Labels::from_pairs([("ifIndex", "3"), ("ifName", "Gi0/3")]);
     let mut row = Row {
         index: "3".into(),
         key: "Gi0/3".into(),
@@ -162,7 +159,7 @@ fn name_keyed_rows_leave_the_index_off_their_samples() {
     };
     let names = |r: &Row| {
         r.sample_labels("ifIndex")
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.to_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(names(&row), vec!["ifName"]);
