@@ -1011,7 +1011,9 @@ impl Inner {
         let clock = tokio::time::Instant::now();
         self.seed_engine(slot, &cfg.target).await;
 
-        let mut tables: Vec<(&Arc<Disc>, Vec<&ItemSpec>, Arc<Vec<Row>>)> = Vec::new();
+        // (rule, its prototypes due now, its rows)
+        type Table<'a> = (&'a Arc<Disc>, Vec<&'a ItemSpec>, Arc<Vec<Row>>);
+        let mut tables: Vec<Table> = Vec::new();
         for disc in &cfg.discs {
             let protos: Vec<&ItemSpec> = disc
                 .spec

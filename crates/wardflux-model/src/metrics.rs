@@ -72,7 +72,11 @@ impl Labels {
     }
 
     fn name_at(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[2 * i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[2 * i - 1] as usize
+        };
         &self.text[start..self.ends[2 * i] as usize]
     }
 
@@ -251,11 +255,25 @@ mod tests {
         assert_eq!(l.get("ip"), Some("127.0.0.2"));
         assert_eq!(l.get("nope"), None);
         let mut m = Labels::new();
-        for (k, v) in [("ip", "x"), ("device", "a"), ("zone", ""), ("ip", "127.0.0.2"), ("", "e")] {
+        for (k, v) in [
+            ("ip", "x"),
+            ("device", "a"),
+            ("zone", ""),
+            ("ip", "127.0.0.2"),
+            ("", "e"),
+        ] {
             m.insert(k, v);
         }
         let v: Vec<_> = m.iter().collect();
-        assert_eq!(v, vec![("", "e"), ("device", "a"), ("ip", "127.0.0.2"), ("zone", "")]);
+        assert_eq!(
+            v,
+            vec![
+                ("", "e"),
+                ("device", "a"),
+                ("ip", "127.0.0.2"),
+                ("zone", "")
+            ]
+        );
         assert_eq!(m.get(""), Some("e"));
         assert_eq!(m.get("zone"), Some(""));
         m.insert("device", "b");
@@ -269,7 +287,10 @@ mod tests {
         assert!(Labels::from_pairs([("a", "1")]) < Labels::from_pairs([("a", "1"), ("b", "")]));
         assert!(Labels::from_pairs([("a", "2")]) > Labels::from_pairs([("a", "1"), ("b", "")]));
         assert!(Labels::from_pairs([("ab", "")]) > Labels::from_pairs([("a", "b")]));
-        assert_ne!(Labels::from_pairs([("ab", "")]), Labels::from_pairs([("a", "b")]));
+        assert_ne!(
+            Labels::from_pairs([("ab", "")]),
+            Labels::from_pairs([("a", "b")])
+        );
         assert!(Labels::new().is_empty());
     }
 

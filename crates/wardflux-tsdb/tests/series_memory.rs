@@ -30,7 +30,10 @@ const MAX_BYTES_PER_SERIES: f64 = 480.0;
 fn device_batch(d: usize, t: i64) -> Vec<Sample> {
     let identity = [
         ("device", format!("dev-{d}")),
-        ("device_id", format!("{:08x}-0000-4000-8000-{d:012}", d * 7919)),
+        (
+            "device_id",
+            format!("{:08x}-0000-4000-8000-{d:012}", d * 7919),
+        ),
         ("ip", format!("127.79.{}.{}", d / 250, d % 250 + 1)),
     ];
     let mut batch = Vec::new();
@@ -48,10 +51,10 @@ fn device_batch(d: usize, t: i64) -> Vec<Sample> {
     }
     for i in 1..=3 {
         let labels = Labels::from_pairs(identity.clone().into_iter().chain([
-            ("ifAlias".into(), format!("uplink {i}")),
-            ("ifDescr".into(), format!("GigabitEthernet0/{i}")),
-            ("ifName".into(), format!("Gi0/{i}")),
-            ("ifType".into(), "6".into()),
+            ("ifAlias", format!("uplink {i}")),
+            ("ifDescr", format!("GigabitEthernet0/{i}")),
+            ("ifName", format!("Gi0/{i}")),
+            ("ifType", "6".into()),
         ]));
         for m in [
             "interface_in_octets_per_second",
