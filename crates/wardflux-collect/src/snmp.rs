@@ -7,7 +7,7 @@
 //!   is empty: the runner reads the device's plan (and keeps the state that must stay here,
 //!   counter readings and discovered rows) in a per-device slot, as the ICMP monitor does; a
 //!   runner elsewhere would read the plan from the store by device id. (The plan as JSON
-//!   in every job's payload cost ~10 KB per device, docs/perf/polling.md.)
+//!   in every job's payload cost ~27 KB per device, docs/perf/polling.md.)
 //!   [`SnmpPoller::apply_devices`] is a hot reload: unchanged groups
 //!   keep their schedule (same job id and interval) and unchanged items keep their counter
 //!   readings.
