@@ -56,16 +56,13 @@ fn device_batch(d: usize, t: i64) -> Vec<Sample> {
             ("ifName", format!("Gi0/{i}")),
             ("ifType", "6".into()),
         ]));
-        for m in [
-            "interface_in_octets_per_second",
-            "interface_out_octets_per_second",
-            "interface_in_errors_per_second",
-            "interface_out_errors_per_second",
-            "interface_status",
-            "interface_oper_status",
-        ] {
+        // the Generic SNMP template's 6 interface items
+        let rates = ["in", "out"].into_iter().flat_map(|dir| {
+            ["octets", "errors"].map(|what| format!("interface_{dir}_{what}_per_second"))
+        });
+        for m in rates.chain(["interface_status".into(), "interface_oper_status".into()]) {
             batch.push(Sample {
-                metric: m.into(),
+                metric: m,
                 labels: labels.clone(),
                 timestamp_ms: t,
                 value: 1.0,
