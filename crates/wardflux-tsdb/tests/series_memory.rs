@@ -62,7 +62,7 @@ fn device_batch(d: usize, t: i64) -> Vec<Sample> {
         });
         for m in rates.chain(["interface_status".into(), "interface_oper_status".into()]) {
             batch.push(Sample {
-                metric: m,
+                metric: m.as_str().to_owned(), // exact capacity, as the poller's clone
                 labels: labels.clone(),
                 timestamp_ms: t,
                 value: 1.0,
