@@ -29,7 +29,9 @@ use crate::scheduler::{Job, JobRunner, Scheduler};
 use crate::state::{DeviceState, StateConfig, Step, Tracker};
 pub use wardflux_model::events::{StateChange, StateRecorder};
 
-/// The scheduler job kind of ICMP checks (one job per device, payload = the [`IcmpTarget`]).
+/// The scheduler job kind of ICMP checks (one job per device; the payload is empty: the
+/// runner reads the [`IcmpTarget`] from the device's slot, and a JSON copy per device cost
+/// ~1.4 KB each, docs/perf/polling.md).
 pub const JOB_KIND: &str = "icmp";
 
 /// A device to monitor, as plain data (from the inventory).
@@ -241,10 +243,8 @@ impl IcmpMonitor {
                         checking: Default::default(),
                     }),
                 };
-                let mut job = Job::new(JOB_KIND, id, interval);
-                job.payload = serde_json::to_value(&*lock(&dev.target)).unwrap_or_default();
                 next.insert(id, dev);
-                specs.push(job);
+                specs.push(Job::new(JOB_KIND, id, interval));
             }
             *devices = next;
         }

@@ -22,7 +22,9 @@ use config::{Config, Overrides};
 /// jemalloc instead of glibc malloc, measured on the server (docs/perf/icmp.md, tsdb.md): with
 /// 10,000 monitored devices glibc held 255 MB RSS for a heap that peaks at 52 MB (heaptrack:
 /// fragmentation across its per-thread arenas), jemalloc 73-106 MB, mimalloc 90-110 MB; idle,
-/// jemalloc 25 MB, glibc 42, mimalloc 69.
+/// jemalloc 25 MB, glibc 42, mimalloc 69. The `system-alloc` feature (never in a shipped
+/// build) leaves glibc malloc in place, for heap profilers such as heaptrack.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

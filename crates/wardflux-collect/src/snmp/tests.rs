@@ -22,16 +22,15 @@ fn cfg(plan: PollPlan) -> DeviceCfg {
         target: Target::v2c("127.0.0.1:161".parse().unwrap(), "public"),
         discs: plan
             .discoveries
-            .iter()
-            .cloned()
-            .map(|s| Arc::new(Disc::compile(s)))
+            .into_iter()
+            .map(|s| Arc::new(Disc::compile(s, &mut Regexes::new())))
             .collect(),
-        plan,
+        items: plan.items,
     }
 }
 
 #[test]
-fn one_job_per_interval_group_and_per_discovery_rule_with_the_plan_as_payload() {
+fn one_job_per_interval_group_and_per_discovery_rule_without_a_plan_copy() {
     let disc = DiscoverySpec {
         id: Uuid::new_v4(),
         name: "if".into(),
@@ -54,7 +53,8 @@ fn one_job_per_interval_group_and_per_discovery_rule_with_the_plan_as_payload() 
         discoveries: vec![disc.clone()],
     };
     let id = Uuid::new_v4();
-    let jobs = jobs_for(id, &cfg(plan), &SnmpPollerConfig::default());
+    let c = cfg(plan);
+    let jobs = jobs_for(id, &c, &SnmpPollerConfig::default());
     let keys: Vec<(&str, u64)> = jobs
         .iter()
         .map(|j| (j.id.key.as_str(), j.interval.as_secs()))
@@ -73,15 +73,15 @@ fn one_job_per_interval_group_and_per_discovery_rule_with_the_plan_as_payload() 
         jobs.iter()
             .all(|j| j.id.kind == JOB_KIND && j.id.device_id == id)
     );
-    // The 60 s group carries the cpu item and the 60 s prototype only, as a PollPlan.
-    let part: PollPlan = serde_json::from_value(jobs[0].payload.clone()).unwrap();
-    assert_eq!(part.items.len(), 1);
-    assert_eq!(part.items[0].key, "cpu");
-    assert_eq!(part.discoveries.len(), 1);
-    assert_eq!(part.discoveries[0].prototypes.len(), 1);
-    assert_eq!(part.discoveries[0].prototypes[0].key, "in");
-    let rule: DiscoverySpec = serde_json::from_value(jobs[3].payload.clone()).unwrap();
-    assert_eq!(rule.columns, disc.columns);
+    // Jobs carry no copy of the plan (the runner reads it from the device's slot): the
+    // 60 s group reads the cpu item and the 60 s prototype only.
+    assert!(jobs.iter().all(|j| j.payload.is_null()));
+    let group: Vec<&str> = c
+        .all_items()
+        .filter(|i| Due::Interval(60).covers(i))
+        .map(|i| i.key.as_str())
+        .collect();
+    assert_eq!(group, vec!["cpu", "in"]);
 }
 
 #[test]
@@ -150,10 +150,7 @@ fn values_as_text_and_numbers() {
 
 #[test]
 fn name_keyed_rows_leave_the_index_off_their_samples() {
-    let labels = BTreeMap::from([
-        ("ifIndex".to_owned(), "3".to_owned()),
-        ("ifName".to_owned(), "Gi0/3".to_owned()),
-    ]);
+    let labels = Labels::from_pairs([("ifIndex", "3"), ("ifName", "Gi0/3")]);
     let mut row = Row {
         index: "3".into(),
         key: "Gi0/3".into(),
@@ -162,7 +159,7 @@ fn name_keyed_rows_leave_the_index_off_their_samples() {
     };
     let names = |r: &Row| {
         r.sample_labels("ifIndex")
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.to_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(names(&row), vec!["ifName"]);
@@ -172,19 +169,34 @@ fn name_keyed_rows_leave_the_index_off_their_samples() {
 
 #[test]
 fn invalid_rules_are_reported_not_run() {
-    let d = Disc::compile(DiscoverySpec {
-        id: Uuid::new_v4(),
-        name: "bad".into(),
-        columns: BTreeMap::new(),
-        index_label: "i".into(),
-        key_labels: vec![],
-        filters: vec![wardflux_model::items::RowFilter {
-            label: "ifName".into(),
-            regex: "([".into(),
-            negate: false,
-        }],
-        interval_seconds: 60,
-        prototypes: vec![],
-    });
+    let d = Disc::compile(
+        DiscoverySpec {
+            id: Uuid::new_v4(),
+            name: "bad".into(),
+            columns: BTreeMap::new(),
+            index_label: "i".into(),
+            key_labels: vec![],
+            filters: vec![wardflux_model::items::RowFilter {
+                label: "ifName".into(),
+                regex: "([".into(),
+                negate: false,
+            }],
+            interval_seconds: 60,
+            prototypes: vec![],
+        },
+        &mut Regexes::new(),
+    );
     assert!(d.invalid.as_deref().unwrap().contains("filter on ifName"));
+}
+
+/// An item's runtime stays compact: 210,000 of them for 10,000 devices with the Generic SNMP
+/// template (docs/perf/polling.md). A full `ItemState` per item, with its strings and row
+/// labels, took about 1.2 KB each.
+#[test]
+fn item_runtime_stays_compact() {
+    let inline = std::mem::size_of::<ItemRt>();
+    let key = std::mem::size_of::<ItemKey>();
+    println!("item runtime {inline} B, key {key} B");
+    assert!(inline <= 96, "ItemRt is {inline} bytes");
+    assert!(key <= 32, "ItemKey is {key} bytes");
 }
