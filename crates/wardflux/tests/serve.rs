@@ -383,8 +383,6 @@ fn an_imported_sample_alerts_within_a_second_and_kill9_fires_nothing_twice() {
     assert_eq!(alerts[0]["labels"]["device"], "core-2");
 }
 
-/// Polls `cond` (every 100 ms) until it gives a value, or fails after `within`.
-
 /// Issue 12 end to end: the shipped Cisco template applied to a simulated Catalyst 3750
 /// (snmpsim, the recording Debian ships: avgBusy1 = 14 %) on a non-standard SNMP port, with
 /// the CPU threshold macro overridden below it. Polling the device's items now writes
