@@ -158,8 +158,9 @@ async fn list(
     render_list(&st, &page, &headers, p, None).await
 }
 
+/// The device form of the list (add) and of the device page (edit).
 #[derive(Deserialize)]
-struct AddForm {
+struct DeviceForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -169,7 +170,27 @@ struct AddForm {
     #[serde(default)]
     device_type: String,
     #[serde(default)]
+    vendor: String,
+    #[serde(default)]
     region: String,
+    /// The edit form's checkbox: present when checked.
+    enabled: Option<String>,
+}
+
+impl DeviceForm {
+    /// Writes the form's fields into `input` (empty text clears a field); the enabled box
+    /// only where the form has one (the edit form: absent means unchecked).
+    fn apply_to(self, input: &mut DeviceInput, has_enabled_box: bool) {
+        let opt = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        input.name = self.name.trim().to_string();
+        input.ip = self.ip.trim().to_string();
+        input.device_type = opt(self.device_type);
+        input.vendor = opt(self.vendor);
+        input.region = opt(self.region);
+        if has_enabled_box {
+            input.enabled = Some(self.enabled.is_some());
+        }
+    }
 }
 
 /// `POST /devices`: operator; a validation error re-renders the list with the message.
@@ -177,19 +198,13 @@ async fn add(
     State(st): State<AppState>,
     page: Page,
     headers: HeaderMap,
-    axum::Form(f): axum::Form<AddForm>,
+    axum::Form(f): axum::Form<DeviceForm>,
 ) -> Response {
     if let Err(r) = page.check_csrf(&f.csrf).and(page.require(Role::Operator)) {
         return r;
     }
-    let opt = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let input = DeviceInput {
-        name: f.name.trim().to_string(),
-        ip: f.ip.trim().to_string(),
-        device_type: opt(f.device_type),
-        region: opt(f.region),
-        ..DeviceInput::default()
-    };
+    let mut input = DeviceInput::default();
+    f.apply_to(&mut input, false);
     match st.store.create_device(&page.user.actor(), input).await {
         Ok(d) => Redirect::to(&format!("/devices/{}?added=1", d.id)).into_response(),
         Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => {
@@ -449,41 +464,17 @@ async fn poll_now(
     ))
 }
 
-#[derive(Deserialize)]
-struct EditForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    ip: String,
-    #[serde(default)]
-    device_type: String,
-    #[serde(default)]
-    vendor: String,
-    #[serde(default)]
-    region: String,
-    /// A checkbox: present when checked.
-    enabled: Option<String>,
-}
-
 /// `POST /devices/{id}/edit` (operator): the form's fields change, every other field is kept.
 async fn edit(
     State(st): State<AppState>,
     page: Page,
     Path(id): Path<String>,
-    axum::Form(f): axum::Form<EditForm>,
+    axum::Form(f): axum::Form<DeviceForm>,
 ) -> Result<Response, Response> {
     let id = action(&page, &f.csrf, Role::Operator, &id, "device")?;
     let current = st.store.get_device(id).await.map_err(store_error)?;
-    let opt = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let mut input = DeviceInput::from(&current);
-    input.name = f.name.trim().to_string();
-    input.ip = f.ip.trim().to_string();
-    input.device_type = opt(f.device_type);
-    input.vendor = opt(f.vendor);
-    input.region = opt(f.region);
-    input.enabled = Some(f.enabled.is_some());
+    f.apply_to(&mut input, true);
     match st.store.update_device(&page.user.actor(), id, input).await {
         Ok(_) => Ok(back(id, "Saved.")),
         Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => Err(error_page(
