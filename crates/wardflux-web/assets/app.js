@@ -135,8 +135,15 @@
     if (msg && !window.confirm(msg)) e.preventDefault();
   });
 
+  // Time-zone fields start as the browser's own zone (times are entered in local time).
+  function localZone() {
+    var tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* keep UTC */ }
+    document.querySelectorAll("input.local-tz").forEach(function (i) { if (!i.value && tz) i.value = tz; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    localTimes(document); largeToggle(); themeToggle(); downSignal(); charts();
+    localZone(); localTimes(document); largeToggle(); themeToggle(); downSignal(); charts();
   });
   document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); downSignal(); });
 })();

@@ -22,6 +22,7 @@
 
 mod assets;
 mod csrf;
+mod form;
 mod inventory;
 mod live;
 mod pages;

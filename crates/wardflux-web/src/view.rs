@@ -39,6 +39,25 @@ pub fn short(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// `s` escaped for a URL's query string (flash messages in redirects).
+pub fn query_escape(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A sample value for display: integers as they are, others to at most 4 decimals
+/// (`0.045172000000000004` reads `0.0452`).
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +76,9 @@ mod tests {
         let now = Utc::now();
         assert_eq!(since(now - chrono::Duration::minutes(90), now), "1h 30m 0s");
         assert!(iso(now).ends_with('Z'));
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(0.045172000000000004), "0.0452");
+        assert_eq!(number(97.256), "97.26");
+        assert_eq!(query_escape("a b&c"), "a+b%26c");
     }
 }

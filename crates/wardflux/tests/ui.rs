@@ -484,3 +484,387 @@ fn editing_a_device_keeps_what_the_form_does_not_show_and_delete_asks_the_role()
     assert_eq!((r.status, r.location.as_str()), (303, "/devices"));
     assert_eq!(get(&s, &tok, &format!("/api/v1/devices/{id}")).0, 404);
 }
+
+/// A one-shot webhook receiver: answers the first request with 200 and hands over its body.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // Read the head, then Content-Length bytes of body.
+        loop {
+            let n = c.read(&mut chunk).unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(head_end) = text.find("\r\n\r\n") {
+                let len = text[..head_end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= head_end + 4 + len || n == 0 {
+                    break;
+                }
+            }
+        }
+        c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        tx.send(String::from_utf8_lossy(&buf).to_string()).unwrap();
+    });
+    (url, rx)
+}
+
+fn flash_of(b: &mut Browser, location: &str) -> String {
+    let page = b.get(location);
+    assert_eq!(page.status, 200, "{location}");
+    let at = page.body.find("class=\"flash").expect("a flash message");
+    let rest = &page.body[at..];
+    rest[rest.find('>').unwrap() + 1..rest.find("</p>").unwrap()].to_string()
+}
+
+#[test]
+fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "olga", "operator");
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut oper = Browser::new(&s);
+    oper.login("olga", PW, "/");
+
+    // The live check: an error with its column and a caret, a valid one with what it
+    // evaluates, and the preview of what would fire now.
+    let bad = admin.get("/ui/rules/check?expression=wardflux_icmp_up%20%3D%3D%20");
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("Column"), "{}", bad.body);
+    assert!(bad.body.contains("class=\"mono caret\""), "{}", bad.body);
+    let good = admin.get("/ui/rules/check?expression=wardflux_icmp_up%20%3D%3D%200%20for%202m");
+    assert!(good.body.contains("Valid"), "{}", good.body);
+    assert!(good.body.contains("firing after 120 s"), "{}", good.body);
+    assert!(good.body.contains("No series match now"), "{}", good.body);
+    assert!(oper.get("/ui/rules/check?expression=up").status == 200);
+
+    // The editor: admins only; a refused rule comes back with the reason and what was typed.
+    let new = admin.get("/alerts/rules/new");
+    assert_eq!(new.status, 200);
+    assert!(new.body.contains("hx-get=\"/ui/rules/check\""));
+    assert_eq!(oper.get("/alerts/rules/new").status, 403);
+    let token = csrf_of(&new.body);
+    let otoken = csrf_of(&oper.get("/alerts/rules").body);
+    let rule = [
+        ("name", "branch down"),
+        ("expression", "wardflux_icmp_up == 0 for 2m"),
+        ("severity", "critical"),
+        ("enabled", "on"),
+        ("description", "a branch router stopped answering"),
+    ];
+    let with = |t: &str| {
+        let mut f = vec![("csrf", t.to_string())];
+        f.extend(rule.iter().map(|(k, v)| (*k, v.to_string())));
+        f
+    };
+    let forged: Vec<(&str, String)> = with(&otoken);
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(oper.post("/alerts/rules/save", &forged).status, 403);
+    assert_eq!(
+        admin.post("/alerts/rules/save", &forged[1..]).status,
+        403,
+        "no token"
+    );
+    let refused = admin.post(
+        "/alerts/rules/save",
+        &[
+            ("csrf", &token),
+            ("name", "half typed"),
+            ("expression", "rate(wardflux_if_in_octets[5m] >"),
+            ("severity", "high"),
+        ],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("Expression, column"), "{}", refused.body);
+    assert!(refused.body.contains("value=\"half typed\""), "what was typed is kept");
+    let ok: Vec<(&str, String)> = with(&token);
+    let ok: Vec<(&str, &str)> = ok.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = admin.post("/alerts/rules/save", &ok);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(flash_of(&mut admin, &saved.location).contains("Rule branch down saved."));
+    let (_, rules) = get(&s, &tok, "/api/v1/monitoring/alerts/rules?search=branch");
+    let r = &rules[0];
+    assert_eq!(r["severity"], "critical");
+    assert_eq!(r["enabled"], true);
+    let id = r["id"].as_str().unwrap().to_string();
+
+    // Edit: severity changed, disabled (unchecked box); labels set through the API survive.
+    let (st, _) = common::put(
+        &s,
+        &tok,
+        &format!("/api/v1/monitoring/alerts/rules/{id}"),
+        json!({"name": "branch down", "expression": "wardflux_icmp_up == 0 for 2m",
+               "severity": "critical", "labels": {"team": "noc"}}),
+    );
+    assert_eq!(st, 200);
+    let edit = admin.get(&format!("/alerts/rules/{id}"));
+    assert!(edit.body.contains("branch down"));
+    let saved = admin.post(
+        "/alerts/rules/save",
+        &[
+            ("csrf", &token),
+            ("id", &id),
+            ("name", "branch down"),
+            ("expression", "wardflux_icmp_up == 0 for 3m"),
+            ("severity", "medium"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, r) = get(&s, &tok, &format!("/api/v1/monitoring/alerts/rules/{id}"));
+    assert_eq!(r["severity"], "medium");
+    assert_eq!(r["enabled"], false);
+    assert_eq!(r["expression"], "wardflux_icmp_up == 0 for 3m");
+    assert_eq!(r["labels"]["team"], "noc", "fields the editor does not show are kept");
+
+    // Delete: not for operators; admins may.
+    assert_eq!(
+        oper.post(&format!("/alerts/rules/{id}/delete"), &[("csrf", &otoken)])
+            .status,
+        403
+    );
+    let del = admin.post(&format!("/alerts/rules/{id}/delete"), &[("csrf", &token)]);
+    assert_eq!(del.status, 303);
+    let (st, _) = get(&s, &tok, &format!("/api/v1/monitoring/alerts/rules/{id}"));
+    assert_eq!(st, 404);
+}
+
+#[test]
+fn channels_are_tested_and_maintenance_windows_kept_from_the_page() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "olga", "operator");
+    add_user(&s, &tok, "vic", "viewer");
+    let (url, got) = webhook_receiver();
+    let (st, ch) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/alerts/channels",
+        json!({"name": "noc-hook", "type": "webhook", "config": {"url": url}}),
+    );
+    assert_eq!(st, 201, "{ch}");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/hook", dead.local_addr().unwrap());
+    drop(dead);
+    let (st, dch) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/alerts/channels",
+        json!({"name": "dead-hook", "type": "webhook", "config": {"url": dead_url}}),
+    );
+    assert_eq!(st, 201);
+    let (st, g) = post(&s, &tok, "/api/v1/device-groups", json!({"name": "branch-7"}));
+    assert_eq!(st, 201, "{g}");
+
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut oper = Browser::new(&s);
+    oper.login("olga", PW, "/");
+    let mut viewer = Browser::new(&s);
+    viewer.login("vic", PW, "/");
+    let page = admin.get("/alerts/rules");
+    assert!(page.body.contains("Send test"));
+    assert!(!page.body.contains(&url), "a webhook URL is a secret");
+    assert!(!oper.get("/alerts/rules").body.contains("Send test"));
+    let token = csrf_of(&page.body);
+    let otoken = csrf_of(&oper.get("/alerts/rules").body);
+    let vtoken = csrf_of(&viewer.get("/alerts/rules").body);
+
+    // Send test: delivered to the receiver; the dead one says why; operators are refused.
+    let test = format!("/alerts/channels/{}/test", ch["id"].as_str().unwrap());
+    assert_eq!(oper.post(&test, &[("csrf", &otoken)]).status, 403);
+    let r = admin.post(&test, &[("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    assert!(flash_of(&mut admin, &r.location).contains("delivered"));
+    let request = got.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(request.starts_with("POST /hook"), "{request}");
+    let r = admin.post(
+        &format!("/alerts/channels/{}/test", dch["id"].as_str().unwrap()),
+        &[("csrf", &token)],
+    );
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(msg.contains("not delivered"), "{msg}");
+    assert!(!msg.contains(&dead_url), "{msg}");
+
+    // Maintenance: operators add and delete; viewers cannot; bad input names the field.
+    let gid = g["id"].as_str().unwrap();
+    let window = |t: &str, cron: &str| {
+        vec![
+            ("csrf", t.to_string()),
+            ("name", "sunday patching".to_string()),
+            ("group", gid.to_string()),
+            ("timezone", "Europe/Berlin".to_string()),
+            ("cron", cron.to_string()),
+            ("duration_minutes", "90".to_string()),
+        ]
+    };
+    let as_refs = |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
+    let post_form = |b: &mut Browser, v: Vec<(&'static str, String)>| {
+        let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post("/alerts/maintenance", &refs)
+    };
+    assert_eq!(post_form(&mut viewer, as_refs(&window(&vtoken, "0 2 * * 0"))).status, 403);
+    let r = post_form(&mut oper, window(&otoken, "every sunday"));
+    assert_eq!(r.status, 303);
+    let msg = flash_of(&mut oper, &r.location);
+    assert!(msg.to_lowercase().contains("cron"), "{msg}");
+    let mut no_tz = window(&otoken, "0 2 * * 0");
+    no_tz[3].1 = "Mars/Olympus".into();
+    let r = post_form(&mut oper, no_tz);
+    let msg = flash_of(&mut oper, &r.location);
+    assert!(msg.contains("Time zone"), "{msg}");
+    let r = post_form(&mut oper, window(&otoken, "0 2 * * 0"));
+    assert!(flash_of(&mut oper, &r.location).contains("saved"));
+    let (_, ws) = get(&s, &tok, "/api/v1/monitoring/alerts/maintenance");
+    assert_eq!(ws[0]["timezone"], "Europe/Berlin");
+    assert_eq!(ws[0]["duration_minutes"], 90);
+    assert_eq!(ws[0]["group_ids"][0], gid);
+    let listed = viewer.get("/alerts/rules");
+    assert!(listed.body.contains("sunday patching"));
+    assert!(listed.body.contains("branch-7"));
+    // A one-off window entered in local time is stored in UTC.
+    let r = oper.post(
+        "/alerts/maintenance",
+        &[
+            ("csrf", &otoken),
+            ("name", "fibre works"),
+            ("group", gid),
+            ("timezone", "Asia/Tbilisi"),
+            ("starts_at", "2030-01-10T02:00"),
+            ("ends_at", "2030-01-10T05:30"),
+        ],
+    );
+    assert!(flash_of(&mut oper, &r.location).contains("saved"));
+    let (_, ws) = get(&s, &tok, "/api/v1/monitoring/alerts/maintenance");
+    let fibre = ws
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "fibre works")
+        .unwrap();
+    assert_eq!(fibre["starts_at"], "2030-01-09T22:00:00Z", "Tbilisi is UTC+4");
+    let wid = ws[0]["id"].as_str().unwrap();
+    assert_eq!(
+        viewer
+            .post(&format!("/alerts/maintenance/{wid}/delete"), &[("csrf", &vtoken)])
+            .status,
+        403
+    );
+    let r = oper.post(&format!("/alerts/maintenance/{wid}/delete"), &[("csrf", &otoken)]);
+    assert_eq!(r.status, 303);
+    let (_, ws) = get(&s, &tok, "/api/v1/monitoring/alerts/maintenance");
+    assert_eq!(ws.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn admins_manage_users_from_settings_and_everyone_changes_their_own_password() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "vic", "viewer");
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut viewer = Browser::new(&s);
+    viewer.login("vic", PW, "/");
+    let page = admin.get("/settings");
+    let token = csrf_of(&page.body);
+    let vtoken = csrf_of(&viewer.get("/settings").body);
+
+    // Viewers cannot add users, even with a valid token of their own.
+    let nina = [("username", "nina"), ("role", "viewer"), ("password", "nina-pw-123456")];
+    let mut f = vec![("csrf", vtoken.as_str())];
+    f.extend(nina);
+    assert_eq!(viewer.post("/settings/users", &f).status, 403);
+    f[0].1 = &token;
+    let r = admin.post("/settings/users", &f);
+    assert_eq!(r.status, 303);
+    assert!(flash_of(&mut admin, &r.location).contains("User nina created."));
+    let again = admin.post("/settings/users", &f);
+    let msg = flash_of(&mut admin, &again.location);
+    assert!(msg.contains("nina") || msg.contains("exists"), "{msg}");
+    let mut n = Browser::new(&s);
+    assert_eq!(n.login("nina", "nina-pw-123456", "/").status, 303);
+
+    // Role up to operator, password reset by the admin: the old one stops working.
+    let (_, users) = get(&s, &tok, "/api/v1/users");
+    let nid = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "nina")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = admin.post(
+        &format!("/settings/users/{nid}"),
+        &[("csrf", &token), ("role", "operator"), ("enabled", "on")],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("saved"));
+    let r = admin.post(
+        &format!("/settings/users/{nid}/password"),
+        &[("csrf", &token), ("password", "nina-new-pw-7890")],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("Password set."));
+    assert_eq!(Browser::new(&s).login("nina", "nina-pw-123456", "/").status, 401);
+    let mut n = Browser::new(&s);
+    assert_eq!(n.login("nina", "nina-new-pw-7890", "/").status, 303);
+    assert!(n.get("/settings").body.contains("(operator)"));
+
+    // Nina changes her own password (the two entries must match).
+    let ntoken = csrf_of(&n.get("/settings").body);
+    let r = n.post(
+        "/settings/password",
+        &[("csrf", &ntoken), ("password", "a-b-c-d-e-f-1"), ("confirm", "a-b-c-d-e-f-2")],
+    );
+    assert!(flash_of(&mut n, &r.location).contains("differ"));
+    let r = n.post(
+        "/settings/password",
+        &[("csrf", &ntoken), ("password", "nina-own-pw-2468"), ("confirm", "nina-own-pw-2468")],
+    );
+    assert!(flash_of(&mut n, &r.location).contains("changed"));
+    assert_eq!(Browser::new(&s).login("nina", "nina-own-pw-2468", "/").status, 303);
+    // She cannot manage others.
+    let (_, users) = get(&s, &tok, "/api/v1/users");
+    let vid = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "vic")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        n.post(&format!("/settings/users/{vid}/delete"), &[("csrf", &ntoken)])
+            .status,
+        403
+    );
+
+    // The admin cannot lock themselves out, even with a forged form.
+    let (_, me) = get(&s, &tok, "/api/v1/auth/me");
+    let me_id = me["id"].as_str().unwrap();
+    let r = admin.post(
+        &format!("/settings/users/{me_id}"),
+        &[("csrf", &token), ("role", "viewer")],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("yourself"));
+    let r = admin.post(&format!("/settings/users/{me_id}/delete"), &[("csrf", &token)]);
+    assert!(flash_of(&mut admin, &r.location).contains("yourself"));
+    // Disable, then delete Nina: her session ends with her.
+    let r = admin.post(&format!("/settings/users/{nid}"), &[("csrf", &token), ("role", "operator")]);
+    assert!(flash_of(&mut admin, &r.location).contains("saved"));
+    assert_eq!(Browser::new(&s).login("nina", "nina-own-pw-2468", "/").status, 401);
+    let r = admin.post(&format!("/settings/users/{nid}/delete"), &[("csrf", &token)]);
+    assert!(flash_of(&mut admin, &r.location).contains("deleted"));
+    assert_eq!(n.get("/settings").status, 303, "a deleted user's session is gone");
+}

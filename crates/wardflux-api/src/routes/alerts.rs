@@ -105,7 +105,9 @@ impl IntoResponse for AlertsError {
 
 type Result<T> = std::result::Result<T, AlertsError>;
 
-fn reload(st: &AppState) {
+/// Tells the alert engine to reload rules, channels and maintenance windows (after any
+/// change to them, from the API or the UI).
+pub fn reload(st: &AppState) {
     if let Ok(h) = st.services.get::<AlertHandle>() {
         h.reload();
     }
@@ -186,13 +188,25 @@ pub async fn create_rule(
     Admin(me): Admin,
     Json(input): Json<AlertRuleInput>,
 ) -> Result<(StatusCode, axum::Json<RuleResponse>)> {
-    let warnings = check_rule(&st, &input).await?;
-    let rule = st.store.create_alert_rule(&me.actor(), input).await?;
-    reload(&st);
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(RuleResponse { rule, warnings }),
-    ))
+    let saved = save_rule(&st, &me.actor(), None, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(saved)))
+}
+
+/// Checks a rule and creates it (`id` none) or replaces rule `id`; the engine reloads its
+/// rules (the API's create/update and the UI's editor).
+pub async fn save_rule(
+    st: &AppState,
+    actor: &wardflux_model::inventory::Actor,
+    id: Option<Uuid>,
+    input: AlertRuleInput,
+) -> Result<RuleResponse> {
+    let warnings = check_rule(st, &input).await?;
+    let rule = match id {
+        None => st.store.create_alert_rule(actor, input).await?,
+        Some(id) => st.store.update_alert_rule(actor, id, input).await?,
+    };
+    reload(st);
+    Ok(RuleResponse { rule, warnings })
 }
 
 /// Get an alert rule.
@@ -216,10 +230,7 @@ pub async fn update_rule(
     IdPath(id): IdPath,
     Json(input): Json<AlertRuleInput>,
 ) -> Result<axum::Json<RuleResponse>> {
-    let warnings = check_rule(&st, &input).await?;
-    let rule = st.store.update_alert_rule(&me.actor(), id, input).await?;
-    reload(&st);
-    Ok(axum::Json(RuleResponse { rule, warnings }))
+    Ok(axum::Json(save_rule(&st, &me.actor(), Some(id), input).await?))
 }
 
 /// Delete an alert rule (built-in rules: 409; disable them instead).
@@ -230,9 +241,19 @@ pub async fn delete_rule(
     Admin(me): Admin,
     IdPath(id): IdPath,
 ) -> Result<StatusCode> {
-    st.store.delete_alert_rule(&me.actor(), id).await?;
-    reload(&st);
+    delete_rule_by_id(&st, &me.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes rule `id` and reloads the engine's rules.
+pub async fn delete_rule_by_id(
+    st: &AppState,
+    actor: &wardflux_model::inventory::Actor,
+    id: Uuid,
+) -> std::result::Result<(), ApiError> {
+    st.store.delete_alert_rule(actor, id).await?;
+    reload(st);
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -259,16 +280,21 @@ pub async fn validate_rule(
     _: Viewer,
     Json(input): Json<ExpressionInput>,
 ) -> Result<axum::Json<ValidateResponse>> {
-    let p = rule::parse(&input.expression).map_err(AlertsError::Expression)?;
-    let probe = AlertRuleInput::new("x", input.expression.clone(), Severity::Info);
-    let warnings = check_rule(&st, &probe).await?;
-    Ok(axum::Json(ValidateResponse {
+    Ok(axum::Json(validate_expression(&st, &input.expression).await?))
+}
+
+/// Parses a rule expression and lists what would make it never fire (unknown metrics).
+pub async fn validate_expression(st: &AppState, expression: &str) -> Result<ValidateResponse> {
+    let p = rule::parse(expression).map_err(AlertsError::Expression)?;
+    let probe = AlertRuleInput::new("x", expression, Severity::Info);
+    let warnings = check_rule(st, &probe).await?;
+    Ok(ValidateResponse {
         valid: true,
         query: p.query,
         for_seconds: p.for_.as_secs(),
         metrics: p.metrics.into_iter().collect(),
         warnings,
-    }))
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -285,9 +311,14 @@ pub async fn preview_rule(
     _: Viewer,
     Json(input): Json<ExpressionInput>,
 ) -> Result<axum::Json<Vec<PreviewSeries>>> {
-    let p = rule::parse(&input.expression).map_err(AlertsError::Expression)?;
+    Ok(axum::Json(preview_expression(&st, &input.expression).await?))
+}
+
+/// The series rule expression `expression` returns now: each would be an alert instance.
+pub async fn preview_expression(st: &AppState, expression: &str) -> Result<Vec<PreviewSeries>> {
+    let p = rule::parse(expression).map_err(AlertsError::Expression)?;
     let v =
-        wardflux_tsdb::promql::eval_instant(&*tsdb(&st)?, &p.query, Utc::now().timestamp_millis())
+        wardflux_tsdb::promql::eval_instant(&*tsdb(st)?, &p.query, Utc::now().timestamp_millis())
             .await
             .map_err(|e| ApiError::bad_request(Some("expression"), e.to_string()))?;
     let out = match v {
@@ -304,7 +335,7 @@ pub async fn preview_rule(
             .collect(),
         _ => Vec::new(),
     };
-    Ok(axum::Json(out))
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -555,6 +586,11 @@ pub async fn test_channel(
     _: Admin,
     IdPath(id): IdPath,
 ) -> Result<axum::Json<TestResult>> {
+    Ok(axum::Json(send_test(&st, id).await?))
+}
+
+/// Sends a test notification through channel `id` now and reports the outcome.
+pub async fn send_test(st: &AppState, id: Uuid) -> std::result::Result<TestResult, ApiError> {
     let (c, config) = st.store.channel_with_secrets(id).await?;
     let cfg = ChannelConfig::parse(c.kind, &config).map_err(ApiError::from)?;
     let notifier = Notifier::new(std::time::Duration::from_secs(10))
@@ -565,7 +601,7 @@ pub async fn test_channel(
         idempotency_key: Uuid::new_v4().to_string(),
         alerts: Vec::new(),
     };
-    Ok(axum::Json(match notifier.send(&cfg, &msg).await {
+    Ok(match notifier.send(&cfg, &msg).await {
         Ok(()) => TestResult {
             delivered: true,
             error: None,
@@ -576,10 +612,10 @@ pub async fn test_channel(
             error: Some(e.message),
             retryable: Some(e.retryable),
         },
-    }))
+    })
 }
 
-fn check_window(input: &MaintenanceInput) -> std::result::Result<(), ApiError> {
+pub fn check_window(input: &MaintenanceInput) -> std::result::Result<(), ApiError> {
     let w = MaintenanceWindow {
         id: Uuid::nil(),
         name: input.name.clone(),

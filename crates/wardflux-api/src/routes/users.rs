@@ -6,7 +6,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use wardflux_model::inventory::{Role, Secret, User};
 
-use crate::auth::{Admin, Viewer};
+use uuid::Uuid;
+
+use crate::auth::{Admin, CurrentUser, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json};
 use crate::state::AppState;
@@ -80,20 +82,29 @@ pub async fn update_user(
     IdPath(id): IdPath,
     Json(req): Json<UpdateUser>,
 ) -> ApiResult<axum::Json<User>> {
-    if id == me.user.id
-        && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
-    {
+    Ok(axum::Json(
+        update_user_as(&st, &me, id, req.role, req.disabled).await?,
+    ))
+}
+
+/// Changes user `id`'s role or disables them, as admin `me` (who cannot demote or disable
+/// themselves); their cached credentials are dropped. Shared by the API and the UI.
+pub async fn update_user_as(
+    st: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+    role: Option<Role>,
+    disabled: Option<bool>,
+) -> ApiResult<User> {
+    if id == me.user.id && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
         return Err(ApiError::Conflict {
             field: "role".into(),
             message: "you cannot demote or disable yourself".into(),
         });
     }
-    let u = st
-        .store
-        .update_user(&me.actor(), id, req.role, req.disabled)
-        .await?;
+    let u = st.store.update_user(&me.actor(), id, role, disabled).await?;
     st.credentials_changed();
-    Ok(axum::Json(u))
+    Ok(u)
 }
 
 /// Delete a user.
@@ -104,6 +115,12 @@ pub async fn delete_user(
     Admin(me): Admin,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
+    delete_user_as(&st, &me, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes user `id` as admin `me` (not themselves). Shared by the API and the UI.
+pub async fn delete_user_as(st: &AppState, me: &CurrentUser, id: Uuid) -> ApiResult<()> {
     if id == me.user.id {
         return Err(ApiError::Conflict {
             field: "id".into(),
@@ -112,7 +129,7 @@ pub async fn delete_user(
     }
     st.store.delete_user(&me.actor(), id).await?;
     st.credentials_changed();
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Set a password: admins for anyone, everyone for themselves.
@@ -125,17 +142,26 @@ pub async fn set_password(
     IdPath(id): IdPath,
     Json(req): Json<SetPassword>,
 ) -> ApiResult<StatusCode> {
+    set_password_as(&st, &me, id, &req.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets user `id`'s password as `me` (admins for anyone, everyone for themselves); the old
+/// password stops working at once, also for basic auth. Shared by the API and the UI.
+pub async fn set_password_as(
+    st: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+    password: &Secret,
+) -> ApiResult<()> {
     if id != me.user.id && me.user.role != Role::Admin {
         return Err(ApiError::Forbidden(
             "only admins may set other users' passwords",
         ));
     }
-    st.store
-        .set_password(&me.actor(), id, &req.password)
-        .await?;
-    // The old password must stop working at once, also for basic auth.
+    st.store.set_password(&me.actor(), id, password).await?;
     st.credentials_changed();
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// This module's routes and their OpenAPI description.

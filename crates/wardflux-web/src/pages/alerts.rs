@@ -1,4 +1,4 @@
-//! `/alerts` (active with acknowledge, and history) and `/alerts/rules` (rules and channels).
+//! `/alerts`: active alerts (acknowledge with a comment, resolve) and the history.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -23,7 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(alerts))
         .route("/alerts/{id}/ack", post(acknowledge))
         .route("/alerts/{id}/resolve", post(resolve))
-        .route("/alerts/rules", get(rules))
 }
 
 /// An alert as the tables show it.
@@ -155,55 +154,6 @@ async fn acknowledge(
         .await
         .map_err(store_error)?;
     Ok(Redirect::to("/alerts?done=Acknowledged.").into_response())
-}
-
-struct RuleRow {
-    name: String,
-    expression: String,
-    severity: String,
-    channels: String,
-    enabled: bool,
-    scope: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "rules.html")]
-struct Rules {
-    chrome: Chrome,
-    rules: Vec<RuleRow>,
-    channels: Vec<(String, String, bool)>,
-}
-
-async fn rules(State(st): State<AppState>, page: Page, headers: HeaderMap) -> Response {
-    let rules = match st.store.list_alert_rules(&Default::default()).await {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
-    let channels = match st.store.list_channels().await {
-        Ok(c) => c,
-        Err(e) => return store_error(e),
-    };
-    Rules {
-        chrome: Chrome::new(&page, &headers, "rules"),
-        rules: rules
-            .into_iter()
-            .map(|r| RuleRow {
-                name: r.name,
-                expression: r.expression,
-                severity: r.severity.to_string(),
-                channels: r.notifications.join(", "),
-                enabled: r.enabled,
-                scope: r
-                    .device_ids
-                    .map_or("all devices".into(), |d| format!("{} devices", d.len())),
-            })
-            .collect(),
-        channels: channels
-            .into_iter()
-            .map(|c| (c.name, c.kind.to_string(), c.enabled))
-            .collect(),
-    }
-    .into_response()
 }
 
 /// `POST /alerts/{id}/resolve` (operator): resolved by hand, its channels told.

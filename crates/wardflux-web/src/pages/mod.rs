@@ -5,6 +5,7 @@ mod admin;
 mod alerts;
 mod devices;
 mod monitor;
+mod rules;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(devices::router())
         .merge(alerts::router())
         .merge(admin::router())
+        .merge(rules::router())
 }
 
 /// What the layout (`base.html`) shows around every page.

@@ -121,6 +121,16 @@ pub fn post(s: &Server, tok: &str, path: &str, body: Value) -> (u16, Value) {
     (r.status().as_u16(), r.json().unwrap_or(Value::Null))
 }
 
+pub fn put(s: &Server, tok: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .put(format!("http://{}{}", s.addr, path))
+        .bearer_auth(tok)
+        .json(&body)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
 pub fn get(s: &Server, tok: &str, path: &str) -> (u16, Value) {
     let r = client()
         .get(format!("http://{}{}", s.addr, path))
