@@ -323,6 +323,36 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
         shot(&c, name).await;
     }
 
+    // The rule editor checks the expression as it is typed and previews what would fire.
+    c.goto(&format!("{base}/alerts/rules/new")).await.unwrap();
+    let expr = c.find(Locator::Css("#r-expr")).await.unwrap();
+    expr.send_keys("ping_packet_loss >= ").await.unwrap();
+    until(
+        &c,
+        "the live check shows the error's column",
+        Duration::from_secs(10),
+        "document.querySelector('#expr-check .flash.bad')",
+    )
+    .await;
+    expr.send_keys("0").await.unwrap();
+    until(
+        &c,
+        "the live check accepts it and previews the series",
+        Duration::from_secs(10),
+        "document.querySelector('#expr-check .flash.ok') && document.querySelector('#expr-check table')",
+    )
+    .await;
+    shot(&c, "12-rule-editor").await;
+    // Maintenance times are entered in the browser's zone, which the form starts with.
+    c.goto(&format!("{base}/alerts/rules")).await.unwrap();
+    until(
+        &c,
+        "the time-zone field holds the browser's zone",
+        Duration::from_secs(10),
+        "document.querySelector('#m-tz').value !== ''",
+    )
+    .await;
+
     // The dark theme (wall screens), chosen on the page and kept by the next page.
     c.goto(&format!("{base}/monitor")).await.unwrap();
     submit(&c, "#toggle-theme").await;

@@ -541,11 +541,11 @@ fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
 
     // The live check: an error with its column and a caret, a valid one with what it
     // evaluates, and the preview of what would fire now.
-    let bad = admin.get("/ui/rules/check?expression=wardflux_icmp_up%20%3D%3D%20");
+    let bad = admin.get("/ui/rules/check?expression=ping_packet_loss%20%3D%3D%20");
     assert_eq!(bad.status, 200);
     assert!(bad.body.contains("Column"), "{}", bad.body);
     assert!(bad.body.contains("class=\"mono caret\""), "{}", bad.body);
-    let good = admin.get("/ui/rules/check?expression=wardflux_icmp_up%20%3D%3D%200%20for%202m");
+    let good = admin.get("/ui/rules/check?expression=ping_packet_loss%20%3D%3D%20100%20for%202m");
     assert!(good.body.contains("Valid"), "{}", good.body);
     assert!(good.body.contains("firing after 120 s"), "{}", good.body);
     assert!(good.body.contains("No series match now"), "{}", good.body);
@@ -560,7 +560,7 @@ fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
     let otoken = csrf_of(&oper.get("/alerts/rules").body);
     let rule = [
         ("name", "branch down"),
-        ("expression", "wardflux_icmp_up == 0 for 2m"),
+        ("expression", "ping_packet_loss == 100 for 2m"),
         ("severity", "critical"),
         ("enabled", "on"),
         ("description", "a branch router stopped answering"),
@@ -606,7 +606,7 @@ fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
         &s,
         &tok,
         &format!("/api/v1/monitoring/alerts/rules/{id}"),
-        json!({"name": "branch down", "expression": "wardflux_icmp_up == 0 for 2m",
+        json!({"name": "branch down", "expression": "ping_packet_loss == 100 for 2m",
                "severity": "critical", "labels": {"team": "noc"}}),
     );
     assert_eq!(st, 200);
@@ -618,7 +618,7 @@ fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
             ("csrf", &token),
             ("id", &id),
             ("name", "branch down"),
-            ("expression", "wardflux_icmp_up == 0 for 3m"),
+            ("expression", "ping_packet_loss == 100 for 3m"),
             ("severity", "medium"),
         ],
     );
@@ -626,7 +626,7 @@ fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
     let (_, r) = get(&s, &tok, &format!("/api/v1/monitoring/alerts/rules/{id}"));
     assert_eq!(r["severity"], "medium");
     assert_eq!(r["enabled"], false);
-    assert_eq!(r["expression"], "wardflux_icmp_up == 0 for 3m");
+    assert_eq!(r["expression"], "ping_packet_loss == 100 for 3m");
     assert_eq!(r["labels"]["team"], "noc", "fields the editor does not show are kept");
 
     // Delete: not for operators; admins may.
