@@ -142,6 +142,15 @@
     document.querySelectorAll("input.local-tz").forEach(function (i) { if (!i.value && tz) i.value = tz; });
   }
 
+  // <input type=file data-fill=ID> puts the chosen file's text into textarea #ID.
+  document.addEventListener("change", function (e) {
+    var t = e.target, id = t.dataset && t.dataset.fill;
+    if (!id || !t.files || !t.files[0]) return;
+    var r = new FileReader();
+    r.onload = function () { document.getElementById(id).value = r.result; };
+    r.readAsText(t.files[0]);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     localZone(); localTimes(document); largeToggle(); themeToggle(); downSignal(); charts();
   });

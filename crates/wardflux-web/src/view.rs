@@ -39,6 +39,14 @@ pub fn short(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// At most `max` characters of user input echoed back in a message, with "…" when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
 /// `s` escaped for a URL's query string (flash messages in redirects).
 pub fn query_escape(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()

@@ -323,6 +323,23 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
         shot(&c, name).await;
     }
 
+    // A shipped template's page: items, triggers, apply form, editor.
+    c.goto(&format!("{base}/templates")).await.unwrap();
+    c.find(Locator::Css("table.grid a[href^='/templates/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "a template's page",
+        Duration::from_secs(10),
+        "document.querySelector('h2#devices')",
+    )
+    .await;
+    shot(&c, "13-template").await;
+
     // The rule editor checks the expression as it is typed and previews what would fire.
     c.goto(&format!("{base}/alerts/rules/new")).await.unwrap();
     let expr = c.find(Locator::Css("#r-expr")).await.unwrap();

@@ -868,3 +868,133 @@ fn admins_manage_users_from_settings_and_everyone_changes_their_own_password() {
     assert!(flash_of(&mut admin, &r.location).contains("deleted"));
     assert_eq!(n.get("/settings").status, 303, "a deleted user's session is gone");
 }
+
+#[test]
+fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "olga", "operator");
+    add_user(&s, &tok, "vic", "viewer");
+    let (st, _) = post(&s, &tok, "/api/v1/devices", json!({"name": "edge-1", "ip": "127.0.0.21"}));
+    assert_eq!(st, 201);
+    let (st, d2) = post(&s, &tok, "/api/v1/devices", json!({"name": "edge-2", "ip": "127.0.0.22"}));
+    assert_eq!(st, 201);
+    let (st, g) = post(
+        &s,
+        &tok,
+        "/api/v1/device-groups",
+        json!({"name": "edges", "device_ids": [d2["id"]]}),
+    );
+    assert_eq!(st, 201, "{g}");
+    let mut oper = Browser::new(&s);
+    oper.login("olga", PW, "/");
+    let mut viewer = Browser::new(&s);
+    viewer.login("vic", PW, "/");
+    let token = csrf_of(&oper.get("/templates").body);
+    let vtoken = csrf_of(&viewer.get("/templates").body);
+    assert!(oper.get("/templates").body.contains("Import a template"));
+    assert!(!viewer.get("/templates").body.contains("Import a template"));
+
+    let good = json!({
+        "name": "Branch UPS",
+        "device_types": ["ups"],
+        "macros": {"{$LOAD_HIGH}": "80"},
+        "items": [{"name": "Output load", "key": "ups_load", "oid": "1.3.6.1.2.1.33.1.4.4.1.5.1",
+                   "units": "%", "value_type": "gauge"}],
+        "triggers": [{"name": "UPS overloaded", "expression": "ups_load > {$LOAD_HIGH}", "severity": "high"}]
+    })
+    .to_string();
+    assert_eq!(
+        viewer
+            .post("/templates/import", &[("csrf", &vtoken), ("json", &good)])
+            .status,
+        403
+    );
+    // Broken JSON: the line; a bad template: every problem with its path; both keep the text.
+    let r = oper.post("/templates/import", &[("csrf", &token), ("json", "{\n\"name\": ")]);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("line 2"), "{}", r.body);
+    let bad = good
+        .replace("1.3.6.1.2.1.33.1.4.4.1.5.1", "not.an.oid")
+        .replace("ups_load > ", "ups_load >> ");
+    let r = oper.post("/templates/import", &[("csrf", &token), ("json", &bad)]);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("items[0].oid"), "{}", r.body);
+    assert!(r.body.contains("triggers[0]"), "every problem is listed: {}", r.body);
+    assert!(r.body.contains("not.an.oid"), "the pasted text is kept");
+
+    let r = oper.post("/templates/import", &[("csrf", &token), ("json", &good)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let path = r.location.split('?').next().unwrap().to_string();
+    let page = viewer.get(&path);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("ups_load") && page.body.contains("UPS overloaded"));
+    assert!(!page.body.contains("Save template"), "viewers get no editor");
+    let id = path.trim_start_matches("/templates/").to_string();
+
+    // Apply by IP and by group, with a macro override; a name that matches nothing is named.
+    let r = oper.post(
+        &format!("{path}/apply"),
+        &[("csrf", &token), ("devices", "nosuch-router")],
+    );
+    assert!(flash_of(&mut oper, &r.location).contains("nosuch-router"));
+    let r = oper.post(
+        &format!("{path}/apply"),
+        &[
+            ("csrf", &token),
+            ("devices", "127.0.0.21"),
+            ("group", g["id"].as_str().unwrap()),
+            ("macros", "{$LOAD_HIGH}=70"),
+        ],
+    );
+    let msg = flash_of(&mut oper, &r.location);
+    assert!(msg.contains("Applied to 2 devices."), "{msg}");
+    let (_, t) = get(&s, &tok, &format!("/api/v1/monitoring/templates/{id}"));
+    assert_eq!(t["devices"].as_array().unwrap().len(), 2);
+    assert_eq!(t["devices"][0]["macros"]["{$LOAD_HIGH}"], "70");
+    assert!(oper.get(&path).body.contains("edge-2"));
+    let (_, items) = get(&s, &tok, &format!("/api/v1/monitoring/items?device_id={}", d2["id"].as_str().unwrap()));
+    assert!(items.to_string().contains("ups_load"), "{items}");
+
+    // Edit the JSON: a second item; the devices get it. A broken edit stays in the editor.
+    let mut edited: serde_json::Value = serde_json::from_str(&good).unwrap();
+    edited["items"].as_array_mut().unwrap().push(json!({
+        "name": "Battery minutes", "key": "ups_battery_minutes",
+        "oid": "1.3.6.1.2.1.33.1.2.3.0", "value_type": "gauge"}));
+    let r = oper.post(
+        &format!("{path}/save"),
+        &[("csrf", &token), ("json", &edited.to_string().replace("ups_battery_minutes", "ups load!"))],
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("items[1].key"), "{}", r.body);
+    let r = oper.post(&format!("{path}/save"), &[("csrf", &token), ("json", &edited.to_string())]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, items) = get(&s, &tok, &format!("/api/v1/monitoring/items?device_id={}", d2["id"].as_str().unwrap()));
+    assert!(items.to_string().contains("ups_battery_minutes"), "{items}");
+
+    // Export gives back what import takes; clone makes a copy without devices.
+    let r = viewer.get(&format!("{path}/export"));
+    assert_eq!(r.status, 200);
+    assert!(header(&r.headers, reqwest::header::CONTENT_DISPOSITION).contains("Branch_UPS.json"));
+    let exported: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(exported["items"][1]["key"], "ups_battery_minutes");
+    let r = oper.post(&format!("{path}/clone"), &[("csrf", &token), ("name", "Branch UPS v2")]);
+    assert_eq!(r.status, 303);
+    let copy = oper.get(&r.location);
+    assert!(copy.body.contains("Copied as Branch UPS v2."));
+    assert!(copy.body.contains("Not applied to any device."));
+
+    // Remove from one device, then delete: its items go.
+    let d2id = d2["id"].as_str().unwrap();
+    let r = oper.post(&format!("{path}/devices/{d2id}/remove"), &[("csrf", &token)]);
+    assert!(flash_of(&mut oper, &r.location).contains("Removed"));
+    let (_, t) = get(&s, &tok, &format!("/api/v1/monitoring/templates/{id}"));
+    assert_eq!(t["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        viewer.post(&format!("{path}/delete"), &[("csrf", &vtoken)]).status,
+        403
+    );
+    let r = oper.post(&format!("{path}/delete"), &[("csrf", &token)]);
+    assert_eq!(r.status, 303);
+    let (st, _) = get(&s, &tok, &format!("/api/v1/monitoring/templates/{id}"));
+    assert_eq!(st, 404);
+}

@@ -89,7 +89,8 @@ impl IntoResponse for TemplatesError {
 
 type Result<T> = std::result::Result<T, TemplatesError>;
 
-fn reload(st: &AppState) {
+/// Tells the alert engine to reload (a template's triggers are rules).
+pub fn reload(st: &AppState) {
     if let Ok(h) = st.services.get::<AlertHandle>() {
         h.reload();
     }
@@ -97,7 +98,7 @@ fn reload(st: &AppState) {
 
 /// Parses and validates a template body; trigger expressions (macros at their defaults)
 /// must also parse as alert rules.
-fn check(body: serde_json::Value) -> Result<Template> {
+pub fn check_template(body: serde_json::Value) -> Result<Template> {
     let t = wardflux_template::from_value(body).map_err(TemplatesError::Template)?;
     let mut problems = Vec::new();
     let mut rule = |path: String, expr: &str| {
@@ -148,7 +149,7 @@ pub async fn create_template(
     Operator(me): Operator,
     Json(body): Json<serde_json::Value>,
 ) -> Result<(StatusCode, axum::Json<MonitoringTemplate>)> {
-    let t = check(body)?;
+    let t = check_template(body)?;
     let r = st.store.create_template(&me.actor(), t).await?;
     Ok((StatusCode::CREATED, axum::Json(r)))
 }
@@ -175,7 +176,7 @@ pub async fn update_template(
     IdPath(id): IdPath,
     Json(body): Json<serde_json::Value>,
 ) -> Result<axum::Json<MonitoringTemplate>> {
-    let t = check(body)?;
+    let t = check_template(body)?;
     let r = st.store.update_template(&me.actor(), id, t).await?;
     reload(&st);
     Ok(axum::Json(r))
@@ -251,7 +252,7 @@ pub async fn import_template(
     Operator(me): Operator,
     Json(body): Json<serde_json::Value>,
 ) -> Result<(StatusCode, axum::Json<MonitoringTemplate>)> {
-    let t = check(body)?;
+    let t = check_template(body)?;
     let (r, created) = st.store.import_template(&me.actor(), t).await?;
     reload(&st);
     let code = if created {

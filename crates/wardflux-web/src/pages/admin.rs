@@ -1,4 +1,4 @@
-//! `/templates` (the template library) and `/settings` (users and roles, each user's own
+//! `/settings` (users and roles, each user's own
 //! password; the audit log for admins). User changes go through the API's own functions
 //! (`wardflux_api::routes::users`), so the same rules hold: an admin cannot demote, disable
 //! or delete themselves, and changed credentials stop working at once.
@@ -24,52 +24,12 @@ use crate::view;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/templates", get(templates))
         .route("/settings", get(settings))
         .route("/settings/users", post(add_user))
         .route("/settings/users/{id}", post(update_user))
         .route("/settings/users/{id}/password", post(set_password))
         .route("/settings/users/{id}/delete", post(delete_user))
         .route("/settings/password", post(own_password))
-}
-
-struct TemplateRow {
-    name: String,
-    description: String,
-    types: String,
-    items: usize,
-    discovery: usize,
-    triggers: usize,
-    devices: usize,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "templates.html")]
-struct Templates {
-    chrome: Chrome,
-    templates: Vec<TemplateRow>,
-}
-
-async fn templates(State(st): State<AppState>, page: Page, headers: HeaderMap) -> Response {
-    match st.store.list_templates().await {
-        Ok(ts) => Templates {
-            chrome: Chrome::new(&page, &headers, "templates"),
-            templates: ts
-                .into_iter()
-                .map(|t| TemplateRow {
-                    name: t.name,
-                    description: t.template.description.unwrap_or_default(),
-                    types: t.template.device_types.join(", "),
-                    items: t.template.items.len(),
-                    discovery: t.template.discovery.len(),
-                    triggers: t.template.triggers.len(),
-                    devices: t.devices.len(),
-                })
-                .collect(),
-        }
-        .into_response(),
-        Err(e) => store_error(e),
-    }
 }
 
 #[derive(Template, WebTemplate)]

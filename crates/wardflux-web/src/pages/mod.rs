@@ -6,6 +6,7 @@ mod alerts;
 mod devices;
 mod monitor;
 mod rules;
+mod templates;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(admin::router())
         .merge(rules::router())
+        .merge(templates::router())
 }
 
 /// What the layout (`base.html`) shows around every page.
