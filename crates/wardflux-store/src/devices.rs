@@ -377,6 +377,20 @@ impl Store {
     /// given. Without `partial`, any invalid row (bad field, IP already stored, IP repeated
     /// in the batch, unknown parent) means nothing is written; with `partial`, the valid
     /// rows are written and the others reported.
+    /// What [`Store::import_devices`] would do with `inputs`, without writing anything:
+    /// `created` is the number of rows that would be created, `committed` is false.
+    pub async fn check_device_import(
+        &self,
+        inputs: Vec<DeviceInput>,
+    ) -> Result<ImportReport, StoreError> {
+        let (valid, errors) = screen_import(&self.db, inputs).await?;
+        Ok(ImportReport {
+            created: valid.len() as u64,
+            committed: false,
+            errors,
+        })
+    }
+
     pub async fn import_devices(
         &self,
         actor: &Actor,
@@ -384,52 +398,7 @@ impl Store {
         partial: bool,
     ) -> Result<ImportReport, StoreError> {
         let txn = self.db.begin().await?;
-        let existing: HashSet<(String, String)> = device::Entity::find()
-            .select_only()
-            .column(device::Column::Source)
-            .column(device::Column::Ip)
-            .into_tuple::<(String, String)>()
-            .all(&txn)
-            .await?
-            .into_iter()
-            .collect();
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let mut errors = Vec::new();
-        let mut valid = Vec::new();
-        for (i, mut input) in inputs.into_iter().enumerate() {
-            let row = i as u64 + 1;
-            let err = |field: &str, message: String| RowError {
-                row,
-                field: field.to_string(),
-                message,
-            };
-            if let Err(fe) = input.validate() {
-                errors.push(err(&fe.field, fe.message));
-                continue;
-            }
-            if let Some(p) = input.parent_id
-                && device::Entity::find_by_id(p).one(&txn).await?.is_none()
-            {
-                errors.push(err("parent_id", "no device with this id".into()));
-                continue;
-            }
-            let key = (
-                input.source.unwrap_or_default().as_str().to_owned(),
-                input.ip.clone(),
-            );
-            if existing.contains(&key) {
-                errors.push(err("ip", DUP_IP.into()));
-                continue;
-            }
-            if !seen.insert(key) {
-                errors.push(err(
-                    "ip",
-                    "this IP appears more than once in the import".into(),
-                ));
-                continue;
-            }
-            valid.push(input);
-        }
+        let (valid, errors) = screen_import(&txn, inputs).await?;
         if !errors.is_empty() && !partial {
             // Dropping the transaction rolls it back; nothing was written anyway.
             return Ok(ImportReport {
@@ -662,6 +631,62 @@ impl Store {
         self.publish(InventoryEvent::GroupsChanged);
         Ok(())
     }
+}
+
+/// Sorts import rows into the valid ones and per-row errors (field checks, unknown parent,
+/// an IP already stored for the same source or repeated in the import). Rows are numbered
+/// from 1.
+async fn screen_import<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    inputs: Vec<DeviceInput>,
+) -> Result<(Vec<DeviceInput>, Vec<RowError>), StoreError> {
+        let existing: HashSet<(String, String)> = device::Entity::find()
+            .select_only()
+            .column(device::Column::Source)
+            .column(device::Column::Ip)
+            .into_tuple::<(String, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut errors = Vec::new();
+        let mut valid = Vec::new();
+        for (i, mut input) in inputs.into_iter().enumerate() {
+            let row = i as u64 + 1;
+            let err = |field: &str, message: String| RowError {
+                row,
+                field: field.to_string(),
+                message,
+            };
+            if let Err(fe) = input.validate() {
+                errors.push(err(&fe.field, fe.message));
+                continue;
+            }
+            if let Some(p) = input.parent_id
+                && device::Entity::find_by_id(p).one(db).await?.is_none()
+            {
+                errors.push(err("parent_id", "no device with this id".into()));
+                continue;
+            }
+            let key = (
+                input.source.unwrap_or_default().as_str().to_owned(),
+                input.ip.clone(),
+            );
+            if existing.contains(&key) {
+                errors.push(err("ip", DUP_IP.into()));
+                continue;
+            }
+            if !seen.insert(key) {
+                errors.push(err(
+                    "ip",
+                    "this IP appears more than once in the import".into(),
+                ));
+                continue;
+            }
+            valid.push(input);
+        }
+    Ok((valid, errors))
 }
 
 #[cfg(test)]

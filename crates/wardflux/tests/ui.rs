@@ -998,3 +998,79 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
     let (st, _) = get(&s, &tok, &format!("/api/v1/monitoring/templates/{id}"));
     assert_eq!(st, 404);
 }
+
+#[test]
+fn csv_import_shows_every_row_and_its_problems_before_anything_is_written() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "olga", "operator");
+    let (st, _) = post(&s, &tok, "/api/v1/devices", json!({"name": "old-gw", "ip": "127.0.0.31"}));
+    assert_eq!(st, 201);
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut oper = Browser::new(&s);
+    oper.login("olga", PW, "/");
+    assert_eq!(oper.get("/devices/import").status, 403, "the API's import is admin-only too");
+    let form = admin.get("/devices/import");
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("name,ip,hostname"), "the columns are listed");
+    let token = csrf_of(&form.body);
+    let otoken = csrf_of(&oper.get("/devices").body);
+    let bad = "name,ip,device_type,region\nbr-1,127.0.0.41,router,west\nbr-2,not-an-ip,switch,west\nbr-3,127.0.0.31,router,east\nbr-4,127.0.0.41,router,east\n";
+    assert_eq!(
+        oper.post("/devices/import", &[("csrf", &otoken), ("csv", bad), ("action", "import")])
+            .status,
+        403
+    );
+    // Check: each problem on its row; nothing written; no import button.
+    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", bad), ("action", "check")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("3 rows have problems"), "{}", r.body);
+    assert!(r.body.contains("ip: "), "{}", r.body);
+    assert!(r.body.contains("more than once"), "{}", r.body);
+    assert!(!r.body.contains("value=\"import\""), "no import while a row is wrong");
+    let (_, list) = get(&s, &tok, "/api/v1/devices");
+    assert_eq!(list["total"], 1, "nothing written: {list}");
+    // Forcing the import anyway writes nothing either.
+    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", bad), ("action", "import")]);
+    assert_ne!(r.status, 303);
+    let (_, list) = get(&s, &tok, "/api/v1/devices");
+    assert_eq!(list["total"], 1);
+    // An unknown column is named (and clipped when long).
+    let r = admin.post(
+        "/devices/import",
+        &[("csrf", &token), ("csv", "name,ip,colour\nx,127.0.0.50,red\n"), ("action", "check")],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("colour"), "{}", r.body);
+    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", "  "), ("action", "check")]);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("empty"));
+
+    // Fixed: the check offers the import, which writes every row.
+    let good = "name,ip,device_type,region\nbr-1,127.0.0.41,router,west\nbr-2,127.0.0.42,switch,west\nbr-3,127.0.0.43,router,east\n";
+    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", good), ("action", "check")]);
+    assert!(r.body.contains("3 devices would be created"), "{}", r.body);
+    assert!(r.body.contains("value=\"import\""));
+    let (_, list) = get(&s, &tok, "/api/v1/devices");
+    assert_eq!(list["total"], 1, "a check writes nothing");
+    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", good), ("action", "import")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(flash_of(&mut admin, &r.location).contains("Imported 3 devices."));
+    let (_, list) = get(&s, &tok, "/api/v1/devices?region=west");
+    assert_eq!(list["total"], 2);
+    // The API's dry run says the same without writing.
+    let r = client()
+        .post(format!("http://{}/api/v1/devices/import?dry_run=true", s.addr))
+        .bearer_auth(&tok)
+        .header("content-type", "text/csv")
+        .body("name,ip\nbr-9,127.0.0.49\nbr-1,127.0.0.41\n")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["created"], 1, "{v}");
+    assert_eq!(v["committed"], false);
+    assert_eq!(v["errors"][0]["row"], 2);
+    let (_, list) = get(&s, &tok, "/api/v1/devices");
+    assert_eq!(list["total"], 4);
+}

@@ -90,6 +90,9 @@ pub struct ImportParams {
     /// Import the valid rows even when some are invalid.
     #[serde(default)]
     pub partial: bool,
+    /// Check every row and report what would be created, without writing anything.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,17 +150,39 @@ pub async fn import_devices(
             ));
         }
     };
+    let report = import_body(&st, &me.actor(), format, &body, p.partial, p.dry_run).await?;
+    if p.dry_run {
+        return Ok(axum::Json(report).into_response());
+    }
+    if !report.committed || (!p.partial && !report.errors.is_empty()) {
+        return Ok(failure(report));
+    }
+    Ok(axum::Json(report).into_response())
+}
+
+/// Parses an import body (`format` csv or json), checks every row and imports the valid
+/// ones: all or nothing unless `partial`; nothing at all with `dry_run` (the report then
+/// says how many rows would be created). Row numbers are the body's (the CSV header is not
+/// a row). Shared by the API and the UI's import page.
+pub async fn import_body(
+    st: &AppState,
+    actor: &wardflux_model::inventory::Actor,
+    format: &str,
+    body: &[u8],
+    partial: bool,
+    dry_run: bool,
+) -> ApiResult<ImportReport> {
     let (rows, mut errors) = if format == "csv" {
-        parse_csv(&body)?
+        parse_csv(body)?
     } else {
-        parse_json_rows(&body)?
+        parse_json_rows(body)?
     };
     if rows.is_empty() && errors.is_empty() {
         return Err(ApiError::bad_request(None, "no rows to import"));
     }
     // Rows that failed to parse never reach the store; the store numbers the rows it gets
     // from 1, so map its row numbers back to ours.
-    if !errors.is_empty() && !p.partial {
+    if !errors.is_empty() && !partial && !dry_run {
         for (n, mut input) in rows {
             if let Err(fe) = input.validate() {
                 errors.push(RowError {
@@ -168,18 +193,19 @@ pub async fn import_devices(
             }
         }
         errors.sort_by_key(|e| e.row);
-        return Ok(failure(ImportReport {
+        return Ok(ImportReport {
             created: 0,
             committed: false,
             errors,
-        }));
+        });
     }
     let numbers: Vec<u64> = rows.iter().map(|(n, _)| *n).collect();
     let inputs: Vec<DeviceInput> = rows.into_iter().map(|(_, d)| d).collect();
-    let mut report = st
-        .store
-        .import_devices(&me.actor(), inputs, p.partial)
-        .await?;
+    let mut report = if dry_run {
+        st.store.check_device_import(inputs).await?
+    } else {
+        st.store.import_devices(actor, inputs, partial).await?
+    };
     for e in &mut report.errors {
         if let Some(n) = numbers.get((e.row as usize).wrapping_sub(1)) {
             e.row = *n;
@@ -187,10 +213,12 @@ pub async fn import_devices(
     }
     report.errors.extend(errors);
     report.errors.sort_by_key(|e| e.row);
-    if !report.committed || (!p.partial && !report.errors.is_empty()) {
-        return Ok(failure(report));
-    }
-    Ok(axum::Json(report).into_response())
+    Ok(report)
+}
+
+/// The rows of a CSV body with their row numbers, for showing them (see [`import_body`]).
+pub fn csv_rows(body: &[u8]) -> ApiResult<Vec<(u64, DeviceInput)>> {
+    Ok(parse_csv(body)?.0)
 }
 
 fn failure(report: ImportReport) -> Response {

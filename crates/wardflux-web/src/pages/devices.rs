@@ -26,6 +26,7 @@ use crate::view;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/devices", get(list).post(add))
+        .route("/devices/import", get(import_form).post(import_csv))
         .route("/devices/{id}", get(detail))
         .route("/devices/{id}/check", post(check_now))
         .route("/devices/{id}/poll", post(poll_now))
@@ -86,6 +87,7 @@ struct ListParams {
     #[serde(default)]
     offset: u64,
     added: Option<String>,
+    done: Option<String>,
 }
 
 fn page_link(q: &str, sort: &str, offset: u64) -> String {
@@ -143,7 +145,7 @@ async fn render_list(
         first: p.offset + 1,
         last: p.offset + shown,
         can_edit: page.can(Role::Operator),
-        flash: p.added.map(|n| format!("Device {n} added.")),
+        flash: p.added.map(|n| format!("Device {n} added.")).or(p.done),
         error,
     };
     (status, list).into_response()
@@ -498,4 +500,149 @@ async fn delete(
         .await
         .map_err(store_error)?;
     Ok(Redirect::to("/devices").into_response())
+}
+
+/// One row of the import preview.
+struct ImportRow {
+    row: u64,
+    name: String,
+    ip: String,
+    device_type: String,
+    region: String,
+    problems: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "device_import.html")]
+struct ImportPage {
+    chrome: Chrome,
+    columns: String,
+    csv: String,
+    error: Option<String>,
+    /// After "Check": every row with its problems, how many would be created and how many
+    /// rows are refused.
+    preview: Option<(Vec<ImportRow>, u64, usize)>,
+    more_rows: usize,
+}
+
+/// How many rows the preview lists (problems of every row are listed regardless).
+const PREVIEW_ROWS: usize = 500;
+
+/// `GET /devices/import` (admin, like the API's import).
+async fn import_form(page: Page, headers: HeaderMap) -> Result<Response, Response> {
+    page.require(Role::Admin)?;
+    Ok(ImportPage {
+        chrome: Chrome::new(&page, &headers, "devices"),
+        columns: wardflux_api::routes::devices::CSV_COLUMNS.join(","),
+        csv: String::new(),
+        error: None,
+        preview: None,
+        more_rows: 0,
+    }
+    .into_response())
+}
+
+/// `POST /devices/import` (admin): `check` shows every row and its problems without
+/// writing; `import` writes all rows or none.
+async fn import_csv(
+    State(st): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    f: crate::form::Fields,
+) -> Result<Response, Response> {
+    use wardflux_api::routes::devices as api;
+    page.check_csrf(f.get("csrf"))?;
+    page.require(Role::Admin)?;
+    let csv = f.get("csv").to_string();
+    let mut out = ImportPage {
+        chrome: Chrome::new(&page, &headers, "devices"),
+        columns: api::CSV_COLUMNS.join(","),
+        csv: csv.clone(),
+        error: None,
+        preview: None,
+        more_rows: 0,
+    };
+    let refused = |out: ImportPage, e: wardflux_api::error::ApiError| {
+        if e.status().is_server_error() {
+            return Err(api_error(e));
+        }
+        let mut out = out;
+        out.error = Some(e.to_string());
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, out).into_response())
+    };
+    if csv.trim().is_empty() {
+        out.error = Some("CSV: empty; paste rows under a header line or choose a file".into());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, out).into_response());
+    }
+    let actor = page.user.actor();
+    if f.get("action") == "import" {
+        return match api::import_body(&st, &actor, "csv", csv.as_bytes(), false, false).await {
+            Ok(r) if r.committed => Ok(Redirect::to(&format!(
+                "/devices?done={}",
+                view::query_escape(&format!("Imported {} devices.", r.created))
+            ))
+            .into_response()),
+            // Refused as a whole (something changed since the check): show the rows again.
+            Ok(_) => preview(&st, out, &actor, &csv).await,
+            Err(e) => refused(out, e),
+        };
+    }
+    preview(&st, out, &actor, &csv).await
+}
+
+async fn preview(
+    st: &AppState,
+    mut out: ImportPage,
+    actor: &wardflux_model::inventory::Actor,
+    csv: &str,
+) -> Result<Response, Response> {
+    use wardflux_api::routes::devices as api;
+    let report = match api::import_body(st, actor, "csv", csv.as_bytes(), false, true).await {
+        Ok(r) => r,
+        Err(e) if e.status().is_server_error() => return Err(api_error(e)),
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, out).into_response());
+        }
+    };
+    let rows = api::csv_rows(csv.as_bytes()).unwrap_or_default();
+    let mut by_row: std::collections::BTreeMap<u64, ImportRow> = rows
+        .into_iter()
+        .map(|(n, d)| {
+            (
+                n,
+                ImportRow {
+                    row: n,
+                    name: view::clip(&d.name, 80),
+                    ip: view::clip(&d.ip, 64),
+                    device_type: d.device_type.unwrap_or_default(),
+                    region: d.region.unwrap_or_default(),
+                    problems: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    let refused_rows: std::collections::BTreeSet<u64> = report.errors.iter().map(|e| e.row).collect();
+    for e in report.errors {
+        by_row
+            .entry(e.row)
+            .or_insert_with(|| ImportRow {
+                row: e.row,
+                name: String::new(),
+                ip: String::new(),
+                device_type: String::new(),
+                region: String::new(),
+                problems: Vec::new(),
+            })
+            .problems
+            .push(format!("{}: {}", e.field, e.message));
+    }
+    // Rows with problems first, then the rest in order, up to the preview's length.
+    let (mut bad, good): (Vec<_>, Vec<_>) = by_row.into_values().partition(|r| !r.problems.is_empty());
+    let total = bad.len() + good.len();
+    bad.extend(good);
+    bad.truncate(PREVIEW_ROWS);
+    out.more_rows = total - bad.len();
+    out.preview = Some((bad, report.created, refused_rows.len()));
+    Ok(out.into_response())
 }
