@@ -1074,3 +1074,93 @@ fn csv_import_shows_every_row_and_its_problems_before_anything_is_written() {
     let (_, list) = get(&s, &tok, "/api/v1/devices");
     assert_eq!(list["total"], 4);
 }
+
+#[test]
+fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "olga", "operator");
+    let (st, d) = post(&s, &tok, "/api/v1/devices", json!({"name": "core-1", "ip": "127.0.0.61"}));
+    assert_eq!(st, 201);
+    let dpath = format!("/devices/{}", d["id"].as_str().unwrap());
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut oper = Browser::new(&s);
+    oper.login("olga", PW, "/");
+    let page = admin.get(&dpath);
+    assert!(page.body.contains("SNMP credential of this device"));
+    assert!(!oper.get(&dpath).body.contains("SNMP credential of this device"));
+    let token = csrf_of(&page.body);
+    let otoken = csrf_of(&oper.get(&dpath).body);
+    assert_eq!(
+        oper.post(&format!("{dpath}/snmp"), &[("csrf", &otoken), ("version", "v2c"), ("community", "x")])
+            .status,
+        403
+    );
+    // A shared credential on Settings, then the device's own one.
+    let r = admin.post(
+        "/settings/snmp",
+        &[("csrf", &token), ("name", "branches"), ("version", "2c"), ("community", "shared-s3cret")],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("branches"));
+    assert!(admin.get(&dpath).body.contains("(shared)"));
+    let r = admin.post(
+        &format!("{dpath}/snmp"),
+        &[
+            ("csrf", &token),
+            ("version", "v3"),
+            ("username", "noc"),
+            ("security_level", "authPriv"),
+            ("auth_protocol", "SHA-256"),
+            ("auth_key", "auth-s3cret-key"),
+            ("priv_protocol", "AES"),
+            ("priv_key", "priv-s3cret-key"),
+        ],
+    );
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(msg.contains("v3, user noc, authPriv"), "{msg}");
+    let shown = admin.get(&dpath).body + &admin.get("/settings").body;
+    assert!(shown.contains("(this device's own)"));
+    for secret in ["shared-s3cret", "auth-s3cret-key", "priv-s3cret-key"] {
+        assert!(!shown.contains(secret), "{secret} shown");
+    }
+    // A refused replacement keeps the stored one.
+    let r = admin.post(
+        &format!("{dpath}/snmp"),
+        &[("csrf", &token), ("version", "v3"), ("security_level", "authPriv")],
+    );
+    let page = admin.get(&r.location);
+    assert!(page.body.contains("flash bad"), "{}", r.location);
+    assert!(page.body.contains("v3, user noc"), "the stored credential is kept");
+    let (_, creds) = get(&s, &tok, "/api/v1/monitoring/snmp/credentials");
+    let own: Vec<_> = creds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["device_id"] == d["id"])
+        .collect();
+    assert_eq!(own.len(), 1, "{creds}");
+    assert_eq!(own[0]["has_priv_key"], true);
+    // Replace with v2c: one credential of its own remains; remove it: back to the shared one.
+    let r = admin.post(
+        &format!("{dpath}/snmp"),
+        &[("csrf", &token), ("version", "v2c"), ("community", "own-s3cret")],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("v2c, community set"));
+    let (_, creds) = get(&s, &tok, "/api/v1/monitoring/snmp/credentials");
+    assert_eq!(creds.as_array().unwrap().len(), 2, "{creds}");
+    let r = admin.post(&format!("{dpath}/snmp/delete"), &[("csrf", &token)]);
+    assert!(flash_of(&mut admin, &r.location).contains("uses the shared one"));
+    assert!(admin.get(&dpath).body.contains("(shared)"));
+    let shared = creds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "branches")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = admin.post(&format!("/settings/snmp/{shared}/delete"), &[("csrf", &token)]);
+    assert!(flash_of(&mut admin, &r.location).contains("deleted"));
+    assert!(admin.get(&dpath).body.contains("none: add one"));
+}

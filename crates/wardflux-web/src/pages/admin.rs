@@ -40,6 +40,9 @@ struct Settings {
     roles: [&'static str; 3],
     is_admin: bool,
     audit: Vec<(String, String, String, String, String)>,
+    /// Shared SNMP credentials: id, name, description.
+    credentials: Vec<(Uuid, String, String)>,
+    choices: super::snmp::Choices,
     flash: Option<String>,
     error: Option<String>,
 }
@@ -93,8 +96,22 @@ async fn settings(
     } else {
         Vec::new()
     };
+    let credentials = if is_admin {
+        match st.store.list_snmp_credentials().await {
+            Ok(c) => c
+                .into_iter()
+                .filter(|c| c.device_id.is_none())
+                .map(|c| (c.id, c.name.clone(), super::snmp::describe(&c)))
+                .collect(),
+            Err(e) => return store_error(e),
+        }
+    } else {
+        Vec::new()
+    };
     Settings {
         chrome: Chrome::new(&page, &headers, "settings"),
+        credentials,
+        choices: super::snmp::Choices::default(),
         users: users
             .into_iter()
             .map(|u| UserRow {
@@ -108,7 +125,7 @@ async fn settings(
         roles: ["viewer", "operator", "admin"],
         is_admin,
         audit,
-        flash: f.done,
+        flash: f.done.filter(|m| !m.is_empty()),
         error: f.error,
     }
     .into_response()

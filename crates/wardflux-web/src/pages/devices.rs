@@ -259,13 +259,19 @@ struct Detail {
     alerts: Vec<AlertRow>,
     history: Vec<HistoryRow>,
     can_operate: bool,
+    is_admin: bool,
+    /// The credential the poller uses for this device, and whether it is the device's own.
+    credential: Option<(String, bool)>,
+    choices: super::snmp::Choices,
     flash: Option<String>,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct DetailParams {
     added: Option<String>,
     done: Option<String>,
+    error: Option<String>,
 }
 
 async fn detail(
@@ -388,8 +394,16 @@ async fn detail(
             .collect(),
         Err(e) => return store_error(e),
     };
+    let credential = match st.store.snmp_credential_for_device(id).await {
+        Ok(c) => c.map(|c| (super::snmp::describe(&c), c.device_id == Some(id))),
+        Err(e) => return store_error(e),
+    };
     Detail {
         chrome: Chrome::new(&page, &headers, "devices"),
+        is_admin: page.can(Role::Admin),
+        credential,
+        choices: super::snmp::Choices::default(),
+        error: p.error,
         d: DeviceRow::from(device),
         st: sv,
         snmp,
@@ -401,7 +415,8 @@ async fn detail(
         flash: p
             .added
             .map(|_| "Device added; its first check runs now.".to_string())
-            .or(p.done),
+            .or(p.done)
+            .filter(|m| !m.is_empty()),
     }
     .into_response()
 }

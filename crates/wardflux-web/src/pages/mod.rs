@@ -6,6 +6,7 @@ mod alerts;
 mod devices;
 mod monitor;
 mod rules;
+mod snmp;
 mod templates;
 
 use askama::Template;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(rules::router())
         .merge(templates::router())
+        .merge(snmp::router())
 }
 
 /// What the layout (`base.html`) shows around every page.
