@@ -640,52 +640,52 @@ async fn screen_import<C: sea_orm::ConnectionTrait>(
     db: &C,
     inputs: Vec<DeviceInput>,
 ) -> Result<(Vec<DeviceInput>, Vec<RowError>), StoreError> {
-        let existing: HashSet<(String, String)> = device::Entity::find()
-            .select_only()
-            .column(device::Column::Source)
-            .column(device::Column::Ip)
-            .into_tuple::<(String, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let mut errors = Vec::new();
-        let mut valid = Vec::new();
-        for (i, mut input) in inputs.into_iter().enumerate() {
-            let row = i as u64 + 1;
-            let err = |field: &str, message: String| RowError {
-                row,
-                field: field.to_string(),
-                message,
-            };
-            if let Err(fe) = input.validate() {
-                errors.push(err(&fe.field, fe.message));
-                continue;
-            }
-            if let Some(p) = input.parent_id
-                && device::Entity::find_by_id(p).one(db).await?.is_none()
-            {
-                errors.push(err("parent_id", "no device with this id".into()));
-                continue;
-            }
-            let key = (
-                input.source.unwrap_or_default().as_str().to_owned(),
-                input.ip.clone(),
-            );
-            if existing.contains(&key) {
-                errors.push(err("ip", DUP_IP.into()));
-                continue;
-            }
-            if !seen.insert(key) {
-                errors.push(err(
-                    "ip",
-                    "this IP appears more than once in the import".into(),
-                ));
-                continue;
-            }
-            valid.push(input);
+    let existing: HashSet<(String, String)> = device::Entity::find()
+        .select_only()
+        .column(device::Column::Source)
+        .column(device::Column::Ip)
+        .into_tuple::<(String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut errors = Vec::new();
+    let mut valid = Vec::new();
+    for (i, mut input) in inputs.into_iter().enumerate() {
+        let row = i as u64 + 1;
+        let err = |field: &str, message: String| RowError {
+            row,
+            field: field.to_string(),
+            message,
+        };
+        if let Err(fe) = input.validate() {
+            errors.push(err(&fe.field, fe.message));
+            continue;
         }
+        if let Some(p) = input.parent_id
+            && device::Entity::find_by_id(p).one(db).await?.is_none()
+        {
+            errors.push(err("parent_id", "no device with this id".into()));
+            continue;
+        }
+        let key = (
+            input.source.unwrap_or_default().as_str().to_owned(),
+            input.ip.clone(),
+        );
+        if existing.contains(&key) {
+            errors.push(err("ip", DUP_IP.into()));
+            continue;
+        }
+        if !seen.insert(key) {
+            errors.push(err(
+                "ip",
+                "this IP appears more than once in the import".into(),
+            ));
+            continue;
+        }
+        valid.push(input);
+    }
     Ok((valid, errors))
 }
 

@@ -588,8 +588,15 @@ fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
         ],
     );
     assert_eq!(refused.status, 422, "{}", refused.body);
-    assert!(refused.body.contains("Expression, column"), "{}", refused.body);
-    assert!(refused.body.contains("value=\"half typed\""), "what was typed is kept");
+    assert!(
+        refused.body.contains("Expression, column"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"half typed\""),
+        "what was typed is kept"
+    );
     let ok: Vec<(&str, String)> = with(&token);
     let ok: Vec<(&str, &str)> = ok.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let saved = admin.post("/alerts/rules/save", &ok);
@@ -627,7 +634,10 @@ fn alert_rules_are_edited_checked_as_you_type_and_kept_from_other_roles() {
     assert_eq!(r["severity"], "medium");
     assert_eq!(r["enabled"], false);
     assert_eq!(r["expression"], "ping_packet_loss == 100 for 3m");
-    assert_eq!(r["labels"]["team"], "noc", "fields the editor does not show are kept");
+    assert_eq!(
+        r["labels"]["team"], "noc",
+        "fields the editor does not show are kept"
+    );
 
     // Delete: not for operators; admins may.
     assert_eq!(
@@ -664,7 +674,12 @@ fn channels_are_tested_and_maintenance_windows_kept_from_the_page() {
         json!({"name": "dead-hook", "type": "webhook", "config": {"url": dead_url}}),
     );
     assert_eq!(st, 201);
-    let (st, g) = post(&s, &tok, "/api/v1/device-groups", json!({"name": "branch-7"}));
+    let (st, g) = post(
+        &s,
+        &tok,
+        "/api/v1/device-groups",
+        json!({"name": "branch-7"}),
+    );
     assert_eq!(st, 201, "{g}");
 
     let mut admin = Browser::new(&s);
@@ -714,7 +729,10 @@ fn channels_are_tested_and_maintenance_windows_kept_from_the_page() {
         let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
         b.post("/alerts/maintenance", &refs)
     };
-    assert_eq!(post_form(&mut viewer, as_refs(&window(&vtoken, "0 2 * * 0"))).status, 403);
+    assert_eq!(
+        post_form(&mut viewer, as_refs(&window(&vtoken, "0 2 * * 0"))).status,
+        403
+    );
     let r = post_form(&mut oper, window(&otoken, "every sunday"));
     assert_eq!(r.status, 303);
     let msg = flash_of(&mut oper, &r.location);
@@ -753,15 +771,24 @@ fn channels_are_tested_and_maintenance_windows_kept_from_the_page() {
         .iter()
         .find(|w| w["name"] == "fibre works")
         .unwrap();
-    assert_eq!(fibre["starts_at"], "2030-01-09T22:00:00Z", "Tbilisi is UTC+4");
+    assert_eq!(
+        fibre["starts_at"], "2030-01-09T22:00:00Z",
+        "Tbilisi is UTC+4"
+    );
     let wid = ws[0]["id"].as_str().unwrap();
     assert_eq!(
         viewer
-            .post(&format!("/alerts/maintenance/{wid}/delete"), &[("csrf", &vtoken)])
+            .post(
+                &format!("/alerts/maintenance/{wid}/delete"),
+                &[("csrf", &vtoken)]
+            )
             .status,
         403
     );
-    let r = oper.post(&format!("/alerts/maintenance/{wid}/delete"), &[("csrf", &otoken)]);
+    let r = oper.post(
+        &format!("/alerts/maintenance/{wid}/delete"),
+        &[("csrf", &otoken)],
+    );
     assert_eq!(r.status, 303);
     let (_, ws) = get(&s, &tok, "/api/v1/monitoring/alerts/maintenance");
     assert_eq!(ws.as_array().unwrap().len(), 1);
@@ -780,7 +807,11 @@ fn admins_manage_users_from_settings_and_everyone_changes_their_own_password() {
     let vtoken = csrf_of(&viewer.get("/settings").body);
 
     // Viewers cannot add users, even with a valid token of their own.
-    let nina = [("username", "nina"), ("role", "viewer"), ("password", "nina-pw-123456")];
+    let nina = [
+        ("username", "nina"),
+        ("role", "viewer"),
+        ("password", "nina-pw-123456"),
+    ];
     let mut f = vec![("csrf", vtoken.as_str())];
     f.extend(nina);
     assert_eq!(viewer.post("/settings/users", &f).status, 403);
@@ -815,7 +846,10 @@ fn admins_manage_users_from_settings_and_everyone_changes_their_own_password() {
         &[("csrf", &token), ("password", "nina-new-pw-7890")],
     );
     assert!(flash_of(&mut admin, &r.location).contains("Password set."));
-    assert_eq!(Browser::new(&s).login("nina", "nina-pw-123456", "/").status, 401);
+    assert_eq!(
+        Browser::new(&s).login("nina", "nina-pw-123456", "/").status,
+        401
+    );
     let mut n = Browser::new(&s);
     assert_eq!(n.login("nina", "nina-new-pw-7890", "/").status, 303);
     assert!(n.get("/settings").body.contains("(operator)"));
@@ -824,15 +858,28 @@ fn admins_manage_users_from_settings_and_everyone_changes_their_own_password() {
     let ntoken = csrf_of(&n.get("/settings").body);
     let r = n.post(
         "/settings/password",
-        &[("csrf", &ntoken), ("password", "a-b-c-d-e-f-1"), ("confirm", "a-b-c-d-e-f-2")],
+        &[
+            ("csrf", &ntoken),
+            ("password", "a-b-c-d-e-f-1"),
+            ("confirm", "a-b-c-d-e-f-2"),
+        ],
     );
     assert!(flash_of(&mut n, &r.location).contains("differ"));
     let r = n.post(
         "/settings/password",
-        &[("csrf", &ntoken), ("password", "nina-own-pw-2468"), ("confirm", "nina-own-pw-2468")],
+        &[
+            ("csrf", &ntoken),
+            ("password", "nina-own-pw-2468"),
+            ("confirm", "nina-own-pw-2468"),
+        ],
     );
     assert!(flash_of(&mut n, &r.location).contains("changed"));
-    assert_eq!(Browser::new(&s).login("nina", "nina-own-pw-2468", "/").status, 303);
+    assert_eq!(
+        Browser::new(&s)
+            .login("nina", "nina-own-pw-2468", "/")
+            .status,
+        303
+    );
     // She cannot manage others.
     let (_, users) = get(&s, &tok, "/api/v1/users");
     let vid = users
@@ -845,8 +892,11 @@ fn admins_manage_users_from_settings_and_everyone_changes_their_own_password() {
         .unwrap()
         .to_string();
     assert_eq!(
-        n.post(&format!("/settings/users/{vid}/delete"), &[("csrf", &ntoken)])
-            .status,
+        n.post(
+            &format!("/settings/users/{vid}/delete"),
+            &[("csrf", &ntoken)]
+        )
+        .status,
         403
     );
 
@@ -858,15 +908,33 @@ fn admins_manage_users_from_settings_and_everyone_changes_their_own_password() {
         &[("csrf", &token), ("role", "viewer")],
     );
     assert!(flash_of(&mut admin, &r.location).contains("yourself"));
-    let r = admin.post(&format!("/settings/users/{me_id}/delete"), &[("csrf", &token)]);
+    let r = admin.post(
+        &format!("/settings/users/{me_id}/delete"),
+        &[("csrf", &token)],
+    );
     assert!(flash_of(&mut admin, &r.location).contains("yourself"));
     // Disable, then delete Nina: her session ends with her.
-    let r = admin.post(&format!("/settings/users/{nid}"), &[("csrf", &token), ("role", "operator")]);
+    let r = admin.post(
+        &format!("/settings/users/{nid}"),
+        &[("csrf", &token), ("role", "operator")],
+    );
     assert!(flash_of(&mut admin, &r.location).contains("saved"));
-    assert_eq!(Browser::new(&s).login("nina", "nina-own-pw-2468", "/").status, 401);
-    let r = admin.post(&format!("/settings/users/{nid}/delete"), &[("csrf", &token)]);
+    assert_eq!(
+        Browser::new(&s)
+            .login("nina", "nina-own-pw-2468", "/")
+            .status,
+        401
+    );
+    let r = admin.post(
+        &format!("/settings/users/{nid}/delete"),
+        &[("csrf", &token)],
+    );
     assert!(flash_of(&mut admin, &r.location).contains("deleted"));
-    assert_eq!(n.get("/settings").status, 303, "a deleted user's session is gone");
+    assert_eq!(
+        n.get("/settings").status,
+        303,
+        "a deleted user's session is gone"
+    );
 }
 
 #[test]
@@ -874,9 +942,19 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
     let (s, _dir, tok) = server();
     add_user(&s, &tok, "olga", "operator");
     add_user(&s, &tok, "vic", "viewer");
-    let (st, _) = post(&s, &tok, "/api/v1/devices", json!({"name": "edge-1", "ip": "127.0.0.21"}));
+    let (st, _) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "edge-1", "ip": "127.0.0.21"}),
+    );
     assert_eq!(st, 201);
-    let (st, d2) = post(&s, &tok, "/api/v1/devices", json!({"name": "edge-2", "ip": "127.0.0.22"}));
+    let (st, d2) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "edge-2", "ip": "127.0.0.22"}),
+    );
     assert_eq!(st, 201);
     let (st, g) = post(
         &s,
@@ -910,7 +988,10 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
         403
     );
     // Broken JSON: the line; a bad template: every problem with its path; both keep the text.
-    let r = oper.post("/templates/import", &[("csrf", &token), ("json", "{\n\"name\": ")]);
+    let r = oper.post(
+        "/templates/import",
+        &[("csrf", &token), ("json", "{\n\"name\": ")],
+    );
     assert_eq!(r.status, 422);
     assert!(r.body.contains("line 2"), "{}", r.body);
     let bad = good
@@ -919,7 +1000,11 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
     let r = oper.post("/templates/import", &[("csrf", &token), ("json", &bad)]);
     assert_eq!(r.status, 422);
     assert!(r.body.contains("items[0].oid"), "{}", r.body);
-    assert!(r.body.contains("triggers[0]"), "every problem is listed: {}", r.body);
+    assert!(
+        r.body.contains("triggers[0]"),
+        "every problem is listed: {}",
+        r.body
+    );
     assert!(r.body.contains("not.an.oid"), "the pasted text is kept");
 
     let r = oper.post("/templates/import", &[("csrf", &token), ("json", &good)]);
@@ -928,7 +1013,10 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
     let page = viewer.get(&path);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("ups_load") && page.body.contains("UPS overloaded"));
-    assert!(!page.body.contains("Save template"), "viewers get no editor");
+    assert!(
+        !page.body.contains("Save template"),
+        "viewers get no editor"
+    );
     let id = path.trim_start_matches("/templates/").to_string();
 
     // Apply by IP and by group, with a macro override; a name that matches nothing is named.
@@ -952,7 +1040,14 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
     assert_eq!(t["devices"].as_array().unwrap().len(), 2);
     assert_eq!(t["devices"][0]["macros"]["{$LOAD_HIGH}"], "70");
     assert!(oper.get(&path).body.contains("edge-2"));
-    let (_, items) = get(&s, &tok, &format!("/api/v1/monitoring/items?device_id={}", d2["id"].as_str().unwrap()));
+    let (_, items) = get(
+        &s,
+        &tok,
+        &format!(
+            "/api/v1/monitoring/items?device_id={}",
+            d2["id"].as_str().unwrap()
+        ),
+    );
     assert!(items.to_string().contains("ups_load"), "{items}");
 
     // Edit the JSON: a second item; the devices get it. A broken edit stays in the editor.
@@ -962,13 +1057,31 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
         "oid": "1.3.6.1.2.1.33.1.2.3.0", "value_type": "gauge"}));
     let r = oper.post(
         &format!("{path}/save"),
-        &[("csrf", &token), ("json", &edited.to_string().replace("ups_battery_minutes", "ups load!"))],
+        &[
+            ("csrf", &token),
+            (
+                "json",
+                &edited
+                    .to_string()
+                    .replace("ups_battery_minutes", "ups load!"),
+            ),
+        ],
     );
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("items[1].key"), "{}", r.body);
-    let r = oper.post(&format!("{path}/save"), &[("csrf", &token), ("json", &edited.to_string())]);
+    let r = oper.post(
+        &format!("{path}/save"),
+        &[("csrf", &token), ("json", &edited.to_string())],
+    );
     assert_eq!(r.status, 303, "{}", r.body);
-    let (_, items) = get(&s, &tok, &format!("/api/v1/monitoring/items?device_id={}", d2["id"].as_str().unwrap()));
+    let (_, items) = get(
+        &s,
+        &tok,
+        &format!(
+            "/api/v1/monitoring/items?device_id={}",
+            d2["id"].as_str().unwrap()
+        ),
+    );
     assert!(items.to_string().contains("ups_battery_minutes"), "{items}");
 
     // Export gives back what import takes; clone makes a copy without devices.
@@ -977,7 +1090,10 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
     assert!(header(&r.headers, reqwest::header::CONTENT_DISPOSITION).contains("Branch_UPS.json"));
     let exported: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(exported["items"][1]["key"], "ups_battery_minutes");
-    let r = oper.post(&format!("{path}/clone"), &[("csrf", &token), ("name", "Branch UPS v2")]);
+    let r = oper.post(
+        &format!("{path}/clone"),
+        &[("csrf", &token), ("name", "Branch UPS v2")],
+    );
     assert_eq!(r.status, 303);
     let copy = oper.get(&r.location);
     assert!(copy.body.contains("Copied as Branch UPS v2."));
@@ -985,12 +1101,17 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
 
     // Remove from one device, then delete: its items go.
     let d2id = d2["id"].as_str().unwrap();
-    let r = oper.post(&format!("{path}/devices/{d2id}/remove"), &[("csrf", &token)]);
+    let r = oper.post(
+        &format!("{path}/devices/{d2id}/remove"),
+        &[("csrf", &token)],
+    );
     assert!(flash_of(&mut oper, &r.location).contains("Removed"));
     let (_, t) = get(&s, &tok, &format!("/api/v1/monitoring/templates/{id}"));
     assert_eq!(t["devices"].as_array().unwrap().len(), 1);
     assert_eq!(
-        viewer.post(&format!("{path}/delete"), &[("csrf", &vtoken)]).status,
+        viewer
+            .post(&format!("{path}/delete"), &[("csrf", &vtoken)])
+            .status,
         403
     );
     let r = oper.post(&format!("{path}/delete"), &[("csrf", &token)]);
@@ -1003,64 +1124,104 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
 fn csv_import_shows_every_row_and_its_problems_before_anything_is_written() {
     let (s, _dir, tok) = server();
     add_user(&s, &tok, "olga", "operator");
-    let (st, _) = post(&s, &tok, "/api/v1/devices", json!({"name": "old-gw", "ip": "127.0.0.31"}));
+    let (st, _) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "old-gw", "ip": "127.0.0.31"}),
+    );
     assert_eq!(st, 201);
     let mut admin = Browser::new(&s);
     admin.login("admin", PW, "/");
     let mut oper = Browser::new(&s);
     oper.login("olga", PW, "/");
-    assert_eq!(oper.get("/devices/import").status, 403, "the API's import is admin-only too");
+    assert_eq!(
+        oper.get("/devices/import").status,
+        403,
+        "the API's import is admin-only too"
+    );
     let form = admin.get("/devices/import");
     assert_eq!(form.status, 200);
-    assert!(form.body.contains("name,ip,hostname"), "the columns are listed");
+    assert!(
+        form.body.contains("name,ip,hostname"),
+        "the columns are listed"
+    );
     let token = csrf_of(&form.body);
     let otoken = csrf_of(&oper.get("/devices").body);
     let bad = "name,ip,device_type,region\nbr-1,127.0.0.41,router,west\nbr-2,not-an-ip,switch,west\nbr-3,127.0.0.31,router,east\nbr-4,127.0.0.41,router,east\n";
     assert_eq!(
-        oper.post("/devices/import", &[("csrf", &otoken), ("csv", bad), ("action", "import")])
-            .status,
+        oper.post(
+            "/devices/import",
+            &[("csrf", &otoken), ("csv", bad), ("action", "import")]
+        )
+        .status,
         403
     );
     // Check: each problem on its row; nothing written; no import button.
-    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", bad), ("action", "check")]);
+    let r = admin.post(
+        "/devices/import",
+        &[("csrf", &token), ("csv", bad), ("action", "check")],
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("3 rows have problems"), "{}", r.body);
     assert!(r.body.contains("ip: "), "{}", r.body);
     assert!(r.body.contains("more than once"), "{}", r.body);
-    assert!(!r.body.contains("value=\"import\""), "no import while a row is wrong");
+    assert!(
+        !r.body.contains("value=\"import\""),
+        "no import while a row is wrong"
+    );
     let (_, list) = get(&s, &tok, "/api/v1/devices");
     assert_eq!(list["total"], 1, "nothing written: {list}");
     // Forcing the import anyway writes nothing either.
-    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", bad), ("action", "import")]);
+    let r = admin.post(
+        "/devices/import",
+        &[("csrf", &token), ("csv", bad), ("action", "import")],
+    );
     assert_ne!(r.status, 303);
     let (_, list) = get(&s, &tok, "/api/v1/devices");
     assert_eq!(list["total"], 1);
     // An unknown column is named (and clipped when long).
     let r = admin.post(
         "/devices/import",
-        &[("csrf", &token), ("csv", "name,ip,colour\nx,127.0.0.50,red\n"), ("action", "check")],
+        &[
+            ("csrf", &token),
+            ("csv", "name,ip,colour\nx,127.0.0.50,red\n"),
+            ("action", "check"),
+        ],
     );
     assert_eq!(r.status, 422);
     assert!(r.body.contains("colour"), "{}", r.body);
-    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", "  "), ("action", "check")]);
+    let r = admin.post(
+        "/devices/import",
+        &[("csrf", &token), ("csv", "  "), ("action", "check")],
+    );
     assert_eq!(r.status, 422);
     assert!(r.body.contains("empty"));
 
     // Fixed: the check offers the import, which writes every row.
     let good = "name,ip,device_type,region\nbr-1,127.0.0.41,router,west\nbr-2,127.0.0.42,switch,west\nbr-3,127.0.0.43,router,east\n";
-    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", good), ("action", "check")]);
+    let r = admin.post(
+        "/devices/import",
+        &[("csrf", &token), ("csv", good), ("action", "check")],
+    );
     assert!(r.body.contains("3 devices would be created"), "{}", r.body);
     assert!(r.body.contains("value=\"import\""));
     let (_, list) = get(&s, &tok, "/api/v1/devices");
     assert_eq!(list["total"], 1, "a check writes nothing");
-    let r = admin.post("/devices/import", &[("csrf", &token), ("csv", good), ("action", "import")]);
+    let r = admin.post(
+        "/devices/import",
+        &[("csrf", &token), ("csv", good), ("action", "import")],
+    );
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(flash_of(&mut admin, &r.location).contains("Imported 3 devices."));
     let (_, list) = get(&s, &tok, "/api/v1/devices?region=west");
     assert_eq!(list["total"], 2);
     // The API's dry run says the same without writing.
     let r = client()
-        .post(format!("http://{}/api/v1/devices/import?dry_run=true", s.addr))
+        .post(format!(
+            "http://{}/api/v1/devices/import?dry_run=true",
+            s.addr
+        ))
         .bearer_auth(&tok)
         .header("content-type", "text/csv")
         .body("name,ip\nbr-9,127.0.0.49\nbr-1,127.0.0.41\n")
@@ -1079,7 +1240,12 @@ fn csv_import_shows_every_row_and_its_problems_before_anything_is_written() {
 fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
     let (s, _dir, tok) = server();
     add_user(&s, &tok, "olga", "operator");
-    let (st, d) = post(&s, &tok, "/api/v1/devices", json!({"name": "core-1", "ip": "127.0.0.61"}));
+    let (st, d) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "core-1", "ip": "127.0.0.61"}),
+    );
     assert_eq!(st, 201);
     let dpath = format!("/devices/{}", d["id"].as_str().unwrap());
     let mut admin = Browser::new(&s);
@@ -1088,18 +1254,31 @@ fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
     oper.login("olga", PW, "/");
     let page = admin.get(&dpath);
     assert!(page.body.contains("SNMP credential of this device"));
-    assert!(!oper.get(&dpath).body.contains("SNMP credential of this device"));
+    assert!(
+        !oper
+            .get(&dpath)
+            .body
+            .contains("SNMP credential of this device")
+    );
     let token = csrf_of(&page.body);
     let otoken = csrf_of(&oper.get(&dpath).body);
     assert_eq!(
-        oper.post(&format!("{dpath}/snmp"), &[("csrf", &otoken), ("version", "v2c"), ("community", "x")])
-            .status,
+        oper.post(
+            &format!("{dpath}/snmp"),
+            &[("csrf", &otoken), ("version", "v2c"), ("community", "x")]
+        )
+        .status,
         403
     );
     // A shared credential on Settings, then the device's own one.
     let r = admin.post(
         "/settings/snmp",
-        &[("csrf", &token), ("name", "branches"), ("version", "2c"), ("community", "shared-s3cret")],
+        &[
+            ("csrf", &token),
+            ("name", "branches"),
+            ("version", "2c"),
+            ("community", "shared-s3cret"),
+        ],
     );
     assert!(flash_of(&mut admin, &r.location).contains("branches"));
     assert!(admin.get(&dpath).body.contains("(shared)"));
@@ -1126,11 +1305,18 @@ fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
     // A refused replacement keeps the stored one.
     let r = admin.post(
         &format!("{dpath}/snmp"),
-        &[("csrf", &token), ("version", "v3"), ("security_level", "authPriv")],
+        &[
+            ("csrf", &token),
+            ("version", "v3"),
+            ("security_level", "authPriv"),
+        ],
     );
     let page = admin.get(&r.location);
     assert!(page.body.contains("flash bad"), "{}", r.location);
-    assert!(page.body.contains("v3, user noc"), "the stored credential is kept");
+    assert!(
+        page.body.contains("v3, user noc"),
+        "the stored credential is kept"
+    );
     let (_, creds) = get(&s, &tok, "/api/v1/monitoring/snmp/credentials");
     let own: Vec<_> = creds
         .as_array()
@@ -1143,7 +1329,11 @@ fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
     // Replace with v2c: one credential of its own remains; remove it: back to the shared one.
     let r = admin.post(
         &format!("{dpath}/snmp"),
-        &[("csrf", &token), ("version", "v2c"), ("community", "own-s3cret")],
+        &[
+            ("csrf", &token),
+            ("version", "v2c"),
+            ("community", "own-s3cret"),
+        ],
     );
     assert!(flash_of(&mut admin, &r.location).contains("v2c, community set"));
     let (_, creds) = get(&s, &tok, "/api/v1/monitoring/snmp/credentials");
@@ -1160,7 +1350,10 @@ fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
         .as_str()
         .unwrap()
         .to_string();
-    let r = admin.post(&format!("/settings/snmp/{shared}/delete"), &[("csrf", &token)]);
+    let r = admin.post(
+        &format!("/settings/snmp/{shared}/delete"),
+        &[("csrf", &token)],
+    );
     assert!(flash_of(&mut admin, &r.location).contains("deleted"));
     assert!(admin.get(&dpath).body.contains("none: add one"));
 }

@@ -230,7 +230,9 @@ pub async fn update_rule(
     IdPath(id): IdPath,
     Json(input): Json<AlertRuleInput>,
 ) -> Result<axum::Json<RuleResponse>> {
-    Ok(axum::Json(save_rule(&st, &me.actor(), Some(id), input).await?))
+    Ok(axum::Json(
+        save_rule(&st, &me.actor(), Some(id), input).await?,
+    ))
 }
 
 /// Delete an alert rule (built-in rules: 409; disable them instead).
@@ -280,7 +282,9 @@ pub async fn validate_rule(
     _: Viewer,
     Json(input): Json<ExpressionInput>,
 ) -> Result<axum::Json<ValidateResponse>> {
-    Ok(axum::Json(validate_expression(&st, &input.expression).await?))
+    Ok(axum::Json(
+        validate_expression(&st, &input.expression).await?,
+    ))
 }
 
 /// Parses a rule expression and lists what would make it never fire (unknown metrics).
@@ -311,7 +315,9 @@ pub async fn preview_rule(
     _: Viewer,
     Json(input): Json<ExpressionInput>,
 ) -> Result<axum::Json<Vec<PreviewSeries>>> {
-    Ok(axum::Json(preview_expression(&st, &input.expression).await?))
+    Ok(axum::Json(
+        preview_expression(&st, &input.expression).await?,
+    ))
 }
 
 /// The series rule expression `expression` returns now: each would be an alert instance.

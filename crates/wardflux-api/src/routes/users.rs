@@ -102,7 +102,10 @@ pub async fn update_user_as(
             message: "you cannot demote or disable yourself".into(),
         });
     }
-    let u = st.store.update_user(&me.actor(), id, role, disabled).await?;
+    let u = st
+        .store
+        .update_user(&me.actor(), id, role, disabled)
+        .await?;
     st.credentials_changed();
     Ok(u)
 }

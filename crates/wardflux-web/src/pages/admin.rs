@@ -137,7 +137,10 @@ fn outcome(r: Result<String, ApiError>) -> Response {
     match r {
         Ok(done) => Redirect::to(&format!("/settings?done={}", view::query_escape(&done))),
         Err(e) if e.status().is_server_error() => return api_error(e),
-        Err(e) => Redirect::to(&format!("/settings?error={}", view::query_escape(&e.to_string()))),
+        Err(e) => Redirect::to(&format!(
+            "/settings?error={}",
+            view::query_escape(&e.to_string())
+        )),
     }
     .into_response()
 }
@@ -217,7 +220,11 @@ async fn delete_user(
 }
 
 /// `POST /settings/password` (anyone): changes one's own password; the two entries must match.
-async fn own_password(State(st): State<AppState>, page: Page, f: Fields) -> Result<Response, Response> {
+async fn own_password(
+    State(st): State<AppState>,
+    page: Page,
+    f: Fields,
+) -> Result<Response, Response> {
     page.check_csrf(f.get("csrf"))?;
     if f.get("password") != f.get("confirm") {
         return Ok(outcome(Err(ApiError::bad_request(

@@ -637,7 +637,8 @@ async fn preview(
             )
         })
         .collect();
-    let refused_rows: std::collections::BTreeSet<u64> = report.errors.iter().map(|e| e.row).collect();
+    let refused_rows: std::collections::BTreeSet<u64> =
+        report.errors.iter().map(|e| e.row).collect();
     for e in report.errors {
         by_row
             .entry(e.row)
@@ -653,7 +654,8 @@ async fn preview(
             .push(format!("{}: {}", e.field, e.message));
     }
     // Rows with problems first, then the rest in order, up to the preview's length.
-    let (mut bad, good): (Vec<_>, Vec<_>) = by_row.into_values().partition(|r| !r.problems.is_empty());
+    let (mut bad, good): (Vec<_>, Vec<_>) =
+        by_row.into_values().partition(|r| !r.problems.is_empty());
     let total = bad.len() + good.len();
     bad.extend(good);
     bad.truncate(PREVIEW_ROWS);

@@ -310,7 +310,15 @@ async fn save(
     };
     let Ok(severity) = Severity::from_str(&form.severity) else {
         let msg = format!("Severity: choose one of {}.", SEVERITIES.join(", "));
-        return Ok(editor(&st, &page, &headers, StatusCode::UNPROCESSABLE_ENTITY, form, Some(msg)).await);
+        return Ok(editor(
+            &st,
+            &page,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            Some(msg),
+        )
+        .await);
     };
     let mut input = AlertRuleInput::new(&form.name, &form.expression, severity);
     input.notifications = form.notifications.clone();
@@ -330,7 +338,10 @@ async fn save(
             for w in saved.warnings {
                 msg.push_str(&format!(" Note: {w}."));
             }
-            Ok(Redirect::to(&format!("/alerts/rules?done={}", view::query_escape(&msg))).into_response())
+            Ok(
+                Redirect::to(&format!("/alerts/rules?done={}", view::query_escape(&msg)))
+                    .into_response(),
+            )
         }
         Err(AlertsError::Api(e)) if e.status().is_server_error() => Err(api_error(e)),
         Err(e) => {
@@ -464,7 +475,11 @@ async fn test_channel(
 }
 
 /// Parses a `datetime-local` value (`2026-11-30T14:05`) in IANA zone `tz`.
-fn local_time(v: &str, tz: chrono_tz::Tz, field: &str) -> Result<Option<chrono::DateTime<Utc>>, String> {
+fn local_time(
+    v: &str,
+    tz: chrono_tz::Tz,
+    field: &str,
+) -> Result<Option<chrono::DateTime<Utc>>, String> {
     if v.is_empty() {
         return Ok(None);
     }
@@ -497,10 +512,10 @@ fn window_input(f: &Fields) -> Result<MaintenanceInput, String> {
     if cron.is_none() && (starts_at.is_none() || ends_at.is_none()) {
         return Err("Give a start and an end, or a cron schedule with a duration.".into());
     }
-    if let (Some(s), Some(e)) = (starts_at, ends_at) {
-        if e <= s {
-            return Err("End: must be after the start.".into());
-        }
+    if let (Some(s), Some(e)) = (starts_at, ends_at)
+        && e <= s
+    {
+        return Err("End: must be after the start.".into());
     }
     let mut group_ids = Vec::new();
     for g in f.all("group") {
@@ -520,10 +535,20 @@ fn window_input(f: &Fields) -> Result<MaintenanceInput, String> {
 }
 
 /// `POST /alerts/maintenance` (operator): a one-off or recurring window for device groups.
-async fn add_window(State(st): State<AppState>, page: Page, f: Fields) -> Result<Response, Response> {
+async fn add_window(
+    State(st): State<AppState>,
+    page: Page,
+    f: Fields,
+) -> Result<Response, Response> {
     page.check_csrf(f.get("csrf"))?;
     page.require(Role::Operator)?;
-    let back = |msg: &str| Redirect::to(&format!("/alerts/rules?error={}#maintenance", view::query_escape(msg))).into_response();
+    let back = |msg: &str| {
+        Redirect::to(&format!(
+            "/alerts/rules?error={}#maintenance",
+            view::query_escape(msg)
+        ))
+        .into_response()
+    };
     let input = match window_input(&f) {
         Ok(i) => i,
         Err(msg) => return Ok(back(&msg)),
@@ -557,11 +582,20 @@ async fn delete_window(
     Path(id): Path<String>,
     f: Fields,
 ) -> Result<Response, Response> {
-    let id = action(&page, f.get("csrf"), Role::Operator, &id, "maintenance window")?;
+    let id = action(
+        &page,
+        f.get("csrf"),
+        Role::Operator,
+        &id,
+        "maintenance window",
+    )?;
     st.store
         .delete_maintenance(&page.user.actor(), id)
         .await
         .map_err(store_error)?;
     api::reload(&st);
-    Ok(Redirect::to("/alerts/rules?done=Maintenance%20window%20deleted.#maintenance").into_response())
+    Ok(
+        Redirect::to("/alerts/rules?done=Maintenance%20window%20deleted.#maintenance")
+            .into_response(),
+    )
 }

@@ -54,10 +54,16 @@ pub fn describe(c: &SnmpCredential) -> String {
             c.username.as_deref().unwrap_or("?"),
             c.security_level.map_or("noAuthNoPriv", |l| l.as_str()),
             c.auth_protocol
-                .map(|p| format!(", auth {p}{}", if c.has_auth_key { " (key set)" } else { "" }))
+                .map(|p| format!(
+                    ", auth {p}{}",
+                    if c.has_auth_key { " (key set)" } else { "" }
+                ))
                 .unwrap_or_default(),
             c.priv_protocol
-                .map(|p| format!(", privacy {p}{}", if c.has_priv_key { " (key set)" } else { "" }))
+                .map(|p| format!(
+                    ", privacy {p}{}",
+                    if c.has_priv_key { " (key set)" } else { "" }
+                ))
                 .unwrap_or_default(),
         ),
         v => format!(
@@ -71,7 +77,10 @@ fn pick<T: std::str::FromStr>(f: &Fields, field: &'static str) -> Result<Option<
     match f.opt(field) {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            ApiError::bad_request(Some(field), format!("{field}: unknown value {:?}", view::clip(&v, 32)))
+            ApiError::bad_request(
+                Some(field),
+                format!("{field}: unknown value {:?}", view::clip(&v, 32)),
+            )
         }),
     }
 }
@@ -98,7 +107,10 @@ fn to(path: &str, r: Result<String, ApiError>) -> Response {
     match r {
         Ok(done) => Redirect::to(&format!("{path}?done={}", view::query_escape(&done))),
         Err(e) if e.status().is_server_error() => return api_error(e),
-        Err(e) => Redirect::to(&format!("{path}?done=&error={}", view::query_escape(&e.to_string()))),
+        Err(e) => Redirect::to(&format!(
+            "{path}?done=&error={}",
+            view::query_escape(&e.to_string())
+        )),
     }
     .into_response()
 }
@@ -113,7 +125,10 @@ async fn set_for_device(
     let id = action(&page, f.get("csrf"), Role::Admin, &id, "device")?;
     let actor = page.user.actor();
     let r = async {
-        let new = st.store.create_snmp_credential(&actor, input(&f, Some(id))?).await?;
+        let new = st
+            .store
+            .create_snmp_credential(&actor, input(&f, Some(id))?)
+            .await?;
         for old in st.store.list_snmp_credentials().await? {
             if old.device_id == Some(id) && old.id != new.id {
                 st.store.delete_snmp_credential(&actor, old.id).await?;
@@ -153,11 +168,18 @@ async fn clear_for_device(
 }
 
 /// `POST /settings/snmp` (admin): a shared credential (named).
-async fn add_shared(State(st): State<AppState>, page: Page, f: Fields) -> Result<Response, Response> {
+async fn add_shared(
+    State(st): State<AppState>,
+    page: Page,
+    f: Fields,
+) -> Result<Response, Response> {
     page.check_csrf(f.get("csrf"))?;
     page.require(Role::Admin)?;
     let r = async {
-        let c = st.store.create_snmp_credential(&page.user.actor(), input(&f, None)?).await?;
+        let c = st
+            .store
+            .create_snmp_credential(&page.user.actor(), input(&f, None)?)
+            .await?;
         Ok(format!("SNMP credential {} saved.", c.name))
     }
     .await;

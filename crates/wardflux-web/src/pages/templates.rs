@@ -162,14 +162,30 @@ async fn import(
     let body = match parse_json(&text) {
         Ok(b) => b,
         Err(msg) => {
-            return Ok(library(&st, &page, &headers, StatusCode::UNPROCESSABLE_ENTITY, refused(msg), text).await);
+            return Ok(library(
+                &st,
+                &page,
+                &headers,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                refused(msg),
+                text,
+            )
+            .await);
         }
     };
     let t = match api::check_template(body) {
         Ok(t) => t,
         Err(e) => {
             let msg = template_error(e)?;
-            return Ok(library(&st, &page, &headers, StatusCode::UNPROCESSABLE_ENTITY, refused(msg), text).await);
+            return Ok(library(
+                &st,
+                &page,
+                &headers,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                refused(msg),
+                text,
+            )
+            .await);
         }
     };
     match st.store.import_template(&page.user.actor(), t).await {
@@ -180,14 +196,27 @@ async fn import(
             } else {
                 format!("Template {} replaced; its devices keep it.", t.name)
             };
-            Ok(Redirect::to(&format!("/templates/{}?done={}", t.id, view::query_escape(&msg))).into_response())
+            Ok(Redirect::to(&format!(
+                "/templates/{}?done={}",
+                t.id,
+                view::query_escape(&msg)
+            ))
+            .into_response())
         }
         Err(e) => {
             let e = ApiError::from(e);
             if e.status().is_server_error() {
                 return Err(api_error(e));
             }
-            Ok(library(&st, &page, &headers, e.status(), refused(e.to_string()), text).await)
+            Ok(library(
+                &st,
+                &page,
+                &headers,
+                e.status(),
+                refused(e.to_string()),
+                text,
+            )
+            .await)
         }
     }
 }
@@ -242,12 +271,16 @@ async fn render(
     flash: Flash,
 ) -> Response {
     let shown: Vec<_> = t.devices.iter().take(DEVICE_ROWS).collect();
-    let found = futures::future::join_all(shown.iter().map(|a| st.store.get_device(a.device_id))).await;
+    let found =
+        futures::future::join_all(shown.iter().map(|a| st.store.get_device(a.device_id))).await;
     let devices = shown
         .iter()
         .zip(found)
         .map(|(a, d)| {
-            let (name, ip) = d.map_or_else(|_| ("(deleted)".into(), String::new()), |d| (d.name, d.ip.to_string()));
+            let (name, ip) = d.map_or_else(
+                |_| ("(deleted)".into(), String::new()),
+                |d| (d.name, d.ip.to_string()),
+            );
             DeviceRow {
                 id: a.device_id,
                 name,
@@ -273,7 +306,11 @@ async fn render(
         builtin: t.builtin.is_some(),
         description: tpl.description.clone().unwrap_or_default(),
         types: tpl.device_types.join(", "),
-        macros: tpl.macros.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        macros: tpl
+            .macros
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         items: tpl
             .items
             .iter()
@@ -307,7 +344,10 @@ async fn render(
                             .join(", ")
                     })
                     .unwrap_or_default();
-                let items = v.get("items").and_then(|i| i.as_array()).map_or(0, Vec::len);
+                let items = v
+                    .get("items")
+                    .and_then(|i| i.as_array())
+                    .map_or(0, Vec::len);
                 (d.name.clone(), walk, items)
             })
             .collect(),
@@ -339,7 +379,11 @@ async fn detail(
     Path(id): Path<String>,
     Query(f): Query<Flash>,
 ) -> Result<Response, Response> {
-    let t = st.store.get_template(template_id(&id)?).await.map_err(store_error)?;
+    let t = st
+        .store
+        .get_template(template_id(&id)?)
+        .await
+        .map_err(store_error)?;
     Ok(render(&st, &page, &headers, StatusCode::OK, t, None, f).await)
 }
 
@@ -354,10 +398,12 @@ async fn save(
 ) -> Result<Response, Response> {
     let id = action(&page, f.get("csrf"), Role::Operator, &id, "template")?;
     let text = f.get("json").to_string();
-    let checked = parse_json(&text).and_then(|b| api::check_template(b).map_err(|e| match template_error(e) {
-        Ok(m) => m,
-        Err(_) => "the template could not be checked".into(),
-    }));
+    let checked = parse_json(&text).and_then(|b| {
+        api::check_template(b).map_err(|e| match template_error(e) {
+            Ok(m) => m,
+            Err(_) => "the template could not be checked".into(),
+        })
+    });
     let result = match checked {
         Ok(t) => st
             .store
@@ -376,7 +422,10 @@ async fn save(
     match result {
         Ok(t) => {
             api::reload(&st);
-            Ok(Redirect::to(&format!("/templates/{}?done=Template%20saved.", t.id)).into_response())
+            Ok(
+                Redirect::to(&format!("/templates/{}?done=Template%20saved.", t.id))
+                    .into_response(),
+            )
         }
         Err(Err(r)) => Err(r),
         Err(Ok(msg)) => {
@@ -385,14 +434,26 @@ async fn save(
                 done: None,
                 error: Some(msg),
             };
-            Ok(render(&st, &page, &headers, StatusCode::UNPROCESSABLE_ENTITY, t, Some(text), flash).await)
+            Ok(render(
+                &st,
+                &page,
+                &headers,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                t,
+                Some(text),
+                flash,
+            )
+            .await)
         }
     }
 }
 
 fn back(id: Uuid, r: Result<String, ApiError>) -> Response {
     match r {
-        Ok(done) => Redirect::to(&format!("/templates/{id}?done={}", view::query_escape(&done))),
+        Ok(done) => Redirect::to(&format!(
+            "/templates/{id}?done={}",
+            view::query_escape(&done)
+        )),
         Err(e) if e.status().is_server_error() => return api_error(e),
         Err(e) => Redirect::to(&format!(
             "/templates/{id}?error={}",
@@ -410,7 +471,11 @@ async fn clone(
     f: Fields,
 ) -> Result<Response, Response> {
     let id = action(&page, f.get("csrf"), Role::Operator, &id, "template")?;
-    match st.store.clone_template(&page.user.actor(), id, f.opt("name")).await {
+    match st
+        .store
+        .clone_template(&page.user.actor(), id, f.opt("name"))
+        .await
+    {
         Ok(t) => Ok(Redirect::to(&format!(
             "/templates/{}?done={}",
             t.id,
@@ -427,7 +492,11 @@ async fn export(
     _page: Page,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
-    let t = st.store.get_template(template_id(&id)?).await.map_err(store_error)?;
+    let t = st
+        .store
+        .get_template(template_id(&id)?)
+        .await
+        .map_err(store_error)?;
     let file: String = t
         .name
         .chars()
@@ -469,7 +538,10 @@ async fn chosen_devices(st: &AppState, f: &Fields) -> Result<Vec<Uuid>, ApiError
             .ok_or_else(|| {
                 ApiError::bad_request(
                     Some("devices"),
-                    format!("devices: no device is named or has the address {:?}", view::clip(token, 64)),
+                    format!(
+                        "devices: no device is named or has the address {:?}",
+                        view::clip(token, 64)
+                    ),
                 )
             })?;
         ids.push(hit.id);
