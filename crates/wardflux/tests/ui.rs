@@ -1357,3 +1357,19 @@ fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
     assert!(flash_of(&mut admin, &r.location).contains("deleted"));
     assert!(admin.get(&dpath).body.contains("none: add one"));
 }
+
+#[test]
+fn alert_history_filters_by_range_and_rule_and_refuses_unknown_values() {
+    let (s, _dir, tok) = server();
+    let mut b = Browser::new(&s);
+    b.login("admin", PW, "/");
+    let (_, rules) = get(&s, &tok, "/api/v1/monitoring/alerts/rules");
+    let rule = rules[0]["id"].as_str().unwrap();
+    let page = b.get(&format!("/alerts?range=7d&rule={rule}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&format!("value=\"{rule}\" selected")), "the chosen rule stays chosen");
+    assert!(page.body.contains("value=\"7d\" selected"));
+    assert!(page.body.contains("Nothing in the history for these filters."));
+    assert_eq!(b.get("/alerts?range=1y").status, 400);
+    assert_eq!(b.get("/alerts?rule=nope").status, 400);
+}

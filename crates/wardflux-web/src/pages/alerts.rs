@@ -67,6 +67,11 @@ impl From<Alert> for AlertRow {
 struct Alerts {
     chrome: Chrome,
     severity: String,
+    range: String,
+    rule: String,
+    rules: Vec<(Uuid, String)>,
+    /// Link to the next (older) page of the history, when there is one.
+    older: Option<String>,
     alerts: Vec<AlertRow>,
     history: Vec<AlertRow>,
     can_operate: bool,
@@ -77,8 +82,19 @@ struct Alerts {
 struct AlertParams {
     #[serde(default)]
     severity: String,
+    /// History range: `24h`, `7d`, `30d`, or empty for all.
+    #[serde(default)]
+    range: String,
+    /// History of one rule (its id).
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    offset: u64,
     done: Option<String>,
 }
+
+/// Rows per page of the history.
+const HISTORY_PAGE: u64 = 100;
 
 async fn alerts(
     State(st): State<AppState>,
@@ -105,20 +121,57 @@ async fn alerts(
         Ok(a) => a,
         Err(e) => return store_error(e),
     };
+    let from = match p.range.as_str() {
+        "" => None,
+        "24h" => Some(chrono::Duration::hours(24)),
+        "7d" => Some(chrono::Duration::days(7)),
+        "30d" => Some(chrono::Duration::days(30)),
+        _ => return error_page(StatusCode::BAD_REQUEST, "Unknown range: use 24h, 7d or 30d."),
+    }
+    .map(|d| chrono::Utc::now() - d);
+    let rule_id = if p.rule.is_empty() {
+        None
+    } else {
+        match p.rule.parse::<Uuid>() {
+            Ok(id) => Some(id),
+            Err(_) => return error_page(StatusCode::BAD_REQUEST, "Unknown rule."),
+        }
+    };
     let history = match st
         .store
         .alert_history(&HistoryQuery {
-            limit: Some(100),
+            from,
+            rule_id,
+            limit: Some(HISTORY_PAGE),
+            offset: Some(p.offset),
             ..HistoryQuery::default()
         })
         .await
     {
-        Ok(h) => h.items,
+        Ok(h) => h,
+        Err(e) => return store_error(e),
+    };
+    let older = (p.offset + HISTORY_PAGE < history.total).then(|| {
+        format!(
+            "/alerts?severity={}&range={}&rule={}&offset={}",
+            view::query_escape(&p.severity),
+            view::query_escape(&p.range),
+            view::query_escape(&p.rule),
+            p.offset + HISTORY_PAGE
+        )
+    });
+    let history = history.items;
+    let rules = match st.store.list_alert_rules(&Default::default()).await {
+        Ok(r) => r.into_iter().map(|r| (r.id, r.name)).collect(),
         Err(e) => return store_error(e),
     };
     Alerts {
         chrome: Chrome::new(&page, &headers, "alerts"),
         severity: p.severity,
+        range: p.range,
+        rule: p.rule,
+        rules,
+        older,
         alerts: active.into_iter().map(AlertRow::from).collect(),
         history: history
             .into_iter()
