@@ -21,6 +21,8 @@ use wardflux_store::{Store, StoreError};
 pub struct Facts {
     pub region: String,
     pub device_type: String,
+    /// Names of the device groups it is in (group changes show within the cache's age).
+    pub groups: Vec<String>,
 }
 
 pub type FactsMap = Arc<HashMap<Uuid, Facts>>;
@@ -76,6 +78,12 @@ impl InventoryCache {
 }
 
 pub async fn load(store: &Store) -> Result<HashMap<Uuid, Facts>, StoreError> {
+    let mut member: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for g in store.list_groups().await? {
+        for d in g.device_ids {
+            member.entry(d).or_default().push(g.name.clone());
+        }
+    }
     Ok(store
         .all_devices()
         .await?
@@ -86,6 +94,7 @@ pub async fn load(store: &Store) -> Result<HashMap<Uuid, Facts>, StoreError> {
                 Facts {
                     region: d.region.unwrap_or_default(),
                     device_type: d.device_type.unwrap_or_default(),
+                    groups: member.remove(&d.id).unwrap_or_default(),
                 },
             )
         })

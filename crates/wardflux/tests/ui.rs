@@ -1367,9 +1367,15 @@ fn alert_history_filters_by_range_and_rule_and_refuses_unknown_values() {
     let rule = rules[0]["id"].as_str().unwrap();
     let page = b.get(&format!("/alerts?range=7d&rule={rule}"));
     assert_eq!(page.status, 200);
-    assert!(page.body.contains(&format!("value=\"{rule}\" selected")), "the chosen rule stays chosen");
+    assert!(
+        page.body.contains(&format!("value=\"{rule}\" selected")),
+        "the chosen rule stays chosen"
+    );
     assert!(page.body.contains("value=\"7d\" selected"));
-    assert!(page.body.contains("Nothing in the history for these filters."));
+    assert!(
+        page.body
+            .contains("Nothing in the history for these filters.")
+    );
     assert_eq!(b.get("/alerts?range=1y").status, 400);
     assert_eq!(b.get("/alerts?rule=nope").status, 400);
 }

@@ -126,7 +126,12 @@ async fn alerts(
         "24h" => Some(chrono::Duration::hours(24)),
         "7d" => Some(chrono::Duration::days(7)),
         "30d" => Some(chrono::Duration::days(30)),
-        _ => return error_page(StatusCode::BAD_REQUEST, "Unknown range: use 24h, 7d or 30d."),
+        _ => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Unknown range: use 24h, 7d or 30d.",
+            );
+        }
     }
     .map(|d| chrono::Utc::now() - d);
     let rule_id = if p.rule.is_empty() {

@@ -204,6 +204,9 @@ pub struct Filters {
     pub region: String,
     #[serde(default, rename = "type")]
     pub type_: String,
+    /// A device group's name.
+    #[serde(default)]
+    pub group: String,
 }
 
 pub struct Row {
@@ -254,6 +257,7 @@ fn table(statuses: Vec<DeviceStatus>, facts: &HashMap<Uuid, Facts>, f: &Filters)
         if (!f.state.is_empty() && f.state != state)
             || (!f.region.is_empty() && f.region != region)
             || (!f.type_.is_empty() && f.type_ != dtype)
+            || (!f.group.is_empty() && !fact.is_some_and(|x| x.groups.contains(&f.group)))
             || (!needle.is_empty()
                 && !d.name.to_lowercase().contains(&needle)
                 && !d.ip.to_string().contains(&needle))
@@ -319,6 +323,7 @@ struct Monitor {
     f: Filters,
     regions: Vec<String>,
     types: Vec<String>,
+    groups: Vec<String>,
     m: Table,
 }
 
@@ -340,7 +345,11 @@ async fn monitor(
     };
     let mut regions: Vec<String> = facts.values().map(|x| x.region.clone()).collect();
     let mut types: Vec<String> = facts.values().map(|x| x.device_type.clone()).collect();
-    for v in [&mut regions, &mut types] {
+    let mut groups: Vec<String> = facts
+        .values()
+        .flat_map(|x| x.groups.iter().cloned())
+        .collect();
+    for v in [&mut regions, &mut types, &mut groups] {
         v.retain(|s| !s.is_empty());
         v.sort();
         v.dedup();
@@ -351,6 +360,7 @@ async fn monitor(
         f,
         regions,
         types,
+        groups,
         m,
     }
     .into_response()
@@ -424,5 +434,31 @@ mod tests {
             },
         );
         assert_eq!(only_down.rows.len(), 1);
+    }
+
+    #[test]
+    fn the_group_filter_keeps_the_group_members_only() {
+        let a = status("branch-a", DeviceState::Down, 5, false);
+        let b = status("branch-b", DeviceState::Up, 5, false);
+        let mut facts = HashMap::new();
+        facts.insert(
+            a.device_id,
+            Facts {
+                region: "west".into(),
+                device_type: "router".into(),
+                groups: vec!["atm-network".into()],
+            },
+        );
+        let t = table(
+            vec![a, b],
+            &facts,
+            &Filters {
+                group: "atm-network".into(),
+                ..Filters::default()
+            },
+        );
+        let names: Vec<_> = t.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["branch-a"]);
+        assert_eq!((t.down, t.up), (1, 0));
     }
 }
