@@ -93,6 +93,10 @@ async fn until(c: &Client, what: &str, within: Duration, script: &str) -> Value 
     }
 }
 
+/// WCAG 2 A and AA violations found by axe-core on the pages screenshotted so far.
+static A11Y: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Saves a screenshot of the page and runs axe-core (tests/fixtures/axe) over it.
 async fn shot(c: &Client, name: &str) {
     let dir = format!("{}/ui-screenshots", env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -100,6 +104,25 @@ async fn shot(c: &Client, name: &str) {
     let path = format!("{dir}/{name}.png");
     std::fs::write(&path, png).unwrap();
     println!("screenshot: {path}");
+    c.execute(include_str!("fixtures/axe/axe.min.js"), vec![])
+        .await
+        .expect("axe-core loads");
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at '
+                   + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    for v in found.as_array().unwrap() {
+        A11Y.lock()
+            .unwrap()
+            .push(format!("{name}: {}", v.as_str().unwrap()));
+    }
 }
 
 async fn fill(c: &Client, css: &str, text: &str) {
@@ -382,6 +405,14 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     )
     .await;
     shot(&c, "11-monitor-dark").await;
+
+    // Accessibility: axe-core found no WCAG 2 A/AA violation on any page.
+    let a11y = A11Y.lock().unwrap().clone();
+    assert!(
+        a11y.is_empty(),
+        "accessibility violations:\n{}",
+        a11y.join("\n")
+    );
 
     // No console errors (CSP violations included), no request to anything but the server.
     let console = c.issue_cmd(GetLog("browser")).await.unwrap();
