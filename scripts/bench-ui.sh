@@ -82,3 +82,58 @@ for label, path, api in [
     print(f"| {label} | {p50:.1f} | {p99:.1f} | {mx:.1f} | {size:,} |")
 print(f"RSS after {rss():.1f} MB")
 PY
+
+# Time to first paint in headless Chromium (Debian's chromium + chromedriver, driven over the
+# W3C WebDriver protocol): log in through the form, then load each page PAINTS times; the
+# browser's own Paint Timing and Navigation Timing entries.
+PAINTS=${PAINTS:-20}
+if command -v chromedriver >/dev/null; then
+python3 - "$PORT" "$PAINTS" <<'PY'
+import json, socket, subprocess, sys, time, urllib.request
+port, reps = sys.argv[1], int(sys.argv[2])
+base = f"http://127.0.0.1:{port}"
+s = socket.socket(); s.bind(("127.0.0.1", 0)); dport = s.getsockname()[1]; s.close()
+drv = subprocess.Popen(["chromedriver", f"--port={dport}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wd = f"http://127.0.0.1:{dport}"
+def call(method, path, body=None):
+    req = urllib.request.Request(wd + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(req))["value"]
+try:
+    for _ in range(100):
+        try: call("GET", "/status"); break
+        except OSError: time.sleep(0.1)
+    sid = call("POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+        "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--window-size=1280,900"]}}}})["sessionId"]
+    S = f"/session/{sid}"
+    call("POST", S + "/url", {"url": base + "/login"})
+    def el(css): return list(call("POST", S + "/element", {"using": "css selector", "value": css}).values())[0]
+    call("POST", S + f"/element/{el('#username')}/value", {"text": "admin"})
+    call("POST", S + f"/element/{el('#password')}/value", {"text": "bench-password-1"})
+    call("POST", S + f"/element/{el('button[type=submit]')}/click", {})
+    # The paint entry can come after the load event in headless mode: wait for it (3 s at most).
+    js = """const done = arguments[arguments.length - 1];
+            const n = performance.getEntriesByType('navigation')[0];
+            const out = (fcp) => done([fcp, n.domContentLoadedEventEnd, n.loadEventEnd]);
+            new PerformanceObserver((l) => {
+              const e = l.getEntriesByName('first-contentful-paint')[0]; if (e) out(e.startTime);
+            }).observe({type: 'paint', buffered: true});
+            setTimeout(() => out(null), 3000);"""
+    print(f"| page in Chromium ({reps} loads) | first contentful paint p50 ms | p90 ms | DOMContentLoaded p50 ms | load p50 ms |")
+    print("| --- | --- | --- | --- | --- |")
+    for label, path in [("Monitor `/monitor`", "/monitor"), ("Dashboard `/`", "/"), ("Devices `/devices`", "/devices")]:
+        fcp, dcl, load = [], [], []
+        for _ in range(reps):
+            call("POST", S + "/url", {"url": base + path})
+            v = call("POST", S + "/execute/async", {"script": js, "args": []})
+            if v[0] is not None: fcp.append(v[0])
+            dcl.append(v[1]); load.append(v[2])
+        q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
+        print(f"| {label} | {q(fcp, .5):.0f} | {q(fcp, .9):.0f} | {q(dcl, .5):.0f} | {q(load, .5):.0f} |")
+    call("DELETE", S)
+finally:
+    drv.terminate()
+PY
+else
+    echo "chromedriver not installed: first-paint rows skipped (apt install chromium chromium-driver)"
+fi
