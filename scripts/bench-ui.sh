@@ -81,6 +81,33 @@ for label, path, api in [
     p50, p99, mx, size = run(path, api)
     print(f"| {label} | {p50:.1f} | {p99:.1f} | {mx:.1f} | {size:,} |")
 print(f"RSS after {rss():.1f} MB")
+
+# What a burst of state changes costs (e.g. 1,000 changes per minute, i.e. more than one per
+# second): every open page's SSE stream says "state" and the page re-fetches its fragment at
+# most once per second (hx-trigger "sse:state throttle:1s"). So K open Monitor pages cost K
+# fragment renders per second; simulated here by K clients each re-fetching /ui/monitor once
+# a second for 20 s, with the server's CPU time read from /proc.
+import threading
+def cpu_s():
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+import os
+print("| open Monitor pages during a burst (each re-fetches once a second) | server CPU, % of one core | fragment p50 ms | p99 ms |")
+print("| --- | --- | --- | --- |")
+for k in (1, 10, 50):
+    times, stop = [], time.time() + 20
+    def page():
+        while time.time() < stop:
+            t0 = time.perf_counter(); ui.open(base + "/ui/monitor").read()
+            dt = time.perf_counter() - t0; times.append(dt * 1000)
+            time.sleep(max(0, 1 - dt))
+    c0, w0 = cpu_s(), time.time()
+    ts = [threading.Thread(target=page) for _ in range(k)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    cpu = (cpu_s() - c0) / (time.time() - w0) * 100
+    times.sort()
+    print(f"| {k} | {cpu:.1f} | {times[len(times)//2]:.1f} | {times[min(len(times)-1, int(.99*len(times)))]:.1f} |")
 PY
 
 # Time to first paint in headless Chromium (Debian's chromium + chromedriver, driven over the
