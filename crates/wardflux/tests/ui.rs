@@ -1379,3 +1379,82 @@ fn alert_history_filters_by_range_and_rule_and_refuses_unknown_values() {
     assert_eq!(b.get("/alerts?range=1y").status, 400);
     assert_eq!(b.get("/alerts?rule=nope").status, 400);
 }
+
+#[test]
+fn channels_are_added_and_deleted_by_admins_and_their_secrets_never_shown() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "olga", "operator");
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut oper = Browser::new(&s);
+    oper.login("olga", PW, "/");
+    let token = csrf_of(&admin.get("/alerts/rules").body);
+    let otoken = csrf_of(&oper.get("/alerts/rules").body);
+    assert!(!oper.get("/alerts/rules").body.contains("Add a channel"));
+    let hook =
+        r#"{"url": "http://127.0.0.1:9/hook/T0KEN-s3cret", "bearer_token": "b3arer-s3cret"}"#;
+    assert_eq!(
+        oper.post(
+            "/alerts/channels",
+            &[
+                ("csrf", &otoken),
+                ("name", "ops"),
+                ("type", "webhook"),
+                ("config", hook)
+            ]
+        )
+        .status,
+        403
+    );
+    let r = admin.post(
+        "/alerts/channels",
+        &[
+            ("csrf", &token),
+            ("name", "ops"),
+            ("type", "webhook"),
+            ("config", "{url:"),
+        ],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("config"));
+    let r = admin.post(
+        "/alerts/channels",
+        &[
+            ("csrf", &token),
+            ("name", "ops"),
+            ("type", "webhook"),
+            ("config", r#"{"url": "ftp://x"}"#),
+        ],
+    );
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(msg.contains("url"), "the type's own check: {msg}");
+    let r = admin.post(
+        "/alerts/channels",
+        &[
+            ("csrf", &token),
+            ("name", "ops"),
+            ("type", "webhook"),
+            ("config", hook),
+        ],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("Channel ops saved."));
+    let page = admin.get("/alerts/rules");
+    assert!(page.body.contains(">ops<"));
+    assert!(!page.body.contains("T0KEN-s3cret") && !page.body.contains("b3arer-s3cret"));
+    let (_, chans) = get(&s, &tok, "/api/v1/monitoring/alerts/channels");
+    let id = chans[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        oper.post(
+            &format!("/alerts/channels/{id}/delete"),
+            &[("csrf", &otoken)]
+        )
+        .status,
+        403
+    );
+    let r = admin.post(
+        &format!("/alerts/channels/{id}/delete"),
+        &[("csrf", &token)],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("deleted"));
+    let (_, chans) = get(&s, &tok, "/api/v1/monitoring/alerts/channels");
+    assert_eq!(chans.as_array().unwrap().len(), 0);
+}

@@ -524,10 +524,21 @@ pub async fn create_channel(
     Admin(me): Admin,
     Json(input): Json<ChannelInput>,
 ) -> Result<(StatusCode, axum::Json<Channel>)> {
-    ChannelConfig::parse(input.kind, &input.config).map_err(ApiError::from)?;
-    let c = st.store.create_channel(&me.actor(), input).await?;
-    reload(&st);
+    let c = add_channel(&st, &me.actor(), input).await?;
     Ok((StatusCode::CREATED, axum::Json(c)))
+}
+
+/// Checks a channel's settings for its type and stores it; the engine reloads (the API's
+/// create and the UI's form).
+pub async fn add_channel(
+    st: &AppState,
+    actor: &wardflux_model::inventory::Actor,
+    input: ChannelInput,
+) -> std::result::Result<Channel, ApiError> {
+    ChannelConfig::parse(input.kind, &input.config).map_err(ApiError::from)?;
+    let c = st.store.create_channel(actor, input).await?;
+    reload(st);
+    Ok(c)
 }
 
 /// Get a channel.

@@ -33,7 +33,9 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/rules/{id}", get(edit_rule))
         .route("/alerts/rules/{id}/delete", post(delete))
         .route("/ui/rules/check", get(check))
+        .route("/alerts/channels", post(add_channel))
         .route("/alerts/channels/{id}/test", post(test_channel))
+        .route("/alerts/channels/{id}/delete", post(delete_channel))
         .route("/alerts/maintenance", post(add_window))
         .route("/alerts/maintenance/{id}/delete", post(delete_window))
 }
@@ -73,6 +75,7 @@ struct Rules {
     channels: Vec<ChannelRow>,
     windows: Vec<WindowRow>,
     groups: Vec<(Uuid, String)>,
+    kinds: Vec<&'static str>,
     is_admin: bool,
     can_operate: bool,
     flash: Option<String>,
@@ -164,6 +167,10 @@ async fn list(
             })
             .collect(),
         groups: groups.into_iter().map(|g| (g.id, g.name)).collect(),
+        kinds: wardflux_model::alerts::ChannelKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect(),
         is_admin: page.can(Role::Admin),
         can_operate: page.can(Role::Operator),
         flash: f.done,
@@ -598,4 +605,68 @@ async fn delete_window(
         Redirect::to("/alerts/rules?done=Maintenance%20window%20deleted.#maintenance")
             .into_response(),
     )
+}
+
+/// `POST /alerts/channels` (admin): a channel from its type and its settings as JSON (the
+/// same `config` object as the API; secrets in it are stored encrypted and never shown).
+async fn add_channel(
+    State(st): State<AppState>,
+    page: Page,
+    f: Fields,
+) -> Result<Response, Response> {
+    page.check_csrf(f.get("csrf"))?;
+    page.require(Role::Admin)?;
+    let back = |r: Result<String, wardflux_api::error::ApiError>| {
+        let q = match r {
+            Ok(m) => format!("done={}", view::query_escape(&m)),
+            Err(e) if e.status().is_server_error() => return Err(api_error(e)),
+            Err(e) => format!("error={}", view::query_escape(&e.to_string())),
+        };
+        Ok(Redirect::to(&format!("/alerts/rules?{q}#channels")).into_response())
+    };
+    let kind = match wardflux_model::alerts::ChannelKind::from_str(f.get("type")) {
+        Ok(k) => k,
+        Err(_) => {
+            return back(Err(wardflux_api::error::ApiError::bad_request(
+                Some("type"),
+                "type: choose one of the listed channel types",
+            )));
+        }
+    };
+    let config = match serde_json::from_str::<serde_json::Value>(f.get("config")) {
+        Ok(c) if c.is_object() => c,
+        _ => {
+            return back(Err(wardflux_api::error::ApiError::bad_request(
+                Some("config"),
+                "config: a JSON object, e.g. {\"url\": \"https://hooks.example/...\"}",
+            )));
+        }
+    };
+    let input = wardflux_model::alerts::ChannelInput {
+        name: f.get("name").to_string(),
+        kind,
+        config,
+        enabled: Some(true),
+    };
+    back(
+        api::add_channel(&st, &page.user.actor(), input)
+            .await
+            .map(|c| format!("Channel {} saved.", c.name)),
+    )
+}
+
+/// `POST /alerts/channels/{id}/delete` (admin).
+async fn delete_channel(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    f: Fields,
+) -> Result<Response, Response> {
+    let id = action(&page, f.get("csrf"), Role::Admin, &id, "channel")?;
+    st.store
+        .delete_channel(&page.user.actor(), id)
+        .await
+        .map_err(store_error)?;
+    api::reload(&st);
+    Ok(Redirect::to("/alerts/rules?done=Channel%20deleted.#channels").into_response())
 }
