@@ -14,7 +14,7 @@ log() { printf '[test.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
 PKGS="postgresql snmpd snmp snmpsim victoria-metrics fping nftables iproute2 iputils-ping chromium chromium-driver
-      prometheus-snmp-exporter curl procps python3 python3-cryptography python3-aiosmtpd openssl
+      prometheus-snmp-exporter curl procps python3 python3-venv python3-cryptography python3-aiosmtpd openssl
       make gcc"
 missing=""
 for p in $PKGS; do
@@ -24,6 +24,18 @@ if [ -n "$missing" ]; then
     log "installing:$missing"
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
+# The OpenAPI validator the API suite runs on the served document: Debian's package when the
+# archive has one, else PyPI's openapi-spec-validator in a virtualenv under target/.
+if ! command -v openapi-spec-validator >/dev/null && [ ! -x target/openapi-venv/bin/openapi-spec-validator ]; then
+    if apt-cache policy python3-openapi-spec-validator 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        log "installing python3-openapi-spec-validator"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends python3-openapi-spec-validator
+    else
+        log "installing openapi-spec-validator into target/openapi-venv"
+        python3 -m venv target/openapi-venv
+        target/openapi-venv/bin/pip install -q openapi-spec-validator==0.9.0
+    fi
 fi
 # Debian starts snmpd as a system service on install when systemd runs; the tests use their own.
 command -v cargo >/dev/null || { log "cargo not found: install Rust >= 1.90 with rustup (https://rustup.rs)"; exit 1; }

@@ -315,6 +315,9 @@ impl MetricStore for AlertMetricStore {
     async fn flush(&self) -> Result<(), wardflux_tsdb::TsdbError> {
         self.inner.flush().await
     }
+    async fn close(&self) {
+        self.inner.close().await
+    }
     async fn prom_query(
         &self,
         query: &str,

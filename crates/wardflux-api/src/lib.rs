@@ -153,6 +153,56 @@ fn add_extra_docs(api: &mut utoipa::openapi::OpenApi) {
         "/api/v1/openapi.json".into(),
         PathItem::new(HttpMethod::Get, op),
     );
+    describe_responses(api);
+}
+
+/// OpenAPI requires a description on every response; the handlers' annotations give one
+/// only where it says more than the status. Fill the rest with what the status means here
+/// (every error answer is the JSON `ErrorBody`).
+fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (status, resp) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = resp
+                    && r.description.is_empty()
+                {
+                    r.description = status_description(status).to_string();
+                }
+            }
+        }
+    }
+}
+
+/// What a status means in this API.
+fn status_description(status: &str) -> &'static str {
+    match status {
+        "200" => "success",
+        "201" => "created",
+        "202" => "accepted",
+        "204" => "done (no body)",
+        "400" => {
+            "malformed input: bad JSON, wrong type, unknown field or bad query string (the error names the field)"
+        }
+        "401" => "authentication required",
+        "403" => "the user's role does not allow this",
+        "404" => "no such object",
+        "409" => "conflict: a value that must be unique is taken (the error names the field)",
+        "413" => "body too large",
+        "422" => "well-formed input that breaks a rule (the error names the field)",
+        "429" => "too many failed attempts; see Retry-After",
+        "501" => "not implemented yet",
+        "503" => "a service this route needs is not running",
+        _ => "see the JSON body",
+    }
 }
 
 /// `prometheus_query_range_get` etc.: unique, readable ids for the generated operations.

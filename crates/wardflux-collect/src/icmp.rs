@@ -359,7 +359,7 @@ impl Inner {
         self.write_samples(&target, started, rtt_ms, loss, result.is_alive(), state)
             .await;
         for t in transitions {
-            tracing::info!(device = %target.name, ip = %target.ip, kind = ?t.kind, from = t.from.as_str(), to = t.to.as_str(), "device state");
+            // Logged once, by whoever records it (the binary's history writer), not here too.
             self.recorder
                 .record(StateChange {
                     device_id: target.device_id,

@@ -166,7 +166,9 @@ pub struct Device {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceInput {
+    /// Display name, 1-255 characters; not unique (a device is identified by its id).
     pub name: String,
+    /// IPv4 or IPv6 address; unique within the device's source.
     pub ip: String,
     #[serde(default)]
     pub hostname: Option<String>,

@@ -457,6 +457,12 @@ pub trait MetricStore: Send + Sync {
     /// VictoriaMetrics: waits until the spool is delivered).
     async fn flush(&self) -> Result<(), TsdbError>;
 
+    /// Stops the background task started by [`open`] (or `spawn_background`) and waits
+    /// until it has done its last work (embedded: the final block cut and WAL fsync), so a
+    /// process that exits after this cuts nothing off. Cancelling the shutdown token given
+    /// to [`open`] stops the task too, without waiting. Default: nothing to stop.
+    async fn close(&self) {}
+
     /// PromQL instant query at `time_ms`. Default: the built-in evaluator.
     async fn prom_query(&self, query: &str, time_ms: i64) -> Result<QueryValue, TsdbError> {
         promql::eval_instant(self, query, time_ms).await
@@ -595,6 +601,36 @@ pub async fn open(
             let s = victoria::VictoriaStore::open(c)?;
             s.spawn_background(shutdown);
             Ok(s)
+        }
+    }
+}
+
+/// A store's background task as [`MetricStore::close`] stops and awaits it: the task runs
+/// until a child of the caller's shutdown token is cancelled and holds a guard that marks
+/// it finished when dropped (also when it panics).
+#[derive(Default)]
+pub(crate) struct Background {
+    stop: std::sync::Mutex<Option<CancellationToken>>,
+    finished: CancellationToken,
+}
+
+impl Background {
+    /// The token the task runs until, and the guard it keeps until it is done.
+    pub(crate) fn start(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> (CancellationToken, tokio_util::sync::DropGuard) {
+        let stop = shutdown.child_token();
+        *self.stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop.clone());
+        (stop, self.finished.clone().drop_guard())
+    }
+
+    /// Stops the task and waits until it is done; returns at once when none was started.
+    pub(crate) async fn close(&self) {
+        let stop = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(stop) = stop {
+            stop.cancel();
+            self.finished.cancelled().await;
         }
     }
 }

@@ -471,3 +471,36 @@ async fn checkpoint_replaces_the_wal_and_reopen_restores_the_head() {
     store.cut_block().await.unwrap();
     assert!(files(".ckpt").is_empty());
 }
+
+/// `close` stops the background task and returns only after its final block cut: the
+/// head is in a block and the WAL is empty, without the caller cancelling anything, and a
+/// second `close` returns at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_waits_for_the_final_block_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tsdb");
+    let mut cfg = EmbeddedConfig::new(&dir);
+    cfg.raw_retention = Duration::from_secs(100 * 365 * 86_400);
+    let store = EmbeddedStore::open(cfg).await.unwrap();
+    let shutdown = CancellationToken::new();
+    store.spawn_background(shutdown.clone());
+    for i in 0..2000 {
+        let batch: Vec<Sample> = (0..SERIES).map(|s| sample(s, i)).collect();
+        MetricStore::append(&*store, batch).await.unwrap();
+    }
+    assert_eq!(store.head_stats().samples, 2000 * SERIES);
+    MetricStore::close(&*store).await;
+    assert!(
+        !shutdown.is_cancelled(),
+        "close stops only the store's task"
+    );
+    assert_eq!(store.head_stats().samples, 0, "the head was not cut");
+    let blocks = std::fs::read_dir(dir.join("blocks")).unwrap().count();
+    assert!(blocks >= 1, "no block written");
+    let wal: u64 = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(wal, 0, "the WAL still holds the head");
+    MetricStore::close(&*store).await;
+}

@@ -4,24 +4,38 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The TOML file's shape. Unknown keys are errors (a typo must not be silently ignored).
-#[derive(Debug, Default, Deserialize)]
+/// `config check` prints one of these, so the key names here are the documented ones.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub secure_cookies: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub victoria_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub victoria_insert_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub victoria_select_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub victoria_spool_max_mb: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_raw_retention_days: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_rollup_retention_days: Option<u64>,
 }
 
@@ -171,12 +185,7 @@ impl Config {
             .or_else(|| env("WARDFLUX_LISTEN", lookup))
             .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
-            err(
-                "listen",
-                format!("{listen_raw:?} is not an address:port such as 127.0.0.1:8080"),
-            )
-        })?;
+        let listen = resolve_listen(&listen_raw)?;
 
         let data_dir = o
             .data_dir
@@ -338,6 +347,88 @@ impl Config {
     }
 }
 
+/// `IP:PORT`, or `HOST:PORT` resolved now (the first address the resolver gives, so
+/// `localhost:8080` is the loopback address of the machine's preference).
+fn resolve_listen(raw: &str) -> Result<SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = raw.parse() {
+        return Ok(a);
+    }
+    let bad = || {
+        err(
+            "listen",
+            format!(
+                "{raw:?} is not IP:PORT or HOST:PORT, such as 127.0.0.1:8080 or localhost:8080"
+            ),
+        )
+    };
+    let (host, port) = raw.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    raw.to_socket_addrs()
+        .map_err(|e| err("listen", format!("cannot resolve {host:?}: {e}")))?
+        .next()
+        .ok_or_else(|| err("listen", format!("{host:?} has no address")))
+}
+
+impl Config {
+    /// The configuration as a TOML file with the documented key names, which loads back to
+    /// the same configuration. Secrets are not printed: the encryption key and the admin
+    /// password become comments, a database password `***`.
+    pub fn to_toml(&self) -> String {
+        let (mut raw, mut rollup) = (None, None);
+        let (mut single, mut insert, mut select, mut spool) = (None, None, None, None);
+        match &self.metrics {
+            MetricsBackend::Embedded {
+                raw_retention_days,
+                rollup_retention_days,
+            } => {
+                raw = Some(*raw_retention_days);
+                rollup = Some(*rollup_retention_days);
+            }
+            MetricsBackend::Victoria {
+                insert_url,
+                select_url,
+                spool_max_mb,
+            } => {
+                if insert_url == select_url {
+                    single = Some(insert_url.clone());
+                } else {
+                    insert = Some(insert_url.clone());
+                    select = Some(select_url.clone());
+                }
+                spool = Some(*spool_max_mb);
+            }
+        }
+        let file = FileConfig {
+            listen: Some(self.listen.to_string()),
+            data_dir: Some(self.data_dir.clone()),
+            database_url: Some(redact_url(&self.database_url)),
+            encryption_key: None,
+            admin_password: None,
+            log_format: Some(if self.log_json { "json" } else { "text" }.into()),
+            secure_cookies: Some(self.secure_cookies),
+            victoria_url: single,
+            victoria_insert_url: insert,
+            victoria_select_url: select,
+            victoria_spool_max_mb: spool,
+            metrics_raw_retention_days: raw,
+            metrics_rollup_retention_days: rollup,
+        };
+        let mut out = toml::to_string(&file).unwrap_or_else(|e| format!("# cannot print: {e}\n"));
+        for (key, set) in [
+            ("encryption_key", self.encryption_key.is_some()),
+            ("admin_password", self.admin_password.is_some()),
+        ] {
+            if set {
+                out.push_str(&format!("# {key} = \"...\" (set; not printed)\n"));
+            }
+        }
+        out
+    }
+}
+
 fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
@@ -451,6 +542,76 @@ mod tests {
                 .key,
             "metrics_raw_retention_days"
         );
+    }
+
+    #[test]
+    fn listen_accepts_a_host_name() {
+        let c = load(None, &[("WARDFLUX_LISTEN", "localhost:8080")]).unwrap();
+        assert!(c.listen.ip().is_loopback(), "{}", c.listen);
+        assert_eq!(c.listen.port(), 8080);
+        let c = load(None, &[("WARDFLUX_LISTEN", "[::1]:9000")]).unwrap();
+        assert_eq!(c.listen.to_string(), "[::1]:9000");
+        for bad in ["localhost", "localhost:http", ":8080", "localhost:70000"] {
+            let e = load(None, &[("WARDFLUX_LISTEN", bad)]).unwrap_err();
+            assert_eq!(e.key, "listen", "{bad}: {e}");
+        }
+    }
+
+    /// `config check` prints TOML with the documented keys that loads back to the same
+    /// configuration, without the secrets.
+    #[test]
+    fn to_toml_loads_back_without_secrets() {
+        let key = "dGhpcnR5LXR3by1ieXRlcy1vZi1hLWZlcm5ldC1rZXk=";
+        for (file, vars) in [
+            (None, vec![]),
+            (
+                Some(
+                    "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\nsecure_cookies = true\nmetrics_raw_retention_days = 7\n",
+                ),
+                vec![
+                    ("WARDFLUX_ADMIN_PASSWORD", "hunter2hunter2"),
+                    ("WARDFLUX_ENCRYPTION_KEY", key),
+                    (
+                        "WARDFLUX_DATABASE_URL",
+                        "postgres://u:topsecret@127.0.0.1/db",
+                    ),
+                ],
+            ),
+            (
+                None,
+                vec![("WARDFLUX_VICTORIA_URL", "http://127.0.0.1:8428")],
+            ),
+            (
+                Some(
+                    "victoria_insert_url = \"http://127.0.0.1:8480/insert/0/prometheus\"\nvictoria_select_url = \"http://127.0.0.1:8481/select/0/prometheus\"\nvictoria_spool_max_mb = 64\n",
+                ),
+                vec![],
+            ),
+        ] {
+            let a = load(file, &vars).unwrap();
+            let text = a.to_toml();
+            assert!(
+                !text.contains("hunter2") && !text.contains("topsecret") && !text.contains(key),
+                "{text}"
+            );
+            let parsed: FileConfig =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert!(
+                parsed.listen.is_some() && parsed.data_dir.is_some(),
+                "{text}"
+            );
+            let b = load(Some(&text), &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(a.listen, b.listen, "{text}");
+            assert_eq!(a.data_dir, b.data_dir);
+            assert_eq!(redact_url(&a.database_url), b.database_url);
+            assert_eq!(a.log_json, b.log_json);
+            assert_eq!(a.secure_cookies, b.secure_cookies);
+            assert_eq!(a.metrics, b.metrics);
+            if a.admin_password.is_some() {
+                assert!(text.contains("# admin_password"), "{text}");
+                assert!(text.contains("# encryption_key"), "{text}");
+            }
+        }
     }
 
     #[test]

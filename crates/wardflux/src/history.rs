@@ -17,9 +17,9 @@ impl StateRecorder for HistoryWriter {
             c.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
         if to == DeviceState::Down {
-            tracing::warn!(device = %c.name, ip = %c.ip, %from, %to, since = %c.since, "device state change");
+            tracing::warn!(device = %c.name, ip = %c.ip, %from, %to, kind = ?c.kind, since = %c.since, "device state change");
         } else {
-            tracing::info!(device = %c.name, ip = %c.ip, %from, %to, since = %c.since, "device state change");
+            tracing::info!(device = %c.name, ip = %c.ip, %from, %to, kind = ?c.kind, since = %c.since, "device state change");
         }
         if let Err(e) = self
             .0

@@ -41,11 +41,16 @@ struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "WARDFLUX_CONFIG")]
     config: Option<PathBuf>,
-    /// Directory for the embedded database, key file and metrics.
-    #[arg(long, global = true)]
+    /// Directory for the embedded database, key file and metrics [default: ./data].
+    #[arg(long, global = true, env = "WARDFLUX_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// sqlite:PATH or postgres://USER@HOST/DB.
-    #[arg(long, global = true)]
+    /// sqlite:PATH or postgres://USER@HOST/DB [default: sqlite in the data directory].
+    #[arg(
+        long,
+        global = true,
+        env = "WARDFLUX_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -55,8 +60,9 @@ struct Cli {
 enum Command {
     /// Run the server (default 127.0.0.1:8080, data under ./data).
     Serve {
-        /// Address to listen on, e.g. 0.0.0.0:8080.
-        #[arg(long)]
+        /// Address to listen on: IP:PORT or HOST:PORT, e.g. 0.0.0.0:8080 or localhost:8080
+        /// [default: 127.0.0.1:8080].
+        #[arg(long, env = "WARDFLUX_LISTEN")]
         listen: Option<String>,
     },
     /// Create or upgrade the configuration database schema.
@@ -70,6 +76,18 @@ enum Command {
     /// Encryption keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// SNMP client with net-snmp's flags: get, getnext, walk, bulkwalk (`wardflux snmp --help`).
+    #[command(disable_help_flag = true)]
+    Snmp {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// ICMP echo with fping's flags: hosts or a --sweep of a network (`wardflux ping --help`).
+    #[command(disable_help_flag = true)]
+    Ping {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,7 +95,7 @@ enum UserCmd {
     /// Add a user; the password comes from WARDFLUX_USER_PASSWORD, a prompt, or stdin.
     Add {
         username: String,
-        #[arg(long, default_value = "viewer")]
+        #[arg(long, default_value = "viewer", value_parser = ["viewer", "operator", "admin"])]
         role: String,
     },
     /// Set a user's password (from WARDFLUX_USER_PASSWORD, a prompt, or stdin).
@@ -88,7 +106,7 @@ enum UserCmd {
 
 #[derive(Subcommand)]
 enum ConfigCmd {
-    /// Validate the configuration and print it (secrets redacted).
+    /// Validate the configuration and print it as TOML that loads back (secrets redacted).
     Check,
 }
 
@@ -104,7 +122,8 @@ enum KeysCmd {
 
 fn main() -> ExitCode {
     // The network tools keep net-snmp's / fping's own argument syntax (-v2c, -Cr25, -On ...),
-    // which clap cannot express: hand them their raw arguments.
+    // which clap cannot express: hand them their raw arguments. (They are also clap
+    // subcommands, so `--help` lists them and global flags before them still work.)
     let args: Vec<String> = std::env::args().collect();
     if let Some(tool) = args.get(1).map(String::as_str)
         && (tool == "snmp" || tool == "ping")
@@ -112,6 +131,11 @@ fn main() -> ExitCode {
         return network_tool(tool, args[2..].to_vec());
     }
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Snmp { args } => return network_tool("snmp", args.clone()),
+        Command::Ping { args } => return network_tool("ping", args.clone()),
+        _ => {}
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -169,15 +193,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::User(cmd) => user_cmd(&cfg, cmd).await,
             Command::Config(ConfigCmd::Check) => {
-                println!("configuration OK");
+                // TOML that loads back: the status lines are comments.
+                println!("# configuration OK");
                 match &cfg.source {
-                    Some(p) => println!("file: {}", p.display()),
-                    None => println!("file: (none; defaults and environment)"),
+                    Some(p) => println!("# file: {}", p.display()),
+                    None => println!("# file: (none; defaults and environment)"),
                 }
-                println!("{cfg:#?}");
+                print!("{}", cfg.to_toml());
                 Ok(())
             }
             Command::Keys(KeysCmd::Rotate { new_key }) => keys::rotate(&cfg, new_key).await,
+            Command::Snmp { .. } | Command::Ping { .. } => {
+                unreachable!("main dispatches the network tools")
+            }
         }
     })
 }

@@ -490,3 +490,216 @@ fn a_template_applied_to_a_catalyst_polls_its_cpu_and_its_trigger_fires() {
         "{rule}"
     );
 }
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A clean stop (SIGTERM) after real work logs no ERROR or WARN: the metric store's final
+/// block cut is awaited, not cut off by the runtime's exit ("final block cut failed ... task
+/// was cancelled", or the hour left in the WAL); a user's SNMP test that times out is an
+/// answer, not an ERROR; each device state change is logged once; and a log written to a
+/// pipe has no colour codes.
+#[test]
+fn a_clean_shutdown_logs_no_error_and_each_state_change_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    // The first start's key-file warning (a real one) belongs to `migrate` here.
+    let (c, out, err) = cli(&data, &["migrate"], "", &[]);
+    assert_eq!(c, 0, "{out}{err}");
+    let mut s = start(&data, Some(PW));
+    wait_healthy(&s);
+    let tok = login(&s, PW);
+    let (st, d) = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "loopback-dev", "ip": "127.0.0.1"}),
+    );
+    assert_eq!(st, 201, "{d}");
+    let id = d["id"].as_str().unwrap().to_string();
+    eventually("the device is up", Duration::from_secs(30), || {
+        let (_, v) = get(&s, &tok, "/api/v1/monitoring/icmp/status");
+        v.as_array()?
+            .iter()
+            .any(|x| x["device_id"] == id.as_str() && x["state"] == "up")
+            .then_some(())
+    });
+
+    // An SNMP agent that never answers: a bound UDP socket nobody reads.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let (st, v) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/snmp/credentials",
+        json!({"name": "c", "version": "2c", "community": COMMUNITY}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/snmp/test",
+        json!({"device_id": id, "port": port, "timeout_ms": 200, "retries": 0}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["error"]["kind"], "timeout", "{v}");
+
+    // An hour's worth of samples in the head, so the final cut has work to do.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut text = String::new();
+    for series in 0..100 {
+        for i in 0..600u64 {
+            text.push_str(&format!(
+                "shutdown_test{{series=\"{series}\"}} {i} {}\n",
+                now_ms - i * 5_000
+            ));
+        }
+    }
+    import(&s, &tok, &text);
+    let wal = data.join("tsdb/wal");
+    let wal_before = dir_bytes(&wal);
+    assert!(
+        wal_before > 100_000,
+        "WAL holds {wal_before} B after the import"
+    );
+
+    let pid = s.child.id().to_string();
+    let k = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(k.success());
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    let log = eventually("the log ends", Duration::from_secs(10), || {
+        let l = s.stderr.lock().unwrap().clone();
+        l.contains("stopped").then_some(l)
+    });
+    assert!(!log.contains('\u{1b}'), "colour codes in a piped log");
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            // the level is the second field ("2026-...Z  WARN target: ...")
+            let level = l.split_whitespace().nth(1).unwrap_or("");
+            level.contains("ERROR") || level.contains("WARN")
+        })
+        .collect();
+    assert!(bad.is_empty(), "ERROR/WARN lines:\n{}", bad.join("\n"));
+    let changes = log
+        .lines()
+        .filter(|l| l.contains("loopback-dev") && l.contains("state"))
+        .count();
+    assert_eq!(changes, 1, "unknown->up logged {changes} times:\n{log}");
+    // The final cut ran to its end: the imported hour is in a block, not left in the WAL.
+    let wal_after = dir_bytes(&wal);
+    assert!(
+        wal_after < wal_before / 10,
+        "WAL {wal_before} B before the stop, {wal_after} B after"
+    );
+}
+
+/// `--help` lists every command, the network tools included, and shows the flags'
+/// environment variables and the role's possible values.
+#[test]
+fn help_lists_the_network_tools_roles_and_environment_variables() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "migrate", "user", "config", "keys", "snmp", "ping"] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{cmd} "))),
+            "{cmd} not listed:\n{help}"
+        );
+    }
+    for var in [
+        "WARDFLUX_CONFIG",
+        "WARDFLUX_DATA_DIR",
+        "WARDFLUX_DATABASE_URL",
+    ] {
+        assert!(
+            help.contains(&format!("env: {var}")),
+            "{var} not shown:\n{help}"
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("env: WARDFLUX_LISTEN"), "{help}");
+    let out = Command::new(BIN)
+        .args(["user", "add", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("possible values: viewer, operator, admin"),
+        "{help}"
+    );
+    // The tools still get their own syntax, also after a global flag.
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            "/nonexistent",
+            "ping",
+            "-c",
+            "1",
+            "-t",
+            "500",
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `config check` prints TOML that loads back (secrets left out), and `listen` takes a host
+/// name.
+#[test]
+fn config_check_prints_toml_that_loads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let env = [
+        ("WARDFLUX_LISTEN", "localhost:8099"),
+        ("WARDFLUX_ADMIN_PASSWORD", "shh-very-secret"),
+        ("WARDFLUX_METRICS_RAW_RETENTION_DAYS", "9"),
+    ];
+    let (c, out, err) = cli(&data, &["config", "check"], "", &env);
+    assert_eq!(c, 0, "{out}{err}");
+    assert!(!out.contains("shh-very-secret"), "{out}");
+    assert!(out.contains("metrics_raw_retention_days = 9"), "{out}");
+    let file = dir.path().join("pasted.toml");
+    std::fs::write(&file, &out).unwrap();
+    let (c, again, err) = cli(
+        &data,
+        &["config", "check", "--config", file.to_str().unwrap()],
+        "",
+        &[],
+    );
+    assert_eq!(c, 0, "{again}{err}\n--- pasted:\n{out}");
+    let body = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(body(&out), body(&again));
+    assert!(
+        out.contains("listen = \"127.0.0.1:8099\"") || out.contains("listen = \"[::1]:8099\""),
+        "{out}"
+    );
+}

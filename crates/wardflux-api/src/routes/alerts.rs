@@ -164,7 +164,7 @@ pub struct RuleParams {
 }
 
 /// List alert rules.
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/rules", tag = "alerts", params(RuleParams),
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/rules", operation_id = "list_alert_rules", tag = "alerts", params(RuleParams),
     responses((status = 200, body = Vec<AlertRule>)))]
 pub async fn list_rules(
     State(st): State<AppState>,
@@ -180,7 +180,7 @@ pub async fn list_rules(
 }
 
 /// Create an alert rule (`{"name", "expression", "severity", "notifications", ...}`).
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/rules", tag = "alerts", request_body = AlertRuleInput,
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/rules", operation_id = "create_alert_rule", tag = "alerts", request_body = AlertRuleInput,
     responses((status = 201, body = RuleResponse), (status = 409, body = ErrorBody),
               (status = 422, body = ExpressionErrorBody)))]
 pub async fn create_rule(
@@ -210,7 +210,7 @@ pub async fn save_rule(
 }
 
 /// Get an alert rule.
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/rules/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/rules/{id}", operation_id = "get_alert_rule", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, body = AlertRule), (status = 404, body = ErrorBody)))]
 pub async fn get_rule(
     State(st): State<AppState>,
@@ -221,7 +221,7 @@ pub async fn get_rule(
 }
 
 /// Replace an alert rule. Built-in rules keep their name's meaning and expression.
-#[utoipa::path(put, path = "/api/v1/monitoring/alerts/rules/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(put, path = "/api/v1/monitoring/alerts/rules/{id}", operation_id = "replace_alert_rule", tag = "alerts", params(("id" = Uuid, Path)),
     request_body = AlertRuleInput,
     responses((status = 200, body = RuleResponse), (status = 404, body = ErrorBody), (status = 422, body = ExpressionErrorBody)))]
 pub async fn update_rule(
@@ -236,7 +236,7 @@ pub async fn update_rule(
 }
 
 /// Delete an alert rule (built-in rules: 409; disable them instead).
-#[utoipa::path(delete, path = "/api/v1/monitoring/alerts/rules/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/monitoring/alerts/rules/{id}", operation_id = "delete_alert_rule", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_rule(
     State(st): State<AppState>,
@@ -275,7 +275,7 @@ pub struct ValidateResponse {
 }
 
 /// Parse a rule expression without saving anything.
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/rules/validate", tag = "alerts", request_body = ExpressionInput,
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/rules/validate", operation_id = "validate_alert_rule", tag = "alerts", request_body = ExpressionInput,
     responses((status = 200, body = ValidateResponse), (status = 422, body = ExpressionErrorBody)))]
 pub async fn validate_rule(
     State(st): State<AppState>,
@@ -308,7 +308,7 @@ pub struct PreviewSeries {
 }
 
 /// Which series the expression returns now (each would be an alert instance).
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/rules/preview", tag = "alerts", request_body = ExpressionInput,
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/rules/preview", operation_id = "preview_alert_rule", tag = "alerts", request_body = ExpressionInput,
     responses((status = 200, body = Vec<PreviewSeries>), (status = 422, body = ExpressionErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn preview_rule(
     State(st): State<AppState>,
@@ -356,7 +356,7 @@ pub struct ActiveParams {
 }
 
 /// Pending and firing alerts (suppressed ones included, with `suppressed_by`).
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/active", tag = "alerts", params(ActiveParams),
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/active", operation_id = "list_active_alerts", tag = "alerts", params(ActiveParams),
     responses((status = 200, body = Vec<Alert>)))]
 pub async fn active(
     State(st): State<AppState>,
@@ -412,7 +412,7 @@ pub struct AckInput {
 }
 
 /// Acknowledge an alert (who and when are recorded; stops escalation).
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/{id}/acknowledge", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/{id}/acknowledge", operation_id = "acknowledge_alert", tag = "alerts", params(("id" = Uuid, Path)),
     request_body(content = Option<AckInput>),
     responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
 pub async fn acknowledge(
@@ -432,7 +432,7 @@ pub async fn acknowledge(
 }
 
 /// Remove an acknowledgement.
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/{id}/unacknowledge", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/{id}/unacknowledge", operation_id = "unacknowledge_alert", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
 pub async fn unacknowledge(
     State(st): State<AppState>,
@@ -448,7 +448,7 @@ pub async fn unacknowledge(
 
 /// Resolve an alert by hand; a notified alert sends its resolved notification. If the
 /// condition still holds, the next evaluation raises a new alert.
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/{id}/resolve", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/{id}/resolve", operation_id = "resolve_alert", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, body = Alert), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn resolve(
     State(st): State<AppState>,
@@ -496,7 +496,7 @@ pub async fn resolve_alert(
 }
 
 /// The delivery log of an alert.
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/{id}/notifications", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/{id}/notifications", operation_id = "list_alert_notifications", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<NotificationRecord>), (status = 404, body = ErrorBody)))]
 pub async fn notifications(
     State(st): State<AppState>,
@@ -507,7 +507,7 @@ pub async fn notifications(
 }
 
 /// List notification channels (secrets are never returned; `secrets_set` names them).
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/channels", tag = "alerts",
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/channels", operation_id = "list_alert_channels", tag = "alerts",
     responses((status = 200, body = Vec<Channel>)))]
 pub async fn list_channels(
     State(st): State<AppState>,
@@ -517,7 +517,7 @@ pub async fn list_channels(
 }
 
 /// Create a channel (`{"name", "type", "config"}`).
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/channels", tag = "alerts", request_body = ChannelInput,
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/channels", operation_id = "create_alert_channel", tag = "alerts", request_body = ChannelInput,
     responses((status = 201, body = Channel), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_channel(
     State(st): State<AppState>,
@@ -542,7 +542,7 @@ pub async fn add_channel(
 }
 
 /// Get a channel.
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/channels/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/channels/{id}", operation_id = "get_alert_channel", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody)))]
 pub async fn get_channel(
     State(st): State<AppState>,
@@ -553,7 +553,7 @@ pub async fn get_channel(
 }
 
 /// Replace a channel; secrets left out keep their stored values.
-#[utoipa::path(put, path = "/api/v1/monitoring/alerts/channels/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(put, path = "/api/v1/monitoring/alerts/channels/{id}", operation_id = "replace_alert_channel", tag = "alerts", params(("id" = Uuid, Path)),
     request_body = ChannelInput,
     responses((status = 200, body = Channel), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_channel(
@@ -575,7 +575,7 @@ pub async fn update_channel(
 }
 
 /// Delete a channel (409 while a rule uses it).
-#[utoipa::path(delete, path = "/api/v1/monitoring/alerts/channels/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/monitoring/alerts/channels/{id}", operation_id = "delete_alert_channel", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_channel(
     State(st): State<AppState>,
@@ -596,7 +596,7 @@ pub struct TestResult {
 }
 
 /// Send a test notification now and report the outcome.
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/channels/{id}/test", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/channels/{id}/test", operation_id = "send_alert_channel_test", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, body = TestResult), (status = 404, body = ErrorBody)))]
 pub async fn test_channel(
     State(st): State<AppState>,
@@ -657,7 +657,7 @@ pub fn check_window(input: &MaintenanceInput) -> std::result::Result<(), ApiErro
 }
 
 /// List maintenance windows.
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/maintenance", tag = "alerts",
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/maintenance", operation_id = "list_maintenance_windows", tag = "alerts",
     responses((status = 200, body = Vec<MaintenanceWindow>)))]
 pub async fn list_maintenance(
     State(st): State<AppState>,
@@ -667,7 +667,7 @@ pub async fn list_maintenance(
 }
 
 /// Create a maintenance window (one-off `starts_at`/`ends_at`, or `cron` + `duration_minutes` in `timezone`).
-#[utoipa::path(post, path = "/api/v1/monitoring/alerts/maintenance", tag = "alerts", request_body = MaintenanceInput,
+#[utoipa::path(post, path = "/api/v1/monitoring/alerts/maintenance", operation_id = "create_maintenance_window", tag = "alerts", request_body = MaintenanceInput,
     responses((status = 201, body = MaintenanceWindow), (status = 422, body = ErrorBody)))]
 pub async fn create_maintenance(
     State(st): State<AppState>,
@@ -681,7 +681,7 @@ pub async fn create_maintenance(
 }
 
 /// Get a maintenance window.
-#[utoipa::path(get, path = "/api/v1/monitoring/alerts/maintenance/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/monitoring/alerts/maintenance/{id}", operation_id = "get_maintenance_window", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 200, body = MaintenanceWindow), (status = 404, body = ErrorBody)))]
 pub async fn get_maintenance(
     State(st): State<AppState>,
@@ -692,7 +692,7 @@ pub async fn get_maintenance(
 }
 
 /// Replace a maintenance window.
-#[utoipa::path(put, path = "/api/v1/monitoring/alerts/maintenance/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(put, path = "/api/v1/monitoring/alerts/maintenance/{id}", operation_id = "replace_maintenance_window", tag = "alerts", params(("id" = Uuid, Path)),
     request_body = MaintenanceInput,
     responses((status = 200, body = MaintenanceWindow), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_maintenance(
@@ -708,7 +708,7 @@ pub async fn update_maintenance(
 }
 
 /// Delete a maintenance window.
-#[utoipa::path(delete, path = "/api/v1/monitoring/alerts/maintenance/{id}", tag = "alerts", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/monitoring/alerts/maintenance/{id}", operation_id = "delete_maintenance_window", tag = "alerts", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_maintenance(
     State(st): State<AppState>,

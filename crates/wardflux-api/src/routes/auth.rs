@@ -32,7 +32,7 @@ pub struct LoginResponse {
 }
 
 /// Log in with username and password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "log_in", tag = "auth",
     request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
@@ -55,7 +55,7 @@ pub async fn login(
 }
 
 /// End the current session (revokes the token the request came with).
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "log_out", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(st): State<AppState>,
@@ -72,7 +72,7 @@ pub async fn logout(
 }
 
 /// The authenticated user.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/auth/me", operation_id = "get_current_user", tag = "auth",
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(Viewer(me): Viewer) -> axum::Json<User> {
     axum::Json(me.user)
@@ -95,7 +95,7 @@ pub struct NewToken {
 }
 
 /// List your API tokens (never their values).
-#[utoipa::path(get, path = "/api/v1/auth/tokens", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/auth/tokens", operation_id = "list_api_tokens", tag = "auth",
     responses((status = 200, body = Vec<ApiToken>), (status = 401, body = ErrorBody)))]
 pub async fn list_tokens(
     State(st): State<AppState>,
@@ -107,7 +107,7 @@ pub async fn list_tokens(
 }
 
 /// Create an API token for automation, acting as yourself with your role.
-#[utoipa::path(post, path = "/api/v1/auth/tokens", tag = "auth", request_body = TokenRequest,
+#[utoipa::path(post, path = "/api/v1/auth/tokens", operation_id = "create_api_token", tag = "auth", request_body = TokenRequest,
     responses((status = 201, body = NewToken), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_token(
     State(st): State<AppState>,
@@ -140,7 +140,7 @@ pub async fn create_token(
 }
 
 /// Revoke one of your API tokens (admins may revoke anyone's).
-#[utoipa::path(delete, path = "/api/v1/auth/tokens/{id}", tag = "auth",
+#[utoipa::path(delete, path = "/api/v1/auth/tokens/{id}", operation_id = "delete_api_token", tag = "auth",
     params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_token(

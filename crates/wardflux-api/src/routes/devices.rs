@@ -29,7 +29,9 @@ pub async fn list_devices(
     Ok(axum::Json(st.store.list_devices(&q).await?))
 }
 
-/// Create a device.
+/// Create a device. The IP must be unique within the device's source (409 `ip`
+/// otherwise); names need not be unique (two sites may each have a `core-1`): a device is
+/// identified by its id.
 #[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = DeviceInput,
     responses((status = 201, body = Device), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_device(
@@ -52,8 +54,10 @@ pub async fn get_device(
     Ok(axum::Json(st.store.get_device(id).await?))
 }
 
-/// Replace a device's fields.
-#[utoipa::path(put, path = "/api/v1/devices/{id}", tag = "devices", params(("id" = uuid::Uuid, Path)),
+/// Replace a device: a full replacement, like a create. Every field not given takes its
+/// default (optional fields are cleared, `enabled` becomes true, intervals and ports their
+/// defaults; `source` is kept). To change a few fields, use PATCH.
+#[utoipa::path(put, path = "/api/v1/devices/{id}", operation_id = "replace_device", tag = "devices", params(("id" = uuid::Uuid, Path)),
     request_body = DeviceInput,
     responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_device(
@@ -62,6 +66,46 @@ pub async fn update_device(
     IdPath(id): IdPath,
     Json(input): Json<DeviceInput>,
 ) -> ApiResult<axum::Json<Device>> {
+    let d = st.store.update_device(&me.actor(), id, input).await?;
+    Ok(axum::Json(d))
+}
+
+/// Change some of a device's fields (JSON merge patch, RFC 7396): a field that is absent
+/// keeps its value, `null` clears an optional field (`enabled`, `icmp_interval_s`,
+/// `snmp_port` go back to their defaults; `source` is kept), any other value replaces it
+/// (`tags` as a whole). `name` and `ip` cannot be cleared. Send `application/json` or
+/// `application/merge-patch+json`.
+#[utoipa::path(patch, path = "/api/v1/devices/{id}", operation_id = "update_device", tag = "devices", params(("id" = uuid::Uuid, Path)),
+    request_body(content = Object, description = "Some fields of DeviceInput; null clears an optional one",
+        content_type = "application/merge-patch+json"),
+    responses((status = 200, body = Device), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch_device(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+    IdPath(id): IdPath,
+    Json(patch): Json<serde_json::Value>,
+) -> ApiResult<axum::Json<Device>> {
+    let serde_json::Value::Object(fields) = &patch else {
+        return Err(ApiError::bad_request(
+            None,
+            "expected a JSON object with the fields to change",
+        ));
+    };
+    for required in ["name", "ip"] {
+        if fields.get(required).is_some_and(serde_json::Value::is_null) {
+            return Err(wardflux_model::inventory::FieldError::new(
+                required,
+                "cannot be cleared (every device has one)",
+            )
+            .into());
+        }
+    }
+    let current = st.store.get_device(id).await?;
+    let mut merged = serde_json::to_value(DeviceInput::from(&current))
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    json_patch::merge(&mut merged, &patch);
+    let input: DeviceInput = crate::extract::from_json_value(merged)?;
     let d = st.store.update_device(&me.actor(), id, input).await?;
     Ok(axum::Json(d))
 }
@@ -122,8 +166,15 @@ pub const CSV_COLUMNS: &[&str] = &[
     "snmp_port",
 ];
 
-/// Bulk import devices from CSV (header row with the columns of the export) or a JSON array.
+/// Bulk import devices from CSV or a JSON array of DeviceInput objects.
 /// Nothing is written if any row is invalid, unless `partial=true`.
+///
+/// CSV: a header row naming some of these columns (any order; the export writes all of
+/// them in this order), then one device per row: `name`, `ip`, `hostname`, `vendor`,
+/// `device_type`, `model`, `location`, `region`, `branch`, `tags`, `enabled`, `parent_id`,
+/// `source`, `icmp_interval_s`, `snmp_port`. `name` and `ip` are required; `tags` are
+/// separated by `;`; `enabled` is true/false (also 1/0, yes/no); an empty cell is the
+/// default. A device's IP must be unique within its source (409 per row otherwise).
 #[utoipa::path(post, path = "/api/v1/devices/import", tag = "devices", params(ImportParams),
     request_body(content = Vec<DeviceInput>, description = "JSON array, or text/csv with a header row"),
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 422, body = ImportFailure)))]
@@ -172,6 +223,16 @@ pub async fn import_body(
     partial: bool,
     dry_run: bool,
 ) -> ApiResult<ImportReport> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            None,
+            if format == "csv" {
+                "empty body: expected CSV with a header row (see the columns in the API document)"
+            } else {
+                "empty body: expected a JSON array of devices"
+            },
+        ));
+    }
     let (rows, mut errors) = if format == "csv" {
         parse_csv(body)?
     } else {
@@ -253,7 +314,7 @@ fn parse_json_rows(body: &[u8]) -> ApiResult<Parsed> {
                 errors.push(RowError {
                     row: n,
                     field: field_of(&msg).unwrap_or(path),
-                    message: msg,
+                    message: crate::extract::plain_message(&msg),
                 });
             }
         }
@@ -473,5 +534,10 @@ pub fn router() -> OpenApiRouter<AppState> {
                 method.layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
             )
         })
-        .routes(routes!(get_device, update_device, delete_device))
+        .routes(routes!(
+            get_device,
+            update_device,
+            patch_device,
+            delete_device
+        ))
 }

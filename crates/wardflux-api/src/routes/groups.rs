@@ -11,7 +11,7 @@ use crate::state::AppState;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// List device groups.
-#[utoipa::path(get, path = "/api/v1/device-groups", tag = "device-groups",
+#[utoipa::path(get, path = "/api/v1/device-groups", operation_id = "list_device_groups", tag = "device-groups",
     responses((status = 200, body = Vec<DeviceGroup>)))]
 pub async fn list_groups(
     State(st): State<AppState>,
@@ -21,7 +21,7 @@ pub async fn list_groups(
 }
 
 /// Create a device group.
-#[utoipa::path(post, path = "/api/v1/device-groups", tag = "device-groups", request_body = DeviceGroupInput,
+#[utoipa::path(post, path = "/api/v1/device-groups", operation_id = "create_device_group", tag = "device-groups", request_body = DeviceGroupInput,
     responses((status = 201, body = DeviceGroup), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_group(
     State(st): State<AppState>,
@@ -33,7 +33,7 @@ pub async fn create_group(
 }
 
 /// Get a device group.
-#[utoipa::path(get, path = "/api/v1/device-groups/{id}", tag = "device-groups", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/device-groups/{id}", operation_id = "get_device_group", tag = "device-groups", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = DeviceGroup), (status = 404, body = ErrorBody)))]
 pub async fn get_group(
     State(st): State<AppState>,
@@ -44,7 +44,7 @@ pub async fn get_group(
 }
 
 /// Replace a device group (name, description, members).
-#[utoipa::path(put, path = "/api/v1/device-groups/{id}", tag = "device-groups", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(put, path = "/api/v1/device-groups/{id}", operation_id = "replace_device_group", tag = "device-groups", params(("id" = uuid::Uuid, Path)),
     request_body = DeviceGroupInput,
     responses((status = 200, body = DeviceGroup), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_group(
@@ -59,7 +59,7 @@ pub async fn update_group(
 }
 
 /// Delete a device group (its devices stay).
-#[utoipa::path(delete, path = "/api/v1/device-groups/{id}", tag = "device-groups", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/device-groups/{id}", operation_id = "delete_device_group", tag = "device-groups", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_group(
     State(st): State<AppState>,

@@ -44,7 +44,7 @@ pub struct StatusParams {
 }
 
 /// Every monitored device's state, since when, last RTT and loss.
-#[utoipa::path(get, path = "/api/v1/monitoring/icmp/status", tag = "monitoring", params(StatusParams),
+#[utoipa::path(get, path = "/api/v1/monitoring/icmp/status", operation_id = "get_icmp_status", tag = "monitoring", params(StatusParams),
     responses((status = 200, body = Vec<IcmpStatus>), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn status(
     State(st): State<AppState>,
@@ -79,7 +79,7 @@ pub async fn status(
             since: d.since,
             down_since: d.down_since,
             last_check: d.last_check,
-            last_rtt_ms: d.last_rtt_ms,
+            last_rtt_ms: d.last_rtt_ms.map(super::display_ms),
             loss: d.loss,
             flapping: d.flapping,
         })
@@ -111,7 +111,7 @@ pub struct PingAnswer {
 }
 
 /// Ping a device now (operator). Does not change its monitored state.
-#[utoipa::path(post, path = "/api/v1/devices/{id}/ping", tag = "devices", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/devices/{id}/ping", operation_id = "ping_device_now", tag = "devices", params(("id" = uuid::Uuid, Path)),
     request_body(content = Option<PingRequest>, description = "optional; defaults: 3 requests, 1000 ms"),
     responses((status = 200, body = PingAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn ping_device(
@@ -145,14 +145,16 @@ pub async fn ping_device(
         .await
         .map_err(|e| ApiError::Unexpected(e.into()))?;
     let rtt_ms: Vec<f64> = r.rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    let rtt_avg_ms = (!rtt_ms.is_empty()).then(|| rtt_ms.iter().sum::<f64>() / rtt_ms.len() as f64);
+    let rtt_avg_ms = (!rtt_ms.is_empty())
+        .then(|| super::display_ms(rtt_ms.iter().sum::<f64>() / rtt_ms.len() as f64));
+    let rtt_ms = rtt_ms.into_iter().map(super::display_ms).collect();
     Ok(axum::Json(PingAnswer {
         device_id: id,
         ip: device.ip.to_string(),
         alive: r.received > 0,
         sent: r.sent,
         received: r.received,
-        loss: r.loss * 100.0,
+        loss: super::display_ms(r.loss * 100.0),
         rtt_ms,
         rtt_avg_ms,
     }))
@@ -221,7 +223,7 @@ fn parse_step(s: &str) -> Result<i64, ApiError> {
 /// `ping_availability` is 0 or 1 per check; each point here is its average over the step
 /// (a fraction of checks answered). As a percentage over any window in PromQL:
 /// `avg_over_time(ping_availability{device_id="..."}[1h]) * 100`.
-#[utoipa::path(get, path = "/api/v1/monitoring/icmp/history/{device_id}", tag = "monitoring",
+#[utoipa::path(get, path = "/api/v1/monitoring/icmp/history/{device_id}", operation_id = "get_icmp_history", tag = "monitoring",
     params(("device_id" = uuid::Uuid, Path), HistoryParams),
     responses((status = 200, body = IcmpHistory), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -309,7 +311,13 @@ pub async fn history(
         from,
         to,
         step_s: step_s as u64,
-        rtt_ms,
+        rtt_ms: rtt_ms
+            .into_iter()
+            .map(|p| Point {
+                value: super::display_ms(p.value),
+                ..p
+            })
+            .collect(),
         packet_loss,
         availability,
         up,

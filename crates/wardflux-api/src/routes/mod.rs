@@ -17,6 +17,13 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+/// A measured number as the API shows it: three decimals, so a duration in milliseconds is
+/// rounded to the microsecond (`0.045172000000000004` is `0.045`, the resolution the
+/// measurements have) and a percentage to a thousandth.
+pub fn display_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 /// Every API module's routes (no fallback, no state yet).
 pub fn all() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The active monitoring profile.
-#[utoipa::path(get, path = "/api/v1/monitoring/profile", tag = "monitoring",
+#[utoipa::path(get, path = "/api/v1/monitoring/profile", operation_id = "get_monitoring_profile", tag = "monitoring",
     responses((status = 200, body = MonitoringProfile)))]
 pub async fn get_profile(
     State(st): State<AppState>,
@@ -31,7 +31,7 @@ pub struct SetMode {
 
 /// Switch the monitoring mode. Only `standalone` runs today; `zabbix` and `hybrid` are
 /// planned and answer 501 (nothing is stored) until the Zabbix data source lands.
-#[utoipa::path(put, path = "/api/v1/monitoring/profile", tag = "monitoring", request_body = SetMode,
+#[utoipa::path(put, path = "/api/v1/monitoring/profile", operation_id = "set_monitoring_profile", tag = "monitoring", request_body = SetMode,
     responses((status = 200, body = MonitoringProfile), (status = 400, body = ErrorBody),
         (status = 501, body = ErrorBody, description = "mode not implemented yet")))]
 pub async fn put_profile(
@@ -51,7 +51,7 @@ pub async fn put_profile(
 }
 
 /// List SNMP credentials (never their secrets).
-#[utoipa::path(get, path = "/api/v1/monitoring/snmp/credentials", tag = "monitoring",
+#[utoipa::path(get, path = "/api/v1/monitoring/snmp/credentials", operation_id = "list_snmp_credentials", tag = "monitoring",
     responses((status = 200, body = Vec<SnmpCredential>)))]
 pub async fn list_credentials(
     State(st): State<AppState>,
@@ -62,7 +62,7 @@ pub async fn list_credentials(
 
 /// Store an SNMP credential: a v1/v2c community, or a v3 user with auth and privacy
 /// protocols and keys. Secrets are write-only.
-#[utoipa::path(post, path = "/api/v1/monitoring/snmp/credentials", tag = "monitoring",
+#[utoipa::path(post, path = "/api/v1/monitoring/snmp/credentials", operation_id = "create_snmp_credential", tag = "monitoring",
     request_body = SnmpCredentialInput,
     responses((status = 201, body = SnmpCredential), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_credential(
@@ -75,7 +75,7 @@ pub async fn create_credential(
 }
 
 /// Get an SNMP credential (without secrets).
-#[utoipa::path(get, path = "/api/v1/monitoring/snmp/credentials/{id}", tag = "monitoring",
+#[utoipa::path(get, path = "/api/v1/monitoring/snmp/credentials/{id}", operation_id = "get_snmp_credential", tag = "monitoring",
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = SnmpCredential), (status = 404, body = ErrorBody)))]
 pub async fn get_credential(
@@ -87,7 +87,7 @@ pub async fn get_credential(
 }
 
 /// Delete an SNMP credential.
-#[utoipa::path(delete, path = "/api/v1/monitoring/snmp/credentials/{id}", tag = "monitoring",
+#[utoipa::path(delete, path = "/api/v1/monitoring/snmp/credentials/{id}", operation_id = "delete_snmp_credential", tag = "monitoring",
     params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_credential(

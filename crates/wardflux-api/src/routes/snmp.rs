@@ -27,7 +27,7 @@ pub struct SnmpFailure {
     pub message: String,
 }
 
-/// Result of `GET /api/v1/monitoring/snmp/test`.
+/// Result of `POST /api/v1/monitoring/snmp/test`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SnmpTestAnswer {
     pub device_id: Uuid,
@@ -75,7 +75,7 @@ pub struct SnmpPollAnswer {
     pub error: Option<SnmpFailure>,
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestParams {
     pub device_id: Uuid,
@@ -169,8 +169,22 @@ async fn prepare(
 }
 
 /// Test a device's SNMP agent now (operator): reachability, sysDescr, sysObjectID,
-/// sysUpTime and round-trip time, or a typed reason.
-#[utoipa::path(get, path = "/api/v1/monitoring/snmp/test", tag = "monitoring", params(TestParams),
+/// sysUpTime and round-trip time, or a typed reason. A timeout is an answer
+/// (`reachable: false`, `error.kind: timeout`), not a failure of the request.
+#[utoipa::path(post, path = "/api/v1/monitoring/snmp/test", operation_id = "test_snmp_agent", tag = "monitoring", request_body = TestParams,
+    responses((status = 200, body = SnmpTestAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn test_agent(
+    State(st): State<AppState>,
+    _: Operator,
+    Json(p): Json<TestParams>,
+) -> ApiResult<axum::Json<SnmpTestAnswer>> {
+    run_test(&st, p).await
+}
+
+/// The same test as `POST /api/v1/monitoring/snmp/test` with its parameters in the query
+/// string (kept for links and existing scripts; prefer POST: a test sends traffic).
+#[utoipa::path(get, path = "/api/v1/monitoring/snmp/test", operation_id = "test_snmp_agent_by_query", tag = "monitoring", params(TestParams),
     responses((status = 200, body = SnmpTestAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn test(
@@ -178,8 +192,12 @@ pub async fn test(
     _: Operator,
     Query(p): Query<TestParams>,
 ) -> ApiResult<axum::Json<SnmpTestAnswer>> {
+    run_test(&st, p).await
+}
+
+async fn run_test(st: &AppState, p: TestParams) -> ApiResult<axum::Json<SnmpTestAnswer>> {
     let pr = prepare(
-        &st,
+        st,
         p.device_id,
         p.credential_id,
         p.port,
@@ -197,7 +215,7 @@ pub async fn test(
         sys_descr: r.sys_descr,
         sys_object_id: r.sys_object_id,
         sys_uptime_ticks: r.sys_uptime_ticks,
-        rtt_ms: r.rtt_ms,
+        rtt_ms: r.rtt_ms.map(super::display_ms),
         error: r.error.map(|e| SnmpFailure {
             kind: e.kind,
             message: e.message,
@@ -206,7 +224,7 @@ pub async fn test(
 }
 
 /// Poll the given OIDs on a device now (operator).
-#[utoipa::path(post, path = "/api/v1/monitoring/snmp/poll", tag = "monitoring", request_body = PollRequest,
+#[utoipa::path(post, path = "/api/v1/monitoring/snmp/poll", operation_id = "poll_snmp_now", tag = "monitoring", request_body = PollRequest,
     responses((status = 200, body = SnmpPollAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn poll(
@@ -304,6 +322,6 @@ async fn poll_items(st: &AppState, device_id: Uuid) -> ApiResult<axum::Json<Snmp
 /// This module's routes and their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(test))
+        .routes(routes!(test_agent, test))
         .routes(routes!(poll))
 }

@@ -59,7 +59,7 @@ pub async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
 
 /// The server's own metrics in Prometheus text format (viewer role; use a bearer token
 /// or basic auth in the scrape config).
-#[utoipa::path(get, path = "/metrics", tag = "system",
+#[utoipa::path(get, path = "/metrics", operation_id = "get_prometheus_metrics", tag = "system",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"), (status = 401, body = ErrorBody)))]
 pub async fn metrics(State(st): State<AppState>, _: Viewer) -> ApiResult<impl IntoResponse> {
     let handle = st
@@ -81,7 +81,7 @@ pub struct AuditParams {
 }
 
 /// The audit log of configuration changes, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "system", params(AuditParams),
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "list_audit_events", tag = "system", params(AuditParams),
     responses((status = 200, body = Page<AuditEntry>), (status = 403, body = ErrorBody)))]
 pub async fn audit(
     State(st): State<AppState>,

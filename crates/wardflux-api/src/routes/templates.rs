@@ -166,7 +166,7 @@ pub async fn get_template(
 }
 
 /// Replace a template's content; its devices' items and its alert rules follow.
-#[utoipa::path(put, path = "/api/v1/monitoring/templates/{id}", tag = "templates", params(("id" = Uuid, Path)),
+#[utoipa::path(put, path = "/api/v1/monitoring/templates/{id}", operation_id = "replace_template", tag = "templates", params(("id" = Uuid, Path)),
     request_body = Template,
     responses((status = 200, body = MonitoringTemplate), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = TemplateErrorBody)))]
@@ -317,7 +317,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TemplateDevicePath {
 }
 
 /// Remove a template from a device: its items there and the device from its alert rules.
-#[utoipa::path(delete, path = "/api/v1/monitoring/templates/{id}/devices/{device_id}", tag = "templates",
+#[utoipa::path(delete, path = "/api/v1/monitoring/templates/{id}/devices/{device_id}", operation_id = "unapply_template", tag = "templates",
     params(("id" = Uuid, Path), ("device_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn unapply_template(
@@ -341,7 +341,7 @@ pub struct ItemParams {
 /// Monitoring items: the stored items of the device (or of all devices) with their last
 /// state from the poller; `pending` before their first poll or while the poller is not
 /// running. Discovered rows' items appear once the poller has discovered them.
-#[utoipa::path(get, path = "/api/v1/monitoring/items", tag = "templates", params(ItemParams),
+#[utoipa::path(get, path = "/api/v1/monitoring/items", operation_id = "list_monitoring_items", tag = "templates", params(ItemParams),
     responses((status = 200, body = Vec<ItemState>)))]
 pub async fn list_items(
     State(st): State<AppState>,

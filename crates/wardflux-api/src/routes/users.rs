@@ -136,7 +136,7 @@ pub async fn delete_user_as(st: &AppState, me: &CurrentUser, id: Uuid) -> ApiRes
 }
 
 /// Set a password: admins for anyone, everyone for themselves.
-#[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(put, path = "/api/v1/users/{id}/password", operation_id = "set_user_password", tag = "users", params(("id" = uuid::Uuid, Path)),
     request_body = SetPassword,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_password(

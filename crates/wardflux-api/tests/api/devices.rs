@@ -425,3 +425,199 @@ async fn huge_offsets_are_refused_not_crashed_on() {
     let (s, v) = app.get("/api/v1/devices?offset=18446744073709551616").await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("offset"));
 }
+
+/// PATCH is a JSON merge patch: absent fields keep their value, `null` clears an optional
+/// one, `name`/`ip` cannot be cleared; PUT stays a full replacement.
+#[tokio::test]
+async fn patch_changes_only_the_given_fields() {
+    let app = spawn_app().await;
+    let (s, d) = app
+        .post(
+            "/api/v1/devices",
+            json!({"name": "edge-1", "ip": "127.0.0.21", "vendor": "acme", "location": "rack 1",
+                   "tags": ["a", "b"], "icmp_interval_s": 30, "snmp_port": 1161}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    let path = format!("/api/v1/devices/{}", d["id"].as_str().unwrap());
+
+    // One field changes; everything else, including fields PUT would reset, stays.
+    let (s, v) = app.patch(&path, json!({"location": "rack 2"})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["location"], "rack 2");
+    assert_eq!(v["name"], "edge-1");
+    assert_eq!(v["vendor"], "acme");
+    assert_eq!(v["tags"], json!(["a", "b"]));
+    assert_eq!(v["icmp_interval_s"], 30);
+    assert_eq!(v["snmp_port"], 1161);
+
+    // null clears an optional field and resets a defaulted one.
+    let (s, v) = app
+        .patch(&path, json!({"vendor": null, "snmp_port": null}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["vendor"], Value::Null);
+    assert_eq!(v["snmp_port"], 161);
+    assert_eq!(v["location"], "rack 2");
+
+    // The same content type a merge-patch client sends.
+    let r = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&app.admin)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"name": "edge-1b"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.get(&path).await.1["name"], "edge-1b");
+
+    // Bad patches name the field and change nothing.
+    let (s, v) = app.patch(&path, json!({"name": null})).await;
+    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some("name"));
+    let (s, v) = app.patch(&path, json!({"ip": "300.0.0.1"})).await;
+    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some("ip"));
+    let (s, v) = app.patch(&path, json!({"colour": "red"})).await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, Some("colour"));
+    let (s, v) = app.patch(&path, json!({"icmp_interval_s": "ten"})).await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, Some("icmp_interval_s"));
+    let (s, v) = app.patch(&path, json!([1])).await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, None);
+    let other = app.create_device("edge-2", "127.0.0.22").await;
+    let (s, v) = app.patch(&path, json!({"ip": other["ip"]})).await;
+    assert_error(s, &v, StatusCode::CONFLICT, Some("ip"));
+    let (s, v) = app
+        .patch(
+            "/api/v1/devices/00000000-0000-0000-0000-000000000000",
+            json!({"location": "x"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND, None);
+    let (_, now) = app.get(&path).await;
+    assert_eq!(now["ip"], "127.0.0.21");
+    assert_eq!(now["location"], "rack 2");
+
+    // PUT replaces: what it is not given is reset.
+    let (s, v) = app
+        .put(&path, json!({"name": "edge-1", "ip": "127.0.0.21"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["location"], Value::Null);
+    assert_eq!(v["tags"], json!([]));
+}
+
+/// A wrong JSON body is explained in the terms of someone writing JSON, naming the field
+/// and the type it must have, not in serde's (`expected i32`, `struct DeviceInput with 14
+/// elements`).
+#[tokio::test]
+async fn json_errors_are_in_the_users_terms() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "icmp_interval_s": "ten"}),
+            Some("icmp_interval_s"),
+            "icmp_interval_s: must be a whole number (got the string \"ten\")",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "snmp_port": 16.5}),
+            Some("snmp_port"),
+            "snmp_port: must be a whole number (got the number 16.5)",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "enabled": "yes"}),
+            Some("enabled"),
+            "enabled: must be true or false (got the string \"yes\")",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "tags": "a"}),
+            Some("tags"),
+            "tags: must be a list (JSON array)",
+        ),
+        (
+            json!({"ip": "127.0.0.1"}),
+            Some("name"),
+            "name: is required",
+        ),
+        (
+            json!([]),
+            None,
+            "body: must be a JSON object with named fields, not a list",
+        ),
+        (
+            json!({"name": "x", "ip": "127.0.0.1", "parent_id": "nope"}),
+            Some("parent_id"),
+            "parent_id: must be a UUID",
+        ),
+    ];
+    for (body, field, want) in cases {
+        let (s, v) = app.post("/api/v1/devices", body.clone()).await;
+        assert_error(s, &v, StatusCode::BAD_REQUEST, field);
+        let msg = v["message"].as_str().unwrap();
+        assert!(msg.starts_with(want), "{body}: got {msg:?}, want {want:?}");
+        for serde_word in [
+            "i32",
+            "u16",
+            "struct DeviceInput",
+            "elements",
+            "invalid type",
+        ] {
+            assert!(
+                !msg.contains(serde_word),
+                "{body}: serde's words in {msg:?}"
+            );
+        }
+    }
+    let r = app
+        .client
+        .post(app.url("/api/v1/devices"))
+        .bearer_auth(&app.admin)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["message"].as_str().unwrap().starts_with("empty body"),
+        "{v}"
+    );
+    let (s, v) = app.get("/api/v1/devices?limit=many").await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, Some("limit"));
+    assert_eq!(
+        v["message"],
+        "query parameter limit: must be a whole number in range"
+    );
+}
+
+/// An empty import says so; the API document lists the CSV columns and what is unique.
+#[tokio::test]
+async fn import_documents_its_columns_and_refuses_an_empty_body() {
+    let app = spawn_app().await;
+    for (ct, body) in [
+        ("text/csv", ""),
+        ("text/csv", "\n"),
+        ("application/json", " "),
+    ] {
+        let (s, v) = import(&app, "", ct, body.into()).await;
+        assert_error(s, &v, StatusCode::BAD_REQUEST, None);
+        assert!(
+            v["message"].as_str().unwrap().starts_with("empty body"),
+            "{ct} {body:?}: {v}"
+        );
+    }
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    let import_doc = doc["paths"]["/api/v1/devices/import"]["post"]["description"]
+        .as_str()
+        .unwrap();
+    for col in wardflux_api::routes::devices::CSV_COLUMNS {
+        assert!(
+            import_doc.contains(&format!("`{col}`")),
+            "column {col} not in the import's description: {import_doc}"
+        );
+    }
+    let create = &doc["paths"]["/api/v1/devices"]["post"];
+    let text = format!("{} {}", create["summary"], create["description"]);
+    assert!(text.contains("unique within the device's source"), "{text}");
+    assert!(text.contains("names need not be unique"), "{text}");
+}

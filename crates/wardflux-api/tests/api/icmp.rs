@@ -27,6 +27,7 @@ async fn status_ping_now_and_history_of_a_live_device() {
     let row = &v[0];
     assert_eq!(row["device_id"], d["id"]);
     assert!(row["last_rtt_ms"].as_f64().unwrap() >= 0.0, "{row}");
+    assert_display_ms(&row["last_rtt_ms"]);
     assert_eq!(row["loss"], 0.0);
     assert!(row["since"].as_str().unwrap().ends_with('Z'));
     let (_, v) = app.get("/api/v1/monitoring/icmp/status?state=down").await;
@@ -56,6 +57,10 @@ async fn status_ping_now_and_history_of_a_live_device() {
         (Some(true), Some(2), Some(2)),
         "{v}"
     );
+    for rtt in v["rtt_ms"].as_array().unwrap() {
+        assert_display_ms(rtt);
+    }
+    assert_display_ms(&v["rtt_avg_ms"]);
     let r = app
         .req(
             Method::POST,
@@ -97,6 +102,9 @@ async fn status_ping_now_and_history_of_a_live_device() {
     assert_eq!(v["packet_loss"][0]["value"], 0.0);
     assert_eq!(v["state_changes"][0]["to_state"], "up", "{v}");
     assert!(v["rtt_ms"][0]["at"].as_str().unwrap().ends_with('Z'));
+    for p in v["rtt_ms"].as_array().unwrap() {
+        assert_display_ms(&p["value"]);
+    }
     app.icmp.apply_targets(vec![]);
 }
 
@@ -142,4 +150,16 @@ async fn history_rejects_bad_parameters() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["rtt_ms"], json!([]));
     assert_eq!(v["from"], "2023-11-14T22:13:20Z");
+}
+
+/// A measured duration in milliseconds is shown to the microsecond: at most three decimals
+/// (`0.045`, not `0.045172000000000004`).
+fn assert_display_ms(v: &Value) {
+    assert!(v.is_number(), "{v} is not a number");
+    let text = v.to_string();
+    let decimals = text.split('.').nth(1).map_or(0, str::len);
+    assert!(
+        decimals <= 3 && !text.contains('e'),
+        "{text} ms is not rounded to the microsecond"
+    );
 }

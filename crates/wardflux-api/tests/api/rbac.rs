@@ -101,6 +101,12 @@ async fn rbac_matrix() {
             [A, 200, 200, 200],
         ),
         (
+            Method::PATCH,
+            format!("/api/v1/devices/{dev_id}"),
+            Some(json!({"location": "rack 2"})),
+            [A, F, F, 200],
+        ),
+        (
             Method::PUT,
             format!("/api/v1/devices/{dev_id}"),
             Some(json!({"name": "fixture2", "ip": "127.9.1.1"})),
@@ -194,6 +200,12 @@ async fn rbac_matrix() {
             Method::GET,
             format!("/api/v1/monitoring/snmp/test?device_id={dev_id}&timeout_ms=100&retries=0"),
             None,
+            [A, F, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/monitoring/snmp/test".into(),
+            Some(json!({"device_id": dev_id, "timeout_ms": 100, "retries": 0})),
             [A, F, 200, 200],
         ),
         (

@@ -121,6 +121,21 @@ async fn test_and_poll_over_v2c_and_v3_with_typed_failures() {
     assert!(v["sys_descr"].as_str().unwrap().contains("Linux"), "{v}");
     assert_eq!(v["sys_object_id"], ".1.3.6.1.4.1.8072.3.2.10");
     assert!(v["sys_uptime_ticks"].as_u64().is_some() && v["rtt_ms"].as_f64().is_some());
+    let rtt = v["rtt_ms"].to_string();
+    assert!(
+        rtt.split('.').nth(1).map_or(0, str::len) <= 3,
+        "RTT {rtt} ms not rounded to the microsecond"
+    );
+    // POST is the action's method; it answers like the GET (kept for links).
+    let (s, p) = app
+        .post(
+            "/api/v1/monitoring/snmp/test",
+            json!({"device_id": id, "port": port}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["reachable"], true, "{p}");
+    assert_eq!(p["sys_object_id"], v["sys_object_id"]);
     assert!(
         !v.to_string().contains("wf-community"),
         "the community never comes back"

@@ -129,6 +129,8 @@ pub struct EmbeddedStore {
     maint: tokio::sync::Mutex<()>,
     /// Set by appends, cleared by the fsync task.
     dirty: AtomicBool,
+    /// The background task, for `close`.
+    background: crate::Background,
 }
 
 impl EmbeddedStore {
@@ -239,6 +241,7 @@ impl EmbeddedStore {
             blocks: RwLock::new(Arc::new(blocks)),
             maint: tokio::sync::Mutex::new(()),
             dirty: AtomicBool::new(false),
+            background: crate::Background::default(),
         }))
     }
 
@@ -379,7 +382,9 @@ impl EmbeddedStore {
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
+        let (shutdown, done) = self.background.start(&shutdown);
         tokio::spawn(async move {
+            let _done = done;
             let mut fsync = tokio::time::interval(me.cfg.fsync_interval);
             // a slow checkpoint must not be followed by a burst of missed ticks (each
             // writing another checkpoint), and a due block cut goes first: it replaces the

@@ -406,4 +406,8 @@ impl MetricStore for EmbeddedStore {
         self.dirty.store(true, Ordering::Relaxed);
         self.sync_wal()
     }
+
+    async fn close(&self) {
+        self.background.close().await;
+    }
 }

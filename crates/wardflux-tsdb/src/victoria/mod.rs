@@ -37,6 +37,8 @@ pub struct VictoriaStore {
     drained: Notify,
     /// Cuts the sender's retry back-off short (from `flush`).
     retry: Notify,
+    /// The delivery task, for `close`.
+    background: crate::Background,
 }
 
 /// Appends one sample as a Prometheus exposition line (`name{l="v"} value ts_ms`).
@@ -175,6 +177,7 @@ impl VictoriaStore {
             wake: Notify::new(),
             drained: Notify::new(),
             retry: Notify::new(),
+            background: crate::Background::default(),
         }))
     }
 
@@ -210,7 +213,11 @@ impl VictoriaStore {
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        tokio::spawn(async move { me.deliver(shutdown).await })
+        let (shutdown, done) = self.background.start(&shutdown);
+        tokio::spawn(async move {
+            let _done = done;
+            me.deliver(shutdown).await
+        })
     }
 
     async fn deliver(&self, shutdown: CancellationToken) {
@@ -510,6 +517,10 @@ impl MetricStore for VictoriaStore {
                 return Err(TsdbError::Unflushed(self.spooled_bytes()));
             }
         }
+    }
+
+    async fn close(&self) {
+        self.background.close().await;
     }
 
     async fn prom_query(&self, query: &str, time_ms: i64) -> Result<QueryValue, TsdbError> {
