@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}; SECS=${2:-10}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
-cargo build --release -q -p wardflux
-BIN=${CARGO_TARGET_DIR:-target}/release/wardflux
+cargo build --profile "${PROFILE:-release}" -q -p wardflux
+BIN=${CARGO_TARGET_DIR:-target}/${PROFILE:-release}/wardflux
 DATA=$(mktemp -d); PORT=$((20000 + RANDOM % 20000))
 ts=$(date +%s%N)
 WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_LOG=warn "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >/dev/null 2>&1 &

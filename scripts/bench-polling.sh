@@ -21,8 +21,8 @@ case "$MODE" in
     *) echo "usage: $0 all|chain [DEVICES] [SECONDS] [STEP]" >&2; exit 2 ;;
 esac
 if [ -z "${BIN:-}" ]; then
-    cargo build --release -q -p wardflux
-    BIN=${CARGO_TARGET_DIR:-target}/release/wardflux
+    cargo build --profile "${PROFILE:-release}" -q -p wardflux
+    BIN=${CARGO_TARGET_DIR:-target}/${PROFILE:-release}/wardflux
 fi
 WORK=$(mktemp -d); chmod 755 "$WORK"
 PIDS=()

@@ -17,8 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SERIES=${1:-10000}; STEPS=${2:-300}; RUNS=${3:-30}
 if [ -z "${BIN:-}" ]; then
-    cargo build --release -q -p wardflux
-    BIN=${CARGO_TARGET_DIR:-target}/release/wardflux
+    cargo build --profile "${PROFILE:-release}" -q -p wardflux
+    BIN=${CARGO_TARGET_DIR:-target}/${PROFILE:-release}/wardflux
 fi
 VM=${WARDFLUX_VM_BIN:-victoria-metrics}
 DATA=$(mktemp -d); WPORT=$((20000 + RANDOM % 20000)); VPORT=$((WPORT + 1))

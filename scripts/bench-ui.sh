@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}; R=${2:-200}; WAIT=${3:-40}
 if [ -z "${BIN:-}" ]; then
-    cargo build --release -q -p wardflux
-    BIN=${CARGO_TARGET_DIR:-target}/release/wardflux
+    cargo build --profile "${PROFILE:-release}" -q -p wardflux
+    BIN=${CARGO_TARGET_DIR:-target}/${PROFILE:-release}/wardflux
 fi
 DATA=$(mktemp -d); PORT=$((20000 + RANDOM % 20000))
 WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_LOG=warn "$BIN" serve \

@@ -13,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use base64::Engine as _;
-use wardflux_model::inventory::{Actor, Role, Secret, User};
+use wardflux_model::inventory::{Actor, Role, Secret, User, truncate_for_display};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -136,7 +136,7 @@ async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<Curr
         .await?
     {
         Some(user) => {
-            state.limiter.success(username);
+            state.limiter.success(username, ip);
             state.basic_cache.put(&[username, password], user.clone());
             Ok(CurrentUser {
                 user,
@@ -144,7 +144,8 @@ async fn basic_user(state: &AppState, parts: &Parts, value: &str) -> Result<Curr
             })
         }
         None => {
-            state.limiter.failure(username, ip);
+            let engaged = state.limiter.failure(username, ip);
+            report_failure(state, "basic auth", username, ip, engaged).await;
             Err(ApiError::Unauthorized("invalid username or password"))
         }
     }
@@ -164,7 +165,8 @@ pub struct Session {
 pub const CLEAR_SESSION_COOKIE: &str =
     "wardflux_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
 
-/// Checks a password login (throttled per user and client address, failures logged) and
+/// Checks a password login (throttled per account and client address, failures logged
+/// and throttles audited: see [`LoginLimiter`]) and
 /// opens a session token for it.
 pub async fn open_session(
     st: &AppState,
@@ -177,11 +179,11 @@ pub async fn open_session(
     }
     st.limiter.check(username, Some(ip))?;
     let Some(user) = st.store.verify_password(username, password).await? else {
-        st.limiter.failure(username, Some(ip));
-        tracing::warn!(username = %username, client = %ip, "failed login");
+        let engaged = st.limiter.failure(username, Some(ip));
+        report_failure(st, "password", username, Some(ip), engaged).await;
         return Err(ApiError::Unauthorized("invalid username or password"));
     };
-    st.limiter.success(username);
+    st.limiter.success(username, Some(ip));
     let expires_at = chrono::Utc::now() + st.session_ttl;
     let actor = CurrentUser {
         user: user.clone(),
@@ -247,89 +249,273 @@ role_extractor!(
 );
 role_extractor!(Admin, Role::Admin, "this action needs the admin role");
 
-/// Failed-login throttling: per username and per client address, in memory.
+/// Failed-login throttling, in memory, shared by password logins and basic auth.
+///
+/// An attacker must slow himself, not the admin, so the main throttle is keyed on the
+/// account *and* the client address: after [`LoginLimiter::FREE_FAILURES`] wrong passwords
+/// from one address for one account, that pair waits 2 s, then 4 s, 8 s ... (at most 15 min)
+/// before its next attempt; the same account from another address is not slowed. Two
+/// ceilings bound what many pairs can do together:
+/// - per address, across accounts ([`LoginLimiter::MAX_PER_ADDRESS`] failures in 5 min):
+///   one client spraying many usernames;
+/// - global ([`LoginLimiter::MAX_GLOBAL`] failures in 5 min): a distributed spray (and the
+///   CPU that argon2 would burn on it). While it holds, only account and address pairs that
+///   logged in successfully in the last day may try a password; API tokens are never
+///   throttled, which is why Grafana should use one.
+///
+/// Each throttle that engages is reported once (the caller logs and audits it).
 ///
 /// A `std::sync::Mutex` suffices: the critical sections are a few map operations and
 /// never cross an `.await`.
 pub struct LoginLimiter {
     window: Duration,
-    max_per_user: usize,
-    max_per_ip: usize,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    max_per_address: usize,
+    max_global: usize,
+    state: Mutex<LimiterState>,
+}
+
+#[derive(Default)]
+struct LimiterState {
+    /// (lower-cased username, address) -> consecutive failures.
+    pairs: HashMap<(String, Option<IpAddr>), PairFailures>,
+    /// Failure times per address and overall, within the window.
+    per_address: HashMap<IpAddr, VecDeque<Instant>>,
+    global: VecDeque<Instant>,
+    /// Pairs that logged in successfully, and when (exempt from the global ceiling).
+    known_good: HashMap<(String, Option<IpAddr>), Instant>,
+}
+
+struct PairFailures {
+    count: u32,
+    last: Instant,
+    blocked_until: Option<Instant>,
+}
+
+/// A throttle that engaged with a failure: what to log and audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Throttled {
+    /// `account+address`, `address` or `global`.
+    pub scope: &'static str,
+    /// Failures counted in that scope.
+    pub failures: usize,
+    pub retry_after_s: u64,
 }
 
 impl Default for LoginLimiter {
     fn default() -> Self {
-        Self::new(Duration::from_secs(300), 5, 20)
+        Self::new(
+            Duration::from_secs(300),
+            Self::MAX_PER_ADDRESS,
+            Self::MAX_GLOBAL,
+        )
     }
 }
 
 impl LoginLimiter {
-    pub fn new(window: Duration, max_per_user: usize, max_per_ip: usize) -> Self {
+    /// Wrong passwords a pair may send before it has to wait.
+    pub const FREE_FAILURES: u32 = 3;
+    /// The first wait; each further failure doubles it.
+    const FIRST_DELAY: Duration = Duration::from_secs(2);
+    const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+    /// A pair's failures are forgotten this long after its last one.
+    const FORGET_AFTER: Duration = Duration::from_secs(30 * 60);
+    /// How long a successful login exempts its pair from the global ceiling.
+    const KNOWN_GOOD_FOR: Duration = Duration::from_secs(24 * 3600);
+    pub const MAX_PER_ADDRESS: usize = 30;
+    pub const MAX_GLOBAL: usize = 1000;
+    /// Bound on remembered pairs (the global ceiling keeps the growth per window small).
+    const MAX_ENTRIES: usize = 100_000;
+
+    /// `window` is the span of both ceilings.
+    pub fn new(window: Duration, max_per_address: usize, max_global: usize) -> Self {
         Self {
             window,
-            max_per_user,
-            max_per_ip,
-            failures: Mutex::new(HashMap::new()),
+            max_per_address,
+            max_global,
+            state: Mutex::new(LimiterState::default()),
         }
     }
 
-    fn keys(username: &str, ip: Option<IpAddr>) -> [Option<String>; 2] {
-        [
-            Some(format!("u:{}", username.to_lowercase())),
-            ip.map(|ip| format!("ip:{ip}")),
-        ]
+    fn key(username: &str, ip: Option<IpAddr>) -> (String, Option<IpAddr>) {
+        (username.to_lowercase(), ip)
     }
 
-    /// Refuses the attempt when the username or the address has too many recent failures.
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn trim(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+        while q.front().is_some_and(|t| now.duration_since(*t) > window) {
+            q.pop_front();
+        }
+    }
+
+    fn retry(&self, q: &VecDeque<Instant>, now: Instant) -> u64 {
+        let oldest = q.front().copied().unwrap_or(now);
+        let left = self.window.saturating_sub(now.duration_since(oldest));
+        secs_up(left)
+    }
+
+    /// Refuses the attempt (429 with Retry-After) while a throttle holds for it.
     pub fn check(&self, username: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for (i, key) in Self::keys(username, ip).into_iter().enumerate() {
-            let Some(key) = key else { continue };
-            let max = if i == 0 {
-                self.max_per_user
-            } else {
-                self.max_per_ip
-            };
-            if let Some(q) = map.get_mut(&key) {
-                while q
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) > self.window)
-                {
-                    q.pop_front();
-                }
-                if q.len() >= max {
-                    let oldest = *q.front().expect("non-empty");
-                    let retry = self.window.saturating_sub(now.duration_since(oldest));
-                    return Err(ApiError::TooManyRequests {
-                        retry_after_s: retry.as_secs().max(1),
-                    });
-                }
+        self.check_at(username, ip, Instant::now())
+    }
+
+    fn check_at(&self, username: &str, ip: Option<IpAddr>, now: Instant) -> Result<(), ApiError> {
+        let key = Self::key(username, ip);
+        let mut st = self.lock();
+        if let Some(until) = st.pairs.get(&key).and_then(|p| p.blocked_until)
+            && until > now
+        {
+            return Err(ApiError::TooManyRequests {
+                retry_after_s: secs_up(until - now),
+            });
+        }
+        if let Some(ip) = ip
+            && let Some(q) = st.per_address.get_mut(&ip)
+        {
+            Self::trim(q, now, self.window);
+            if q.len() >= self.max_per_address {
+                return Err(ApiError::TooManyRequests {
+                    retry_after_s: self.retry(q, now),
+                });
+            }
+        }
+        let window = self.window;
+        Self::trim(&mut st.global, now, window);
+        if st.global.len() >= self.max_global {
+            let known = st
+                .known_good
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < Self::KNOWN_GOOD_FOR);
+            if !known {
+                return Err(ApiError::TooManyRequests {
+                    retry_after_s: self.retry(&st.global, now),
+                });
             }
         }
         Ok(())
     }
 
-    pub fn failure(&self, username: &str, ip: Option<IpAddr>) {
+    /// Counts a wrong password; returns the throttle it engaged, if any (once per engagement).
+    pub fn failure(&self, username: &str, ip: Option<IpAddr>) -> Option<Throttled> {
         metrics::counter!("wardflux_login_failures_total").increment(1);
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound memory: a flood of random usernames must not grow the map forever.
-        if map.len() > 100_000 {
-            map.retain(|_, q| {
+        self.failure_at(username, ip, Instant::now())
+    }
+
+    fn failure_at(&self, username: &str, ip: Option<IpAddr>, now: Instant) -> Option<Throttled> {
+        let mut st = self.lock();
+        if st.pairs.len() > Self::MAX_ENTRIES {
+            st.pairs
+                .retain(|_, p| now.duration_since(p.last) < Self::FORGET_AFTER);
+            st.per_address.retain(|_, q| {
                 q.back()
                     .is_some_and(|t| now.duration_since(*t) <= self.window)
             });
         }
-        for key in Self::keys(username, ip).into_iter().flatten() {
-            map.entry(key).or_default().push_back(now);
+        if st.known_good.len() > Self::MAX_ENTRIES {
+            st.known_good.clear();
         }
+        let mut engaged = None;
+        let pair = st
+            .pairs
+            .entry(Self::key(username, ip))
+            .or_insert(PairFailures {
+                count: 0,
+                last: now,
+                blocked_until: None,
+            });
+        if now.duration_since(pair.last) >= Self::FORGET_AFTER {
+            pair.count = 0;
+        }
+        pair.count += 1;
+        pair.last = now;
+        if pair.count > Self::FREE_FAILURES {
+            let doublings = (pair.count - Self::FREE_FAILURES - 1).min(20);
+            let delay = Self::FIRST_DELAY
+                .saturating_mul(1 << doublings)
+                .min(Self::MAX_DELAY);
+            pair.blocked_until = Some(now + delay);
+            if pair.count == Self::FREE_FAILURES + 1 {
+                engaged = Some(Throttled {
+                    scope: "account+address",
+                    failures: pair.count as usize,
+                    retry_after_s: secs_up(delay),
+                });
+            }
+        }
+        if let Some(ip) = ip {
+            let q = st.per_address.entry(ip).or_default();
+            Self::trim(q, now, self.window);
+            q.push_back(now);
+            if q.len() == self.max_per_address {
+                engaged = Some(Throttled {
+                    scope: "address",
+                    failures: q.len(),
+                    retry_after_s: secs_up(self.window),
+                });
+            }
+        }
+        let window = self.window;
+        Self::trim(&mut st.global, now, window);
+        st.global.push_back(now);
+        if st.global.len() == self.max_global {
+            engaged = Some(Throttled {
+                scope: "global",
+                failures: st.global.len(),
+                retry_after_s: secs_up(self.window),
+            });
+        }
+        engaged
     }
 
-    pub fn success(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("u:{}", username.to_lowercase()));
+    /// A correct password: the pair's failures are forgotten and it is known good.
+    pub fn success(&self, username: &str, ip: Option<IpAddr>) {
+        let key = Self::key(username, ip);
+        let mut st = self.lock();
+        st.pairs.remove(&key);
+        st.known_good.insert(key, Instant::now());
+    }
+}
+
+fn secs_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// Logs and audits a failed password check and the throttle it engaged, if any.
+async fn report_failure(
+    st: &AppState,
+    how: &'static str,
+    username: &str,
+    ip: Option<IpAddr>,
+    engaged: Option<Throttled>,
+) {
+    let shown = truncate_for_display(username);
+    let client = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    tracing::warn!(username = %shown, client = %client, how, "failed login");
+    let Some(t) = engaged else { return };
+    tracing::warn!(
+        username = %shown, client = %client, scope = t.scope, failures = t.failures,
+        retry_after_s = t.retry_after_s, "login throttled"
+    );
+    let actor = Actor {
+        user_id: None,
+        name: format!("client {client}"),
+    };
+    let details = serde_json::json!({
+        "scope": t.scope,
+        "client": client,
+        "failures": t.failures,
+        "retry_after_s": t.retry_after_s,
+    });
+    if let Err(e) = st
+        .store
+        .record_audit_event(&actor, "auth.throttle", "user", Some(shown), details)
+        .await
+    {
+        tracing::error!(error = %e, "could not audit a login throttle");
     }
 }
 
@@ -417,5 +603,69 @@ impl<V: Clone> CredentialCache<V> {
     /// Forgets every credential (after any user or token change).
     pub fn clear(&self) {
         self.lock().clear();
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+
+    const A: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2)));
+    const B: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3)));
+
+    fn retry(r: Result<(), ApiError>) -> u64 {
+        match r {
+            Err(ApiError::TooManyRequests { retry_after_s }) => retry_after_s,
+            other => panic!("expected 429, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_per_pair_and_spares_other_addresses() {
+        let l = LoginLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..LoginLimiter::FREE_FAILURES {
+            assert_eq!(l.failure_at("admin", A, t0), None);
+            l.check_at("admin", A, t0).unwrap();
+        }
+        let t = l.failure_at("admin", A, t0).expect("engaged");
+        assert_eq!((t.scope, t.retry_after_s), ("account+address", 2));
+        assert_eq!(retry(l.check_at("Admin", A, t0)), 2);
+        l.check_at("admin", B, t0).unwrap();
+        l.check_at("oper", A, t0).unwrap();
+        // After the wait, the next failure waits twice as long, then four times.
+        let t1 = t0 + Duration::from_secs(2);
+        l.check_at("admin", A, t1).unwrap();
+        assert_eq!(l.failure_at("admin", A, t1), None, "reported once");
+        assert_eq!(retry(l.check_at("admin", A, t1)), 4);
+        let t2 = t1 + Duration::from_secs(4);
+        l.failure_at("admin", A, t2);
+        assert_eq!(retry(l.check_at("admin", A, t2)), 8);
+        // A success from the address clears its record.
+        l.success("admin", A);
+        l.check_at("admin", A, t2).unwrap();
+    }
+
+    #[test]
+    fn the_ceilings_hold_per_address_and_globally_except_for_known_good_pairs() {
+        let l = LoginLimiter::new(Duration::from_secs(60), 5, 8);
+        let t0 = Instant::now();
+        let mut engaged = vec![];
+        for i in 0..5 {
+            engaged.extend(l.failure_at(&format!("u{i}"), A, t0));
+        }
+        assert_eq!(engaged.len(), 1);
+        assert_eq!(engaged[0].scope, "address");
+        assert!(l.check_at("fresh", A, t0).is_err(), "address sprayed");
+        l.check_at("fresh", B, t0).unwrap();
+        l.success("admin", B);
+        let t = (0..3).filter_map(|i| l.failure_at(&format!("v{i}"), B, t0));
+        assert_eq!(t.map(|t| t.scope).collect::<Vec<_>>(), ["global"]);
+        let c = Some(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 4)));
+        assert!(l.check_at("admin", c, t0).is_err(), "global ceiling");
+        l.check_at("admin", B, t0)
+            .expect("a pair that logged in before passes the global ceiling");
+        l.check_at("admin", c, t0 + Duration::from_secs(61))
+            .expect("the window passes");
     }
 }

@@ -16,7 +16,8 @@ use wardflux_store::StoreError;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable kind: validation_error, bad_request, unauthorized, forbidden,
-    /// not_found, conflict, too_many_requests, not_implemented, unavailable, internal_error.
+    /// not_found, conflict, payload_too_large, too_many_requests, not_implemented,
+    /// unavailable, internal_error.
     pub error: &'static str,
     pub message: String,
     /// The offending input field, when one is to blame.
@@ -45,6 +46,9 @@ pub enum ApiError {
     Conflict { field: String, message: String },
     #[error("too many requests")]
     TooManyRequests { retry_after_s: u64 },
+    /// A request body over the route's limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// A feature that is planned but not built yet (501).
     #[error("{0}")]
     NotImplemented(String),
@@ -70,6 +74,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -145,6 +150,12 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
+            ApiError::PayloadTooLarge(why) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                why,
+                None,
+            ),
             ApiError::NotImplemented(why) => {
                 (StatusCode::NOT_IMPLEMENTED, "not_implemented", why, None)
             }

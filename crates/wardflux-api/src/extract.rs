@@ -36,7 +36,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_request(None, format!("could not read body: {e}")))?;
+            .map_err(body_rejection)?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -48,11 +48,23 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_request(None, format!("could not read body: {e}")))?;
+            .map_err(body_rejection)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
         parse_json(&bytes).map(|v| Some(Json(v)))
+    }
+}
+
+/// A body that could not be read: 413 when it is over the limit, else 400.
+fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!(
+            "request body too large: JSON bodies are limited to {} MiB",
+            MAX_JSON_BYTES / (1024 * 1024)
+        ))
+    } else {
+        ApiError::bad_request(None, format!("could not read body: {e}"))
     }
 }
 

@@ -255,12 +255,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// What every served router gets last: JSON 404/405 fallbacks, the JSON body limit,
-/// request metrics and tracing.
+/// JSON bodies for the framework's own rejections, request metrics and tracing.
 pub fn finish(router: Router) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BYTES))
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(track_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
@@ -307,6 +308,60 @@ async fn method_not_allowed() -> Response {
         axum::Json(ErrorBody {
             error: "method_not_allowed",
             message: "method not allowed on this route".into(),
+            field: None,
+        }),
+    )
+        .into_response()
+}
+
+/// Gives the framework's plain-text rejections under `/api/` (an over-limit body on a
+/// route that reads raw bytes, a malformed path, an unsupported form ...) the JSON error
+/// body every other error has, with the text shortened. UI pages keep their HTML.
+async fn json_errors(req: Request, next: Next) -> Response {
+    use axum::http::{StatusCode, header};
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    if !api || !plain || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (error, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "request body too large for this route".to_string(),
+        ),
+        s if s.is_server_error() => ("internal_error", "internal error".to_string()),
+        s => {
+            let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            let kind = match s {
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::UNPROCESSABLE_ENTITY => "validation_error",
+                _ => "bad_request",
+            };
+            let text = text.trim();
+            let text = if text.chars().count() > 200 {
+                let cut: String = text.chars().take(200).collect();
+                format!("{cut}…")
+            } else {
+                text.to_string()
+            };
+            (kind, text)
+        }
+    };
+    (
+        status,
+        axum::Json(ErrorBody {
+            error,
+            message,
             field: None,
         }),
     )

@@ -94,6 +94,11 @@ pub struct Escalation {
     pub channels: Vec<String>,
 }
 
+/// Most entries in a rule's list fields (notifications, escalation channels, labels).
+pub const MAX_LIST: usize = 32;
+/// Longest rule expression.
+pub const MAX_EXPRESSION_CHARS: usize = 10_000;
+
 /// An alert rule (table `alert_rules`).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AlertRule {
@@ -171,6 +176,49 @@ impl AlertRuleInput {
         if self.expression.trim().is_empty() {
             return Err(FieldError::new("expression", "must not be empty"));
         }
+        if self.expression.chars().count() > MAX_EXPRESSION_CHARS {
+            return Err(FieldError::new(
+                "expression",
+                format!("must be at most {MAX_EXPRESSION_CHARS} characters"),
+            ));
+        }
+        let channels = self
+            .escalation
+            .as_ref()
+            .map_or(&[][..], |e| &e.channels[..]);
+        for (field, names) in [
+            ("notifications", &self.notifications[..]),
+            ("escalation.channels", channels),
+        ] {
+            if names.len() > MAX_LIST {
+                return Err(FieldError::new(
+                    field,
+                    format!("at most {MAX_LIST} channel names"),
+                ));
+            }
+            if names.iter().any(|n| n.chars().count() > 200) {
+                return Err(FieldError::new(
+                    field,
+                    "each channel name must be at most 200 characters",
+                ));
+            }
+        }
+        if self.labels.len() > MAX_LIST {
+            return Err(FieldError::new(
+                "labels",
+                format!("at most {MAX_LIST} labels"),
+            ));
+        }
+        if self
+            .labels
+            .iter()
+            .any(|(k, v)| k.len() > 128 || v.chars().count() > 1024)
+        {
+            return Err(FieldError::new(
+                "labels",
+                "label names must be at most 128 characters, values at most 1024",
+            ));
+        }
         for k in self.labels.keys() {
             let ok = k
                 .chars()
@@ -180,7 +228,10 @@ impl AlertRuleInput {
             if !ok || k.starts_with("__") {
                 return Err(FieldError::new(
                     "labels",
-                    format!("{k:?} is not a valid label name"),
+                    format!(
+                        "{:?} is not a valid label name",
+                        crate::inventory::truncate_for_display(k)
+                    ),
                 ));
             }
         }

@@ -26,6 +26,19 @@ impl FieldError {
     }
 }
 
+/// User input shown back (in an error, the log or the audit log): at most 64 characters,
+/// then "…", so a megabyte of input never becomes a megabyte of answer.
+pub fn truncate_for_display(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Most tags a device may carry.
+pub const MAX_TAGS: usize = 32;
+
 /// A string secret: `Debug` and `Display` never show the value, `Serialize` is absent on purpose.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -287,6 +300,12 @@ impl DeviceInput {
             if v.as_ref().is_some_and(|s| s.chars().count() > 255) {
                 return Err(FieldError::new(field, "must be at most 255 characters"));
             }
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(FieldError::new(
+                "tags",
+                format!("at most {MAX_TAGS} tags per device"),
+            ));
         }
         for t in &self.tags {
             if t.trim().is_empty() || t.chars().count() > 64 || t.contains(',') {

@@ -1,9 +1,12 @@
-//! Reading the audit log (rows are written by `crate::audit` inside each change's transaction).
+//! Reading the audit log (rows are written by `crate::Change` inside each change's
+//! transaction), and events that change no row.
 
 use sea_orm::{EntityTrait, QueryOrder};
 
 use crate::entity::audit_log;
-use crate::{AuditEntry, Page, Store, StoreError};
+use wardflux_model::inventory::Actor;
+
+use crate::{AuditEntry, Change, Page, Store, StoreError};
 
 impl From<audit_log::Model> for AuditEntry {
     fn from(m: audit_log::Model) -> Self {
@@ -37,5 +40,26 @@ impl Store {
             .order_by_desc(audit_log::Column::Id);
         let page = crate::paged(&self.db, sel, limit, offset).await?;
         Ok(page.map(AuditEntry::from))
+    }
+
+    /// Records an event that changes no row, such as a login throttle engaging: `action`
+    /// concerning `entity` `entity_id`, with `details` as the entry's `after`.
+    pub async fn record_audit_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        entity: &str,
+        entity_id: Option<String>,
+        details: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        Change {
+            action,
+            entity,
+            entity_id,
+            before: None,
+            after: Some(details),
+        }
+        .write(&self.db, actor)
+        .await
     }
 }

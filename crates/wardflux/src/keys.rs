@@ -13,7 +13,7 @@ use wardflux_store::Cipher;
 use crate::config::Config;
 
 pub async fn rotate(cfg: &Config, new_key: Option<String>) -> anyhow::Result<()> {
-    let store = crate::server::open_store(cfg).await?;
+    let (_lock, store) = crate::server::open_store(cfg, crate::server::Create::Refused).await?;
     let key = new_key.unwrap_or_else(Cipher::generate_key);
     let new = Cipher::from_key(&key).context("--new-key is not a Fernet key")?;
     let actor = Actor {

@@ -4,6 +4,7 @@
 //! `keys rotate`, and the network tools `snmp` and `ping`.
 
 mod config;
+mod datadir;
 mod history;
 mod keys;
 mod server;
@@ -136,6 +137,8 @@ fn main() -> ExitCode {
         Command::Ping { args } => return network_tool("ping", args.clone()),
         _ => {}
     }
+    // Owner-only files: the database holds password and token hashes.
+    datadir::restrict_umask();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -187,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Serve { .. } => server::serve(cfg).await,
             Command::Migrate => {
-                let store = server::open_store(&cfg).await?;
+                let (_lock, store) = server::open_store(&cfg, server::Create::Allowed).await?;
                 println!("schema up to date ({})", store.backend());
                 Ok(())
             }
@@ -239,7 +242,7 @@ fn read_password() -> anyhow::Result<Secret> {
 }
 
 async fn user_cmd(cfg: &Config, cmd: UserCmd) -> anyhow::Result<()> {
-    let store = server::open_store(cfg).await?;
+    let (_lock, store) = server::open_store(cfg, server::Create::Refused).await?;
     match cmd {
         UserCmd::Add { username, role } => {
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;

@@ -8,6 +8,8 @@ use wardflux_api::AppState;
 use wardflux_model::inventory::{Actor, Role, Secret};
 use wardflux_store::{Cipher, Store};
 
+use crate::datadir::DataDirLock;
+
 use crate::config::Config;
 
 pub fn init_tracing(json: bool) {
@@ -43,8 +45,7 @@ pub fn load_cipher(cfg: &Config) -> anyhow::Result<Cipher> {
     if let Some(k) = &cfg.encryption_key {
         return Cipher::from_key(k).context("encryption_key");
     }
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    crate::datadir::create_private_dir(&cfg.data_dir)?;
     let next = cfg.data_dir.join("encryption.key.next");
     if next.exists() {
         anyhow::bail!(
@@ -63,12 +64,34 @@ pub fn load_cipher(cfg: &Config) -> anyhow::Result<Cipher> {
     Ok(cipher)
 }
 
-pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let cipher = load_cipher(cfg)?;
-    if cfg.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&cfg.data_dir)
-            .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+/// Whether a command may create a new store when there is none yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// `serve` and `migrate`: a fresh data directory gets a new database and key file.
+    Allowed,
+    /// Every other command: no database means the wrong directory, not a new install.
+    Refused,
+}
+
+/// The data directory's lock and the configuration store, migrated.
+///
+/// With [`Create::Refused`] a missing SQLite database is an error naming where it was
+/// looked for, and nothing is created (the user is probably in the wrong directory).
+pub async fn open_store(cfg: &Config, create: Create) -> anyhow::Result<(DataDirLock, Store)> {
+    if create == Create::Refused
+        && let Some(db) = crate::datadir::sqlite_file(&cfg.database_url)
+        && !db.exists()
+    {
+        anyhow::bail!(
+            "no WARD FLUX database at {} (data directory {}): start `wardflux serve` or run \
+             `wardflux migrate` there first, or point --data-dir / --database-url / --config \
+             at the existing installation",
+            db.display(),
+            cfg.data_dir.display()
+        );
     }
+    let lock = crate::datadir::lock(&cfg.data_dir)?;
+    let cipher = load_cipher(cfg)?;
     let store = Store::connect(&cfg.database_url, cipher)
         .await
         .with_context(|| {
@@ -78,7 +101,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
             )
         })?;
     store.migrate().await.context("migrating the schema")?;
-    Ok(store)
+    Ok((lock, store))
 }
 
 /// Creates `admin` when there are no users yet. Returns the generated password, if any.
@@ -103,6 +126,15 @@ pub async fn bootstrap_admin(
         .await
         .context("creating the first admin")?;
     Ok(generated.then_some(pw))
+}
+
+/// Whether some enabled user has the admin role.
+async fn has_admin(store: &Store) -> anyhow::Result<bool> {
+    Ok(store
+        .list_users()
+        .await?
+        .iter()
+        .any(|u| u.role == Role::Admin && !u.disabled))
 }
 
 fn generate_password() -> String {
@@ -130,11 +162,22 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let store = open_store(&cfg).await?;
+    // The port first: a start that cannot serve fails before it touches the data directory
+    // (and before it creates an admin whose password nobody could use).
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    // Held until the process ends: the metric store's last flush is covered too.
+    let (_lock, store) = open_store(&cfg, Create::Allowed).await?;
     if let Some(pw) = bootstrap_admin(&store, cfg.admin_password.as_deref()).await? {
         // Printed once, to the terminal only (never to the log).
         println!("Created user 'admin' with password: {pw}");
         println!("(set WARDFLUX_ADMIN_PASSWORD before the first start to choose it)");
+    } else if !has_admin(&store).await? {
+        tracing::warn!(
+            "no enabled user has the admin role, so nobody can manage users through the API; \
+             create one with `wardflux user add NAME --role admin` (with the server stopped)"
+        );
     }
     // The recorder first: collectors attach their metric handles when they are created.
     let metrics = metrics_handle();
@@ -175,9 +218,6 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     state.secure_cookies = cfg.secure_cookies;
     running.services.insert("ui live updates", live);
     state.services = std::sync::Arc::new(std::mem::take(&mut running.services));
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     println!(
         "WARD FLUX listening on http://{addr}/ (web UI; API under /api/v1, health at /healthz)"

@@ -341,8 +341,10 @@ fn parse_csv(body: &[u8]) -> ApiResult<Parsed> {
         .clone();
     for h in headers.iter() {
         if !CSV_COLUMNS.contains(&h) {
+            // Echoed shortened: the header is the client's (possibly megabytes).
+            let h = wardflux_model::inventory::truncate_for_display(h);
             return Err(ApiError::bad_request(
-                Some(h),
+                Some(&h),
                 format!(
                     "unknown CSV column {h:?}; expected some of {}",
                     CSV_COLUMNS.join(",")

@@ -107,7 +107,8 @@ async fn bad_credentials_and_bad_input() {
 #[tokio::test]
 async fn failed_logins_are_rate_limited() {
     let app = spawn_app().await;
-    for _ in 0..5 {
+    // Three free failures, the fourth engages the wait (per account and address).
+    for _ in 0..4 {
         let r = app
             .req(
                 Method::POST,
@@ -118,7 +119,7 @@ async fn failed_logins_are_rate_limited() {
             .await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    // Even the right password is refused while locked.
+    // Even the right password is refused from this address while it waits.
     let r = app
         .req(
             Method::POST,
@@ -307,4 +308,99 @@ async fn api_tokens_for_automation() {
     let s = r.status();
     let v: Value = r.json().await.unwrap();
     assert_error(s, &v, StatusCode::BAD_REQUEST, Some("scope"));
+}
+
+/// A client bound to a loopback address of its own, so the server sees it as another host.
+fn client_from(last_octet: u8) -> reqwest::Client {
+    let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last_octet));
+    reqwest::Client::builder()
+        .local_address(ip)
+        .cookie_store(false)
+        .build()
+        .unwrap()
+}
+
+/// Issue 14: wrong passwords sent from 127.0.0.2 throttle 127.0.0.2 (password login and
+/// basic auth alike), not the admin logging in from 127.0.0.3; the throttle is audited.
+#[tokio::test]
+async fn wrong_passwords_from_one_address_do_not_lock_out_another() {
+    let app = spawn_app().await;
+    let (attacker, admin) = (client_from(2), client_from(3));
+    let login = |c: &reqwest::Client, pw: &str| {
+        c.post(app.url("/api/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": pw}))
+            .send()
+    };
+    let mut statuses = vec![];
+    for _ in 0..8 {
+        statuses.push(login(&attacker, "wrong-password").await.unwrap().status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::UNAUTHORIZED)
+            && statuses.last() == Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // The attacker's own address is slowed, whatever it sends.
+    let r = login(&attacker, ADMIN_PW).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    let r = attacker
+        .get(app.url("/api/v1/auth/me"))
+        .basic_auth("admin", Some(ADMIN_PW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "basic auth too");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+
+    // The admin, from elsewhere, is not.
+    let r = login(&admin, ADMIN_PW).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = admin
+        .get(app.url("/api/v1/auth/me"))
+        .basic_auth("admin", Some(ADMIN_PW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "Grafana's basic auth");
+
+    // Wrong basic-auth passwords throttle the same way, per address.
+    for _ in 0..5 {
+        admin
+            .get(app.url("/api/v1/auth/me"))
+            .basic_auth("viewer", Some("wrong-password"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = admin
+        .get(app.url("/api/v1/auth/me"))
+        .basic_auth("viewer", Some(ADMIN_PW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.login("viewer", ADMIN_PW).await;
+
+    let (s, v) = app.get("/api/v1/audit?limit=50").await;
+    assert_eq!(s, StatusCode::OK);
+    let throttles: Vec<&Value> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "auth.throttle")
+        .collect();
+    assert!(
+        throttles
+            .iter()
+            .any(|e| e["entity_id"] == "admin" && e["after"]["client"] == "127.0.0.2"),
+        "{v}"
+    );
+    assert!(
+        throttles
+            .iter()
+            .any(|e| e["entity_id"] == "viewer" && e["after"]["client"] == "127.0.0.3"),
+        "{v}"
+    );
 }

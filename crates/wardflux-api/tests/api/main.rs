@@ -10,6 +10,7 @@ mod devices;
 mod groups;
 mod helpers;
 mod icmp;
+mod limits;
 mod metrics;
 mod monitoring;
 mod rbac;
