@@ -128,6 +128,13 @@ fn server() -> (Server, tempfile::TempDir, String) {
     (s, dir, tok)
 }
 
+/// A device added through the API; its JSON.
+fn add_device(s: &Server, tok: &str, name: &str, ip: &str) -> serde_json::Value {
+    let (st, d) = post(s, tok, "/api/v1/devices", json!({"name": name, "ip": ip}));
+    assert_eq!(st, 201, "{d}");
+    d
+}
+
 fn add_user(s: &Server, tok: &str, name: &str, role: &str) {
     let (st, body) = post(
         s,
@@ -942,20 +949,8 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
     let (s, _dir, tok) = server();
     add_user(&s, &tok, "olga", "operator");
     add_user(&s, &tok, "vic", "viewer");
-    let (st, _) = post(
-        &s,
-        &tok,
-        "/api/v1/devices",
-        json!({"name": "edge-1", "ip": "127.0.0.21"}),
-    );
-    assert_eq!(st, 201);
-    let (st, d2) = post(
-        &s,
-        &tok,
-        "/api/v1/devices",
-        json!({"name": "edge-2", "ip": "127.0.0.22"}),
-    );
-    assert_eq!(st, 201);
+    let _ = add_device(&s, &tok, "edge-1", "127.0.0.21");
+    let d2 = add_device(&s, &tok, "edge-2", "127.0.0.22");
     let (st, g) = post(
         &s,
         &tok,
@@ -1124,13 +1119,7 @@ fn templates_are_imported_edited_applied_and_exported_from_their_pages() {
 fn csv_import_shows_every_row_and_its_problems_before_anything_is_written() {
     let (s, _dir, tok) = server();
     add_user(&s, &tok, "olga", "operator");
-    let (st, _) = post(
-        &s,
-        &tok,
-        "/api/v1/devices",
-        json!({"name": "old-gw", "ip": "127.0.0.31"}),
-    );
-    assert_eq!(st, 201);
+    let _ = add_device(&s, &tok, "old-gw", "127.0.0.31");
     let mut admin = Browser::new(&s);
     admin.login("admin", PW, "/");
     let mut oper = Browser::new(&s);
@@ -1240,13 +1229,7 @@ fn csv_import_shows_every_row_and_its_problems_before_anything_is_written() {
 fn snmp_credentials_are_set_per_device_and_shared_and_never_shown() {
     let (s, _dir, tok) = server();
     add_user(&s, &tok, "olga", "operator");
-    let (st, d) = post(
-        &s,
-        &tok,
-        "/api/v1/devices",
-        json!({"name": "core-1", "ip": "127.0.0.61"}),
-    );
-    assert_eq!(st, 201);
+    let d = add_device(&s, &tok, "core-1", "127.0.0.61");
     let dpath = format!("/devices/{}", d["id"].as_str().unwrap());
     let mut admin = Browser::new(&s);
     admin.login("admin", PW, "/");
