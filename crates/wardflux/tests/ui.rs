@@ -1205,6 +1205,13 @@ fn csv_import_shows_every_row_and_its_problems_before_anything_is_written() {
     assert!(flash_of(&mut admin, &r.location).contains("Imported 3 devices."));
     let (_, list) = get(&s, &tok, "/api/v1/devices?region=west");
     assert_eq!(list["total"], 2);
+    // The list filters by region and type (the choices come from the inventory).
+    let west = admin.get("/devices?region=west");
+    assert!(west.body.contains("br-1") && west.body.contains("br-2"));
+    assert!(!west.body.contains(">br-3<"), "br-3 is in the east");
+    assert!(west.body.contains("<option selected>west</option>"));
+    let routers = admin.get("/devices?type=router&region=west");
+    assert!(routers.body.contains(">br-1<") && !routers.body.contains(">br-2<"));
     // The API's dry run says the same without writing.
     let r = client()
         .post(format!(

@@ -73,6 +73,10 @@ struct List {
     last: u64,
     prev: Option<String>,
     next: Option<String>,
+    regions: Vec<String>,
+    types: Vec<String>,
+    region: String,
+    type_: String,
     can_edit: bool,
     flash: Option<String>,
     error: Option<String>,
@@ -86,23 +90,23 @@ struct ListParams {
     sort: String,
     #[serde(default)]
     offset: u64,
+    #[serde(default)]
+    region: String,
+    #[serde(default, rename = "type")]
+    type_: String,
     added: Option<String>,
     done: Option<String>,
 }
 
-fn page_link(q: &str, sort: &str, offset: u64) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
-    format!("/devices?q={}&sort={}&offset={offset}", enc(q), enc(sort))
+fn page_link(p: &ListParams, sort: &str, offset: u64) -> String {
+    let enc = view::query_escape;
+    format!(
+        "/devices?q={}&sort={}&region={}&type={}&offset={offset}",
+        enc(&p.q),
+        enc(sort),
+        enc(&p.region),
+        enc(&p.type_)
+    )
 }
 
 async fn render_list(
@@ -119,6 +123,8 @@ async fn render_list(
     };
     let q = DeviceQuery {
         search: Some(p.q.clone()).filter(|s| !s.trim().is_empty()),
+        region: Some(p.region.clone()).filter(|s| !s.is_empty()),
+        device_type: Some(p.type_.clone()).filter(|s| !s.is_empty()),
         sort: Some(sort.clone()),
         limit: Some(PAGE),
         offset: Some(p.offset),
@@ -129,6 +135,17 @@ async fn render_list(
         Err(e) => return store_error(e),
     };
     let shown = res.items.len() as u64;
+    // The filter choices: every region and type in the inventory (the pages' cache).
+    let (mut regions, mut types) = (Vec::new(), Vec::new());
+    if let Ok(facts) = super::monitor::facts(st).await {
+        regions = facts.values().map(|f| f.region.clone()).collect();
+        types = facts.values().map(|f| f.device_type.clone()).collect();
+        for v in [&mut regions, &mut types] {
+            v.retain(|s: &String| !s.is_empty());
+            v.sort();
+            v.dedup();
+        }
+    }
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -136,8 +153,12 @@ async fn render_list(
     };
     let list = List {
         chrome: Chrome::new(page, headers, "devices"),
-        prev: (p.offset > 0).then(|| page_link(&p.q, &sort, p.offset.saturating_sub(PAGE))),
-        next: (p.offset + shown < res.total).then(|| page_link(&p.q, &sort, p.offset + PAGE)),
+        prev: (p.offset > 0).then(|| page_link(&p, &sort, p.offset.saturating_sub(PAGE))),
+        next: (p.offset + shown < res.total).then(|| page_link(&p, &sort, p.offset + PAGE)),
+        regions,
+        types,
+        region: p.region.clone(),
+        type_: p.type_.clone(),
         q: p.q,
         sort,
         devices: res.items.into_iter().map(DeviceRow::from).collect(),

@@ -51,7 +51,7 @@ fn rank(state: &str) -> u8 {
 }
 
 /// Region and type per device: from the live feed's cache when the binary runs one.
-async fn facts(st: &AppState) -> Result<FactsMap, Response> {
+pub async fn facts(st: &AppState) -> Result<FactsMap, Response> {
     match st.services.get::<crate::LiveFeed>() {
         Ok(feed) => feed.inventory.facts(&st.store).await,
         Err(_) => crate::inventory::load(&st.store)
