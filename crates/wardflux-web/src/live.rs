@@ -33,6 +33,52 @@ pub struct LiveFeed {
     tx: broadcast::Sender<String>,
     /// Inventory facts the live fragments join to the monitor's table (see `inventory.rs`).
     pub(crate) inventory: std::sync::Arc<crate::inventory::InventoryCache>,
+    /// Rendered live fragments shared by the open pages (see [`FragmentCache`]).
+    pub(crate) fragments: std::sync::Arc<FragmentCache>,
+}
+
+/// Live fragments rendered at most once a second per distinct query. After a state change
+/// every open Monitor page re-fetches its fragment within a second; pages with the same
+/// filters get the same HTML (a fragment holds no per-user content), so K open pages cost
+/// one render per second and filter set instead of K (measured in docs/perf/ui.md).
+#[derive(Default)]
+pub struct FragmentCache {
+    // A std Mutex: held to look up or store one entry, never while rendering (two pages
+    // that miss at once both render; the later one is kept).
+    entries: std::sync::Mutex<
+        std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<String>)>,
+    >,
+}
+
+impl FragmentCache {
+    /// How old a shared fragment may be: the pages' own re-fetch throttle.
+    const MAX_AGE: Duration = Duration::from_secs(1);
+    /// Distinct queries kept (each open filter set is one); beyond it the cache is cleared.
+    const MAX_ENTRIES: usize = 256;
+
+    /// The fragment for `key`, rendered by `render` unless a fresh one is kept.
+    pub fn get_or_render<E>(
+        &self,
+        key: &str,
+        render: impl FnOnce() -> Result<String, E>,
+    ) -> Result<std::sync::Arc<String>, E> {
+        let now = std::time::Instant::now();
+        {
+            let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, html)) = map.get(key)
+                && now.duration_since(*at) < Self::MAX_AGE
+            {
+                return Ok(html.clone());
+            }
+        }
+        let html = std::sync::Arc::new(render()?);
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key.to_string(), (now, html.clone()));
+        Ok(html)
+    }
 }
 
 impl Default for LiveFeed {
@@ -47,6 +93,7 @@ impl LiveFeed {
         Self {
             tx,
             inventory: Default::default(),
+            fragments: Default::default(),
         }
     }
 
@@ -102,4 +149,31 @@ async fn events(
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/ui/events", get(events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fragment_is_rendered_once_per_query_within_a_second() {
+        let c = FragmentCache::default();
+        let mut renders = 0;
+        for _ in 0..5 {
+            let html = c
+                .get_or_render::<()>("state=down", || {
+                    renders += 1;
+                    Ok("<tr>".into())
+                })
+                .unwrap();
+            assert_eq!(*html, "<tr>");
+        }
+        assert_eq!(renders, 1);
+        c.get_or_render::<()>("state=up", || {
+            renders += 1;
+            Ok(String::new())
+        })
+        .unwrap();
+        assert_eq!(renders, 2, "another filter set is its own fragment");
+    }
 }

@@ -371,12 +371,38 @@ async fn monitor_fragment(
     _page: Page,
     Query(f): Query<Filters>,
 ) -> Response {
-    match facts(&st).await {
-        Ok(facts) => MonitorRows {
-            m: table(snapshot(&st).unwrap_or_default(), &facts, &f),
+    let render = |facts: &HashMap<Uuid, Facts>| {
+        MonitorRows {
+            m: table(snapshot(&st).unwrap_or_default(), facts, &f),
         }
-        .into_response(),
-        Err(r) => r,
+        .render()
+    };
+    let facts = match facts(&st).await {
+        Ok(facts) => facts,
+        Err(r) => return r,
+    };
+    let html = match st.services.get::<crate::LiveFeed>() {
+        // Shared by every open page with these filters (see `live::FragmentCache`).
+        Ok(feed) => {
+            let key = format!(
+                "{}\0{}\0{}\0{}\0{}",
+                f.q, f.state, f.region, f.type_, f.group
+            );
+            feed.fragments
+                .get_or_render(&key, || render(&facts))
+                .map(|h| h.as_str().to_owned())
+        }
+        Err(_) => render(&facts),
+    };
+    match html {
+        Ok(h) => axum::response::Html(h).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "monitor fragment did not render");
+            super::error_page(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "The table did not render.",
+            )
+        }
     }
 }
 
