@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use wardflux_api::error::ApiError;
 use wardflux_api::routes::users;
 use wardflux_model::inventory::{Role, Secret};
 
-use super::{Chrome, action, api_error, store_error};
+use super::{Chrome, action, outcome, store_error};
 use crate::form::Fields;
 use crate::session::Page;
 use crate::view;
@@ -131,20 +131,6 @@ async fn settings(
     .into_response()
 }
 
-/// Back to `/settings` with a message; validation errors are shown, anything unexpected is
-/// an error page.
-fn outcome(r: Result<String, ApiError>) -> Response {
-    match r {
-        Ok(done) => Redirect::to(&format!("/settings?done={}", view::query_escape(&done))),
-        Err(e) if e.status().is_server_error() => return api_error(e),
-        Err(e) => Redirect::to(&format!(
-            "/settings?error={}",
-            view::query_escape(&e.to_string())
-        )),
-    }
-    .into_response()
-}
-
 fn role(f: &Fields) -> Result<Role, ApiError> {
     f.get("role")
         .parse()
@@ -169,7 +155,7 @@ async fn add_user(State(st): State<AppState>, page: Page, f: Fields) -> Result<R
         Ok(format!("User {} created.", u.username))
     }
     .await;
-    Ok(outcome(r))
+    Ok(outcome("/settings", r))
 }
 
 /// `POST /settings/users/{id}` (admin): role and enabled.
@@ -187,7 +173,7 @@ async fn update_user(
         Ok(format!("User {} saved.", u.username))
     }
     .await;
-    Ok(outcome(r))
+    Ok(outcome("/settings", r))
 }
 
 /// `POST /settings/users/{id}/password` (admin): sets another user's password.
@@ -202,7 +188,7 @@ async fn set_password(
     let r = users::set_password_as(&st, &page.user, id, &pw)
         .await
         .map(|()| "Password set.".to_string());
-    Ok(outcome(r))
+    Ok(outcome("/settings", r))
 }
 
 /// `POST /settings/users/{id}/delete` (admin; not yourself).
@@ -216,7 +202,7 @@ async fn delete_user(
     let r = users::delete_user_as(&st, &page.user, id)
         .await
         .map(|()| "User deleted.".to_string());
-    Ok(outcome(r))
+    Ok(outcome("/settings", r))
 }
 
 /// `POST /settings/password` (anyone): changes one's own password; the two entries must match.
@@ -227,14 +213,17 @@ async fn own_password(
 ) -> Result<Response, Response> {
     page.check_csrf(f.get("csrf"))?;
     if f.get("password") != f.get("confirm") {
-        return Ok(outcome(Err(ApiError::bad_request(
-            Some("confirm"),
-            "confirm: the two passwords differ",
-        ))));
+        return Ok(outcome(
+            "/settings",
+            Err(ApiError::bad_request(
+                Some("confirm"),
+                "confirm: the two passwords differ",
+            )),
+        ));
     }
     let pw = Secret::new(f.get("password").to_string());
     let r = users::set_password_as(&st, &page.user, page.user.user.id, &pw)
         .await
         .map(|()| "Your password is changed.".to_string());
-    Ok(outcome(r))
+    Ok(outcome("/settings", r))
 }

@@ -449,17 +449,7 @@ struct CsrfForm {
 }
 
 fn back(id: Uuid, done: &str) -> Response {
-    let done: String = done
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    Redirect::to(&format!("/devices/{id}?done={done}")).into_response()
+    super::outcome(&format!("/devices/{id}"), Ok(done.to_string()))
 }
 
 /// `POST /devices/{id}/check`: an ICMP check now (operator).

@@ -130,6 +130,21 @@ pub fn action(
         .map_err(|_| error_page(StatusCode::NOT_FOUND, &format!("No such {what}.")))
 }
 
+/// Where a form post goes next: back to `path` (an optional `#fragment` after the query)
+/// with `?done=` the message, or `?error=` a validation error's text; anything unexpected is
+/// an error page instead (logged, no details).
+pub fn outcome(path: &str, r: Result<String, ApiError>) -> Response {
+    let (path, fragment) = path
+        .split_once('#')
+        .map_or((path, String::new()), |(p, f)| (p, format!("#{f}")));
+    let query = match r {
+        Ok(done) => format!("done={}", crate::view::query_escape(&done)),
+        Err(e) if e.status().is_server_error() => return api_error(e),
+        Err(e) => format!("error={}", crate::view::query_escape(&e.to_string())),
+    };
+    Redirect::to(&format!("{path}?{query}{fragment}")).into_response()
+}
+
 /// Converts anything the store returns into an error page.
 pub fn store_error(e: wardflux_store::StoreError) -> Response {
     api_error(ApiError::from(e))

@@ -616,14 +616,7 @@ async fn add_channel(
 ) -> Result<Response, Response> {
     page.check_csrf(f.get("csrf"))?;
     page.require(Role::Admin)?;
-    let back = |r: Result<String, wardflux_api::error::ApiError>| {
-        let q = match r {
-            Ok(m) => format!("done={}", view::query_escape(&m)),
-            Err(e) if e.status().is_server_error() => return Err(api_error(e)),
-            Err(e) => format!("error={}", view::query_escape(&e.to_string())),
-        };
-        Ok(Redirect::to(&format!("/alerts/rules?{q}#channels")).into_response())
-    };
+    let back = |r| Ok(super::outcome("/alerts/rules#channels", r));
     let kind = match wardflux_model::alerts::ChannelKind::from_str(f.get("type")) {
         Ok(k) => k,
         Err(_) => {

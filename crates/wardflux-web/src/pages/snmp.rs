@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::post;
 use uuid::Uuid;
 use wardflux_api::AppState;
@@ -14,7 +14,7 @@ use wardflux_api::error::ApiError;
 use wardflux_model::inventory::{Role, Secret, SnmpCredential, SnmpCredentialInput};
 use wardflux_model::snmp::{AuthProtocol, PrivProtocol, SecurityLevel, SnmpVersion};
 
-use super::{action, api_error};
+use super::action;
 use crate::form::Fields;
 use crate::session::Page;
 use crate::view;
@@ -103,18 +103,6 @@ fn input(f: &Fields, device_id: Option<Uuid>) -> Result<SnmpCredentialInput, Api
     })
 }
 
-fn to(path: &str, r: Result<String, ApiError>) -> Response {
-    match r {
-        Ok(done) => Redirect::to(&format!("{path}?done={}", view::query_escape(&done))),
-        Err(e) if e.status().is_server_error() => return api_error(e),
-        Err(e) => Redirect::to(&format!(
-            "{path}?done=&error={}",
-            view::query_escape(&e.to_string())
-        )),
-    }
-    .into_response()
-}
-
 /// `POST /devices/{id}/snmp` (admin): the device's own credential, replacing any older one.
 async fn set_for_device(
     State(st): State<AppState>,
@@ -137,7 +125,7 @@ async fn set_for_device(
         Ok(format!("SNMP credential saved: {}.", describe(&new)))
     }
     .await;
-    Ok(to(&format!("/devices/{id}"), r))
+    Ok(super::outcome(&format!("/devices/{id}"), r))
 }
 
 /// `POST /devices/{id}/snmp/delete` (admin): the device falls back to the shared credential.
@@ -164,7 +152,7 @@ async fn clear_for_device(
         })
     }
     .await;
-    Ok(to(&format!("/devices/{id}"), r))
+    Ok(super::outcome(&format!("/devices/{id}"), r))
 }
 
 /// `POST /settings/snmp` (admin): a shared credential (named).
@@ -183,7 +171,7 @@ async fn add_shared(
         Ok(format!("SNMP credential {} saved.", c.name))
     }
     .await;
-    Ok(to("/settings", r))
+    Ok(super::outcome("/settings", r))
 }
 
 /// `POST /settings/snmp/{id}/delete` (admin).
@@ -200,5 +188,5 @@ async fn delete_shared(
         .await
         .map(|()| "SNMP credential deleted.".to_string())
         .map_err(ApiError::from);
-    Ok(to("/settings", r))
+    Ok(super::outcome("/settings", r))
 }

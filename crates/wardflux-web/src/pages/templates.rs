@@ -449,18 +449,7 @@ async fn save(
 }
 
 fn back(id: Uuid, r: Result<String, ApiError>) -> Response {
-    match r {
-        Ok(done) => Redirect::to(&format!(
-            "/templates/{id}?done={}",
-            view::query_escape(&done)
-        )),
-        Err(e) if e.status().is_server_error() => return api_error(e),
-        Err(e) => Redirect::to(&format!(
-            "/templates/{id}?error={}",
-            view::query_escape(&e.to_string())
-        )),
-    }
-    .into_response()
+    super::outcome(&format!("/templates/{id}"), r)
 }
 
 /// `POST /templates/{id}/clone` (operator): a copy without devices, opened next.
