@@ -5,6 +5,7 @@
 //! they land in the embedded store or in VictoriaMetrics.
 
 pub mod alerts;
+pub mod discovery;
 pub mod events;
 pub mod inventory;
 pub mod items;

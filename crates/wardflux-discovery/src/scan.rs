@@ -1,0 +1,398 @@
+//! One scan: an ICMP sweep of the targets, then an SNMP probe of each live host with the
+//! credential candidates in order, then classification and duplicate folding.
+//!
+//! Caps (a rule's `rate_limit` and `concurrency`):
+//! - ICMP: the sweep sends first probes `1/rate` apart and does not retry; the hosts that
+//!   did not answer get a second pass at the same pace (so every echo request is paced,
+//!   which a retry inside the sweep would not be).
+//! - SNMP: at most `concurrency` hosts are probed at once, and every request takes
+//!   `1 + retries` slots of the shared [`Pacer`] before it is sent (a retransmission is
+//!   paid for in advance), so requests never exceed `rate` per second either.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use wardflux_icmp::{Pinger, SweepEvent, SweepSpec};
+use wardflux_model::discovery::{CandidateInput, Finding};
+use wardflux_model::snmp::{SecurityLevel, SnmpVersion};
+use wardflux_snmp::target::{Credentials, UsmUser};
+use wardflux_snmp::{Oid, SnmpClient, Target, Value, VarBind};
+
+use crate::classify::Classifier;
+use crate::identity;
+
+/// What to scan and how hard.
+#[derive(Debug, Clone)]
+pub struct ScanSpec {
+    pub targets: Vec<IpAddr>,
+    /// Validated candidates ([`CandidateInput::validate`]), tried in order.
+    pub candidates: Vec<CandidateInput>,
+    /// Probes per second (ICMP echoes, then SNMP requests).
+    pub rate: u32,
+    /// Hosts probed by SNMP at once.
+    pub concurrency: u32,
+    pub snmp_port: u16,
+    /// Wait for an echo reply (each of the two passes).
+    pub icmp_timeout: Duration,
+    /// Per SNMP attempt.
+    pub snmp_timeout: Duration,
+    /// SNMP retransmissions per candidate.
+    pub snmp_retries: u32,
+}
+
+impl ScanSpec {
+    pub fn new(targets: Vec<IpAddr>, candidates: Vec<CandidateInput>) -> Self {
+        Self {
+            targets,
+            candidates,
+            rate: wardflux_model::discovery::DEFAULT_RATE,
+            concurrency: wardflux_model::discovery::DEFAULT_CONCURRENCY,
+            snmp_port: 161,
+            icmp_timeout: Duration::from_millis(1000),
+            snmp_timeout: Duration::from_millis(1000),
+            snmp_retries: 1,
+        }
+    }
+}
+
+/// Live counters of a scan, read by the API's job view and the CLI's progress bar.
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    /// Addresses whose ICMP stage is over.
+    pub done: AtomicU64,
+    pub total: AtomicU64,
+    pub alive: AtomicU64,
+    /// Live hosts whose SNMP probe is over (whatever its outcome).
+    pub probed: AtomicU64,
+    /// Hosts where a credential worked.
+    pub snmp: AtomicU64,
+}
+
+/// Paces requests to `rate` per second, shared by every probe of a scan.
+#[derive(Debug)]
+pub struct Pacer {
+    gap: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    pub fn new(rate: u32) -> Self {
+        Self {
+            gap: Duration::from_secs(1) / rate.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for `n` consecutive slots.
+    pub async fn acquire(&self, n: u32) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            // An idle pacer does not bank slots: a burst after a pause is still paced.
+            let at = (*next).max(now);
+            *next = at + self.gap * n;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+const SYS: [&str; 6] = [
+    "1.3.6.1.2.1.1.1.0", // sysDescr
+    "1.3.6.1.2.1.1.2.0", // sysObjectID
+    "1.3.6.1.2.1.1.3.0", // sysUpTime
+    "1.3.6.1.2.1.1.4.0", // sysContact
+    "1.3.6.1.2.1.1.5.0", // sysName
+    "1.3.6.1.2.1.1.6.0", // sysLocation
+];
+const ENGINE_ID: &str = "1.3.6.1.6.3.10.2.1.1.0";
+const ENT_PHYSICAL_SERIAL: &str = "1.3.6.1.2.1.47.1.1.1.1.11";
+const IF_PHYS_ADDRESS: &str = "1.3.6.1.2.1.2.2.1.6";
+
+fn oid(s: &str) -> Oid {
+    s.parse().expect("constant OID")
+}
+
+/// The engine's target for a candidate.
+pub fn target_for(addr: SocketAddr, c: &CandidateInput, timeout: Duration, retries: u32) -> Target {
+    let mut t = match c.version.unwrap_or(SnmpVersion::V2c) {
+        SnmpVersion::V1 | SnmpVersion::V2c => {
+            let mut t = Target::v2c(addr, "");
+            t.credentials = Credentials::Community(
+                c.community
+                    .clone()
+                    .unwrap_or_else(|| wardflux_model::inventory::Secret::new("public")),
+            );
+            if c.version == Some(SnmpVersion::V1) {
+                t.version = SnmpVersion::V1;
+            }
+            t
+        }
+        SnmpVersion::V3 => {
+            let level = c.security_level.unwrap_or(SecurityLevel::NoAuthNoPriv);
+            Target::v3(
+                addr,
+                UsmUser {
+                    user: c.username.clone().unwrap_or_default(),
+                    level,
+                    auth: level
+                        .has_auth()
+                        .then(|| c.auth_protocol.zip(c.auth_key.clone()))
+                        .flatten(),
+                    privacy: level
+                        .has_priv()
+                        .then(|| c.priv_protocol.zip(c.priv_key.clone()))
+                        .flatten(),
+                    context: c.context.clone().unwrap_or_default(),
+                },
+            )
+        }
+    };
+    t.timeout = timeout;
+    t.retries = retries;
+    t
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::OctetString(b) => {
+            let s = String::from_utf8_lossy(b).trim().to_string();
+            (!s.is_empty()).then_some(s)
+        }
+        _ => None,
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Runs the ICMP stage: the live addresses, in ascending order.
+async fn sweep(pinger: &Pinger, spec: &ScanSpec, progress: &ScanProgress) -> Vec<IpAddr> {
+    let sweep_spec = SweepSpec {
+        count: 0,
+        timeout: spec.icmp_timeout,
+        retries: 0,
+        backoff: 1.0,
+        interval: Duration::from_secs(1) / spec.rate.max(1),
+        period: Duration::from_secs(1),
+    };
+    let mut alive = Vec::new();
+    let mut pending = spec.targets.clone();
+    for pass in 0..2 {
+        if pending.is_empty() {
+            break;
+        }
+        let mut dead = Vec::new();
+        let mut events = std::pin::pin!(pinger.sweep(pending.clone(), sweep_spec.clone()));
+        while let Some(ev) = events.next().await {
+            match ev {
+                SweepEvent::Done(r) if r.alive() => {
+                    alive.push(r.ip);
+                    progress.alive.fetch_add(1, Ordering::Relaxed);
+                    progress.done.fetch_add(1, Ordering::Relaxed);
+                }
+                SweepEvent::Done(r) => {
+                    if pass == 1 {
+                        progress.done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    dead.push(r.ip);
+                }
+                SweepEvent::Failed { ip, .. } => {
+                    progress.done.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%ip, "discovery: no ICMP socket for this address family");
+                }
+                SweepEvent::Probe { .. } => {}
+            }
+        }
+        pending = dead;
+    }
+    // Whatever failed both passes is done too.
+    alive.sort_unstable();
+    alive
+}
+
+/// SNMP stage for one live host: the first candidate that answers.
+async fn probe_host(client: &SnmpClient, pacer: &Pacer, spec: &ScanSpec, ip: IpAddr) -> Finding {
+    let mut f = Finding {
+        ip: Some(ip),
+        addresses: vec![ip],
+        alive: true,
+        ..Finding::default()
+    };
+    let addr = SocketAddr::new(ip, spec.snmp_port);
+    let slots = 1 + spec.snmp_retries;
+    for (i, c) in spec.candidates.iter().enumerate() {
+        let t = target_for(addr, c, spec.snmp_timeout, spec.snmp_retries);
+        let mut oids: Vec<Oid> = SYS.iter().map(|s| oid(s)).collect();
+        // A v1 agent answers a GET naming an object it lacks with noSuchName for the whole
+        // PDU, so v1 asks only for the system group.
+        if t.version != SnmpVersion::V1 {
+            oids.push(oid(ENGINE_ID));
+        }
+        pacer.acquire(slots).await;
+        let vbs = match client.get(&t, &oids).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(%ip, candidate = %c.name, error = %e, "discovery: candidate failed");
+                client.forget(&t);
+                continue;
+            }
+        };
+        let find = |o: &str| wardflux_snmp::client::find(&vbs, &oid(o));
+        f.snmp = true;
+        f.credential = Some(c.name.clone());
+        f.credential_index = Some(i);
+        f.sys_descr = text(find(SYS[0]));
+        f.sys_object_id = match find(SYS[1]) {
+            Some(Value::ObjectIdentifier(o)) => Some(o.to_string()),
+            _ => None,
+        };
+        f.sys_uptime_ticks = match find(SYS[2]) {
+            Some(Value::TimeTicks(t)) => Some(*t),
+            _ => None,
+        };
+        f.sys_contact = text(find(SYS[3]));
+        f.sys_name = text(find(SYS[4]));
+        f.sys_location = text(find(SYS[5]));
+        f.engine_id = match find(ENGINE_ID) {
+            Some(Value::OctetString(b)) if b.iter().any(|&x| x != 0) => Some(hex(b)),
+            _ => None,
+        };
+        if t.version != SnmpVersion::V1 {
+            pacer.acquire(slots).await;
+            if let Ok(rows) = client
+                .get_bulk(&t, &[oid(ENT_PHYSICAL_SERIAL)], 0, 16)
+                .await
+            {
+                let col = oid(ENT_PHYSICAL_SERIAL);
+                f.serial = rows
+                    .iter()
+                    .take_while(|vb| vb.oid.starts_with(&col))
+                    .find_map(|vb| text(Some(&vb.value)));
+            }
+        }
+        if f.engine_id.is_none() && f.serial.is_none() {
+            f.mac_addresses = macs(client, pacer, &t, slots).await;
+        }
+        client.forget(&t);
+        break;
+    }
+    f
+}
+
+/// ifPhysAddress of every interface (without zero addresses), sorted.
+async fn macs(client: &SnmpClient, pacer: &Pacer, t: &Target, slots: u32) -> Vec<String> {
+    let col = oid(IF_PHYS_ADDRESS);
+    let mut out = Vec::new();
+    let mut from = col.clone();
+    // Paced GETBULK pages (GETNEXT for v1), at most 16 pages of 32 rows.
+    for _ in 0..16 {
+        pacer.acquire(slots).await;
+        let page: Result<Vec<VarBind>, _> = if t.version == SnmpVersion::V1 {
+            client.get_next(t, std::slice::from_ref(&from)).await
+        } else {
+            client.get_bulk(t, std::slice::from_ref(&from), 0, 32).await
+        };
+        let Ok(page) = page else { break };
+        let mut more = false;
+        for vb in page {
+            if !vb.oid.starts_with(&col) || vb.value.is_exception() {
+                more = false;
+                break;
+            }
+            if let Value::OctetString(b) = &vb.value
+                && b.len() == 6
+                && b.iter().any(|&x| x != 0)
+            {
+                out.push(
+                    b.iter()
+                        .map(|x| format!("{x:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                );
+            }
+            from = vb.oid.clone();
+            more = true;
+        }
+        if !more {
+            break;
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Runs a whole scan. Dropping the future stops it.
+pub async fn scan(
+    pinger: &Pinger,
+    client: &SnmpClient,
+    classifier: &Classifier,
+    spec: &ScanSpec,
+    progress: &ScanProgress,
+) -> Vec<Finding> {
+    progress
+        .total
+        .store(spec.targets.len() as u64, Ordering::Relaxed);
+    let live = sweep(pinger, spec, progress).await;
+    progress
+        .done
+        .store(spec.targets.len() as u64, Ordering::Relaxed);
+    let pacer = Arc::new(Pacer::new(spec.rate));
+    let findings: Vec<Finding> = futures::stream::iter(live)
+        .map(|ip| {
+            let pacer = pacer.clone();
+            async move {
+                let f = if spec.candidates.is_empty() {
+                    Finding {
+                        ip: Some(ip),
+                        addresses: vec![ip],
+                        alive: true,
+                        ..Finding::default()
+                    }
+                } else {
+                    probe_host(client, &pacer, spec, ip).await
+                };
+                progress.probed.fetch_add(1, Ordering::Relaxed);
+                if f.snmp {
+                    progress.snmp.fetch_add(1, Ordering::Relaxed);
+                }
+                f
+            }
+        })
+        .buffer_unordered(spec.concurrency.max(1) as usize)
+        .collect()
+        .await;
+    fold(findings, classifier)
+}
+
+/// Classifies each finding, gives it its identity and folds the findings of one device
+/// (several addresses) into one, keeping the lowest address first.
+pub fn fold(findings: Vec<Finding>, classifier: &Classifier) -> Vec<Finding> {
+    let mut by_id: BTreeMap<String, Finding> = BTreeMap::new();
+    for mut f in findings {
+        f.class = classifier.classify(f.sys_object_id.as_deref(), f.sys_descr.as_deref());
+        f.identity = identity::of(&f);
+        match by_id.get_mut(&f.identity) {
+            Some(seen) => {
+                seen.addresses.extend(f.addresses);
+                seen.addresses.sort_unstable();
+                seen.addresses.dedup();
+                seen.ip = seen.addresses.first().copied();
+            }
+            None => {
+                by_id.insert(f.identity.clone(), f);
+            }
+        }
+    }
+    let mut out: Vec<Finding> = by_id.into_values().collect();
+    out.sort_by_key(|f| f.ip);
+    out
+}
