@@ -12,9 +12,11 @@
 //! schedule and the API starts scans.
 
 pub mod classify;
+pub mod cli;
 pub mod identity;
 pub mod ranges;
 pub mod scan;
+pub mod service;
 
 pub use classify::{Classifier, ClassifierError};
 pub use ranges::{Targets, targets};

@@ -414,7 +414,8 @@ pub struct DiscoveryResult {
 }
 
 /// Filters of `GET .../discovery/results`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ResultQuery {
     pub rule_id: Option<Uuid>,
     pub job_id: Option<Uuid>,

@@ -1,7 +1,7 @@
 //! `wardflux`: the only crate that names concrete adapters and wires them together.
 //!
 //! Subcommands: `serve` (the server), `migrate`, `user add|passwd|list`, `config check`,
-//! `keys rotate`, and the network tools `snmp` and `ping`.
+//! `keys rotate`, and the network tools `snmp`, `ping` and `discover`.
 
 mod config;
 mod datadir;
@@ -36,7 +36,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
     about = "WARD FLUX network monitoring",
     after_help = "Network tools (their own flags, as net-snmp and fping spell them):\n  \
                   wardflux snmp get|getnext|walk|bulkwalk -v 2c -c COMMUNITY HOST[:PORT] OID...   (wardflux snmp --help)\n  \
-                  wardflux ping [-c N] [-t MS] [-r N] [-i MS] [-q] HOST... | --sweep CIDR        (wardflux ping --help)"
+                  wardflux ping [-c N] [-t MS] [-r N] [-i MS] [-q] HOST... | --sweep CIDR        (wardflux ping --help)\n  \
+                  wardflux discover CIDR... [-c COMMUNITY]... [--v3-user USER] [--json]           (wardflux discover --help)"
 )]
 struct Cli {
     /// TOML configuration file.
@@ -89,6 +90,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Find the devices of a network, without a server: CIDR... [-c COMMUNITY]... [--json]
+    /// (`wardflux discover --help`).
+    #[command(disable_help_flag = true)]
+    Discover {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,7 +135,7 @@ fn main() -> ExitCode {
     // subcommands, so `--help` lists them and global flags before them still work.)
     let args: Vec<String> = std::env::args().collect();
     if let Some(tool) = args.get(1).map(String::as_str)
-        && (tool == "snmp" || tool == "ping")
+        && matches!(tool, "snmp" | "ping" | "discover")
     {
         return network_tool(tool, args[2..].to_vec());
     }
@@ -135,6 +143,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Snmp { args } => return network_tool("snmp", args.clone()),
         Command::Ping { args } => return network_tool("ping", args.clone()),
+        Command::Discover { args } => return network_tool("discover", args.clone()),
         _ => {}
     }
     // Owner-only files: the database holds password and token hashes.
@@ -153,6 +162,7 @@ fn network_tool(tool: &str, args: Vec<String>) -> ExitCode {
     let mut err = std::io::stderr().lock();
     let code = match tool {
         "snmp" => tools::snmp(args, &mut out, &mut err),
+        "discover" => wardflux_discovery::cli::run(args, &mut out, &mut err),
         _ => tools::ping(args, &mut out, &mut err),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))

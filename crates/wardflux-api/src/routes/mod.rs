@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod devices;
+pub mod discovery;
 pub mod groups;
 pub mod icmp;
 pub mod monitoring;
@@ -37,4 +38,5 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(snmp::router())
         .merge(alerts::router())
         .merge(templates::router())
+        .merge(discovery::router())
 }
