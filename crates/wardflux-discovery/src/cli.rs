@@ -73,6 +73,9 @@ pub struct DiscoverArgs {
     /// SNMP timeout per attempt, milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub timeout_ms: u64,
+    /// SNMP retransmissions per credential.
+    #[arg(long, default_value_t = 1)]
+    pub retries: u32,
     /// Allow more than a /16 in all.
     #[arg(long)]
     pub allow_large: bool,
@@ -178,6 +181,7 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     spec.concurrency = args.concurrency;
     spec.snmp_port = args.port;
     spec.snmp_timeout = Duration::from_millis(args.timeout_ms.max(1));
+    spec.snmp_retries = args.retries.min(5);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -519,3 +519,83 @@ pub fn oid_and_type(s: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// snmpsim in its v1/v2c architecture (`--v2c-arch`) inside network namespace `netns`,
+/// one endpoint per device on port 161, each serving its own recording to community
+/// `public`: distinct devices on distinct addresses, as discovery sees a network. (The
+/// default v3 architecture serves every endpoint the same data for a community; the v2c
+/// architecture selects `public/<transport id>.snmprec`, the transport id of the N-th
+/// endpoint being 1.3.6.1.6.1.1.N.) `devices`: (IPv4 address, snmprec text). Up to a few
+/// thousand endpoints per process. Ready when the last endpoint answers.
+pub fn snmpsim_devices(netns: &str, devices: &[(String, String)]) -> Daemon {
+    let bin = require("snmpsimd");
+    assert!(!devices.is_empty(), "snmpsim_devices: no devices");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let public = data.join("public");
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut endpoints = Vec::new();
+    for (i, (addr, rec)) in devices.iter().enumerate() {
+        std::fs::write(public.join(format!("1.3.6.1.6.1.1.{i}.snmprec")), rec).unwrap();
+        endpoints.push(format!("--agent-udpv4-endpoint={addr}:161"));
+    }
+    for p in [dir.path(), data.as_path(), public.as_path()] {
+        Command::new("chmod").arg("755").arg(p).status().unwrap();
+    }
+    Command::new("chown")
+        .args(["nobody:nogroup"])
+        .arg(&cache)
+        .status()
+        .unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", netns])
+        .arg(bin)
+        .arg("--v2c-arch")
+        .arg(format!("--data-dir={}", data.display()))
+        .arg(format!("--cache-dir={}", cache.display()))
+        .args([
+            "--logging-method=null",
+            "--process-user=nobody",
+            "--process-group=nogroup",
+        ])
+        .args(&endpoints)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn snmpsimd");
+    let (last, rec) = devices.last().unwrap();
+    let name = rec
+        .lines()
+        .find_map(|l| l.strip_prefix("1.3.6.1.2.1.1.5.0|4|"))
+        .expect("the last recording needs a sysName (1.3.6.1.2.1.1.5.0|4|...)")
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("snmpsimd exited early: {status}");
+        }
+        let out = Command::new("ip")
+            .args(["netns", "exec", netns, "snmpget"])
+            .args(["-v2c", "-c", "public", "-t", "0.3", "-r", "0", "-Oqv"])
+            .args(["-M", "/dev/null", "-m", ""])
+            .arg(format!("udp:{last}:161"))
+            .arg("1.3.6.1.2.1.1.5.0")
+            .stderr(Stdio::null())
+            .output()
+            .expect("snmpget");
+        if String::from_utf8_lossy(&out.stdout).trim().trim_matches('"') == name {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "snmpsimd did not answer on {last} within 60 s"
+        );
+    }
+    Daemon {
+        child,
+        addr: format!("{last}:161").parse().unwrap(),
+        dir,
+    }
+}

@@ -19,6 +19,7 @@ use wardflux_alert::notify::Notifier;
 use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_api::state::Services;
 use wardflux_collect::Scheduler;
+use wardflux_discovery::service::Discovery;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
 use wardflux_collect::snmp::{PollDevice, SnmpPoller, SnmpPollerConfig};
 use wardflux_model::inventory::DeviceSource;
@@ -94,6 +95,7 @@ pub fn start(
                 Arc::new(recorder),
                 IcmpMonitorConfig::default(),
             );
+            start_discovery(running, store.clone(), pinger.clone(), snmp.clone());
             running.services.insert("pinger", pinger);
             running.services.insert("icmp monitor", monitor.clone());
             let cancel = running.cancel.clone();
@@ -109,6 +111,9 @@ pub fn start(
             running
                 .services
                 .off::<IcmpMonitor>("icmp monitor", why.clone());
+            running
+                .services
+                .off::<Discovery>("discovery", format!("no ICMP sweep: {why}"));
             running.services.off::<wardflux_icmp::Pinger>("pinger", why);
             None
         }
@@ -136,6 +141,32 @@ pub fn start(
     let cancel = running.cancel.clone();
     running.spawn("snmp items", follow_plans(store, poller, cancel));
     monitor
+}
+
+/// Starts the discovery service: scans on demand (API) and on each rule's cron schedule.
+/// Runs a previous process left `running` are marked failed first.
+fn start_discovery(
+    running: &mut Running,
+    store: Store,
+    pinger: wardflux_icmp::Pinger,
+    snmp: wardflux_snmp::SnmpClient,
+) {
+    let cancel = running.cancel.child_token();
+    let discovery = Discovery::new(store.clone(), pinger, snmp, 161, cancel.clone());
+    running.services.insert("discovery", discovery.clone());
+    running.spawn("discovery", async move {
+        match store.fail_interrupted_runs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(runs = n, "discovery runs interrupted by the last stop marked failed"),
+            Err(e) => tracing::warn!(error = %e, "could not mark interrupted discovery runs"),
+        }
+        if let Err(e) = discovery.reload_classifier().await {
+            tracing::warn!(error = %e, "could not load the classifier overrides");
+        }
+        discovery.clone().run_schedule().await;
+        // Cancelled: stop running scans and write their runs as failed.
+        discovery.close().await;
+    });
 }
 
 /// Keeps the SNMP poller's devices equal to the templates applied in the store: reloads on

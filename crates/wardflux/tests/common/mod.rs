@@ -26,8 +26,23 @@ impl Drop for Server {
 }
 
 pub fn start(data: &Path, admin_pw: Option<&str>) -> Server {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+    start_in(None, data, admin_pw)
+}
+
+/// Like [`start`], with the server inside network namespace `netns` (given as
+/// `(name, address of the namespace the test reaches it by)`, e.g. from
+/// `Netns::link_to_host`): it listens on all its addresses and `addr` uses the given one.
+pub fn start_in(netns: Option<(&str, &str)>, data: &Path, admin_pw: Option<&str>) -> Server {
+    let mut cmd = match netns {
+        Some((ns, _)) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, BIN]);
+            c
+        }
+        None => Command::new(BIN),
+    };
+    let listen = if netns.is_some() { "0.0.0.0:0" } else { "127.0.0.1:0" };
+    cmd.args(["serve", "--listen", listen, "--data-dir"])
         .arg(data)
         .env_remove("WARDFLUX_CONFIG")
         .env_remove("WARDFLUX_DATABASE_URL")
@@ -66,7 +81,13 @@ pub fn start(data: &Path, admin_pw: Option<&str>) -> Server {
         );
         head.push_str(&line);
         if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split('/').next().unwrap().to_string();
+            let bound = rest.split('/').next().unwrap().trim().to_string();
+            break match netns {
+                Some((_, reach)) => {
+                    format!("{reach}:{}", bound.rsplit(':').next().unwrap())
+                }
+                None => bound,
+            };
         }
     };
     std::thread::spawn(move || {
