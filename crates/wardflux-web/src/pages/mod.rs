@@ -4,6 +4,7 @@
 mod admin;
 mod alerts;
 mod devices;
+mod discovery;
 mod monitor;
 mod rules;
 mod snmp;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(rules::router())
         .merge(templates::router())
         .merge(snmp::router())
+        .merge(discovery::router())
 }
 
 /// What the layout (`base.html`) shows around every page.
