@@ -406,6 +406,61 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     .await;
     shot(&c, "11-monitor-dark").await;
 
+    // Discovery: a rule saved from the form, run now with live progress, its results
+    // listed, one added to monitoring (loopback addresses only).
+    c.goto(&format!("{base}/discovery")).await.unwrap();
+    fill(&c, "#r-name", "loopback lab").await;
+    fill(&c, "#r-ranges", "127.0.0.1-127.0.0.3").await;
+    fill(&c, "#r-comm", "public").await;
+    submit(&c, "form[action='/discovery/rules'] button[type=submit]").await;
+    until(
+        &c,
+        "the rule saved",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('Rule loopback lab saved.')",
+    )
+    .await;
+    submit(&c, "form[action$='/run'] button[type=submit]").await;
+    until(
+        &c,
+        "the scan started",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('Scan started')",
+    )
+    .await;
+    js(&c, "window.__scanDoc = 'yes'; return 1;").await;
+    until(
+        &c,
+        "the scan done on the same page (live progress)",
+        Duration::from_secs(30),
+        "document.querySelector('#jobs tbody tr .state').textContent === 'done' && window.__scanDoc === 'yes'",
+    )
+    .await;
+    c.goto(&format!("{base}/discovery")).await.unwrap();
+    until(
+        &c,
+        "three results",
+        Duration::from_secs(10),
+        "document.querySelectorAll('#results tbody input[name=result]').length === 3",
+    )
+    .await;
+    shot(&c, "14-discovery").await;
+    c.find(Locator::Css("#results tbody input[name=result]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&c, "#results button[type=submit]").await;
+    until(
+        &c,
+        "one result added and shown as monitored",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('1 devices added') && document.querySelectorAll('#results a[href^=\"/devices/\"]').length === 1",
+    )
+    .await;
+    shot(&c, "15-discovery-added").await;
+
     // Accessibility: axe-core found no WCAG 2 A/AA violation on any page.
     let a11y = A11Y.lock().unwrap().clone();
     assert!(
