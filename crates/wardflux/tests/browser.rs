@@ -456,7 +456,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
         &c,
         "one result added and shown as monitored",
         Duration::from_secs(10),
-        "document.body.textContent.includes('1 devices added') && document.querySelectorAll('#results a[href^=\"/devices/\"]').length === 1",
+        "document.body.textContent.includes('Added 1 device:') && document.querySelectorAll('#results a[href^=\"/devices/\"]').length === 1",
     )
     .await;
     shot(&c, "15-discovery-added").await;

@@ -422,7 +422,8 @@ async fn add_selected(
         let devices = service(&st)?.add_devices(&page.user.actor(), &ids).await?;
         wardflux_api::routes::templates::reload(&st);
         let names: Vec<String> = devices.iter().map(|d| d.name.clone()).collect();
-        Ok(format!("{} devices added: {}.", devices.len(), names.join(", ")))
+        let s = if devices.len() == 1 { "" } else { "s" };
+        Ok(format!("Added {} device{s}: {}.", devices.len(), names.join(", ")))
     }
     .await;
     Ok(outcome("/discovery#results", r))
