@@ -124,6 +124,11 @@ impl Classifier {
         SHIPPED.clone()
     }
 
+    /// The shipped rules file, as embedded (same as the free [`shipped_json`]).
+    pub fn shipped_json() -> &'static str {
+        SHIPPED_JSON
+    }
+
     /// Rules from a JSON document of the shipped file's format.
     pub fn from_json(text: &str) -> Result<Classifier, ClassifierError> {
         let doc: Value = serde_json::from_str(text).map_err(|e| err("$", e.to_string()))?;

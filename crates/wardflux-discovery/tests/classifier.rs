@@ -167,6 +167,7 @@ fn the_pairs_cover_every_family_twice_and_every_rule() {
 
 #[test]
 fn the_shipped_file_is_what_shipped_parses() {
+    assert_eq!(Classifier::shipped_json(), shipped_json());
     let c = Classifier::from_json(shipped_json()).expect("shipped json parses");
     let shipped = Classifier::shipped();
     assert_eq!(
