@@ -29,8 +29,8 @@ use serde_json::Value;
 use uuid::Uuid;
 use wardflux_model::InventoryEvent;
 use wardflux_model::discovery::{
-    CandidateInput, CandidateView, Classification, DiscoveryAction, DiscoveryResult,
-    DiscoveryRule, DiscoveryRuleInput, DiscoveryRun, Finding, ResultQuery, RunState,
+    CandidateInput, CandidateView, Classification, DiscoveryAction, DiscoveryResult, DiscoveryRule,
+    DiscoveryRuleInput, DiscoveryRun, Finding, ResultQuery, RunState,
 };
 use wardflux_model::inventory::{DeviceSource, SnmpVersion};
 
@@ -187,8 +187,11 @@ fn rule_columns(am: &mut rule::ActiveModel, cipher: &Cipher, i: &DiscoveryRuleIn
     am.credentials_encrypted = Set(seal_candidates(cipher, &i.credentials));
     am.schedule = Set(i.schedule.clone());
     am.enabled = Set(i.enabled.unwrap_or(true));
-    am.rate_limit = Set(i32::try_from(i.rate_limit.unwrap_or(wardflux_model::discovery::DEFAULT_RATE))
-        .unwrap_or(i32::MAX));
+    am.rate_limit = Set(i32::try_from(
+        i.rate_limit
+            .unwrap_or(wardflux_model::discovery::DEFAULT_RATE),
+    )
+    .unwrap_or(i32::MAX));
     am.concurrency = Set(i32::try_from(
         i.concurrency
             .unwrap_or(wardflux_model::discovery::DEFAULT_CONCURRENCY),
@@ -266,7 +269,10 @@ fn result_record(m: result::Model) -> Result<DiscoveryResult, StoreError> {
     let ip = m
         .ip_address
         .as_deref()
-        .map(|s| s.parse::<IpAddr>().map_err(|e| corrupt("discovery_results.ip_address", e)))
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|e| corrupt("discovery_results.ip_address", e))
+        })
         .transpose()?;
     Ok(DiscoveryResult {
         id: m.id,
@@ -429,9 +435,15 @@ impl Store {
                 .await
                 .map_err(|e| map_unique(e, "name", DUP_NAME))?,
         )?;
-        Change::updated("discovery_rule.update", "discovery_rule", id, &before, &after)
-            .commit(txn, actor, after)
-            .await
+        Change::updated(
+            "discovery_rule.update",
+            "discovery_rule",
+            id,
+            &before,
+            &after,
+        )
+        .commit(txn, actor, after)
+        .await
     }
 
     /// Deletes a rule; its runs and results stay, with no rule.
@@ -533,7 +545,9 @@ impl Store {
         am.found_new = Set(sat_i64(r.new));
         am.added = Set(sat_i64(r.added));
         am.error = Set(r.error.clone());
-        am.finished_at = Set(r.finished_at.map(|t| chrono::SubsecRound::trunc_subsecs(t, 6)));
+        am.finished_at = Set(r
+            .finished_at
+            .map(|t| chrono::SubsecRound::trunc_subsecs(t, 6)));
         am.duration_ms = Set(r.duration_ms.map(sat_i64));
         am.update(&self.db).await?;
         Ok(())
@@ -834,7 +848,11 @@ impl Store {
                 continue;
             }
             let r = result_record(m.clone())?;
-            let Some(ip) = r.finding.ip.or_else(|| r.finding.addresses.first().copied()) else {
+            let Some(ip) = r
+                .finding
+                .ip
+                .or_else(|| r.finding.addresses.first().copied())
+            else {
                 errors.push(err("has no address".into()));
                 continue;
             };
@@ -896,8 +914,9 @@ impl Store {
                     open_json(&cipher, &token, "discovery_results.credential_encrypted")?;
                 let mut ci = cand.to_credential(d.id, format!("{} ({})", d.name, cand.name));
                 ci.name = truncate(&ci.name, 255);
-                ci.validate()
-                    .map_err(|e| StoreError::invalid(&format!("credential.{}", e.field), e.message))?;
+                ci.validate().map_err(|e| {
+                    StoreError::invalid(&format!("credential.{}", e.field), e.message)
+                })?;
                 crate::snmp::insert_credential(&txn, &cipher, actor, ci).await?;
                 with_credential.push(d.id);
             }
@@ -941,10 +960,12 @@ impl Store {
 
     /// The user's classifier rules (JSON text as stored; `None`: none).
     pub async fn classifier_overrides(&self) -> Result<Option<String>, StoreError> {
-        Ok(setting::Entity::find_by_id(CLASSIFIER_OVERRIDES.to_string())
-            .one(&self.db)
-            .await?
-            .and_then(|m| m.value))
+        Ok(
+            setting::Entity::find_by_id(CLASSIFIER_OVERRIDES.to_string())
+                .one(&self.db)
+                .await?
+                .and_then(|m| m.value),
+        )
     }
 
     /// Replaces the classifier overrides (`None` removes them). The API has validated the

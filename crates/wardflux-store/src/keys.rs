@@ -5,7 +5,9 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::discovery::schema::{result as discovery_result, rule as discovery_rule, run as discovery_run};
+use crate::discovery::schema::{
+    result as discovery_result, rule as discovery_rule, run as discovery_run,
+};
 use crate::entity::{notification_channel, snmp_credential};
 use crate::{Actor, Change, Cipher, Store, StoreError};
 

@@ -12,7 +12,8 @@ use wardflux_model::inventory::SnmpVersion;
 
 use crate::entity::{device, snmp_credential};
 use crate::{
-    Actor, Change, Cipher, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, find, now,
+    Actor, Change, Cipher, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError,
+    find, now,
 };
 
 fn version_to_db(v: SnmpVersion) -> &'static str {

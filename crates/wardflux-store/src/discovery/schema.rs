@@ -75,7 +75,9 @@ impl MigrationTrait for M0005Discovery {
             .create(m)
             .await?;
 
-        if m.has_table("discovery_results").await? && !m.has_column("discovery_results", "identity").await? {
+        if m.has_table("discovery_results").await?
+            && !m.has_column("discovery_results", "identity").await?
+        {
             m.drop_table(Table::drop().table("discovery_results").take())
                 .await?;
         }
