@@ -231,6 +231,22 @@ fn keep_secrets(input: &mut [CandidateInput], stored: &[CandidateInput]) {
     }
 }
 
+/// `input.validate()`, then candidate names unique within the rule (an edit keeps secrets
+/// by name, and results show the name of the candidate that worked).
+fn validate_rule(input: &mut DiscoveryRuleInput) -> Result<(), StoreError> {
+    input.validate()?;
+    let mut names = HashSet::new();
+    for (i, c) in input.credentials.iter().enumerate() {
+        if !names.insert(c.name.as_str()) {
+            return Err(StoreError::invalid(
+                &format!("credentials[{i}].name"),
+                format!("another candidate is called {:?}", c.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn name_taken<C: ConnectionTrait>(
     conn: &C,
     name: &str,
@@ -380,7 +396,7 @@ impl Store {
         actor: &Actor,
         mut input: DiscoveryRuleInput,
     ) -> Result<DiscoveryRule, StoreError> {
-        input.validate()?;
+        validate_rule(&mut input)?;
         let txn = self.db.begin().await?;
         if name_taken(&txn, &input.name, None).await? {
             return Err(StoreError::conflict("name", DUP_NAME));
@@ -422,7 +438,7 @@ impl Store {
             "discovery_rules.credentials_encrypted",
         )?;
         keep_secrets(&mut input.credentials, &stored);
-        input.validate()?;
+        validate_rule(&mut input)?;
         if name_taken(&txn, &input.name, Some(id)).await? {
             return Err(StoreError::conflict("name", DUP_NAME));
         }
@@ -645,6 +661,11 @@ impl Store {
         }
         let txn = self.db.begin().await?;
         find::<run::Entity, _>(&txn, run_id, "discovery run").await?;
+        // A rule deleted while its scan ran: its results stay, with no rule.
+        let rule_id = match rule_id {
+            Some(r) => rule::Entity::find_by_id(r).one(&txn).await?.map(|m| m.id),
+            None => None,
+        };
         let ips: BTreeSet<String> = findings
             .iter()
             .flat_map(addresses_of)

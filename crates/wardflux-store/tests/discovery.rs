@@ -204,6 +204,19 @@ both!(
             "{e:?}"
         );
 
+        // candidate names are unique within a rule (secrets are kept by name on edit)
+        let e = s
+            .create_discovery_rule(
+                &a,
+                rule("x", vec![v2c("same", "a-SECRET"), v2c(" same", "b-SECRET")]),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Invalid(ref f) if f.field == "credentials[1].name"),
+            "{e:?}"
+        );
+
         let other = s
             .create_discovery_rule(&a, rule("other", vec![]))
             .await
@@ -613,10 +626,16 @@ both!(
                 .await,
             Err(StoreError::NotFound { .. })
         ));
-        // deleting the rule keeps its results
+        // deleting the rule keeps its results; a scan still running records with no rule
         let rid_res = o1.result_ids[2];
         s.delete_discovery_rule(&a, r.id).await.unwrap();
         assert_eq!(s.get_discovery_result(rid_res).await.unwrap().rule_id, None);
+        let late = s
+            .record_discovery_findings(run1.id, Some(r.id), &f1[..1], &cands)
+            .await
+            .unwrap();
+        let late = s.get_discovery_result(late.result_ids[0]).await.unwrap();
+        assert_eq!(late.rule_id, None);
     }
 );
 
