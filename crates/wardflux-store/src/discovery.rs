@@ -918,7 +918,28 @@ impl Store {
                 errors.push(err(format!("{}: {}", e.field, e.message)));
                 continue;
             }
-            plans.push((*rid, input, m.credential_encrypted.clone()));
+            // The credential that worked, as the device's own (device id set once created).
+            let credential = match m.credential_encrypted.as_deref() {
+                None => None,
+                Some(token) => {
+                    let cand: CandidateInput =
+                        open_json(&cipher, token, "discovery_results.credential_encrypted")?;
+                    let mut ci = cand.to_credential(
+                        Uuid::nil(),
+                        truncate(&format!("{} ({})", input.name, cand.name), 255),
+                    );
+                    ci.device_id = None;
+                    if let Err(e) = ci.validate() {
+                        errors.push(err(format!(
+                            "stored credential: {}: {}",
+                            e.field, e.message
+                        )));
+                        continue;
+                    }
+                    Some(ci)
+                }
+            };
+            plans.push((*rid, input, credential));
         }
         if !errors.is_empty() {
             // Dropping the transaction rolls it back; nothing was written.
@@ -928,16 +949,10 @@ impl Store {
         let mut devices = Vec::with_capacity(plans.len());
         let mut with_credential = Vec::new();
         let mut by_template: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-        for (rid, input, sealed) in plans {
+        for (rid, input, credential) in plans {
             let d = crate::devices::insert_device(&txn, actor, input).await?;
-            if let Some(token) = sealed {
-                let cand: CandidateInput =
-                    open_json(&cipher, &token, "discovery_results.credential_encrypted")?;
-                let mut ci = cand.to_credential(d.id, format!("{} ({})", d.name, cand.name));
-                ci.name = truncate(&ci.name, 255);
-                ci.validate().map_err(|e| {
-                    StoreError::invalid(&format!("credential.{}", e.field), e.message)
-                })?;
+            if let Some(mut ci) = credential {
+                ci.device_id = Some(d.id);
                 crate::snmp::insert_credential(&txn, &cipher, actor, ci).await?;
                 with_credential.push(d.id);
             }
