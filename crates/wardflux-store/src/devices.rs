@@ -159,6 +159,37 @@ fn contains(col: device::Column, needle: &str) -> Expr {
     Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// Creates a device from a validated input on `conn` (the caller's transaction) with its
+/// audit row: parent and IP checked first. The caller publishes `DeviceAdded` after commit.
+pub(crate) async fn insert_device<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    input: DeviceInput,
+) -> Result<Device, StoreError> {
+    check_parent(conn, input.parent_id, None).await?;
+    let source = input.source.unwrap_or_default();
+    if ip_taken(conn, source, &input.ip, None).await? {
+        return Err(StoreError::conflict("ip", DUP_IP));
+    }
+    let t = now();
+    let mut am = device::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        created_at: Set(t),
+        updated_at: Set(t),
+        ..Default::default()
+    };
+    apply(&mut am, input);
+    let d = Device::from(
+        am.insert(conn)
+            .await
+            .map_err(|e| map_unique(e, "ip", DUP_IP))?,
+    );
+    Change::created("device.create", "device", d.id, &d)
+        .write(conn, actor)
+        .await?;
+    Ok(d)
+}
+
 impl Store {
     /// What the SNMP poller learned about each device's agent (only devices that have some).
     /// Runtime knowledge, not configuration: no audit row, no inventory event.
@@ -196,27 +227,7 @@ impl Store {
     ) -> Result<Device, StoreError> {
         input.validate()?;
         let txn = self.db.begin().await?;
-        check_parent(&txn, input.parent_id, None).await?;
-        let source = input.source.unwrap_or_default();
-        if ip_taken(&txn, source, &input.ip, None).await? {
-            return Err(StoreError::conflict("ip", DUP_IP));
-        }
-        let t = now();
-        let mut am = device::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            created_at: Set(t),
-            updated_at: Set(t),
-            ..Default::default()
-        };
-        apply(&mut am, input);
-        let d = Device::from(
-            am.insert(&txn)
-                .await
-                .map_err(|e| map_unique(e, "ip", DUP_IP))?,
-        );
-        Change::created("device.create", "device", d.id, &d)
-            .write(&txn, actor)
-            .await?;
+        let d = insert_device(&txn, actor, input).await?;
         txn.commit().await?;
         self.publish(InventoryEvent::DeviceAdded(d.id));
         Ok(d)

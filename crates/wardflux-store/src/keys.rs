@@ -1,7 +1,13 @@
 //! Encryption key rotation: every stored secret re-encrypted in one transaction.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionTrait,
+};
 
+use crate::discovery::schema::{
+    result as discovery_result, rule as discovery_rule, run as discovery_run,
+};
 use crate::entity::{notification_channel, snmp_credential};
 use crate::{Actor, Change, Cipher, Store, StoreError};
 
@@ -36,6 +42,39 @@ impl Store {
             n += u64::from(s.is_some());
             let mut am = m.into_active_model();
             am.secret_config_encrypted = Set(s);
+            am.update(&txn).await?;
+        }
+        for m in discovery_rule::Entity::find()
+            .filter(discovery_rule::Column::CredentialsEncrypted.is_not_null())
+            .all(&txn)
+            .await?
+        {
+            let s = re(&m.credentials_encrypted)?;
+            n += u64::from(s.is_some());
+            let mut am = m.into_active_model();
+            am.credentials_encrypted = Set(s);
+            am.update(&txn).await?;
+        }
+        for m in discovery_run::Entity::find()
+            .filter(discovery_run::Column::CandidatesEncrypted.is_not_null())
+            .all(&txn)
+            .await?
+        {
+            let s = re(&m.candidates_encrypted)?;
+            n += u64::from(s.is_some());
+            let mut am = m.into_active_model();
+            am.candidates_encrypted = Set(s);
+            am.update(&txn).await?;
+        }
+        for m in discovery_result::Entity::find()
+            .filter(discovery_result::Column::CredentialEncrypted.is_not_null())
+            .all(&txn)
+            .await?
+        {
+            let s = re(&m.credential_encrypted)?;
+            n += u64::from(s.is_some());
+            let mut am = m.into_active_model();
+            am.credential_encrypted = Set(s);
             am.update(&txn).await?;
         }
         Change {

@@ -16,6 +16,7 @@ pub mod alerts;
 mod audit_log;
 mod crypto;
 mod devices;
+mod discovery;
 pub mod entity;
 mod keys;
 mod migration;
@@ -38,6 +39,7 @@ use uuid::Uuid;
 
 pub use crypto::{Cipher, KEY_FILE};
 pub use devices::DEFAULT_SNMP_PORT;
+pub use discovery::RecordOutcome;
 pub use wardflux_model::inventory::{
     Actor, ApiToken, AuditEntry, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery,
     FieldError, ImportReport, MonitoringProfile, Page, Role, RowError, Secret, SnmpCredential,
@@ -64,6 +66,18 @@ pub enum StoreError {
     /// A stored value this version cannot read (e.g. an unknown enum text).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// A batch refused as a whole, with every row at fault (the API answers 409 with the
+    /// list): [`Store::add_discovered_devices`], where `row` is the index in `result_ids`.
+    #[error("{}", rows_message(.0))]
+    Rows(Vec<RowError>),
+}
+
+fn rows_message(rows: &[RowError]) -> String {
+    let each: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}: {}", r.field, r.message))
+        .collect();
+    format!("{} refused: {}", rows.len(), each.join("; "))
 }
 
 impl StoreError {

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(crate::alerts::M0002Alerts),
             Box::new(crate::templates::M0003Templates),
             Box::new(M0004LimitsAndScopes),
+            Box::new(crate::discovery::M0005Discovery),
         ]
     }
 }

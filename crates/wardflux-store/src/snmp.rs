@@ -12,7 +12,8 @@ use wardflux_model::inventory::SnmpVersion;
 
 use crate::entity::{device, snmp_credential};
 use crate::{
-    Actor, Change, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError, find, now,
+    Actor, Change, Cipher, SnmpCredential, SnmpCredentialInput, SnmpSecrets, Store, StoreError,
+    find, now,
 };
 
 fn version_to_db(v: SnmpVersion) -> &'static str {
@@ -56,6 +57,53 @@ impl TryFrom<snmp_credential::Model> for SnmpCredential {
     }
 }
 
+/// Stores a validated credential on `conn` (the caller's transaction), its secrets encrypted
+/// with `cipher`, with its audit row. A device-bound credential without a name is named after
+/// the device. The caller publishes `CredentialsChanged` after commit.
+pub(crate) async fn insert_credential<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    cipher: &Cipher,
+    actor: &Actor,
+    mut input: SnmpCredentialInput,
+) -> Result<SnmpCredential, StoreError> {
+    let enc = |s: &Option<wardflux_model::inventory::Secret>| {
+        s.as_ref().map(|s| cipher.encrypt(s.expose()))
+    };
+    if let Some(d) = input.device_id {
+        let Some(dev) = device::Entity::find_by_id(d).one(conn).await? else {
+            return Err(StoreError::invalid("device_id", "no device with this id"));
+        };
+        if input.name.is_empty() {
+            let v = version_to_db(input.version.unwrap_or(SnmpVersion::V2c));
+            input.name = format!("{} ({v})", dev.name);
+        }
+    }
+    let t = now();
+    let m = snmp_credential::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(input.name.clone()),
+        device_id: Set(input.device_id),
+        version: Set(version_to_db(input.version.unwrap_or(SnmpVersion::V2c)).to_string()),
+        community_encrypted: Set(enc(&input.community)),
+        username: Set(input.username.as_ref().map(|u| u.trim().to_string())),
+        security_level: Set(input.security_level.map(|l| l.as_str().to_owned())),
+        auth_protocol: Set(input.auth_protocol.map(|p| p.as_str().to_owned())),
+        auth_key_encrypted: Set(enc(&input.auth_key)),
+        priv_protocol: Set(input.priv_protocol.map(|p| p.as_str().to_owned())),
+        priv_key_encrypted: Set(enc(&input.priv_key)),
+        context: Set(input.context.clone().filter(|c| !c.is_empty())),
+        created_at: Set(t),
+        updated_at: Set(t),
+    }
+    .insert(conn)
+    .await?;
+    let c = SnmpCredential::try_from(m)?;
+    Change::created("snmp_credential.create", "snmp_credential", c.id, &c)
+        .write(conn, actor)
+        .await?;
+    Ok(c)
+}
+
 impl Store {
     pub async fn create_snmp_credential(
         &self,
@@ -63,43 +111,8 @@ impl Store {
         mut input: SnmpCredentialInput,
     ) -> Result<SnmpCredential, StoreError> {
         input.validate()?;
-        let cipher = self.cipher();
-        let enc = |s: &Option<wardflux_model::inventory::Secret>| {
-            s.as_ref().map(|s| cipher.encrypt(s.expose()))
-        };
         let txn = self.db.begin().await?;
-        if let Some(d) = input.device_id {
-            let Some(dev) = device::Entity::find_by_id(d).one(&txn).await? else {
-                return Err(StoreError::invalid("device_id", "no device with this id"));
-            };
-            if input.name.is_empty() {
-                let v = version_to_db(input.version.unwrap_or(SnmpVersion::V2c));
-                input.name = format!("{} ({v})", dev.name);
-            }
-        }
-        let t = now();
-        let m = snmp_credential::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            name: Set(input.name.clone()),
-            device_id: Set(input.device_id),
-            version: Set(version_to_db(input.version.unwrap_or(SnmpVersion::V2c)).to_string()),
-            community_encrypted: Set(enc(&input.community)),
-            username: Set(input.username.as_ref().map(|u| u.trim().to_string())),
-            security_level: Set(input.security_level.map(|l| l.as_str().to_owned())),
-            auth_protocol: Set(input.auth_protocol.map(|p| p.as_str().to_owned())),
-            auth_key_encrypted: Set(enc(&input.auth_key)),
-            priv_protocol: Set(input.priv_protocol.map(|p| p.as_str().to_owned())),
-            priv_key_encrypted: Set(enc(&input.priv_key)),
-            context: Set(input.context.clone().filter(|c| !c.is_empty())),
-            created_at: Set(t),
-            updated_at: Set(t),
-        }
-        .insert(&txn)
-        .await?;
-        let c = SnmpCredential::try_from(m)?;
-        Change::created("snmp_credential.create", "snmp_credential", c.id, &c)
-            .write(&txn, actor)
-            .await?;
+        let c = insert_credential(&txn, &self.cipher(), actor, input).await?;
         txn.commit().await?;
         self.publish(InventoryEvent::CredentialsChanged(c.device_id));
         Ok(c)

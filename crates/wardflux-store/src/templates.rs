@@ -366,6 +366,82 @@ async fn refresh<C: ConnectionTrait>(
     sync_rules(conn, actor, tid, t, &devices).await
 }
 
+/// Whether template `id` exists.
+pub(crate) async fn template_exists<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> Result<bool, StoreError> {
+    Ok(schema::template::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// [`Store::apply_template`] on `conn` (the caller's transaction): assignments, items, the
+/// template's alert rules and the audit row. The caller commits and publishes
+/// `TemplatesChanged`.
+pub(crate) async fn apply_template_in<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: Uuid,
+    device_ids: &[Uuid],
+    macros: &BTreeMap<String, String>,
+) -> Result<MonitoringTemplate, StoreError> {
+    let before = load(conn, id).await?;
+    let t = before.template.clone();
+    let ids: BTreeSet<Uuid> = device_ids.iter().copied().collect();
+    let found = device::Entity::find()
+        .filter(device::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    if found.len() != ids.len() {
+        let have: BTreeSet<Uuid> = found.iter().map(|d| d.id).collect();
+        let missing: Vec<String> = ids.difference(&have).map(Uuid::to_string).collect();
+        return Err(StoreError::invalid(
+            "device_ids",
+            format!("no such device: {}", missing.join(", ")),
+        ));
+    }
+    let ts = now();
+    for &d in &ids {
+        let a = TemplateAssignment {
+            device_id: d,
+            macros: macros.clone(),
+        };
+        let (plan, _) = wardflux_template::expand(&t, id, d, macros).map_err(|e| invalid(&e))?;
+        let am = schema::assignment::ActiveModel {
+            template_id: Set(id),
+            device_id: Set(d),
+            macros: Set(serde_json::to_value(&a.macros).unwrap_or(Value::Null)),
+            created_at: Set(ts),
+        };
+        let exists = schema::assignment::Entity::find_by_id((id, d))
+            .one(conn)
+            .await?
+            .is_some();
+        if exists {
+            am.update(conn).await?;
+        } else {
+            am.insert(conn).await?;
+        }
+        write_items(conn, id, d, &plan).await?;
+    }
+    let devices = assignments(conn, id).await?;
+    sync_rules(conn, actor, id, &t, &devices).await?;
+    let after = load(conn, id).await?;
+    let applied = serde_json::json!({"device_ids": ids, "macros": macros});
+    Change::updated(
+        "template.apply",
+        "monitoring_template",
+        id,
+        &before.devices,
+        &applied,
+    )
+    .write(conn, actor)
+    .await?;
+    Ok(after)
+}
+
 impl Store {
     /// Creates a template (validated here again; the API reports every problem first).
     pub async fn create_template(
@@ -570,59 +646,8 @@ impl Store {
             return Err(StoreError::invalid("device_ids", "must not be empty"));
         }
         let txn = self.db.begin().await?;
-        let before = load(&txn, id).await?;
-        let t = before.template.clone();
-        let ids: BTreeSet<Uuid> = device_ids.iter().copied().collect();
-        let found = device::Entity::find()
-            .filter(device::Column::Id.is_in(ids.iter().copied()))
-            .all(&txn)
-            .await?;
-        if found.len() != ids.len() {
-            let have: BTreeSet<Uuid> = found.iter().map(|d| d.id).collect();
-            let missing: Vec<String> = ids.difference(&have).map(Uuid::to_string).collect();
-            return Err(StoreError::invalid(
-                "device_ids",
-                format!("no such device: {}", missing.join(", ")),
-            ));
-        }
-        let ts = now();
-        for &d in &ids {
-            let a = TemplateAssignment {
-                device_id: d,
-                macros: macros.clone(),
-            };
-            let (plan, _) =
-                wardflux_template::expand(&t, id, d, macros).map_err(|e| invalid(&e))?;
-            let am = schema::assignment::ActiveModel {
-                template_id: Set(id),
-                device_id: Set(d),
-                macros: Set(serde_json::to_value(&a.macros).unwrap_or(Value::Null)),
-                created_at: Set(ts),
-            };
-            let exists = schema::assignment::Entity::find_by_id((id, d))
-                .one(&txn)
-                .await?
-                .is_some();
-            if exists {
-                am.update(&txn).await?;
-            } else {
-                am.insert(&txn).await?;
-            }
-            write_items(&txn, id, d, &plan).await?;
-        }
-        let devices = assignments(&txn, id).await?;
-        sync_rules(&txn, actor, id, &t, &devices).await?;
-        let after = load(&txn, id).await?;
-        let applied = serde_json::json!({"device_ids": ids, "macros": macros});
-        Change::updated(
-            "template.apply",
-            "monitoring_template",
-            id,
-            &before.devices,
-            &applied,
-        )
-        .commit(txn, actor, ())
-        .await?;
+        let after = apply_template_in(&txn, actor, id, device_ids, macros).await?;
+        txn.commit().await?;
         self.publish(InventoryEvent::TemplatesChanged);
         Ok(after)
     }
