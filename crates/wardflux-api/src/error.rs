@@ -23,6 +23,9 @@ pub struct ErrorBody {
     /// The offending input field, when one is to blame.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A batch refused as a whole: every item at fault (`row` = its index in the request).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<wardflux_model::inventory::RowError>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,13 @@ pub enum ApiError {
     NotFound(String),
     #[error("{message}")]
     Conflict { field: String, message: String },
+    /// A batch refused as a whole (409), with every item at fault; nothing was written.
+    #[error("{message}")]
+    Rows {
+        field: String,
+        message: String,
+        errors: Vec<wardflux_model::inventory::RowError>,
+    },
     #[error("too many requests")]
     TooManyRequests { retry_after_s: u64 },
     /// A request body over the route's limit (413).
@@ -72,7 +82,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Rows { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -104,6 +114,20 @@ impl From<StoreError> for ApiError {
                 message: message.to_string(),
             },
             StoreError::Invalid(fe) => Self::Validation(fe),
+            StoreError::Rows(errors) => Self::Rows {
+                field: "result_ids".into(),
+                message: format!(
+                    "{} of the request's items cannot be applied; nothing was written: {}",
+                    errors.len(),
+                    errors
+                        .iter()
+                        .take(5)
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                errors,
+            },
             other => Self::Unexpected(Box::new(other)),
         }
     }
@@ -137,11 +161,25 @@ impl IntoResponse for ApiError {
             ApiError::Conflict { field, message } => {
                 (StatusCode::CONFLICT, "conflict", message, Some(field))
             }
+            ApiError::Rows {
+                field,
+                message,
+                errors,
+            } => {
+                let body = ErrorBody {
+                    error: "conflict",
+                    message,
+                    field: Some(field),
+                    errors,
+                };
+                return (StatusCode::CONFLICT, Json(body)).into_response();
+            }
             ApiError::TooManyRequests { retry_after_s } => {
                 let body = ErrorBody {
                     error: "too_many_requests",
                     message: format!("too many failed attempts; retry in {retry_after_s} s"),
                     field: None,
+                    errors: Vec::new(),
                 };
                 return (
                     StatusCode::TOO_MANY_REQUESTS,
@@ -185,6 +223,7 @@ impl IntoResponse for ApiError {
                 error,
                 message,
                 field,
+                errors: Vec::new(),
             }),
         )
             .into_response();

@@ -309,6 +309,7 @@ async fn method_not_allowed() -> Response {
             error: "method_not_allowed",
             message: "method not allowed on this route".into(),
             field: None,
+            errors: Vec::new(),
         }),
     )
         .into_response()
@@ -363,6 +364,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
             error,
             message,
             field: None,
+            errors: Vec::new(),
         }),
     )
         .into_response()

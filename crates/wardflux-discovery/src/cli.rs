@@ -158,7 +158,8 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let targets = match crate::ranges::targets(&args.ranges, &args.exclusions, args.allow_large) {
         Ok(t) => t,
         Err(e) => {
-            let _ = writeln!(err, "wardflux discover: {}: {}", e.field, e.message);
+            let msg = e.message.replace("set allow_large", "pass --allow-large");
+            let _ = writeln!(err, "wardflux discover: {}: {msg}", e.field);
             return 2;
         }
     };
@@ -313,7 +314,7 @@ pub fn table(found: &[Finding]) -> String {
     }
     let snmp = found.iter().filter(|f| f.snmp).count();
     out.push_str(&format!(
-        "{} devices found, {} answered SNMP, {} ping only\n",
+        "{} hosts found, {} answered SNMP, {} ping only\n",
         found.len(),
         snmp,
         found.len() - snmp

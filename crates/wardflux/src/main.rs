@@ -216,7 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Keys(KeysCmd::Rotate { new_key }) => keys::rotate(&cfg, new_key).await,
-            Command::Snmp { .. } | Command::Ping { .. } => {
+            Command::Snmp { .. } | Command::Ping { .. } | Command::Discover { .. } => {
                 unreachable!("main dispatches the network tools")
             }
         }
