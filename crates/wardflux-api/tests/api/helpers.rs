@@ -89,6 +89,15 @@ pub async fn spawn_app() -> TestApp {
         Default::default(),
     );
     services.insert("snmp poller", poller);
+    // Discovery with the real pinger and SNMP engine (scans of loopback ranges).
+    let discovery = wardflux_discovery::service::Discovery::new(
+        store.clone(),
+        wardflux_icmp::Pinger::new(wardflux_icmp::PingerOptions::default()).unwrap(),
+        wardflux_snmp::SnmpClient::new(Default::default()),
+        161,
+        cancel.child_token(),
+    );
+    services.insert("discovery", discovery);
     state.services = std::sync::Arc::new(services);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

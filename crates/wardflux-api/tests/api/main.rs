@@ -7,6 +7,7 @@
 mod alerts;
 mod auth;
 mod devices;
+mod discovery;
 mod groups;
 mod helpers;
 mod icmp;
