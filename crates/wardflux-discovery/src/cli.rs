@@ -217,7 +217,10 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                     } else {
                         bar.set_length(alive.max(1));
                         bar.set_position(probed);
-                        bar.set_message(format!("snmp: {} answered", p.snmp.load(Ordering::Relaxed)));
+                        bar.set_message(format!(
+                            "snmp: {} answered",
+                            p.snmp.load(Ordering::Relaxed)
+                        ));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -259,7 +262,9 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
         Some(total),
         indicatif::ProgressDrawTarget::stderr(),
     );
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} {elapsed}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} {elapsed}")
+    {
         bar.set_style(style);
     }
     Some(bar)

@@ -252,7 +252,9 @@ async fn probe_host(client: &SnmpClient, pacer: &Pacer, spec: &ScanSpec, ip: IpA
         f.sys_descr = text(find(SYS[0]));
         f.sys_object_id = match find(SYS[1]) {
             // Dotted without net-snmp's leading dot, as the API and classifier spell OIDs.
-            Some(Value::ObjectIdentifier(o)) => Some(o.to_string().trim_start_matches('.').to_string()),
+            Some(Value::ObjectIdentifier(o)) => {
+                Some(o.to_string().trim_start_matches('.').to_string())
+            }
             _ => None,
         };
         f.sys_uptime_ticks = match find(SYS[2]) {

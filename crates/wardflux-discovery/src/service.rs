@@ -156,7 +156,11 @@ impl Discovery {
     }
 
     pub fn classifier(&self) -> Arc<Classifier> {
-        self.inner.classifier.read().expect("classifier lock").clone()
+        self.inner
+            .classifier
+            .read()
+            .expect("classifier lock")
+            .clone()
     }
 
     /// Starts a run of a stored rule. Refused while the rule's previous run is going.
@@ -188,7 +192,9 @@ impl Discovery {
         let mut spec = ScanSpec::new(targets.addrs, candidates);
         if let Some(r) = rate {
             if !(1..=100_000).contains(&r) {
-                return Err(FieldError::new("rate_limit", "must be 1-100000 probes per second").into());
+                return Err(
+                    FieldError::new("rate_limit", "must be 1-100000 probes per second").into(),
+                );
             }
             spec.rate = r;
         }
@@ -229,7 +235,11 @@ impl Discovery {
         };
         let job_id = run.id;
         if let Some(id) = rule_id {
-            self.inner.running.lock().expect("running lock").insert(id, job_id);
+            self.inner
+                .running
+                .lock()
+                .expect("running lock")
+                .insert(id, job_id);
         }
         let job = Arc::new(Job {
             run: Mutex::new(run),
@@ -300,7 +310,9 @@ impl Discovery {
                 }
                 match self.add_devices(&Actor::system(), &[id]).await {
                     Ok(d) => added += d.len() as u64,
-                    Err(e) => tracing::warn!(result = %id, error = %e, "discovery: could not add a device"),
+                    Err(e) => {
+                        tracing::warn!(result = %id, error = %e, "discovery: could not add a device")
+                    }
                 }
             }
             job.run.lock().expect("run lock").added = added;
@@ -325,7 +337,9 @@ impl Discovery {
             run.clone()
         };
         match &outcome {
-            Ok(()) => tracing::info!(job = %run.id, total = run.total, alive = run.alive, snmp = run.snmp, found = run.found, new = run.new, ms = run.duration_ms, "discovery run done"),
+            Ok(()) => {
+                tracing::info!(job = %run.id, total = run.total, alive = run.alive, snmp = run.snmp, found = run.found, new = run.new, ms = run.duration_ms, "discovery run done")
+            }
             Err(e) => tracing::warn!(job = %run.id, error = %e, "discovery run failed"),
         }
         if let Err(e) = self.inner.store.update_discovery_run(&run).await {
@@ -413,7 +427,9 @@ impl Discovery {
                     Err(StartError::Busy(_, job)) => {
                         tracing::info!(rule = %id, %job, "discovery: previous run still going; this occurrence is skipped")
                     }
-                    Err(e) => tracing::warn!(rule = %id, error = %e, "discovery: scheduled run did not start"),
+                    Err(e) => {
+                        tracing::warn!(rule = %id, error = %e, "discovery: scheduled run did not start")
+                    }
                 }
             }
             since = now;
@@ -485,11 +501,22 @@ mod tests {
         let rules = vec![hourly.clone(), off, manual];
         // The occurrence at 10:00 falls in (09:59:30, 10:00:05]: due once.
         assert_eq!(
-            due(&rules, at("2026-11-30T09:59:30Z"), at("2026-11-30T10:00:05Z")),
+            due(
+                &rules,
+                at("2026-11-30T09:59:30Z"),
+                at("2026-11-30T10:00:05Z")
+            ),
             vec![hourly.id]
         );
         // The next check starts where the last ended: not due again.
-        assert!(due(&rules, at("2026-11-30T10:00:05Z"), at("2026-11-30T10:59:59Z")).is_empty());
+        assert!(
+            due(
+                &rules,
+                at("2026-11-30T10:00:05Z"),
+                at("2026-11-30T10:59:59Z")
+            )
+            .is_empty()
+        );
         assert_eq!(
             next_due(&rules, at("2026-11-30T10:00:05Z")),
             Some(at("2026-11-30T11:00:00Z"))

@@ -585,7 +585,11 @@ pub fn snmpsim_devices(netns: &str, devices: &[(String, String)]) -> Daemon {
             .stderr(Stdio::null())
             .output()
             .expect("snmpget");
-        if String::from_utf8_lossy(&out.stdout).trim().trim_matches('"') == name {
+        if String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .trim_matches('"')
+            == name
+        {
             break;
         }
         assert!(

@@ -19,9 +19,9 @@ use wardflux_alert::notify::Notifier;
 use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_api::state::Services;
 use wardflux_collect::Scheduler;
-use wardflux_discovery::service::Discovery;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
 use wardflux_collect::snmp::{PollDevice, SnmpPoller, SnmpPollerConfig};
+use wardflux_discovery::service::Discovery;
 use wardflux_model::inventory::DeviceSource;
 use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
 use wardflux_store::Store;
@@ -157,7 +157,10 @@ fn start_discovery(
     running.spawn("discovery", async move {
         match store.fail_interrupted_runs().await {
             Ok(0) => {}
-            Ok(n) => tracing::warn!(runs = n, "discovery runs interrupted by the last stop marked failed"),
+            Ok(n) => tracing::warn!(
+                runs = n,
+                "discovery runs interrupted by the last stop marked failed"
+            ),
             Err(e) => tracing::warn!(error = %e, "could not mark interrupted discovery runs"),
         }
         if let Err(e) = discovery.reload_classifier().await {

@@ -151,11 +151,21 @@ fn check_findings(net: &Net, found: &[Value], credential: &str) {
         assert_eq!(f["snmp"], true, "{}: {f}", s.name);
         assert_eq!(f["sys_name"], s.name.as_str(), "{f}");
         assert_eq!(f["vendor"], s.vendor, "{}: {f}", s.name);
-        let os = if s.os == "-" { Value::Null } else { json!(s.os) };
+        let os = if s.os == "-" {
+            Value::Null
+        } else {
+            json!(s.os)
+        };
         assert_eq!(f["os"], os, "{}: {f}", s.name);
         assert_eq!(f["device_type"], s.device_type, "{}: {f}", s.name);
         assert_eq!(f["credential"], credential, "{f}");
-        assert!(f["sys_object_id"].as_str().unwrap().starts_with("1.3.6.1.4.1."), "{f}");
+        assert!(
+            f["sys_object_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("1.3.6.1.4.1."),
+            "{f}"
+        );
     }
     let cisco = &m[&net.sims[0].addr];
     assert_eq!(
@@ -163,7 +173,10 @@ fn check_findings(net: &Net, found: &[Value], credential: &str) {
         json!([net.sims[0].addr, net.dup]),
         "one device on two addresses is one result"
     );
-    assert!(!m.contains_key(&net.dup), "the second address is not a result of its own");
+    assert!(
+        !m.contains_key(&net.dup),
+        "the second address is not a result of its own"
+    );
     let sim_addrs: BTreeSet<&str> = net.sims.iter().map(|s| s.addr.as_str()).collect();
     let ping_only: Vec<&Value> = m
         .values()
@@ -177,7 +190,10 @@ fn check_findings(net: &Net, found: &[Value], credential: &str) {
         assert!(f["credential"].is_null());
     }
     for dead in 32..64 {
-        assert!(!m.contains_key(&format!("127.77.0.{dead}")), "dead host found");
+        assert!(
+            !m.contains_key(&format!("127.77.0.{dead}")),
+            "dead host found"
+        );
     }
 }
 
@@ -204,12 +220,24 @@ fn discover_cli_finds_classifies_and_folds_duplicates() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("wrong-community"), "a secret in the output");
+    assert!(
+        !stdout.contains("wrong-community"),
+        "a secret in the output"
+    );
     let found: Vec<Value> = serde_json::from_str(&stdout).expect("one JSON array");
     check_findings(&net, &found, "community #2");
 
     // The table a user reads.
-    let out = discover(&net, &["127.77.0.1-127.77.0.3", "-c", "public", "--timeout-ms", "400"]);
+    let out = discover(
+        &net,
+        &[
+            "127.77.0.1-127.77.0.3",
+            "-c",
+            "public",
+            "--timeout-ms",
+            "400",
+        ],
+    );
     assert!(out.status.success());
     let table = String::from_utf8_lossy(&out.stdout);
     let mut lines = table.lines();
@@ -217,8 +245,14 @@ fn discover_cli_finds_classifies_and_folds_duplicates() {
     for col in ["ADDRESS", "SYSNAME", "VENDOR", "OS", "TYPE", "CREDENTIAL"] {
         assert!(head.contains(col), "{head}");
     }
-    assert!(table.contains("sim-cisco") && table.contains("sim-procurve"), "{table}");
-    assert!(table.contains("3 hosts found, 3 answered SNMP, 0 ping only"), "{table}");
+    assert!(
+        table.contains("sim-cisco") && table.contains("sim-procurve"),
+        "{table}"
+    );
+    assert!(
+        table.contains("3 hosts found, 3 answered SNMP, 0 ping only"),
+        "{table}"
+    );
 
     // Bad input: a clear message and exit status 2, before any probe.
     let out = discover(&net, &["10.0.0.0/8"]);
@@ -262,7 +296,11 @@ fn discovery_keeps_its_rate_and_concurrency_caps() {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
     };
     let counter = |name: &str| -> u64 {
@@ -291,7 +329,11 @@ fn discovery_keeps_its_rate_and_concurrency_caps() {
         "--json",
     ]);
     assert_eq!(found.len(), 62);
-    assert!(found.iter().all(|f| f["alive"] == true && f["snmp"] == false));
+    assert!(
+        found
+            .iter()
+            .all(|f| f["alive"] == true && f["snmp"] == false)
+    );
     assert_eq!(counter("echo_all"), 62, "one echo request per live host");
     assert_eq!(counter("echo_over"), 0, "echo requests above 100/s");
     assert_eq!(counter("snmp_all"), 62, "one SNMP request per host");
@@ -311,10 +353,22 @@ fn server_discovers_records_reruns_and_adds_devices() {
     // Bad rules: errors name the field, nothing is stored.
     let bad = [
         (json!({"name": "big", "ranges": ["10.0.0.0/15"]}), "ranges"),
-        (json!({"name": "x", "ranges": ["127.0.0.1", "300.1.1.1"]}), "ranges[1]"),
-        (json!({"name": "x", "ranges": ["127.0.0.1"], "schedule": "every day"}), "schedule"),
-        (json!({"name": "x", "ranges": ["127.0.0.1"], "credentials": [{"version": "v2c"}]}), "credentials[0].community"),
-        (json!({"name": "x", "ranges": ["127.0.0.1"], "rate_limit": 0}), "rate_limit"),
+        (
+            json!({"name": "x", "ranges": ["127.0.0.1", "300.1.1.1"]}),
+            "ranges[1]",
+        ),
+        (
+            json!({"name": "x", "ranges": ["127.0.0.1"], "schedule": "every day"}),
+            "schedule",
+        ),
+        (
+            json!({"name": "x", "ranges": ["127.0.0.1"], "credentials": [{"version": "v2c"}]}),
+            "credentials[0].community",
+        ),
+        (
+            json!({"name": "x", "ranges": ["127.0.0.1"], "rate_limit": 0}),
+            "rate_limit",
+        ),
         (json!({"name": "", "ranges": ["127.0.0.1"]}), "name"),
     ];
     for (body, field) in bad {
@@ -340,7 +394,10 @@ fn server_discovers_records_reruns_and_adds_devices() {
         }),
     );
     assert_eq!(code, 201, "{rule}");
-    assert!(!rule.to_string().contains("public"), "a secret in the rule: {rule}");
+    assert!(
+        !rule.to_string().contains("public"),
+        "a secret in the rule: {rule}"
+    );
     assert_eq!(rule["credentials"][0]["has_community"], true);
     let rule_id = rule["id"].as_str().unwrap().to_string();
 
@@ -365,7 +422,11 @@ fn server_discovers_records_reruns_and_adds_devices() {
             assert_eq!(b["field"], "rule_id");
         }
         let run = eventually("the scan to end", Duration::from_secs(60), || {
-            let (_, r) = get(&s, &tok, &format!("/api/v1/monitoring/discovery/jobs/{job}"));
+            let (_, r) = get(
+                &s,
+                &tok,
+                &format!("/api/v1/monitoring/discovery/jobs/{job}"),
+            );
             (r["state"] != "running").then_some(r)
         });
         assert_eq!(run["state"], "done", "{run}");
@@ -394,7 +455,10 @@ fn server_discovers_records_reruns_and_adds_devices() {
         assert!(r["device_id"].is_null());
         assert_eq!(r["rule_id"], rule_id.as_str());
     }
-    assert_eq!(m[&net.sims[0].addr]["addresses"], json!([net.sims[0].addr, net.dup]));
+    assert_eq!(
+        m[&net.sims[0].addr]["addresses"],
+        json!([net.sims[0].addr, net.dup])
+    );
 
     // A rerun updates the rows: same ids, same first_seen, the new job.
     let job2 = scan(false);
@@ -407,23 +471,39 @@ fn server_discovers_records_reruns_and_adds_devices() {
         assert_eq!(m2[ip]["job_id"], job2.as_str());
     }
     // Filters.
-    let (_, cisco) = get(&s, &tok, "/api/v1/monitoring/discovery/results?vendor=cisco");
+    let (_, cisco) = get(
+        &s,
+        &tok,
+        "/api/v1/monitoring/discovery/results?vendor=cisco",
+    );
     let ciscos = net.sims.iter().filter(|x| x.vendor == "cisco").count();
     assert!(ciscos >= 2);
     assert_eq!(cisco["total"], ciscos, "{cisco}");
     for t in ["switch", "router", "firewall", "server", "printer"] {
-        let (_, page) = get(&s, &tok, &format!("/api/v1/monitoring/discovery/results?device_type={t}"));
+        let (_, page) = get(
+            &s,
+            &tok,
+            &format!("/api/v1/monitoring/discovery/results?device_type={t}"),
+        );
         let want = net.sims.iter().filter(|x| x.device_type == t).count();
         assert!(want >= 1, "no {t} among the recordings");
         assert_eq!(page["total"], want, "{t}: {page}");
     }
-    let (code, b) = get(&s, &tok, "/api/v1/monitoring/discovery/results?status=maybe");
+    let (code, b) = get(
+        &s,
+        &tok,
+        "/api/v1/monitoring/discovery/results?status=maybe",
+    );
     assert_eq!(code, 422, "{b}");
     assert_eq!(b["field"], "status");
 
     // Add two devices: all or nothing.
     let cisco_id = m[&net.sims[0].addr]["id"].as_str().unwrap().to_string();
-    let linux = net.sims.iter().find(|x| x.os == "linux").expect("a Linux recording");
+    let linux = net
+        .sims
+        .iter()
+        .find(|x| x.os == "linux")
+        .expect("a Linux recording");
     let linux_id = m[&linux.addr]["id"].as_str().unwrap().to_string();
     let missing = "00000000-0000-4000-8000-000000000000";
     let (code, b) = post(
@@ -433,7 +513,10 @@ fn server_discovers_records_reruns_and_adds_devices() {
         json!({"result_ids": [cisco_id, missing]}),
     );
     assert_eq!(code, 409, "{b}");
-    assert!(b.to_string().contains(missing), "the failing result is named: {b}");
+    assert!(
+        b.to_string().contains(missing),
+        "the failing result is named: {b}"
+    );
     let (_, devices) = get(&s, &tok, "/api/v1/devices");
     assert_eq!(devices["total"], 0, "nothing added on a conflict");
 
@@ -446,14 +529,24 @@ fn server_discovers_records_reruns_and_adds_devices() {
     assert_eq!(code, 201, "{added}");
     let devs = added["devices"].as_array().unwrap();
     assert_eq!(devs.len(), 2);
-    let cisco_dev = devs.iter().find(|d| d["name"] == "sim-cisco").expect("named after sysName");
+    let cisco_dev = devs
+        .iter()
+        .find(|d| d["name"] == "sim-cisco")
+        .expect("named after sysName");
     assert_eq!(cisco_dev["ip"], net.sims[0].addr.as_str());
     assert_eq!(cisco_dev["vendor"], "cisco");
     assert_eq!(cisco_dev["device_type"], "switch");
-    let linux_dev = devs.iter().find(|d| d["name"] == linux.name.as_str()).unwrap();
+    let linux_dev = devs
+        .iter()
+        .find(|d| d["name"] == linux.name.as_str())
+        .unwrap();
 
     // Known now, and a second add is a conflict naming both.
-    let (_, known) = get(&s, &tok, "/api/v1/monitoring/discovery/results?status=known");
+    let (_, known) = get(
+        &s,
+        &tok,
+        "/api/v1/monitoring/discovery/results?status=known",
+    );
     assert_eq!(known["total"], 2, "{known}");
     let (code, b) = post(
         &s,
@@ -462,7 +555,10 @@ fn server_discovers_records_reruns_and_adds_devices() {
         json!({"result_ids": [cisco_id, linux_id]}),
     );
     assert_eq!(code, 409, "{b}");
-    assert!(b.to_string().contains(&cisco_id) && b.to_string().contains(&linux_id), "{b}");
+    assert!(
+        b.to_string().contains(&cisco_id) && b.to_string().contains(&linux_id),
+        "{b}"
+    );
 
     // Monitored: the template of its classification applied, with the credential that
     // worked, so SNMP items get values; and ICMP says up.
@@ -476,18 +572,31 @@ fn server_discovers_records_reruns_and_adds_devices() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|d| (d["device_id"].as_str().unwrap().to_string(), t["name"].as_str().unwrap().to_string()))
+                .map(|d| {
+                    (
+                        d["device_id"].as_str().unwrap().to_string(),
+                        t["name"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(applied[cisco_dev["id"].as_str().unwrap()], "Cisco IOS/IOS-XE");
+    assert_eq!(
+        applied[cisco_dev["id"].as_str().unwrap()],
+        "Cisco IOS/IOS-XE"
+    );
     assert_eq!(applied[linux_dev["id"].as_str().unwrap()], "Linux Net-SNMP");
     for d in [cisco_dev, linux_dev] {
         let id = d["id"].as_str().unwrap();
         // The poller picks the plan up from the store's event; then poll now: the
         // device's own credential (the one that worked) answers.
         let polled = eventually("the device's items polled", Duration::from_secs(20), || {
-            let (st, v) = post(&s, &tok, "/api/v1/monitoring/snmp/poll", json!({"device_id": id}));
+            let (st, v) = post(
+                &s,
+                &tok,
+                "/api/v1/monitoring/snmp/poll",
+                json!({"device_id": id}),
+            );
             (st == 200).then_some(v)
         });
         // The agent answered every item (values, or noSuchObject where the trimmed
@@ -495,24 +604,25 @@ fn server_discovers_records_reruns_and_adds_devices() {
         let items = polled["items"].as_array().unwrap();
         assert!(!items.is_empty(), "{polled}");
         assert!(
-            items.iter().all(|i| i["status"] == "ok" || i["status"] == "not_supported"),
+            items
+                .iter()
+                .all(|i| i["status"] == "ok" || i["status"] == "not_supported"),
             "{polled}"
         );
         if d["name"] == "sim-cisco" {
-            let cpu = items.iter().find(|i| i["key"] == "cpu_usage").expect("cpu_usage");
+            let cpu = items
+                .iter()
+                .find(|i| i["key"] == "cpu_usage")
+                .expect("cpu_usage");
             assert_eq!(cpu["status"], "ok", "{cpu}");
             assert!(cpu["last_value"].is_number(), "{cpu}");
         }
         eventually("ICMP up", Duration::from_secs(60), || {
             let (_, st) = get(&s, &tok, "/api/v1/monitoring/icmp/status");
-            st.to_string()
-                .contains(id)
-                .then_some(())
-                .filter(|_| {
-                    st.as_array().is_some_and(|a| {
-                        a.iter().any(|x| x["device_id"] == id && x["state"] == "up")
-                    })
-                })
+            st.to_string().contains(id).then_some(()).filter(|_| {
+                st.as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["device_id"] == id && x["state"] == "up"))
+            })
         });
     }
 
@@ -530,9 +640,20 @@ fn server_discovers_records_reruns_and_adds_devices() {
     assert_eq!(code, 200, "{r}");
     assert_eq!(r["credentials"][0]["has_community"], true);
     let job3 = scan_small(&s, &tok, &rule_id);
-    let (_, r3) = get(&s, &tok, &format!("/api/v1/monitoring/discovery/results?job_id={job3}"));
+    let (_, r3) = get(
+        &s,
+        &tok,
+        &format!("/api/v1/monitoring/discovery/results?job_id={job3}"),
+    );
     assert_eq!(r3["total"], 3, "{r3}");
-    assert!(r3["items"].as_array().unwrap().iter().all(|r| r["snmp"] == true), "{r3}");
+    assert!(
+        r3["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["snmp"] == true),
+        "{r3}"
+    );
 }
 
 fn scan_small(s: &common::Server, tok: &str, rule_id: &str) -> String {

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use wardflux_discovery::service::{Discovery, StartError, check_schedule};
 use wardflux_discovery::Classifier;
+use wardflux_discovery::service::{Discovery, StartError, check_schedule};
 use wardflux_model::discovery::{
     CandidateInput, DiscoveryResult, DiscoveryRule, DiscoveryRuleInput, DiscoveryRun, ResultQuery,
 };
@@ -54,7 +54,9 @@ impl From<StartError> for ApiError {
             StartError::Invalid(fe) => ApiError::Validation(fe),
             StartError::Busy(rule, job) => ApiError::Conflict {
                 field: "rule_id".into(),
-                message: format!("rule {rule} is already running (job {job}); runs of one rule never overlap"),
+                message: format!(
+                    "rule {rule} is already running (job {job}); runs of one rule never overlap"
+                ),
             },
             StartError::Store(e) => e.into(),
         }
@@ -125,7 +127,9 @@ pub async fn replace_discovery_rule(
 ) -> ApiResult<axum::Json<DiscoveryRule>> {
     check_rule(&input)?;
     Ok(axum::Json(
-        st.store.update_discovery_rule(&me.actor(), id, input).await?,
+        st.store
+            .update_discovery_rule(&me.actor(), id, input)
+            .await?,
     ))
 }
 
@@ -260,7 +264,10 @@ pub async fn list_discovery_jobs(
     let mut runs = st.store.list_discovery_runs(q.rule_id, limit).await?;
     // Running ones with their live counters.
     if let Ok(svc) = service(&st) {
-        for r in runs.iter_mut().filter(|r| r.state == wardflux_model::discovery::RunState::Running) {
+        for r in runs
+            .iter_mut()
+            .filter(|r| r.state == wardflux_model::discovery::RunState::Running)
+        {
             if let Ok(live) = svc.job(r.id).await {
                 *r = live;
             }
@@ -336,7 +343,9 @@ pub async fn add_discovered_devices(
     if req.result_ids.len() > 10_000 {
         return Err(FieldError::new("result_ids", "at most 10000 results at once").into());
     }
-    let devices = service(&st)?.add_devices(&me.actor(), &req.result_ids).await?;
+    let devices = service(&st)?
+        .add_devices(&me.actor(), &req.result_ids)
+        .await?;
     crate::routes::templates::reload(&st);
     Ok((StatusCode::CREATED, axum::Json(AddedDevices { devices })))
 }

@@ -48,10 +48,15 @@ async fn scan_record_rerun_and_add() {
     assert_eq!(run["snmp"], 0);
     assert_eq!(run["found"], 3);
     assert_eq!(run["new"], 3);
-    assert!(run["duration_ms"].is_u64() && !run["finished_at"].is_null(), "{run}");
+    assert!(
+        run["duration_ms"].is_u64() && !run["finished_at"].is_null(),
+        "{run}"
+    );
 
     let (_, page) = app
-        .get(&format!("/api/v1/monitoring/discovery/results?job_id={job}"))
+        .get(&format!(
+            "/api/v1/monitoring/discovery/results?job_id={job}"
+        ))
         .await;
     assert_eq!(page["total"], 3, "{page}");
     let ips: Vec<&str> = page["items"]
@@ -79,7 +84,10 @@ async fn scan_record_rerun_and_add() {
     assert!(!rule.to_string().contains("secret-community"));
     let rule_id = rule["id"].as_str().unwrap().to_string();
     let (st, b) = app
-        .post(&format!("/api/v1/monitoring/discovery/rules/{rule_id}/run"), json!({}))
+        .post(
+            &format!("/api/v1/monitoring/discovery/rules/{rule_id}/run"),
+            json!({}),
+        )
         .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{b}");
     let job2 = b["job_id"].as_str().unwrap().to_string();
@@ -94,7 +102,9 @@ async fn scan_record_rerun_and_add() {
         .await;
     assert!(!rule["last_run"].is_null(), "{rule}");
     let (_, jobs) = app
-        .get(&format!("/api/v1/monitoring/discovery/jobs?rule_id={rule_id}"))
+        .get(&format!(
+            "/api/v1/monitoring/discovery/jobs?rule_id={rule_id}"
+        ))
         .await;
     assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
 
@@ -108,7 +118,10 @@ async fn scan_record_rerun_and_add() {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{added}");
     assert_eq!(added["devices"][0]["ip"], "127.44.0.1");
-    assert_eq!(added["devices"][0]["name"], "127.44.0.1", "no sysName: named by address");
+    assert_eq!(
+        added["devices"][0]["name"], "127.44.0.1",
+        "no sysName: named by address"
+    );
     let second = all["items"][1]["id"].as_str().unwrap().to_string();
     let (st, b) = app
         .post(
@@ -127,7 +140,9 @@ async fn scan_record_rerun_and_add() {
         .await;
     assert_eq!(known["total"], 1);
     assert_eq!(known["items"][0]["device_id"], added["devices"][0]["id"]);
-    let (_, new) = app.get("/api/v1/monitoring/discovery/results?status=new").await;
+    let (_, new) = app
+        .get("/api/v1/monitoring/discovery/results?status=new")
+        .await;
     assert_eq!(new["total"], 2);
 }
 
@@ -137,16 +152,30 @@ async fn bad_scans_and_rules_name_the_field() {
     for (body, field) in [
         (json!({"ranges": ["10.0.0.0/15"]}), "ranges"),
         (json!({"ranges": ["127.0.0.1/40"]}), "ranges[0]"),
-        (json!({"ranges": ["127.0.0.1"], "exclusions": ["x"]}), "exclusions[0]"),
-        (json!({"ranges": ["127.0.0.1"], "rate_limit": 0}), "rate_limit"),
-        (json!({"ranges": ["127.0.0.1"], "concurrency": 5000}), "concurrency"),
+        (
+            json!({"ranges": ["127.0.0.1"], "exclusions": ["x"]}),
+            "exclusions[0]",
+        ),
+        (
+            json!({"ranges": ["127.0.0.1"], "rate_limit": 0}),
+            "rate_limit",
+        ),
+        (
+            json!({"ranges": ["127.0.0.1"], "concurrency": 5000}),
+            "concurrency",
+        ),
         (
             json!({"ranges": ["127.0.0.1"], "credentials": [{"version": "v3"}]}),
             "credentials[0].username",
         ),
-        (json!({"rule_id": "00000000-0000-4000-8000-000000000000", "ranges": ["127.0.0.1"]}), "rule_id"),
+        (
+            json!({"rule_id": "00000000-0000-4000-8000-000000000000", "ranges": ["127.0.0.1"]}),
+            "rule_id",
+        ),
     ] {
-        let (st, b) = app.post("/api/v1/monitoring/discovery/scan", body.clone()).await;
+        let (st, b) = app
+            .post("/api/v1/monitoring/discovery/scan", body.clone())
+            .await;
         assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
     // Operators run stored rules but do not scan with credentials of their own.
@@ -170,7 +199,12 @@ async fn bad_scans_and_rules_name_the_field() {
             json!({"rules": [{"id": "x", "device_type": "toaster", "descr": "x"}]}),
         )
         .await;
-    assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, Some("rules[0].device_type"));
+    assert_error(
+        st,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("rules[0].device_type"),
+    );
     let (st, b) = app
         .put(
             "/api/v1/monitoring/discovery/classifier",

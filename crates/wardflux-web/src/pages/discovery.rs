@@ -117,12 +117,21 @@ struct Filters {
     error: Option<String>,
 }
 
-fn rule_names(rules: &[wardflux_model::discovery::DiscoveryRule]) -> std::collections::HashMap<Uuid, String> {
+fn rule_names(
+    rules: &[wardflux_model::discovery::DiscoveryRule],
+) -> std::collections::HashMap<Uuid, String> {
     rules.iter().map(|r| (r.id, r.name.clone())).collect()
 }
 
-async fn job_rows(st: &AppState, names: &std::collections::HashMap<Uuid, String>) -> Result<JobsFragment, Response> {
-    let mut runs = st.store.list_discovery_runs(None, 10).await.map_err(store_error)?;
+async fn job_rows(
+    st: &AppState,
+    names: &std::collections::HashMap<Uuid, String>,
+) -> Result<JobsFragment, Response> {
+    let mut runs = st
+        .store
+        .list_discovery_runs(None, 10)
+        .await
+        .map_err(store_error)?;
     if let Ok(svc) = st.services.get::<Discovery>() {
         for r in runs.iter_mut().filter(|r| r.state == RunState::Running) {
             if let Ok(live) = svc.job(r.id).await {
@@ -137,7 +146,9 @@ async fn job_rows(st: &AppState, names: &std::collections::HashMap<Uuid, String>
 
 fn job_row(r: DiscoveryRun, names: &std::collections::HashMap<Uuid, String>) -> JobRow {
     let progress = match r.state {
-        RunState::Running if r.done < r.total => format!("ping {}/{} ({} alive)", r.done, r.total, r.alive),
+        RunState::Running if r.done < r.total => {
+            format!("ping {}/{} ({} alive)", r.done, r.total, r.alive)
+        }
         RunState::Running => format!("SNMP: {} of {} alive answered", r.snmp, r.alive),
         _ => format!(
             "{} addresses, {} alive, {} SNMP{}",
@@ -153,12 +164,26 @@ fn job_row(r: DiscoveryRun, names: &std::collections::HashMap<Uuid, String>) -> 
         id: r.id,
         rule: r
             .rule_id
-            .map(|id| names.get(&id).cloned().unwrap_or_else(|| "(deleted rule)".into()))
+            .map(|id| {
+                names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| "(deleted rule)".into())
+            })
             .unwrap_or_else(|| "ad hoc".into()),
         state: r.state.as_str(),
         progress,
         found: if r.state == RunState::Done {
-            format!("{} ({} new{})", r.found, r.new, if r.added > 0 { format!(", {} added", r.added) } else { String::new() })
+            format!(
+                "{} ({} new{})",
+                r.found,
+                r.new,
+                if r.added > 0 {
+                    format!(", {} added", r.added)
+                } else {
+                    String::new()
+                }
+            )
         } else {
             String::new()
         },
@@ -256,7 +281,10 @@ async fn discovery(
                     .map(|c| c.name.clone())
                     .collect::<Vec<_>>()
                     .join(", "),
-                last_run: r.last_run.map(view::short).unwrap_or_else(|| "never".into()),
+                last_run: r
+                    .last_run
+                    .map(view::short)
+                    .unwrap_or_else(|| "never".into()),
                 running: running.contains(&r.id),
             })
             .collect(),
@@ -333,7 +361,10 @@ async fn add_rule(State(st): State<AppState>, page: Page, f: Fields) -> Result<R
             allow_large: Some(f.checked("allow_large")),
         };
         check_rule(&input)?;
-        let rule = st.store.create_discovery_rule(&page.user.actor(), input).await?;
+        let rule = st
+            .store
+            .create_discovery_rule(&page.user.actor(), input)
+            .await?;
         Ok(format!("Rule {} saved.", rule.name))
     }
     .await;
@@ -423,7 +454,11 @@ async fn add_selected(
         wardflux_api::routes::templates::reload(&st);
         let names: Vec<String> = devices.iter().map(|d| d.name.clone()).collect();
         let s = if devices.len() == 1 { "" } else { "s" };
-        Ok(format!("Added {} device{s}: {}.", devices.len(), names.join(", ")))
+        Ok(format!(
+            "Added {} device{s}: {}.",
+            devices.len(),
+            names.join(", ")
+        ))
     }
     .await;
     Ok(outcome("/discovery#results", r))

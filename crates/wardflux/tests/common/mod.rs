@@ -41,7 +41,11 @@ pub fn start_in(netns: Option<(&str, &str)>, data: &Path, admin_pw: Option<&str>
         }
         None => Command::new(BIN),
     };
-    let listen = if netns.is_some() { "0.0.0.0:0" } else { "127.0.0.1:0" };
+    let listen = if netns.is_some() {
+        "0.0.0.0:0"
+    } else {
+        "127.0.0.1:0"
+    };
     cmd.args(["serve", "--listen", listen, "--data-dir"])
         .arg(data)
         .env_remove("WARDFLUX_CONFIG")
