@@ -218,6 +218,61 @@ async fn sweep(pinger: &Pinger, spec: &ScanSpec, progress: &ScanProgress) -> Vec
     alive
 }
 
+/// One candidate's answer: the system group, snmpEngineID and the first rows of the
+/// entPhysicalSerialNum column, as varbinds.
+///
+/// v2c and v3 ask in one GETBULK: the system objects and snmpEngineID as non-repeaters
+/// (GETNEXT of `sysDescr` is `sysDescr.0`; an object the agent lacks yields the next one,
+/// which the exact lookups below ignore) and the serial column as the repeater, so one
+/// round trip per host. An agent that refuses the GETBULK (an error other than a timeout
+/// or a security failure) is asked with a GET instead. v1 has no GETBULK and answers a
+/// GET naming an object it lacks with noSuchName for the whole PDU, so v1 asks only for
+/// the system group.
+async fn ask(
+    client: &SnmpClient,
+    pacer: &Pacer,
+    t: &Target,
+    slots: u32,
+) -> Result<Vec<VarBind>, wardflux_snmp::SnmpError> {
+    if t.version != SnmpVersion::V1 {
+        let mut oids: Vec<Oid> = SYS
+            .iter()
+            .chain([&ENGINE_ID])
+            .map(|s| oid(s.trim_end_matches(".0")))
+            .collect();
+        let non_repeaters = oids.len() as u32;
+        oids.push(oid(ENT_PHYSICAL_SERIAL));
+        pacer.acquire(slots).await;
+        match client.get_bulk(t, &oids, non_repeaters, 16).await {
+            Ok(v) => return Ok(v),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    "timeout"
+                        | "auth_failure"
+                        | "unknown_user"
+                        | "unknown_engine_id"
+                        | "not_in_time_window"
+                        | "decryption_error"
+                        | "unsupported_security_level"
+                ) =>
+            {
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::debug!(addr = %t.addr, error = %e, "discovery: GETBULK refused; asking with GET")
+            }
+        }
+        let mut oids: Vec<Oid> = SYS.iter().map(|s| oid(s)).collect();
+        oids.push(oid(ENGINE_ID));
+        pacer.acquire(slots).await;
+        return client.get(t, &oids).await;
+    }
+    let oids: Vec<Oid> = SYS.iter().map(|s| oid(s)).collect();
+    pacer.acquire(slots).await;
+    client.get(t, &oids).await
+}
+
 /// SNMP stage for one live host: the first candidate that answers.
 async fn probe_host(client: &SnmpClient, pacer: &Pacer, spec: &ScanSpec, ip: IpAddr) -> Finding {
     let mut f = Finding {
@@ -230,14 +285,7 @@ async fn probe_host(client: &SnmpClient, pacer: &Pacer, spec: &ScanSpec, ip: IpA
     let slots = 1 + spec.snmp_retries;
     for (i, c) in spec.candidates.iter().enumerate() {
         let t = target_for(addr, c, spec.snmp_timeout, spec.snmp_retries);
-        let mut oids: Vec<Oid> = SYS.iter().map(|s| oid(s)).collect();
-        // A v1 agent answers a GET naming an object it lacks with noSuchName for the whole
-        // PDU, so v1 asks only for the system group.
-        if t.version != SnmpVersion::V1 {
-            oids.push(oid(ENGINE_ID));
-        }
-        pacer.acquire(slots).await;
-        let vbs = match client.get(&t, &oids).await {
+        let vbs = match ask(client, pacer, &t, slots).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::debug!(%ip, candidate = %c.name, error = %e, "discovery: candidate failed");
@@ -268,19 +316,11 @@ async fn probe_host(client: &SnmpClient, pacer: &Pacer, spec: &ScanSpec, ip: IpA
             Some(Value::OctetString(b)) if b.iter().any(|&x| x != 0) => Some(hex(b)),
             _ => None,
         };
-        if t.version != SnmpVersion::V1 {
-            pacer.acquire(slots).await;
-            if let Ok(rows) = client
-                .get_bulk(&t, &[oid(ENT_PHYSICAL_SERIAL)], 0, 16)
-                .await
-            {
-                let col = oid(ENT_PHYSICAL_SERIAL);
-                f.serial = rows
-                    .iter()
-                    .take_while(|vb| vb.oid.starts_with(&col))
-                    .find_map(|vb| text(Some(&vb.value)));
-            }
-        }
+        let col = oid(ENT_PHYSICAL_SERIAL);
+        f.serial = vbs
+            .iter()
+            .filter(|vb| vb.oid.starts_with(&col) && vb.oid != col)
+            .find_map(|vb| text(Some(&vb.value)));
         if f.engine_id.is_none() && f.serial.is_none() {
             f.mac_addresses = macs(client, pacer, &t, slots).await;
         }

@@ -672,3 +672,61 @@ fn scan_small(s: &common::Server, tok: &str, rule_id: &str) -> String {
     assert_eq!(run["state"], "done", "{run}");
     job
 }
+
+/// A v3 user after a community that fails: the real net-snmp agent answers the v3
+/// candidate, which is named (never its keys), and its engine ID identifies the device.
+#[test]
+fn discover_cli_tries_a_v3_user_after_the_communities() {
+    use wardflux_testkit::snmp::{AUTH_PASS, ENGINE_ID, PRIV_PASS, snmpd, user_for};
+    let agent = snmpd();
+    let user = user_for("SHA", "AES");
+    let out = Command::new(BIN)
+        .args([
+            "discover",
+            "127.0.0.1",
+            "--port",
+            &agent.addr.port().to_string(),
+        ])
+        .args([
+            "-c",
+            "not-this-one",
+            "--timeout-ms",
+            "300",
+            "--retries",
+            "0",
+        ])
+        .args([
+            "--v3-user",
+            &user,
+            "--v3-auth-proto",
+            "SHA",
+            "--v3-priv-proto",
+            "AES",
+        ])
+        .env("WARDFLUX_V3_AUTH_KEY", AUTH_PASS)
+        .env("WARDFLUX_V3_PRIV_KEY", PRIV_PASS)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(AUTH_PASS) && !stdout.contains(PRIV_PASS));
+    let found: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(found.len(), 1, "{stdout}");
+    let f = &found[0];
+    assert_eq!(f["snmp"], true, "{f}");
+    assert_eq!(f["credential"], format!("v3 {user}"));
+    assert_eq!(f["sys_name"], "wardflux-test");
+    assert_eq!(f["engine_id"], ENGINE_ID.trim_start_matches("0x"));
+    assert_eq!(
+        f["identity"],
+        format!("engine:{}", ENGINE_ID.trim_start_matches("0x"))
+    );
+    assert_eq!(f["sys_object_id"], "1.3.6.1.4.1.8072.3.2.10");
+    assert_eq!(f["os"], "linux");
+    assert_eq!(f["device_type"], "server");
+}
