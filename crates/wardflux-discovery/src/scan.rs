@@ -1,24 +1,25 @@
 //! One scan: an ICMP sweep of the targets, then an SNMP probe of each live host with the
 //! credential candidates in order, then classification and duplicate folding.
 //!
-//! Caps (a rule's `rate_limit` and `concurrency`):
-//! - ICMP: the sweep sends first probes `1/rate` apart and does not retry; the hosts that
-//!   did not answer get a second pass at the same pace (so every echo request is paced,
-//!   which a retry inside the sweep would not be).
+//! The two stages are pipelined: a host that answers ping is probed by SNMP at once, while
+//! the sweep goes on and waits out the timeouts of the dead addresses.
+//!
+//! Caps (a rule's `rate_limit` and `concurrency`), one [`Pacer`] for the whole scan:
+//! - ICMP: each address gets an echo request and, after a timeout, one more; each takes a
+//!   slot of the pacer.
 //! - SNMP: at most `concurrency` hosts are probed at once, and every request takes
-//!   `1 + retries` slots of the shared [`Pacer`] before it is sent (a retransmission is
-//!   paid for in advance), so requests never exceed `rate` per second either.
+//!   `1 + retries` slots of the pacer before it is sent (a retransmission is paid for in
+//!   advance), so echo requests and SNMP requests together never exceed `rate` per second.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
-use wardflux_icmp::{Pinger, SweepEvent, SweepSpec};
+use wardflux_icmp::Pinger;
 use wardflux_model::discovery::{CandidateInput, Finding};
 use wardflux_model::snmp::{SecurityLevel, SnmpVersion};
 use wardflux_snmp::target::{Credentials, UsmUser};
@@ -173,49 +174,24 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Runs the ICMP stage: the live addresses, in ascending order.
-async fn sweep(pinger: &Pinger, spec: &ScanSpec, progress: &ScanProgress) -> Vec<IpAddr> {
-    let sweep_spec = SweepSpec {
-        count: 0,
-        timeout: spec.icmp_timeout,
-        retries: 0,
-        backoff: 1.0,
-        interval: Duration::from_secs(1) / spec.rate.max(1),
-        period: Duration::from_secs(1),
-    };
-    let mut alive = Vec::new();
-    let mut pending = spec.targets.clone();
-    for pass in 0..2 {
-        if pending.is_empty() {
-            break;
-        }
-        let mut dead = Vec::new();
-        let mut events = std::pin::pin!(pinger.sweep(pending.clone(), sweep_spec.clone()));
-        while let Some(ev) = events.next().await {
-            match ev {
-                SweepEvent::Done(r) if r.alive() => {
-                    alive.push(r.ip);
-                    progress.alive.fetch_add(1, Ordering::Relaxed);
-                    progress.done.fetch_add(1, Ordering::Relaxed);
-                }
-                SweepEvent::Done(r) => {
-                    if pass == 1 {
-                        progress.done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    dead.push(r.ip);
-                }
-                SweepEvent::Failed { ip, .. } => {
-                    progress.done.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%ip, "discovery: no ICMP socket for this address family");
-                }
-                SweepEvent::Probe { .. } => {}
+/// Most targets in flight at once (their ICMP stage waits on the pacer anyway).
+const IN_FLIGHT: usize = 8192;
+
+/// The ICMP stage of one address: an echo request, and one more after a timeout. Both
+/// take a slot of the scan's pacer.
+async fn alive(pinger: &Pinger, pacer: &Pacer, spec: &ScanSpec, ip: IpAddr) -> bool {
+    for _ in 0..2 {
+        pacer.acquire(1).await;
+        match pinger.probe(ip, spec.icmp_timeout).await {
+            Ok(Some(_)) => return true,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(%ip, error = %e, "discovery: cannot ping this address");
+                return false;
             }
         }
-        pending = dead;
     }
-    // Whatever failed both passes is done too.
-    alive.sort_unstable();
-    alive
+    false
 }
 
 /// One candidate's answer: the system group, snmpEngineID and the first rows of the
@@ -384,15 +360,20 @@ pub async fn scan(
     progress
         .total
         .store(spec.targets.len() as u64, Ordering::Relaxed);
-    let live = sweep(pinger, spec, progress).await;
-    progress
-        .done
-        .store(spec.targets.len() as u64, Ordering::Relaxed);
-    let pacer = Arc::new(Pacer::new(spec.rate));
-    let findings: Vec<Finding> = futures::stream::iter(live)
+    let pacer = Pacer::new(spec.rate);
+    let snmp_hosts = Semaphore::new(spec.concurrency.max(1) as usize);
+    // Pipelined: a host that answers ping is probed by SNMP at once, while the sweep goes
+    // on (and waits out the timeouts of the dead), under the one pacer.
+    let findings: Vec<Finding> = futures::stream::iter(spec.targets.iter().copied())
         .map(|ip| {
-            let pacer = pacer.clone();
+            let (pacer, snmp_hosts) = (&pacer, &snmp_hosts);
             async move {
+                let up = alive(pinger, pacer, spec, ip).await;
+                progress.done.fetch_add(1, Ordering::Relaxed);
+                if !up {
+                    return None;
+                }
+                progress.alive.fetch_add(1, Ordering::Relaxed);
                 let f = if spec.candidates.is_empty() {
                     Finding {
                         ip: Some(ip),
@@ -401,16 +382,18 @@ pub async fn scan(
                         ..Finding::default()
                     }
                 } else {
-                    probe_host(client, &pacer, spec, ip).await
+                    let _slot = snmp_hosts.acquire().await.expect("never closed");
+                    probe_host(client, pacer, spec, ip).await
                 };
                 progress.probed.fetch_add(1, Ordering::Relaxed);
                 if f.snmp {
                     progress.snmp.fetch_add(1, Ordering::Relaxed);
                 }
-                f
+                Some(f)
             }
         })
-        .buffer_unordered(spec.concurrency.max(1) as usize)
+        .buffer_unordered(IN_FLIGHT)
+        .filter_map(|f| async move { f })
         .collect()
         .await;
     fold(findings, classifier)

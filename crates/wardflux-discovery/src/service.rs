@@ -5,7 +5,6 @@
 //! one place that joins it to the store.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -56,6 +55,9 @@ struct Inner {
     running: Mutex<HashMap<Uuid, Uuid>>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    /// Wakes the schedule loop when rules change here (the API calls
+    /// [`Discovery::rules_changed`]); changes by another process are read within a minute.
+    rules_changed: tokio::sync::Notify,
 }
 
 /// Handle to the discovery service. Cheap to clone.
@@ -82,13 +84,21 @@ pub fn template_for(f: &Finding) -> Option<&'static str> {
     })
 }
 
+/// A rule's schedule: 5 fields (minute precision) or 6 (with seconds first), in UTC.
+fn parse_cron(s: &str) -> Result<croner::Cron, croner::errors::CronError> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(s.trim())
+}
+
 /// Rules whose cron schedule fired in `(since, now]`: the scheduler's decision, pure.
 pub fn due(rules: &[DiscoveryRule], since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Uuid> {
     rules
         .iter()
         .filter(|r| r.enabled)
         .filter_map(|r| {
-            let cron = croner::Cron::from_str(r.schedule.as_deref()?).ok()?;
+            let cron = parse_cron(r.schedule.as_deref()?).ok()?;
             let next = cron.find_next_occurrence(&since, false).ok()?;
             (next <= now).then_some(r.id)
         })
@@ -101,7 +111,7 @@ pub fn next_due(rules: &[DiscoveryRule], now: DateTime<Utc>) -> Option<DateTime<
         .iter()
         .filter(|r| r.enabled)
         .filter_map(|r| {
-            let cron = croner::Cron::from_str(r.schedule.as_deref()?).ok()?;
+            let cron = parse_cron(r.schedule.as_deref()?).ok()?;
             cron.find_next_occurrence(&now, false).ok()
         })
         .min()
@@ -109,7 +119,7 @@ pub fn next_due(rules: &[DiscoveryRule], now: DateTime<Utc>) -> Option<DateTime<
 
 /// Checks a cron expression as a rule's `schedule`.
 pub fn check_schedule(s: &str) -> Result<(), FieldError> {
-    croner::Cron::from_str(s.trim())
+    parse_cron(s)
         .map(|_| ())
         .map_err(|e| FieldError::new("schedule", format!("not a cron expression: {e}")))
 }
@@ -135,6 +145,7 @@ impl Discovery {
                 running: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
                 shutdown,
+                rules_changed: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -440,9 +451,15 @@ impl Discovery {
                 + Duration::from_millis(5);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
+                () = self.inner.rules_changed.notified() => {}
                 () = self.inner.shutdown.cancelled() => break,
             }
         }
+    }
+
+    /// Tells the schedule loop that rules were created, changed or deleted.
+    pub fn rules_changed(&self) {
+        self.inner.rules_changed.notify_one();
     }
 
     /// Stops running scans and waits for their runs to be written.
@@ -522,6 +539,16 @@ mod tests {
             Some(at("2026-11-30T11:00:00Z"))
         );
         assert!(check_schedule("0 */6 * * *").is_ok());
+        assert!(check_schedule("*/10 * * * * *").is_ok(), "seconds first");
+        assert_eq!(
+            due(
+                &[rule(Some("*/10 * * * * *"), true)],
+                at("2026-11-30T10:00:01Z"),
+                at("2026-11-30T10:00:10Z")
+            )
+            .len(),
+            1
+        );
         assert_eq!(check_schedule("every day").unwrap_err().field, "schedule");
     }
 }

@@ -730,3 +730,71 @@ fn discover_cli_tries_a_v3_user_after_the_communities() {
     assert_eq!(f["os"], "linux");
     assert_eq!(f["device_type"], "server");
 }
+
+/// A rule's cron schedule runs it in the server; runs of one rule never overlap (an
+/// occurrence during a run is skipped); each run keeps its times and counts.
+#[test]
+fn the_server_runs_a_rule_on_its_schedule_without_overlap() {
+    let data = tempfile::tempdir().unwrap();
+    let pw = "schedule-admin-1";
+    let s = common::start(data.path(), Some(pw));
+    common::wait_healthy(&s);
+    let tok = common::login(&s, pw);
+    // Every second; each run takes about 2 s (a live address without an agent: one SNMP
+    // attempt and one retry of 1 s), so most occurrences find the previous run going.
+    let (code, rule) = post(
+        &s,
+        &tok,
+        "/api/v1/monitoring/discovery/rules",
+        json!({"name": "every second", "ranges": ["127.45.0.1"], "schedule": "* * * * * *",
+               "credentials": [{"version": "v2c", "community": "public"}]}),
+    );
+    assert_eq!(code, 201, "{rule}");
+    let id = rule["id"].as_str().unwrap().to_string();
+    let runs = eventually(
+        "three finished scheduled runs",
+        Duration::from_secs(30),
+        || {
+            let (_, runs) = get(
+                &s,
+                &tok,
+                &format!("/api/v1/monitoring/discovery/jobs?rule_id={id}"),
+            );
+            let done: Vec<Value> = runs
+                .as_array()?
+                .iter()
+                .filter(|r| r["state"] == "done")
+                .cloned()
+                .collect();
+            (done.len() >= 3).then_some(runs)
+        },
+    );
+    let mut runs: Vec<Value> = runs.as_array().unwrap().clone();
+    runs.reverse(); // oldest first
+    for pair in runs.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a["state"] == "done" {
+            assert!(
+                b["started_at"].as_str().unwrap() >= a["finished_at"].as_str().unwrap(),
+                "runs overlap: {a} / {b}"
+            );
+        }
+    }
+    for r in runs.iter().filter(|r| r["state"] == "done") {
+        assert_eq!(r["total"], 1);
+        assert_eq!(r["alive"], 1);
+        assert_eq!(r["found"], 1);
+        assert!(r["duration_ms"].as_u64().unwrap() >= 1000, "{r}");
+    }
+    let (_, rule) = get(
+        &s,
+        &tok,
+        &format!("/api/v1/monitoring/discovery/rules/{id}"),
+    );
+    assert!(!rule["last_run"].is_null());
+    let (_, results) = get(&s, &tok, "/api/v1/monitoring/discovery/results");
+    assert_eq!(
+        results["total"], 1,
+        "reruns update the one result: {results}"
+    );
+}

@@ -63,6 +63,13 @@ impl From<StartError> for ApiError {
     }
 }
 
+/// Wakes the service's schedule loop after a rule change (a no-op when discovery is off).
+pub fn rules_changed(st: &AppState) {
+    if let Ok(svc) = service(st) {
+        svc.rules_changed();
+    }
+}
+
 /// Checks what the store cannot: the ranges (syntax, size, the /16 guard) and the cron
 /// expression.
 pub fn check_rule(input: &DiscoveryRuleInput) -> ApiResult<()> {
@@ -99,6 +106,7 @@ pub async fn create_discovery_rule(
 ) -> ApiResult<(StatusCode, axum::Json<DiscoveryRule>)> {
     check_rule(&input)?;
     let r = st.store.create_discovery_rule(&me.actor(), input).await?;
+    rules_changed(&st);
     Ok((StatusCode::CREATED, axum::Json(r)))
 }
 
@@ -142,6 +150,7 @@ pub async fn delete_discovery_rule(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     st.store.delete_discovery_rule(&me.actor(), id).await?;
+    rules_changed(&st);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -399,7 +399,10 @@ async fn delete_rule(
         .store
         .delete_discovery_rule(&page.user.actor(), id)
         .await
-        .map(|()| "Rule deleted.".to_string())
+        .map(|()| {
+            wardflux_api::routes::discovery::rules_changed(&st);
+            "Rule deleted.".to_string()
+        })
         .map_err(ApiError::from);
     Ok(outcome("/discovery", r))
 }
