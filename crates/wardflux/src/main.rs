@@ -158,11 +158,17 @@ fn main() -> ExitCode {
 }
 
 fn network_tool(tool: &str, args: Vec<String>) -> ExitCode {
+    // `discover` draws its progress bar on stderr from a runtime thread: holding the
+    // stderr lock here (on the main thread) would block that thread's writes for good.
+    if tool == "discover" {
+        let code =
+            wardflux_discovery::cli::run(args, &mut std::io::stdout(), &mut std::io::stderr());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let code = match tool {
         "snmp" => tools::snmp(args, &mut out, &mut err),
-        "discover" => wardflux_discovery::cli::run(args, &mut out, &mut err),
         _ => tools::ping(args, &mut out, &mut err),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))

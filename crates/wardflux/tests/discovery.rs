@@ -798,3 +798,36 @@ fn the_server_runs_a_rule_on_its_schedule_without_overlap() {
         "reruns update the one result: {results}"
     );
 }
+
+/// On a terminal the CLI draws a progress bar (stderr, from a runtime thread) and still
+/// ends: `script` gives it a pseudo-terminal. (It once deadlocked on the stderr lock.)
+#[test]
+fn discover_cli_on_a_terminal_draws_progress_and_ends() {
+    require(&[("script", "bsdutils")]);
+    let cmd = format!("{BIN} discover 127.0.0.1-127.0.0.2 -c public --timeout-ms 200 --retries 0");
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wardflux discover hung on a terminal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{out}");
+    assert!(
+        out.contains("ADDRESS") && out.contains("127.0.0.2"),
+        "{out}"
+    );
+    assert!(out.contains("hosts found"), "{out}");
+}
