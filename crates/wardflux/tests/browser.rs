@@ -412,6 +412,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     fill(&c, "#r-name", "loopback lab").await;
     fill(&c, "#r-ranges", "127.0.0.1-127.0.0.3").await;
     fill(&c, "#r-comm", "public").await;
+    shot(&c, "14-discovery-new-rule").await;
     submit(&c, "form[action='/discovery/rules'] button[type=submit]").await;
     until(
         &c,
@@ -444,7 +445,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
         "document.querySelectorAll('#results tbody input[name=result]').length === 3",
     )
     .await;
-    shot(&c, "14-discovery").await;
+    shot(&c, "15-discovery").await;
     c.find(Locator::Css("#results tbody input[name=result]"))
         .await
         .unwrap()
@@ -459,7 +460,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
         "document.body.textContent.includes('Added 1 device:') && document.querySelectorAll('#results a[href^=\"/devices/\"]').length === 1",
     )
     .await;
-    shot(&c, "15-discovery-added").await;
+    shot(&c, "16-discovery-added").await;
 
     // Accessibility: axe-core found no WCAG 2 A/AA violation on any page.
     let a11y = A11Y.lock().unwrap().clone();

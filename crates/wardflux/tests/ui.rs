@@ -1448,3 +1448,88 @@ fn channels_are_added_and_deleted_by_admins_and_their_secrets_never_shown() {
     let (_, chans) = get(&s, &tok, "/api/v1/monitoring/alerts/channels");
     assert_eq!(chans.as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn discovery_rules_take_communities_and_a_v3_user_and_refuse_bad_ranges() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "olga", "operator");
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let page = admin.get("/discovery");
+    assert!(page.body.contains("Add a rule") && page.body.contains("SNMPv3 user"));
+    let token = csrf_of(&page.body);
+    // More than a /16: refused with the field and nothing stored.
+    let r = admin.post(
+        "/discovery/rules",
+        &[
+            ("csrf", &token),
+            ("name", "too big"),
+            ("ranges", "10.0.0.0/15"),
+        ],
+    );
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(
+        msg.contains("ranges") && msg.contains("allow_large"),
+        "{msg}"
+    );
+    let (_, rules) = get(&s, &tok, "/api/v1/monitoring/discovery/rules");
+    assert_eq!(rules, serde_json::json!([]));
+    // Two communities and a v3 user, tried in that order.
+    let r = admin.post(
+        "/discovery/rules",
+        &[
+            ("csrf", &token),
+            ("name", "branches"),
+            ("ranges", "127.46.0.0/29\n127.46.1.1-127.46.1.9"),
+            ("exclusions", "127.46.0.1"),
+            ("communities", "first-s3cret\nsecond-s3cret"),
+            ("v3_user", "noc"),
+            ("v3_auth_protocol", "SHA-256"),
+            ("v3_auth_key", "auth-s3cret-key"),
+            ("v3_priv_protocol", "AES"),
+            ("v3_priv_key", "priv-s3cret-key"),
+            ("schedule", "0 2 * * *"),
+            ("action", "add"),
+        ],
+    );
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(msg.contains("Rule branches saved"), "{msg}");
+    let (_, rules) = get(&s, &tok, "/api/v1/monitoring/discovery/rules");
+    let rule = &rules[0];
+    assert_eq!(
+        rule["ranges"],
+        serde_json::json!(["127.46.0.0/29", "127.46.1.1-127.46.1.9"])
+    );
+    assert_eq!(rule["action"], "add");
+    let creds = rule["credentials"].as_array().unwrap();
+    let names: Vec<&str> = creds.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["community #1", "community #2", "v3 noc"]);
+    assert_eq!(creds[2]["security_level"], "authPriv");
+    assert_eq!(creds[2]["has_priv_key"], true);
+    let shown = admin.get("/discovery").body + &rules.to_string();
+    for secret in [
+        "first-s3cret",
+        "second-s3cret",
+        "auth-s3cret-key",
+        "priv-s3cret-key",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown");
+    }
+    // Operators run rules, but neither add nor delete them.
+    let mut oper = Browser::new(&s);
+    oper.login("olga", PW, "/");
+    let opage = oper.get("/discovery");
+    assert!(opage.body.contains("Run now") && !opage.body.contains("Add a rule"));
+    let otoken = csrf_of(&opage.body);
+    let r = oper.post(
+        "/discovery/rules",
+        &[("csrf", &otoken), ("name", "x"), ("ranges", "127.0.0.1")],
+    );
+    assert_eq!(r.status, 403);
+    let id = rule["id"].as_str().unwrap();
+    let r = oper.post(
+        &format!("/discovery/rules/{id}/delete"),
+        &[("csrf", &otoken)],
+    );
+    assert_eq!(r.status, 403);
+}

@@ -88,6 +88,7 @@ struct DiscoveryPage {
     total: u64,
     /// Filter choices and current values.
     rule_choices: Vec<(Uuid, String)>,
+    choices: super::snmp::Choices,
     f: Filters,
     flash: Option<String>,
     error: Option<String>,
@@ -289,6 +290,7 @@ async fn discovery(
             })
             .collect(),
         rule_choices: rules.iter().map(|r| (r.id, r.name.clone())).collect(),
+        choices: super::snmp::Choices::default(),
         jobs,
         results,
         total,
@@ -318,6 +320,33 @@ fn lines(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The form's credentials: its communities in order, then the v3 user if one is named.
+fn candidates(f: &Fields) -> Result<Vec<CandidateInput>, ApiError> {
+    use super::snmp::pick;
+    let mut out: Vec<CandidateInput> = lines(f.get("communities"))
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CandidateInput {
+            name: format!("community #{}", i + 1),
+            ..CandidateInput::community(c)
+        })
+        .collect();
+    if let Some(user) = f.opt("v3_user") {
+        let secret = |k: &str| f.opt(k).map(wardflux_model::inventory::Secret::new);
+        out.push(CandidateInput {
+            name: format!("v3 {user}"),
+            version: Some(wardflux_model::snmp::SnmpVersion::V3),
+            username: Some(user),
+            auth_protocol: pick(f, "v3_auth_protocol")?,
+            auth_key: secret("v3_auth_key"),
+            priv_protocol: pick(f, "v3_priv_protocol")?,
+            priv_key: secret("v3_priv_key"),
+            ..CandidateInput::default()
+        });
+    }
+    Ok(out)
+}
+
 fn number(f: &Fields, name: &str) -> Result<Option<u32>, ApiError> {
     match f.get(name).trim() {
         "" => Ok(None),
@@ -341,14 +370,7 @@ async fn add_rule(State(st): State<AppState>, page: Page, f: Fields) -> Result<R
             name: f.get("name").to_string(),
             ranges: lines(f.get("ranges")),
             exclusions: lines(f.get("exclusions")),
-            credentials: lines(f.get("communities"))
-                .iter()
-                .enumerate()
-                .map(|(i, c)| CandidateInput {
-                    name: format!("community #{}", i + 1),
-                    ..CandidateInput::community(c)
-                })
-                .collect(),
+            credentials: candidates(&f)?,
             schedule: f.opt("schedule"),
             enabled: Some(true),
             rate_limit: number(&f, "rate_limit")?,
@@ -412,14 +434,7 @@ async fn scan(State(st): State<AppState>, page: Page, f: Fields) -> Result<Respo
     page.check_csrf(f.get("csrf"))?;
     page.require(Role::Admin)?;
     let r = async {
-        let candidates = lines(f.get("communities"))
-            .iter()
-            .enumerate()
-            .map(|(i, c)| CandidateInput {
-                name: format!("community #{}", i + 1),
-                ..CandidateInput::community(c)
-            })
-            .collect();
+        let candidates = candidates(&f)?;
         let job = service(&st)?
             .start_adhoc(
                 &lines(f.get("ranges")),

@@ -73,7 +73,10 @@ pub fn describe(c: &SnmpCredential) -> String {
     }
 }
 
-fn pick<T: std::str::FromStr>(f: &Fields, field: &'static str) -> Result<Option<T>, ApiError> {
+pub(super) fn pick<T: std::str::FromStr>(
+    f: &Fields,
+    field: &'static str,
+) -> Result<Option<T>, ApiError> {
     match f.opt(field) {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
