@@ -504,3 +504,74 @@ async fn close_waits_for_the_final_block_cut() {
     assert_eq!(wal, 0, "the WAL still holds the head");
     MetricStore::close(&*store).await;
 }
+
+/// Repeated selectors are answered from the selection cache; a series added after a
+/// selection is seen by the next one (the cache is emptied when a series appears), and
+/// different matcher sets never share an entry.
+#[tokio::test]
+async fn a_cached_selection_sees_series_added_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(EmbeddedConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let t = now_ms();
+    let s = |site: &str, v: f64| Sample {
+        metric: "sel_test".into(),
+        labels: Labels::from_pairs([("site", site.to_string())]),
+        timestamp_ms: t,
+        value: v,
+    };
+    MetricStore::append(&*store, vec![s("a", 1.0), s("b", 2.0)])
+        .await
+        .unwrap();
+    let all = vec![LabelMatcher::eq("__name__", "sel_test")];
+    let site_a = vec![
+        LabelMatcher::eq("__name__", "sel_test"),
+        LabelMatcher::eq("site", "a"),
+    ];
+    let not_a = vec![
+        LabelMatcher::eq("__name__", "sel_test"),
+        LabelMatcher::re("site", "[^a]").unwrap(),
+    ];
+    let latest = |m: &Vec<LabelMatcher>| {
+        let store = store.clone();
+        let m = m.clone();
+        async move {
+            let mut v: Vec<f64> = store
+                .latest(&m)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|l| l.value)
+                .collect();
+            v.sort_by(f64::total_cmp);
+            v
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(latest(&all).await, [1.0, 2.0]);
+        assert_eq!(latest(&site_a).await, [1.0]);
+        assert_eq!(latest(&not_a).await, [2.0]);
+    }
+    MetricStore::append(&*store, vec![s("c", 3.0)])
+        .await
+        .unwrap();
+    assert_eq!(
+        latest(&all).await,
+        [1.0, 2.0, 3.0],
+        "a new series after a cached selection"
+    );
+    assert_eq!(latest(&not_a).await, [2.0, 3.0]);
+    assert_eq!(latest(&site_a).await, [1.0]);
+    // A new sample of a known series keeps the entries and is read.
+    MetricStore::append(
+        &*store,
+        vec![Sample {
+            timestamp_ms: t + 1000,
+            ..s("a", 5.0)
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(latest(&site_a).await, [5.0]);
+}

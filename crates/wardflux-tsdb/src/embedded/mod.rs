@@ -63,6 +63,8 @@ pub(crate) struct Core {
     by_key: HashMap<Arc<SeriesKey>, u32>,
     /// Series ids by metric name (most selectors name their metric).
     by_name: HashMap<String, Vec<u32>>,
+    /// Recent selections (matcher set -> series ids), valid until a series is added.
+    select_cache: query::SelectCache,
     /// Series ids by the exposition text that named them (`name{...}` as imported), so an
     /// imported line of a known series is not parsed into labels again. Bounded: cleared
     /// when it outgrows twice the series count (texts differing only in spacing or label order).
@@ -195,6 +197,7 @@ impl EmbeddedStore {
             series,
             by_key,
             by_name,
+            select_cache: query::SelectCache::default(),
             by_text: HashMap::new(),
             head,
             head_len: 0,

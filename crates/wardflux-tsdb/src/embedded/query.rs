@@ -1,6 +1,6 @@
 //! Queries: series selection, merging blocks, frozen heads and the head, rollups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::sync::atomic::Ordering;
 
@@ -35,10 +35,81 @@ fn has_data(core: &Core, blocks: &[Arc<Block>], sid: u32, start: i64, end: i64) 
         })
 }
 
+/// Selections by matcher set, as VictoriaMetrics keeps its tag-filters cache: dashboards
+/// and alert rules send the same selectors again and again, and answering one scans every
+/// series of its metric (10,000 label comparisons for one series of 10,000). Entries are
+/// valid while no series is added (series ids never change or go away while the store is
+/// open); a new series empties the cache. Only ids are kept (4 bytes each), at most
+/// [`SELECT_CACHE_IDS`] in all: the cache is emptied when a new entry would pass that.
+#[derive(Debug, Default)]
+pub(crate) struct SelectCache {
+    /// The series count the entries were computed at.
+    series_len: usize,
+    ids: usize,
+    map: HashMap<String, Vec<u32>>,
+}
+
+/// Most series ids the selection cache holds (4 MB).
+pub(crate) const SELECT_CACHE_IDS: usize = 1 << 20;
+
+impl SelectCache {
+    fn key(matchers: &[LabelMatcher]) -> String {
+        let mut k = String::new();
+        for m in matchers {
+            let op = match m.kind {
+                crate::MatchKind::Eq => "=",
+                crate::MatchKind::Ne => "!=",
+                crate::MatchKind::Re(_) => "=~",
+                crate::MatchKind::NotRe(_) => "!~",
+            };
+            k.push_str(&m.name);
+            k.push_str(op);
+            k.push_str(&m.value);
+            k.push('\u{0}');
+        }
+        k
+    }
+
+    fn get(&mut self, key: &str, series_len: usize) -> Option<&Vec<u32>> {
+        if series_len != self.series_len {
+            self.map.clear();
+            self.ids = 0;
+            self.series_len = series_len;
+            return None;
+        }
+        self.map.get(key)
+    }
+
+    fn put(&mut self, key: String, ids: Vec<u32>, series_len: usize) {
+        if series_len != self.series_len || self.ids + ids.len() > SELECT_CACHE_IDS {
+            self.map.clear();
+            self.ids = 0;
+            self.series_len = series_len;
+        }
+        if ids.len() > SELECT_CACHE_IDS {
+            return;
+        }
+        self.ids += ids.len();
+        if let Some(old) = self.map.insert(key, ids) {
+            self.ids -= old.len();
+        }
+    }
+}
+
 impl EmbeddedStore {
-    /// Matching series ids.
+    /// Matching series ids, in key order. Repeated selectors are answered from the
+    /// core's [`SelectCache`].
     fn select(&self, matchers: &[LabelMatcher]) -> Vec<(u32, SeriesKey)> {
-        let core = self.lock();
+        let key = SelectCache::key(matchers);
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let len = core.series.len();
+        if let Some(ids) = core.select_cache.get(&key, len) {
+            return ids
+                .iter()
+                .map(|&i| (i, (*core.series[i as usize]).clone()))
+                .collect();
+        }
         let named = matchers
             .iter()
             .find(|m| m.name == "__name__" && matches!(m.kind, crate::MatchKind::Eq))
@@ -63,6 +134,8 @@ impl EmbeddedStore {
                 .collect(),
         };
         v.sort_by(|a, b| a.1.cmp(&b.1));
+        core.select_cache
+            .put(key, v.iter().map(|(i, _)| *i).collect(), len);
         v
     }
 
