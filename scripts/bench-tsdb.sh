@@ -26,7 +26,7 @@ LD_PRELOAD=${ALLOC_PRELOAD:-} WARDFLUX_ADMIN_PASSWORD=bench-password-1 WARDFLUX_
     --listen 127.0.0.1:$WPORT --data-dir "$DATA/wf" >"$DATA/wf.log" 2>&1 &
 WPID=$!
 "$VM" -httpListenAddr=127.0.0.1:$VPORT -storageDataPath="$DATA/vm" -retentionPeriod=100y \
-    -search.latencyOffset=0s -loggerLevel=ERROR \
+    -search.latencyOffset=0s -search.disableCache -loggerLevel=ERROR \
     -httpAuth.username=bench -httpAuth.password=bench-password-1 >"$DATA/vm.log" 2>&1 &
 VPID=$!
 trap 'kill $WPID $VPID 2>/dev/null; wait $WPID $VPID 2>/dev/null; rm -rf "$DATA"' EXIT
