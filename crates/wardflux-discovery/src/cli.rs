@@ -96,15 +96,7 @@ where
 impl DiscoverArgs {
     /// The credential candidates, in order, validated.
     pub fn candidates(&self) -> Result<Vec<CandidateInput>, String> {
-        let mut out: Vec<CandidateInput> = self
-            .communities
-            .iter()
-            .enumerate()
-            .map(|(i, c)| CandidateInput {
-                name: format!("community #{}", i + 1),
-                ..CandidateInput::community(c)
-            })
-            .collect();
+        let mut out = CandidateInput::communities(&self.communities);
         if let Some(user) = &self.v3_user {
             let auth: Option<AuthProtocol> = parse_proto(&self.v3_auth_proto, "v3-auth-proto")?;
             let privacy: Option<PrivProtocol> = parse_proto(&self.v3_priv_proto, "v3-priv-proto")?;

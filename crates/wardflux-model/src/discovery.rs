@@ -93,6 +93,19 @@ impl CandidateInput {
         }
     }
 
+    /// v2c candidates for `communities`, in order, named `community #1`, `#2`... (the
+    /// name shown as the credential that worked; never the community itself).
+    pub fn communities<S: AsRef<str>>(communities: impl IntoIterator<Item = S>) -> Vec<Self> {
+        communities
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Self {
+                name: format!("community #{}", i + 1),
+                ..Self::community(c.as_ref())
+            })
+            .collect()
+    }
+
     /// Checks the fields with the device credential's rules; fills the default name from
     /// its position (`index`, from 0).
     pub fn validate(&mut self, index: usize) -> Result<(), FieldError> {

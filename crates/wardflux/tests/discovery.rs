@@ -811,17 +811,11 @@ fn discover_cli_on_a_terminal_draws_progress_and_ends() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("wardflux discover hung on a terminal");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = eventually(
+        "wardflux discover to end on a terminal (it once hung)",
+        Duration::from_secs(30),
+        || child.try_wait().unwrap(),
+    );
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert!(status.success(), "{out}");

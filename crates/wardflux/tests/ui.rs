@@ -1515,6 +1515,34 @@ fn discovery_rules_take_communities_and_a_v3_user_and_refuse_bad_ranges() {
     ] {
         assert!(!shown.contains(secret), "{secret} shown");
     }
+    // A schedule saved from the page counts at once (the page wakes the schedule loop, as
+    // the API does): a rule due every second has a run within seconds, not a minute.
+    let r = admin.post(
+        "/discovery/rules",
+        &[
+            ("csrf", &token),
+            ("name", "every second"),
+            ("ranges", "127.46.2.1"),
+            ("schedule", "* * * * * *"),
+        ],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("saved"));
+    eventually(
+        "a scheduled run of the rule saved from the page",
+        Duration::from_secs(10),
+        || {
+            let (_, jobs) = get(&s, &tok, "/api/v1/monitoring/discovery/jobs");
+            jobs.as_array().filter(|j| !j.is_empty()).map(|_| ())
+        },
+    );
+    let (_, rules) = get(&s, &tok, "/api/v1/monitoring/discovery/rules");
+    let rule = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "branches")
+        .unwrap()
+        .clone();
     // Operators run rules, but neither add nor delete them.
     let mut oper = Browser::new(&s);
     oper.login("olga", PW, "/");

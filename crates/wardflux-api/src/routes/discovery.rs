@@ -84,6 +84,30 @@ pub fn check_rule(input: &DiscoveryRuleInput) -> ApiResult<()> {
     Ok(())
 }
 
+/// Creates a rule (the API's and the UI's one way): the checks above, the store, then the
+/// schedule loop is woken so a new schedule counts at once.
+pub async fn create_rule(
+    st: &AppState,
+    actor: &wardflux_model::inventory::Actor,
+    input: DiscoveryRuleInput,
+) -> ApiResult<DiscoveryRule> {
+    check_rule(&input)?;
+    let r = st.store.create_discovery_rule(actor, input).await?;
+    rules_changed(st);
+    Ok(r)
+}
+
+/// Deletes a rule and wakes the schedule loop (the API's and the UI's one way).
+pub async fn delete_rule(
+    st: &AppState,
+    actor: &wardflux_model::inventory::Actor,
+    id: Uuid,
+) -> ApiResult<()> {
+    st.store.delete_discovery_rule(actor, id).await?;
+    rules_changed(st);
+    Ok(())
+}
+
 /// List discovery rules (credentials without their secrets).
 #[utoipa::path(get, path = "/api/v1/monitoring/discovery/rules", tag = "discovery",
     responses((status = 200, body = Vec<DiscoveryRule>)))]
@@ -104,9 +128,7 @@ pub async fn create_discovery_rule(
     Admin(me): Admin,
     Json(input): Json<DiscoveryRuleInput>,
 ) -> ApiResult<(StatusCode, axum::Json<DiscoveryRule>)> {
-    check_rule(&input)?;
-    let r = st.store.create_discovery_rule(&me.actor(), input).await?;
-    rules_changed(&st);
+    let r = create_rule(&st, &me.actor(), input).await?;
     Ok((StatusCode::CREATED, axum::Json(r)))
 }
 
@@ -134,11 +156,12 @@ pub async fn replace_discovery_rule(
     Json(input): Json<DiscoveryRuleInput>,
 ) -> ApiResult<axum::Json<DiscoveryRule>> {
     check_rule(&input)?;
-    Ok(axum::Json(
-        st.store
-            .update_discovery_rule(&me.actor(), id, input)
-            .await?,
-    ))
+    let r = st
+        .store
+        .update_discovery_rule(&me.actor(), id, input)
+        .await?;
+    rules_changed(&st);
+    Ok(axum::Json(r))
 }
 
 /// Delete a discovery rule (its runs and results stay, without the rule).
@@ -149,8 +172,7 @@ pub async fn delete_discovery_rule(
     Admin(me): Admin,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    st.store.delete_discovery_rule(&me.actor(), id).await?;
-    rules_changed(&st);
+    delete_rule(&st, &me.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -229,15 +251,8 @@ pub async fn start_discovery_scan(
                     "an ad-hoc scan (ranges with credentials) needs the admin role; operators run stored rules",
                 ));
             }
-            let mut candidates: Vec<CandidateInput> = req
-                .communities
-                .iter()
-                .enumerate()
-                .map(|(i, c)| CandidateInput {
-                    name: format!("community #{}", i + 1),
-                    ..CandidateInput::community(c.expose())
-                })
-                .collect();
+            let mut candidates =
+                CandidateInput::communities(req.communities.iter().map(|c| c.expose()));
             candidates.extend(req.credentials);
             svc.start_adhoc(
                 &req.ranges,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 use wardflux_api::AppState;
 use wardflux_api::error::ApiError;
-use wardflux_api::routes::discovery::check_rule;
+use wardflux_api::routes::discovery;
 use wardflux_discovery::service::Discovery;
 use wardflux_model::discovery::{
     CandidateInput, DiscoveryAction, DiscoveryRuleInput, DiscoveryRun, ResultQuery, RunState,
@@ -323,14 +323,7 @@ fn lines(s: &str) -> Vec<String> {
 /// The form's credentials: its communities in order, then the v3 user if one is named.
 fn candidates(f: &Fields) -> Result<Vec<CandidateInput>, ApiError> {
     use super::snmp::pick;
-    let mut out: Vec<CandidateInput> = lines(f.get("communities"))
-        .iter()
-        .enumerate()
-        .map(|(i, c)| CandidateInput {
-            name: format!("community #{}", i + 1),
-            ..CandidateInput::community(c)
-        })
-        .collect();
+    let mut out = CandidateInput::communities(lines(f.get("communities")));
     if let Some(user) = f.opt("v3_user") {
         let secret = |k: &str| f.opt(k).map(wardflux_model::inventory::Secret::new);
         out.push(CandidateInput {
@@ -382,11 +375,7 @@ async fn add_rule(State(st): State<AppState>, page: Page, f: Fields) -> Result<R
             }),
             allow_large: Some(f.checked("allow_large")),
         };
-        check_rule(&input)?;
-        let rule = st
-            .store
-            .create_discovery_rule(&page.user.actor(), input)
-            .await?;
+        let rule = discovery::create_rule(&st, &page.user.actor(), input).await?;
         Ok(format!("Rule {} saved.", rule.name))
     }
     .await;
@@ -417,15 +406,9 @@ async fn delete_rule(
     f: Fields,
 ) -> Result<Response, Response> {
     let id = action(&page, f.get("csrf"), Role::Admin, &id, "rule")?;
-    let r = st
-        .store
-        .delete_discovery_rule(&page.user.actor(), id)
+    let r = discovery::delete_rule(&st, &page.user.actor(), id)
         .await
-        .map(|()| {
-            wardflux_api::routes::discovery::rules_changed(&st);
-            "Rule deleted.".to_string()
-        })
-        .map_err(ApiError::from);
+        .map(|()| "Rule deleted.".to_string());
     Ok(outcome("/discovery", r))
 }
 
