@@ -65,6 +65,9 @@ pub enum ApiError {
     /// A service this route needs is not running (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A peer server this route relays to (Zabbix) refused or did not answer (502).
+    #[error("{0}")]
+    Upstream(String),
     /// A failure that is not the client's doing (500); the cause is logged, not sent.
     #[error("unexpected: {0}")]
     Unexpected(#[source] BoxError),
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -200,6 +204,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(why) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", why, None)
             }
+            ApiError::Upstream(why) => (StatusCode::BAD_GATEWAY, "upstream", why, None),
             ApiError::Unexpected(detail) => {
                 let mut chain = detail.to_string();
                 let mut cause = detail.source();

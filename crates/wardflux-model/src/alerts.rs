@@ -280,6 +280,19 @@ pub struct Alert {
     pub escalated: bool,
     /// Optimistic concurrency: bumped by every write; writers compare it.
     pub version: i64,
+    /// Which engine raised it: `standalone` (this one) or `zabbix` (a Zabbix problem, its
+    /// event id in the `zabbix_eventid` label).
+    #[serde(default)]
+    pub origin: AlertOrigin,
+}
+
+/// Which engine raised an alert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertOrigin {
+    #[default]
+    Standalone,
+    Zabbix,
 }
 
 impl Alert {
@@ -317,6 +330,7 @@ impl Alert {
             escalation_step: 0,
             escalated: false,
             version: 0,
+            origin: AlertOrigin::Standalone,
         }
     }
 }

@@ -167,6 +167,12 @@ pub struct Device {
     pub parent_id: Option<Uuid>,
     /// `standalone` (created here) or `zabbix` (mirrored); the IP is unique within a source.
     pub source: DeviceSource,
+    /// Every source that knows the device: `[standalone, zabbix]` for a device of ours that
+    /// a Zabbix host matched (by IP, then host name), so one device is listed once.
+    pub sources: Vec<DeviceSource>,
+    /// The Zabbix host id of a mirrored or matched device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zabbix_hostid: Option<u64>,
     /// ICMP check interval, seconds (default 10).
     pub icmp_interval_s: i32,
     /// UDP port of the device's SNMP agent (default 161; NATed branch routers use others).

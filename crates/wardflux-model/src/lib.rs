@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod items;
 pub mod metrics;
 pub mod snmp;
+pub mod zabbix;
 
 pub use events::{
     DeviceState, FanoutRecorder, InventoryEvent, ReachabilityProbe, StateChange, StateRecorder,

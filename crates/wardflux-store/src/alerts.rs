@@ -547,6 +547,7 @@ fn alert_record(
             escalation_step: m.escalation_step,
             escalated: m.escalated,
             version: m.version,
+            origin: wardflux_model::alerts::AlertOrigin::Standalone,
         })
     }
 }

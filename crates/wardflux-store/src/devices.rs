@@ -48,6 +48,12 @@ fn tags_from_db(s: &str) -> Vec<String> {
 
 impl From<device::Model> for Device {
     fn from(m: device::Model) -> Self {
+        let source: wardflux_model::inventory::DeviceSource = m.source.parse().unwrap_or_default();
+        let zabbix_hostid: Option<u64> = m.external_id.as_deref().and_then(|x| x.parse().ok());
+        let mut sources = vec![source];
+        if source == wardflux_model::inventory::DeviceSource::Standalone && zabbix_hostid.is_some() {
+            sources.push(wardflux_model::inventory::DeviceSource::Zabbix);
+        }
         Device {
             id: m.id,
             name: m.name,
@@ -67,7 +73,9 @@ impl From<device::Model> for Device {
             tags: tags_from_db(&m.tags),
             enabled: m.enabled,
             parent_id: m.parent_id,
-            source: m.source.parse().unwrap_or_default(),
+            source,
+            sources,
+            zabbix_hostid,
             icmp_interval_s: m.icmp_interval_s,
             snmp_port: u16::try_from(m.snmp_port).unwrap_or(DEFAULT_SNMP_PORT as u16),
             created_at: m.created_at,

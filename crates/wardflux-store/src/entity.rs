@@ -73,6 +73,8 @@ pub mod device {
         pub snmp_port: i32,
         /// Learned by the SNMP poller (opaque JSON), see `Store::set_snmp_limits`.
         pub snmp_limits: Option<Json>,
+        /// The id of the record in its source (the Zabbix host id of a mirrored device).
+        pub external_id: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

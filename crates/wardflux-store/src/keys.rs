@@ -77,6 +77,7 @@ impl Store {
             am.credential_encrypted = Set(s);
             am.update(&txn).await?;
         }
+        n += Store::reencrypt_zabbix(&txn, &re).await?;
         Change {
             action: "keys.rotate",
             entity: "encryption_key",

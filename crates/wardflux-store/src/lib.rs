@@ -25,6 +25,7 @@ mod snmp;
 mod status;
 mod templates;
 mod users;
+mod zabbix;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -40,6 +41,7 @@ use uuid::Uuid;
 pub use crypto::{Cipher, KEY_FILE};
 pub use devices::DEFAULT_SNMP_PORT;
 pub use discovery::RecordOutcome;
+pub use zabbix::ZabbixConnection;
 pub use wardflux_model::inventory::{
     Actor, ApiToken, AuditEntry, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery,
     FieldError, ImportReport, MonitoringProfile, Page, Role, RowError, Secret, SnmpCredential,

@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(crate::templates::M0003Templates),
             Box::new(M0004LimitsAndScopes),
             Box::new(crate::discovery::M0005Discovery),
+            Box::new(crate::zabbix::M0006ExternalIds),
         ]
     }
 }

@@ -22,6 +22,7 @@ use wardflux_collect::Scheduler;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
 use wardflux_collect::snmp::{PollDevice, SnmpPoller, SnmpPollerConfig};
 use wardflux_discovery::service::Discovery;
+use wardflux_zabbix::source::ZabbixSource;
 use wardflux_model::inventory::DeviceSource;
 use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
 use wardflux_store::Store;
@@ -139,7 +140,12 @@ pub fn start(
         Arc::new(poller.clone()) as Arc<dyn wardflux_model::ItemStates>,
     );
     let cancel = running.cancel.clone();
-    running.spawn("snmp items", follow_plans(store, poller, cancel));
+    running.spawn("snmp items", follow_plans(store.clone(), poller, cancel));
+    // Zabbix as a source: idle until a connection is stored and the mode asks for it.
+    let zabbix = ZabbixSource::new(store);
+    running.services.insert("zabbix source", zabbix.clone());
+    let cancel = running.cancel.clone();
+    running.spawn("zabbix sync", zabbix.run(cancel));
     monitor
 }
 
@@ -232,7 +238,8 @@ async fn poll_devices(
     store: &Store,
     learned: &HashMap<Uuid, serde_json::Value>,
 ) -> Result<Vec<PollDevice>, wardflux_store::StoreError> {
-    if store.monitoring_profile().await?.mode != MonitoringMode::Standalone {
+    // Zabbix mode reads everything from Zabbix; standalone and hybrid poll our devices.
+    if store.monitoring_profile().await?.mode == MonitoringMode::Zabbix {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
@@ -301,11 +308,11 @@ async fn follow_inventory(store: Store, monitor: IcmpMonitor, cancel: Cancellati
     monitor.apply_targets(Vec::new());
 }
 
-/// Enabled standalone devices (in standalone mode, the only one implemented: Zabbix-sourced
-/// devices are not pinged by us).
+/// Enabled standalone devices in standalone and hybrid mode (Zabbix-sourced devices are
+/// never pinged by us: Zabbix' `icmpping` says whether they are up); none in Zabbix mode.
 async fn icmp_targets(store: &Store) -> Result<Vec<IcmpTarget>, wardflux_store::StoreError> {
     let mode = store.monitoring_profile().await?.mode;
-    if mode != MonitoringMode::Standalone {
+    if mode == MonitoringMode::Zabbix {
         return Ok(Vec::new());
     }
     Ok(store

@@ -31,6 +31,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{IdPath, Json, Query};
 use crate::state::AppState;
 use wardflux_alert::driver::AlertHandle;
+use wardflux_zabbix::source::ZabbixSource;
 
 /// The alert routes, with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -355,7 +356,9 @@ pub struct ActiveParams {
     pub acknowledged: Option<bool>,
 }
 
-/// Pending and firing alerts (suppressed ones included, with `suppressed_by`).
+/// Pending and firing alerts (suppressed ones included, with `suppressed_by`): our engine's
+/// and, in `zabbix` and `hybrid` mode, Zabbix' open problems (`origin: zabbix`, as of the
+/// last sync: `GET /api/v1/zabbix/status` says whether that is stale).
 #[utoipa::path(get, path = "/api/v1/monitoring/alerts/active", operation_id = "list_active_alerts", tag = "alerts", params(ActiveParams),
     responses((status = 200, body = Vec<Alert>)))]
 pub async fn active(
@@ -369,7 +372,20 @@ pub async fn active(
         rule_id: p.rule,
         acknowledged: p.acknowledged,
     };
-    Ok(axum::Json(st.store.list_active_alerts(&q).await?))
+    let mut out = st.store.list_active_alerts(&q).await?;
+    if let Ok(z) = st.services.get::<ZabbixSource>() {
+        let wanted = |a: &Alert| {
+            q.severity.is_none_or(|s| a.severity == s)
+                && q.rule_id.is_none_or(|r| a.rule_id == r)
+                && q.acknowledged.is_none_or(|k| a.acknowledged == k)
+                && q.device.as_deref().is_none_or(|d| {
+                    a.device.as_deref() == Some(d)
+                        || a.device_id.is_some_and(|id| id.to_string() == d)
+                })
+        };
+        out.extend(z.alerts().into_iter().filter(wanted));
+    }
+    Ok(axum::Json(out))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -411,10 +427,12 @@ pub struct AckInput {
     pub comment: Option<String>,
 }
 
-/// Acknowledge an alert (who and when are recorded; stops escalation).
+/// Acknowledge an alert (who and when are recorded; stops escalation). A Zabbix problem
+/// (`origin: zabbix`) is acknowledged in Zabbix (`event.acknowledge`, with the comment).
 #[utoipa::path(post, path = "/api/v1/monitoring/alerts/{id}/acknowledge", operation_id = "acknowledge_alert", tag = "alerts", params(("id" = Uuid, Path)),
     request_body(content = Option<AckInput>),
-    responses((status = 200, body = Alert), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Alert), (status = 404, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "Zabbix refused or did not answer")))]
 pub async fn acknowledge(
     State(st): State<AppState>,
     Operator(me): Operator,
@@ -424,6 +442,15 @@ pub async fn acknowledge(
     let comment = input
         .and_then(|Json(i)| i.comment)
         .filter(|c| !c.is_empty());
+    if let Ok(z) = st.services.get::<ZabbixSource>()
+        && z.is_zabbix_alert(id)
+    {
+        return match z.acknowledge(id, &me.user.username, comment.as_deref()).await {
+            Ok(Some(a)) => Ok(axum::Json(a)),
+            Ok(None) => Err(ApiError::NotFound("alert".into())),
+            Err(e) => Err(ApiError::Upstream(format!("Zabbix: {e}"))),
+        };
+    }
     Ok(axum::Json(
         st.store
             .set_alert_acknowledged(&me.actor(), id, true, comment)

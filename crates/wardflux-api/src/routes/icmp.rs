@@ -12,7 +12,9 @@ use crate::state::AppState;
 use std::sync::Arc;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use wardflux_collect::icmp::IcmpMonitor;
+use wardflux_model::inventory::DeviceSource;
 use wardflux_tsdb::MetricStore;
+use wardflux_zabbix::source::ZabbixSource;
 
 /// One device's reachability as the ICMP monitor sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,6 +32,11 @@ pub struct IcmpStatus {
     /// Percent of the last check's packets lost.
     pub loss: Option<f64>,
     pub flapping: bool,
+    /// Who decided `state`: `standalone` (our ICMP monitor) or `zabbix` (its `icmpping`
+    /// item, for a device only Zabbix watches).
+    pub source: DeviceSource,
+    /// What Zabbix' `icmpping` says, beside our state, where both watch the device.
+    pub zabbix_state: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -59,19 +66,22 @@ pub async fn status(
             "must be up, down or unknown",
         ));
     }
-    let mon = st.services.get::<IcmpMonitor>()?;
-    let needle = p.search.as_ref().map(|s| s.to_lowercase());
-    let mut out: Vec<IcmpStatus> = mon
-        .snapshot()
-        .into_iter()
-        .filter(|d| p.state.as_deref().is_none_or(|s| d.state.as_str() == s))
-        .filter(|d| p.flapping.is_none_or(|f| d.flapping == f))
-        .filter(|d| {
-            needle
-                .as_ref()
-                .is_none_or(|n| d.name.to_lowercase().contains(n) || d.ip.to_string().contains(n))
-        })
-        .map(|d| IcmpStatus {
+    let zabbix = st
+        .services
+        .get::<ZabbixSource>()
+        .map(|z| z.ping_states())
+        .unwrap_or_default();
+    let ours = match st.services.get::<IcmpMonitor>() {
+        Ok(mon) => mon.snapshot(),
+        Err(e) if zabbix.is_empty() => return Err(e),
+        Err(_) => Vec::new(),
+    };
+    let word = |up: bool| if up { "up" } else { "down" }.to_string();
+    let mut rows: Vec<IcmpStatus> = Vec::with_capacity(ours.len());
+    let watched: std::collections::HashSet<uuid::Uuid> = ours.iter().map(|d| d.device_id).collect();
+    for d in ours {
+        rows.push(IcmpStatus {
+            zabbix_state: zabbix.get(&d.device_id).map(|z| word(z.up)),
             device_id: d.device_id,
             name: d.name,
             ip: d.ip.to_string(),
@@ -82,6 +92,41 @@ pub async fn status(
             last_rtt_ms: d.last_rtt_ms.map(super::display_ms),
             loss: d.loss,
             flapping: d.flapping,
+            source: DeviceSource::Standalone,
+        });
+    }
+    // Devices only Zabbix watches: its state is the only one.
+    if zabbix.keys().any(|id| !watched.contains(id)) {
+        for dev in st.store.all_devices().await? {
+            let Some(z) = zabbix.get(&dev.id) else { continue };
+            if watched.contains(&dev.id) {
+                continue;
+            }
+            rows.push(IcmpStatus {
+                device_id: dev.id,
+                name: dev.name,
+                ip: dev.ip.to_string(),
+                state: word(z.up),
+                since: z.clock,
+                down_since: (!z.up).then_some(z.clock),
+                last_check: Some(z.clock),
+                last_rtt_ms: None,
+                loss: None,
+                flapping: false,
+                source: DeviceSource::Zabbix,
+                zabbix_state: Some(word(z.up)),
+            });
+        }
+    }
+    let needle = p.search.as_ref().map(|s| s.to_lowercase());
+    let mut out: Vec<IcmpStatus> = rows
+        .into_iter()
+        .filter(|d| p.state.as_deref().is_none_or(|s| d.state == s))
+        .filter(|d| p.flapping.is_none_or(|f| d.flapping == f))
+        .filter(|d| {
+            needle
+                .as_ref()
+                .is_none_or(|n| d.name.to_lowercase().contains(n) || d.ip.contains(n))
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name).then(a.ip.cmp(&b.ip)));

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod discovery;
 pub mod groups;
 pub mod icmp;
+pub mod settings;
 pub mod monitoring;
 pub mod snmp;
 pub mod system;
@@ -39,4 +40,5 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(alerts::router())
         .merge(templates::router())
         .merge(discovery::router())
+        .merge(settings::router())
 }

@@ -8,7 +8,7 @@ use wardflux_model::MonitoringMode;
 use wardflux_model::inventory::{MonitoringProfile, SnmpCredential, SnmpCredentialInput};
 
 use crate::auth::{Admin, Viewer};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{IdPath, Json};
 use crate::state::AppState;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -29,24 +29,18 @@ pub struct SetMode {
     pub mode: MonitoringMode,
 }
 
-/// Switch the monitoring mode. Only `standalone` runs today; `zabbix` and `hybrid` are
-/// planned and answer 501 (nothing is stored) until the Zabbix data source lands.
+/// Switch the monitoring mode (the seed's path; the same as `PUT /api/v1/settings/mode`).
+/// `zabbix` and `hybrid` need a stored Zabbix connection first.
 #[utoipa::path(put, path = "/api/v1/monitoring/profile", operation_id = "set_monitoring_profile", tag = "monitoring", request_body = SetMode,
     responses((status = 200, body = MonitoringProfile), (status = 400, body = ErrorBody),
-        (status = 501, body = ErrorBody, description = "mode not implemented yet")))]
+        (status = 409, body = ErrorBody, description = "Zabbix is not configured")))]
 pub async fn put_profile(
     State(st): State<AppState>,
     Admin(me): Admin,
     Json(req): Json<SetMode>,
 ) -> ApiResult<axum::Json<MonitoringProfile>> {
-    if req.mode != MonitoringMode::Standalone {
-        return Err(ApiError::NotImplemented(format!(
-            "mode {}: the Zabbix data source is not built yet; only standalone runs",
-            req.mode.as_str()
-        )));
-    }
     Ok(axum::Json(
-        st.store.set_monitoring_mode(&me.actor(), req.mode).await?,
+        super::settings::set_mode(&st, &me.actor(), req.mode).await?,
     ))
 }
 

@@ -98,6 +98,11 @@ pub async fn spawn_app() -> TestApp {
         cancel.child_token(),
     );
     services.insert("discovery", discovery);
+    // The Zabbix source, idle: its sync is tested against a real Zabbix in the binary's tests.
+    services.insert(
+        "zabbix source",
+        wardflux_zabbix::source::ZabbixSource::new(store.clone()),
+    );
     state.services = std::sync::Arc::new(services);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

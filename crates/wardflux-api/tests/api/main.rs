@@ -15,6 +15,7 @@ mod limits;
 mod metrics;
 mod monitoring;
 mod rbac;
+mod settings;
 mod snmp;
 mod system;
 mod templates;

@@ -188,12 +188,12 @@ async fn monitoring_profile_mode() {
     let (s, p) = app.get("/api/v1/monitoring/profile").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(p["mode"], "standalone");
-    // Zabbix and hybrid are planned, not built: refused with 501, nothing stored.
+    // Zabbix and hybrid need a Zabbix connection first: refused with 409, nothing stored.
     for mode in ["zabbix", "hybrid"] {
         let (s, v) = app
             .put("/api/v1/monitoring/profile", json!({"mode": mode}))
             .await;
-        assert_error(s, &v, StatusCode::NOT_IMPLEMENTED, None);
+        assert_error(s, &v, StatusCode::CONFLICT, Some("mode"));
         assert!(v["message"].as_str().unwrap().contains(mode), "{v}");
         assert_eq!(
             app.get("/api/v1/monitoring/profile").await.1["mode"],

@@ -625,6 +625,42 @@ async fn rbac_matrix() {
             Some(json!({"rules": [{"id": ""}]})),
             [A, F, F, 422],
         ),
+        (
+            Method::GET,
+            "/api/v1/settings/mode".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/settings/mode".into(),
+            Some(json!({"mode": "standalone"})),
+            [A, F, F, 200],
+        ),
+        (
+            Method::GET,
+            "/api/v1/settings/zabbix".into(),
+            None,
+            [A, F, F, 404],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/settings/zabbix".into(),
+            Some(json!({"url": "ftp://x"})),
+            [A, F, F, 422],
+        ),
+        (
+            Method::POST,
+            "/api/v1/settings/zabbix/test".into(),
+            None,
+            [A, F, F, 404],
+        ),
+        (
+            Method::GET,
+            "/api/v1/zabbix/status".into(),
+            None,
+            [A, 200, 200, 200],
+        ),
         // Last: a password change may end the user's other sessions.
         (
             Method::PUT,
@@ -730,6 +766,11 @@ async fn viewer_cannot_write_anything() {
             Method::PUT,
             "/api/v1/monitoring/profile".to_string(),
             json!({"mode": "zabbix"}),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/settings/zabbix".to_string(),
+            json!({"url": "http://127.0.0.1/", "username": "u", "password": "p"}),
         ),
         (
             Method::POST,

@@ -1,0 +1,216 @@
+//! Zabbix and hybrid mode end to end: the real server binary against the real Zabbix 6.0
+//! (server, frontend API, `zabbix_sender`) that scripts/test.sh starts once per run.
+//!
+//! Hosts and a host group made through Zabbix' API appear as devices (one matched to a
+//! device of ours by IP: one record, both sources); a value sent with `zabbix_sender` fires a
+//! trigger whose problem appears as an alert with the mapped severity; an acknowledge from
+//! WARD FLUX lands in Zabbix (read back with `event.get`); Zabbix' `icmpping` says whether a
+//! Zabbix-only device is up; when the frontend this server talks to stops, the data stays,
+//! marked stale with its age and the error's kind. Wrong password and a non-Zabbix URL give
+//! their errors through the settings test.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use wardflux_testkit::zabbix::Zabbix;
+
+const PW: &str = "zabbix-e2e-pw-1";
+
+/// A unique suffix, so reruns and other tests on the shared Zabbix never collide.
+fn tag() -> String {
+    format!("{:x}", uuid::Uuid::new_v4().as_u128() & 0xff_ffff)
+}
+
+/// Sends `value` for `key` of `host` through the trapper until Zabbix processed it (a new
+/// item takes values once the server's configuration cache has it, about 1 s).
+fn send(z: &Zabbix, host: &str, key: &str, value: &str) {
+    eventually(&format!("zabbix_sender {host} {key}"), Duration::from_secs(30), || {
+        let out = Command::new("zabbix_sender")
+            .args(["-z", &z.trapper_host, "-p", &z.trapper_port.to_string()])
+            .args(["-s", host, "-k", key, "-o", value])
+            .output()
+            .expect("zabbix_sender (Debian package zabbix-sender)");
+        String::from_utf8_lossy(&out.stdout)
+            .contains("processed: 1")
+            .then_some(())
+    });
+}
+
+#[test]
+fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
+    let z = Zabbix::shared();
+    let t = tag();
+    let third = u8::from_str_radix(&t[..2], 16).unwrap();
+    let ip = |n: u8| format!("127.62.{third}.{n}");
+    // Zabbix side: a group, a host only Zabbix knows (with a trapper item, a disaster
+    // trigger on it and a trapper `icmpping`), and a host that is also one of our devices.
+    let group = format!("wf-e2e-{t}");
+    let gid = z.rpc("hostgroup.create", json!({"name": group}))["groupids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let iface = |addr: String| json!([{"type": 1, "main": 1, "useip": 1, "ip": addr, "dns": "", "port": "10050"}]);
+    let atm = format!("atm-{t}");
+    let atm_id = z.rpc(
+        "host.create",
+        json!({"host": atm, "groups": [{"groupid": gid}], "interfaces": iface(ip(1))}),
+    )["hostids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let core = format!("core-{t}");
+    z.rpc(
+        "host.create",
+        json!({"host": core, "groups": [{"groupid": gid}], "interfaces": iface(ip(2))}),
+    );
+    for (key, vt) in [("cpu.trap", 3), ("icmpping", 3)] {
+        z.rpc(
+            "item.create",
+            json!({"hostid": atm_id, "name": key, "key_": key, "type": 2, "value_type": vt}),
+        );
+    }
+    z.rpc(
+        "trigger.create",
+        json!({"description": format!("CPU too high on {atm}"),
+               "expression": format!("last(/{atm}/cpu.trap)>90"), "priority": 5}),
+    );
+
+    // A Zabbix user of its own, with a password no log line could contain by chance.
+    let zuser = format!("wf-e2e-{t}");
+    let zpass = format!("WfE2e-{t}-Secret9");
+    z.rpc(
+        "user.create",
+        json!({"username": zuser, "passwd": zpass, "roleid": "3", "usrgrps": [{"usrgrpid": "7"}]}),
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let s = start(data.path(), Some(PW));
+    wait_healthy(&s);
+    let tok = login(&s, PW);
+    let ours = post(&s, &tok, "/api/v1/devices", json!({"name": "our-core", "ip": ip(2)}));
+    assert_eq!(ours.0, 201, "{:?}", ours.1);
+    let ours_id = ours.1["id"].as_str().unwrap().to_string();
+
+    // Zabbix modes need a connection first.
+    let (st, body) = put(&s, &tok, "/api/v1/settings/mode", json!({"mode": "hybrid"}));
+    assert_eq!(st, 409, "{body}");
+    assert_eq!(body["field"], "mode");
+
+    // The test button: wrong password, a page that is not the API, then the right one.
+    let wrong = json!({"url": z.url, "username": zuser, "password": "not-the-password"});
+    let (st, r) = post(&s, &tok, "/api/v1/settings/zabbix/test", wrong);
+    assert_eq!((st, r["ok"].clone()), (200, json!(false)), "{r}");
+    assert_eq!(r["error_kind"], "wrong_credentials", "{r}");
+    let html = z.url.replace("api_jsonrpc.php", "index.php");
+    let (_, r) = post(
+        &s,
+        &tok,
+        "/api/v1/settings/zabbix/test",
+        json!({"url": html, "username": zuser, "password": zpass}),
+    );
+    assert_eq!(r["error_kind"], "not_zabbix", "{r}");
+
+    // The connection goes through a frontend of its own, so that stopping it later does not
+    // disturb other tests sharing the Zabbix server.
+    let mut front = z.extra_frontend();
+    let (st, r) = put(
+        &s,
+        &tok,
+        "/api/v1/settings/zabbix",
+        json!({"url": front.url, "username": zuser, "password": zpass, "sync_interval_s": 5, "timeout_s": 2}),
+    );
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["has_password"], true);
+    assert!(!r.to_string().contains(&zpass), "secret returned: {r}");
+    let (_, r) = post(&s, &tok, "/api/v1/settings/zabbix/test", json!(null));
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(r["version"].as_str().unwrap().starts_with("6.0"), "{r}");
+
+    let (st, r) = put(&s, &tok, "/api/v1/settings/mode", json!({"mode": "hybrid"}));
+    assert_eq!((st, r["mode"].as_str()), (200, Some("hybrid")), "{r}");
+
+    // Hosts become devices within one sync; ours is matched, not duplicated.
+    let atm_dev = eventually("the Zabbix host as a device", Duration::from_secs(30), || {
+        let (_, r) = get(&s, &tok, &format!("/api/v1/devices?search={atm}"));
+        r["items"].as_array()?.first().cloned()
+    });
+    assert_eq!(atm_dev["source"], "zabbix");
+    assert_eq!(atm_dev["sources"], json!(["zabbix"]));
+    assert_eq!(atm_dev["zabbix_hostid"].to_string(), atm_id);
+    assert_eq!(atm_dev["ip"], ip(1));
+    let (_, r) = get(&s, &tok, &format!("/api/v1/devices?search=127.62.{third}."));
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "one record per device: {r}");
+    let merged = items.iter().find(|d| d["id"] == ours_id.as_str()).unwrap();
+    assert_eq!(merged["sources"], json!(["standalone", "zabbix"]));
+    assert_eq!(merged["name"], "our-core");
+    let (_, groups) = get(&s, &tok, "/api/v1/groups");
+    assert!(groups.to_string().contains(&group), "{groups}");
+
+    // A problem fires: it is an alert of origin zabbix, severity disaster -> critical.
+    send(z, &atm, "cpu.trap", "97");
+    send(z, &atm, "icmpping", "1");
+    let alert = eventually("the Zabbix problem as an alert", Duration::from_secs(30), || {
+        let (_, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
+        r.as_array()?
+            .iter()
+            .find(|a| a["origin"] == "zabbix" && a["device"] == atm.as_str())
+            .cloned()
+    });
+    assert_eq!(alert["severity"], "critical", "{alert}");
+    assert_eq!(alert["state"], "firing");
+    assert_eq!(alert["device_id"], atm_dev["id"]);
+    assert_eq!(alert["acknowledged"], false);
+    let (_, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active?severity=high");
+    assert!(!r.to_string().contains(&atm), "severity filter: {r}");
+
+    // Zabbix' icmpping is the state of a device only Zabbix watches.
+    let row = eventually("icmpping in the ICMP status", Duration::from_secs(30), || {
+        let (_, r) = get(&s, &tok, &format!("/api/v1/monitoring/icmp/status?search={atm}"));
+        r.as_array()?.first().filter(|d| d["state"] == "up").cloned()
+    });
+    assert_eq!(row["source"], "zabbix", "{row}");
+
+    // Acknowledge from WARD FLUX: it lands in Zabbix with the comment.
+    let (st, r) = post(
+        &s,
+        &tok,
+        &format!("/api/v1/monitoring/alerts/{}/acknowledge", alert["id"].as_str().unwrap()),
+        json!({"comment": "field team on the way"}),
+    );
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["acknowledged"], true);
+    let event: u64 = alert["labels"]["zabbix_eventid"].as_str().unwrap().parse().unwrap();
+    let ev = z.rpc(
+        "event.get",
+        json!({"eventids": [event.to_string()], "output": ["acknowledged"], "select_acknowledges": ["message"]}),
+    );
+    assert_eq!(ev[0]["acknowledged"], "1", "{ev}");
+    assert!(ev.to_string().contains("field team on the way"), "{ev}");
+
+    // The frontend goes away: data stays, marked stale with the error's kind.
+    front.stop();
+    let status = eventually("stale after the frontend stopped", Duration::from_secs(30), || {
+        let (_, r) = get(&s, &tok, "/api/v1/zabbix/status");
+        (r["stale"] == true).then_some(r)
+    });
+    assert_eq!(status["error_kind"], "unreachable", "{status}");
+    assert!(status["age_s"].as_i64().unwrap() >= 0);
+    let (st, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
+    assert_eq!(st, 200);
+    assert!(r.to_string().contains(&atm), "cached problems still shown: {r}");
+    let (_, r) = get(&s, &tok, &format!("/api/v1/devices?search={atm}"));
+    assert_eq!(r["items"].as_array().unwrap().len(), 1);
+
+    // Standalone again: no Zabbix alerts.
+    let (st, _) = put(&s, &tok, "/api/v1/settings/mode", json!({"mode": "standalone"}));
+    assert_eq!(st, 200);
+    let (_, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
+    assert!(!r.to_string().contains("\"zabbix\""), "{r}");
+    let log = s.stderr.lock().unwrap().clone();
+    assert!(!log.contains(&zpass), "the Zabbix password is in the log");
+}
