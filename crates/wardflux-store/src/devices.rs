@@ -51,7 +51,8 @@ impl From<device::Model> for Device {
         let source: wardflux_model::inventory::DeviceSource = m.source.parse().unwrap_or_default();
         let zabbix_hostid: Option<u64> = m.external_id.as_deref().and_then(|x| x.parse().ok());
         let mut sources = vec![source];
-        if source == wardflux_model::inventory::DeviceSource::Standalone && zabbix_hostid.is_some() {
+        if source == wardflux_model::inventory::DeviceSource::Standalone && zabbix_hostid.is_some()
+        {
             sources.push(wardflux_model::inventory::DeviceSource::Zabbix);
         }
         Device {

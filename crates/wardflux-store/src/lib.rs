@@ -41,7 +41,6 @@ use uuid::Uuid;
 pub use crypto::{Cipher, KEY_FILE};
 pub use devices::DEFAULT_SNMP_PORT;
 pub use discovery::RecordOutcome;
-pub use zabbix::ZabbixConnection;
 pub use wardflux_model::inventory::{
     Actor, ApiToken, AuditEntry, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery,
     FieldError, ImportReport, MonitoringProfile, Page, Role, RowError, Secret, SnmpCredential,
@@ -50,6 +49,7 @@ pub use wardflux_model::inventory::{
 pub use wardflux_template::records::{
     DevicePlan, MonitoringItem, MonitoringTemplate, TemplateAssignment,
 };
+pub use zabbix::ZabbixConnection;
 
 /// Errors of the store. The API maps them: NotFound 404, Conflict 409, Invalid 422,
 /// Crypto and Db 500 (their text is for logs, not for clients).

@@ -186,7 +186,8 @@ impl Store {
             }
         }
         let shown = new.shown();
-        let value = |s: &Option<ZabbixSettings>| s.as_ref().and_then(|s| serde_json::to_value(s).ok());
+        let value =
+            |s: &Option<ZabbixSettings>| s.as_ref().and_then(|s| serde_json::to_value(s).ok());
         Change {
             action: "settings.zabbix.update",
             entity: "setting",
@@ -308,8 +309,10 @@ impl Store {
                 }
                 let id = m.id;
                 let gids = group_ids(&txn, &mut groups, &h.groups, t).await?;
-                let same =
-                    m.name == h.name && m.ip == ip && m.hostname == hostname && m.enabled == h.enabled;
+                let same = m.name == h.name
+                    && m.ip == ip
+                    && m.hostname == hostname
+                    && m.enabled == h.enabled;
                 if !same {
                     let mut am = m.into_active_model();
                     am.name = Set(h.name.clone());
@@ -391,7 +394,9 @@ impl Store {
         // Two kept hosts that swap addresses in one sync violate the (source, ip) index; the
         // sync fails and says so, and the next one after the swap settles succeeds.
         for chunk in new_rows.chunks(200) {
-            device::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+            device::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await?;
         }
         for (id, gids) in &want_members {
             device_group_member::Entity::delete_many()
@@ -411,9 +416,8 @@ impl Store {
                     .await?;
             }
         }
-        let changed = report.created + report.updated + report.removed + report.matched
-            + report.unlinked
-            > 0;
+        let changed =
+            report.created + report.updated + report.removed + report.matched + report.unlinked > 0;
         if changed {
             Change {
                 action: "zabbix.mirror",

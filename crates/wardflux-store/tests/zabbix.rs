@@ -41,7 +41,10 @@ both!(settings_keep_their_secret_encrypted, |db| {
         .set_zabbix_settings(&a, password("http://127.0.0.1/zabbix", "Admin", None))
         .await
         .unwrap_err();
-    assert!(matches!(&e, StoreError::Invalid(f) if f.field == "password"), "{e}");
+    assert!(
+        matches!(&e, StoreError::Invalid(f) if f.field == "password"),
+        "{e}"
+    );
     let shown = s
         .set_zabbix_settings(
             &a,
@@ -80,7 +83,10 @@ both!(settings_keep_their_secret_encrypted, |db| {
         .set_zabbix_settings(&a, password("http://127.0.0.1/", "other", None))
         .await
         .unwrap_err();
-    assert!(matches!(&e, StoreError::Invalid(f) if f.field == "password"), "{e}");
+    assert!(
+        matches!(&e, StoreError::Invalid(f) if f.field == "password"),
+        "{e}"
+    );
     let t = s
         .set_zabbix_settings(
             &a,
@@ -129,7 +135,10 @@ both!(mirror_creates_matches_updates_and_removes, |db| {
     assert_eq!(all.len(), 4, "one record per device: {all:#?}");
     let core = all.iter().find(|d| d.id == ours_ip.id).unwrap();
     assert_eq!(core.name, "core-sw", "our fields are not overwritten");
-    assert_eq!(core.sources, [DeviceSource::Standalone, DeviceSource::Zabbix]);
+    assert_eq!(
+        core.sources,
+        [DeviceSource::Standalone, DeviceSource::Zabbix]
+    );
     assert_eq!(core.zabbix_hostid, Some(10101));
     let edge = all.iter().find(|d| d.id == ours_name.id).unwrap();
     assert_eq!(edge.zabbix_hostid, Some(10102));
@@ -159,7 +168,10 @@ both!(mirror_creates_matches_updates_and_removes, |db| {
     let core = all.iter().find(|d| d.id == ours_ip.id).unwrap();
     assert_eq!(core.sources, [DeviceSource::Standalone]);
     let atm = all.iter().find(|d| d.zabbix_hostid == Some(10103)).unwrap();
-    assert_eq!((atm.name.as_str(), atm.ip.to_string().as_str()), ("atm-17 (moved)", "127.50.0.13"));
+    assert_eq!(
+        (atm.name.as_str(), atm.ip.to_string().as_str()),
+        ("atm-17 (moved)", "127.50.0.13")
+    );
     let groups = s.list_groups().await.unwrap();
     let branch = groups.iter().find(|g| g.name == "Branch 17").unwrap();
     assert!(branch.device_ids.is_empty());

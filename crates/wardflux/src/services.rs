@@ -22,11 +22,11 @@ use wardflux_collect::Scheduler;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
 use wardflux_collect::snmp::{PollDevice, SnmpPoller, SnmpPollerConfig};
 use wardflux_discovery::service::Discovery;
-use wardflux_zabbix::source::ZabbixSource;
 use wardflux_model::inventory::DeviceSource;
 use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
 use wardflux_store::Store;
 use wardflux_tsdb::MetricStore;
+use wardflux_zabbix::source::ZabbixSource;
 
 /// How often the target list is re-read even without a change event (changes made by
 /// another process sharing the database).

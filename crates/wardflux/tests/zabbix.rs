@@ -28,16 +28,20 @@ fn tag() -> String {
 /// Sends `value` for `key` of `host` through the trapper until Zabbix processed it (a new
 /// item takes values once the server's configuration cache has it, about 1 s).
 fn send(z: &Zabbix, host: &str, key: &str, value: &str) {
-    eventually(&format!("zabbix_sender {host} {key}"), Duration::from_secs(30), || {
-        let out = Command::new("zabbix_sender")
-            .args(["-z", &z.trapper_host, "-p", &z.trapper_port.to_string()])
-            .args(["-s", host, "-k", key, "-o", value])
-            .output()
-            .expect("zabbix_sender (Debian package zabbix-sender)");
-        String::from_utf8_lossy(&out.stdout)
-            .contains("processed: 1")
-            .then_some(())
-    });
+    eventually(
+        &format!("zabbix_sender {host} {key}"),
+        Duration::from_secs(30),
+        || {
+            let out = Command::new("zabbix_sender")
+                .args(["-z", &z.trapper_host, "-p", &z.trapper_port.to_string()])
+                .args(["-s", host, "-k", key, "-o", value])
+                .output()
+                .expect("zabbix_sender (Debian package zabbix-sender)");
+            String::from_utf8_lossy(&out.stdout)
+                .contains("processed: 1")
+                .then_some(())
+        },
+    );
 }
 
 #[test]
@@ -91,7 +95,12 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     let s = start(data.path(), Some(PW));
     wait_healthy(&s);
     let tok = login(&s, PW);
-    let ours = post(&s, &tok, "/api/v1/devices", json!({"name": "our-core", "ip": ip(2)}));
+    let ours = post(
+        &s,
+        &tok,
+        "/api/v1/devices",
+        json!({"name": "our-core", "ip": ip(2)}),
+    );
     assert_eq!(ours.0, 201, "{:?}", ours.1);
     let ours_id = ours.1["id"].as_str().unwrap().to_string();
 
@@ -134,10 +143,14 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     assert_eq!((st, r["mode"].as_str()), (200, Some("hybrid")), "{r}");
 
     // Hosts become devices within one sync; ours is matched, not duplicated.
-    let atm_dev = eventually("the Zabbix host as a device", Duration::from_secs(30), || {
-        let (_, r) = get(&s, &tok, &format!("/api/v1/devices?search={atm}"));
-        r["items"].as_array()?.first().cloned()
-    });
+    let atm_dev = eventually(
+        "the Zabbix host as a device",
+        Duration::from_secs(30),
+        || {
+            let (_, r) = get(&s, &tok, &format!("/api/v1/devices?search={atm}"));
+            r["items"].as_array()?.first().cloned()
+        },
+    );
     assert_eq!(atm_dev["source"], "zabbix");
     assert_eq!(atm_dev["sources"], json!(["zabbix"]));
     assert_eq!(atm_dev["zabbix_hostid"].to_string(), atm_id);
@@ -154,13 +167,17 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     // A problem fires: it is an alert of origin zabbix, severity disaster -> critical.
     send(z, &atm, "cpu.trap", "97");
     send(z, &atm, "icmpping", "1");
-    let alert = eventually("the Zabbix problem as an alert", Duration::from_secs(30), || {
-        let (_, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
-        r.as_array()?
-            .iter()
-            .find(|a| a["origin"] == "zabbix" && a["device"] == atm.as_str())
-            .cloned()
-    });
+    let alert = eventually(
+        "the Zabbix problem as an alert",
+        Duration::from_secs(30),
+        || {
+            let (_, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
+            r.as_array()?
+                .iter()
+                .find(|a| a["origin"] == "zabbix" && a["device"] == atm.as_str())
+                .cloned()
+        },
+    );
     assert_eq!(alert["severity"], "critical", "{alert}");
     assert_eq!(alert["state"], "firing");
     assert_eq!(alert["device_id"], atm_dev["id"]);
@@ -169,22 +186,40 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     assert!(!r.to_string().contains(&atm), "severity filter: {r}");
 
     // Zabbix' icmpping is the state of a device only Zabbix watches.
-    let row = eventually("icmpping in the ICMP status", Duration::from_secs(30), || {
-        let (_, r) = get(&s, &tok, &format!("/api/v1/monitoring/icmp/status?search={atm}"));
-        r.as_array()?.first().filter(|d| d["state"] == "up").cloned()
-    });
+    let row = eventually(
+        "icmpping in the ICMP status",
+        Duration::from_secs(30),
+        || {
+            let (_, r) = get(
+                &s,
+                &tok,
+                &format!("/api/v1/monitoring/icmp/status?search={atm}"),
+            );
+            r.as_array()?
+                .first()
+                .filter(|d| d["state"] == "up")
+                .cloned()
+        },
+    );
     assert_eq!(row["source"], "zabbix", "{row}");
 
     // Acknowledge from WARD FLUX: it lands in Zabbix with the comment.
     let (st, r) = post(
         &s,
         &tok,
-        &format!("/api/v1/monitoring/alerts/{}/acknowledge", alert["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/monitoring/alerts/{}/acknowledge",
+            alert["id"].as_str().unwrap()
+        ),
         json!({"comment": "field team on the way"}),
     );
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["acknowledged"], true);
-    let event: u64 = alert["labels"]["zabbix_eventid"].as_str().unwrap().parse().unwrap();
+    let event: u64 = alert["labels"]["zabbix_eventid"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let ev = z.rpc(
         "event.get",
         json!({"eventids": [event.to_string()], "output": ["acknowledged"], "select_acknowledges": ["message"]}),
@@ -194,20 +229,32 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
 
     // The frontend goes away: data stays, marked stale with the error's kind.
     front.stop();
-    let status = eventually("stale after the frontend stopped", Duration::from_secs(30), || {
-        let (_, r) = get(&s, &tok, "/api/v1/zabbix/status");
-        (r["stale"] == true).then_some(r)
-    });
+    let status = eventually(
+        "stale after the frontend stopped",
+        Duration::from_secs(30),
+        || {
+            let (_, r) = get(&s, &tok, "/api/v1/zabbix/status");
+            (r["stale"] == true).then_some(r)
+        },
+    );
     assert_eq!(status["error_kind"], "unreachable", "{status}");
     assert!(status["age_s"].as_i64().unwrap() >= 0);
     let (st, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
     assert_eq!(st, 200);
-    assert!(r.to_string().contains(&atm), "cached problems still shown: {r}");
+    assert!(
+        r.to_string().contains(&atm),
+        "cached problems still shown: {r}"
+    );
     let (_, r) = get(&s, &tok, &format!("/api/v1/devices?search={atm}"));
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
 
     // Standalone again: no Zabbix alerts.
-    let (st, _) = put(&s, &tok, "/api/v1/settings/mode", json!({"mode": "standalone"}));
+    let (st, _) = put(
+        &s,
+        &tok,
+        "/api/v1/settings/mode",
+        json!({"mode": "standalone"}),
+    );
     assert_eq!(st, 200);
     let (_, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
     assert!(!r.to_string().contains("\"zabbix\""), "{r}");

@@ -445,10 +445,13 @@ pub async fn acknowledge(
     if let Ok(z) = st.services.get::<ZabbixSource>()
         && z.is_zabbix_alert(id)
     {
-        return match z.acknowledge(id, &me.user.username, comment.as_deref()).await {
+        return match z
+            .acknowledge(id, &me.user.username, comment.as_deref())
+            .await
+        {
             Ok(Some(a)) => Ok(axum::Json(a)),
-            Ok(None) => Err(ApiError::NotFound("alert".into())),
-            Err(e) => Err(ApiError::Upstream(format!("Zabbix: {e}"))),
+            Ok(None) => Err(ApiError::NotFound("alert".into()).into()),
+            Err(e) => Err(ApiError::Upstream(format!("Zabbix: {e}")).into()),
         };
     }
     Ok(axum::Json(

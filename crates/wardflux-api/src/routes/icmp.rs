@@ -98,7 +98,9 @@ pub async fn status(
     // Devices only Zabbix watches: its state is the only one.
     if zabbix.keys().any(|id| !watched.contains(id)) {
         for dev in st.store.all_devices().await? {
-            let Some(z) = zabbix.get(&dev.id) else { continue };
+            let Some(z) = zabbix.get(&dev.id) else {
+                continue;
+            };
             if watched.contains(&dev.id) {
                 continue;
             }

@@ -12,7 +12,10 @@ async fn zabbix_connection_and_mode() {
     let app = spawn_app().await;
     let (s, v) = app.get("/api/v1/settings/zabbix").await;
     assert_error(s, &v, StatusCode::NOT_FOUND, None);
-    assert_eq!(app.get("/api/v1/settings/mode").await.1["mode"], "standalone");
+    assert_eq!(
+        app.get("/api/v1/settings/mode").await.1["mode"],
+        "standalone"
+    );
     let (s, v) = app
         .put("/api/v1/settings/mode", json!({"mode": "zabbix"}))
         .await;
@@ -20,7 +23,10 @@ async fn zabbix_connection_and_mode() {
 
     // Field errors, nothing stored.
     for (body, field) in [
-        (json!({"url": "ftp://z", "username": "a", "password": "b"}), "url"),
+        (
+            json!({"url": "ftp://z", "username": "a", "password": "b"}),
+            "url",
+        ),
         (json!({"url": "http://z"}), "username"),
         (json!({"url": "http://z", "username": "a"}), "password"),
         (
@@ -36,10 +42,16 @@ async fn zabbix_connection_and_mode() {
         assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
     let (s, v) = app
-        .put("/api/v1/settings/zabbix", json!({"url": "http://z", "pass": "x"}))
+        .put(
+            "/api/v1/settings/zabbix",
+            json!({"url": "http://z", "pass": "x"}),
+        )
         .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, None);
-    assert_eq!(app.get("/api/v1/settings/zabbix").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/v1/settings/zabbix").await.0,
+        StatusCode::NOT_FOUND
+    );
 
     let (s, v) = app
         .put(
@@ -69,7 +81,11 @@ async fn zabbix_connection_and_mode() {
     // The test button reports the error's kind (nothing listens on port 9).
     let (s, v) = app.post("/api/v1/settings/zabbix/test", json!(null)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["ok"].clone(), v["error_kind"].clone()), (json!(false), json!("unreachable")), "{v}");
+    assert_eq!(
+        (v["ok"].clone(), v["error_kind"].clone()),
+        (json!(false), json!("unreachable")),
+        "{v}"
+    );
     // An unsaved variant is checked like a PUT.
     let (s, v) = app
         .post("/api/v1/settings/zabbix/test", json!({"url": "nope"}))
@@ -81,7 +97,10 @@ async fn zabbix_connection_and_mode() {
         .put("/api/v1/settings/mode", json!({"mode": "hybrid"}))
         .await;
     assert_eq!((s, v["mode"].as_str()), (StatusCode::OK, Some("hybrid")));
-    assert_eq!(app.get("/api/v1/monitoring/profile").await.1["mode"], "hybrid");
+    assert_eq!(
+        app.get("/api/v1/monitoring/profile").await.1["mode"],
+        "hybrid"
+    );
     let (s, _) = app
         .put("/api/v1/monitoring/profile", json!({"mode": "zabbix"}))
         .await;
