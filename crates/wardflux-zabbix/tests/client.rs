@@ -616,3 +616,57 @@ async fn replay_7_2_bearer_without_auth_field() {
     assert_eq!(hosts[0].groups[0].id, 2);
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn hosts_for_import_resolve_macros_and_name_templates() {
+    let z = Zabbix::shared();
+    let group = unique("imp");
+    let gid = z.create_group(&group).await;
+    let tpl = z
+        .rpc(
+            "template.get",
+            json!({"output": ["templateid", "name"], "filter": {"name": ["ICMP Ping"]}}),
+        )
+        .await;
+    let tpl_id = tpl[0]["templateid"].clone();
+    let snmp_host = unique("imp-snmp");
+    z.rpc(
+        "host.create",
+        json!({
+            "host": snmp_host, "groups": [{"groupid": gid}],
+            "templates": [{"templateid": tpl_id}],
+            "macros": [{"macro": "{$SNMP_PORT_X}", "value": "1161"}],
+            "interfaces": [{"type": 2, "main": 1, "useip": 1, "ip": "127.1.0.1", "dns": "",
+                            "port": "{$SNMP_PORT_X}",
+                            "details": {"version": 2, "bulk": 1, "community": "{$SNMP_COMMUNITY}"}}]
+        }),
+    )
+    .await;
+    let agent_host = unique("imp-agent");
+    z.rpc(
+        "host.create",
+        json!({
+            "host": agent_host, "groups": [{"groupid": gid}],
+            "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": "10050"}]
+        }),
+    )
+    .await;
+
+    let c = admin_client();
+    let hosts = c.hosts_for_import(&[group.clone()]).await.unwrap();
+    assert_eq!(hosts.len(), 1, "only the SNMP host: {hosts:?}");
+    let h = &hosts[0];
+    assert_eq!(h.host.host, snmp_host);
+    assert_eq!(h.templates, vec!["ICMP Ping".to_string()]);
+    let i = &h.host.interfaces[0];
+    let snmp = i.snmp.as_ref().unwrap();
+    // {$SNMP_COMMUNITY} is a global macro of a stock Zabbix ("public"); the port a host macro
+    assert_eq!(h.resolve(snmp.community.expose()), "public");
+    assert_eq!(h.resolve(&i.port), "1161");
+
+    let e = c
+        .hosts_for_import(&[unique("no-such-group")])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), "not_found", "{e}");
+}
