@@ -8,6 +8,7 @@
 //!   migration's host list);
 //! - [`types`]: the typed objects and the serde helpers for Zabbix's string-encoded numbers;
 //! - [`sync`]: one snapshot of groups, hosts, ICMP state and problems for the data source;
+//! - [`import`]: the migration of Zabbix SNMP hosts into standalone devices (CLI and API);
 //! - [`error`]: the errors, each with a [`ZabbixError::kind`] for the API.
 //!
 //! Secrets (password, tokens, SNMP passphrases, macro values) are
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod error;
+pub mod import;
 pub mod sync;
 pub mod types;
 

@@ -653,7 +653,10 @@ async fn hosts_for_import_resolve_macros_and_name_templates() {
     .await;
 
     let c = admin_client();
-    let hosts = c.hosts_for_import(&[group.clone()]).await.unwrap();
+    let hosts = c
+        .hosts_for_import(std::slice::from_ref(&group))
+        .await
+        .unwrap();
     assert_eq!(hosts.len(), 1, "only the SNMP host: {hosts:?}");
     let h = &hosts[0];
     assert_eq!(h.host.host, snmp_host);
