@@ -2,8 +2,9 @@
 # The whole WARD FLUX test suite, on a fresh Debian 12 machine or an already prepared one.
 #
 # 1. installs the real peers the tests talk to (Debian packages), only those missing;
-# 2. starts PostgreSQL if it is not running (the tests start snmpd, snmpsim and
-#    VictoriaMetrics themselves, on free loopback ports, and stop them);
+# 2. starts PostgreSQL if it is not running, and the Zabbix 6.0 test server
+#    (scripts/zabbix-rig.sh; the tests start snmpd, snmpsim and VictoriaMetrics themselves,
+#    on free loopback ports, and stop them);
 # 3. runs every test with CI=true, so a missing peer fails instead of skipping;
 # 4. runs the API suite a second time against PostgreSQL.
 # Idempotent: a second run installs and starts nothing.
@@ -53,6 +54,15 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
     for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.1; done
     pg_isready -h 127.0.0.1 -p 5432
 fi
+
+# The real Zabbix 6.0 (server, frontend API, its own PostgreSQL on 127.0.0.1:55432) the Zabbix
+# tests share: installed idempotently and started once here; its endpoints exported
+# (ZABBIX_API_URL, ZABBIX_USER, ZABBIX_PASSWORD, ZABBIX_TRAPPER, ZABBIX_DB).
+log "starting the Zabbix test server (scripts/zabbix-rig.sh)"
+while IFS='=' read -r name value; do
+    case "$name" in ZABBIX_*) export "$name=$value" ;; esac
+done < <($SUDO scripts/zabbix-rig.sh start)
+[ -n "${ZABBIX_API_URL:-}" ] || { log "scripts/zabbix-rig.sh start printed no ZABBIX_API_URL"; exit 1; }
 
 export CI=true
 export RUST_BACKTRACE=1

@@ -466,7 +466,8 @@ impl ZabbixClient {
     }
 
     /// The open problems (the newest [`MAX_PROBLEMS`]), with their updates and hosts
-    /// (`problem.get`, then `trigger.get` for the hosts of their triggers).
+    /// (`problem.get`, then `trigger.get` for the hosts of their triggers and, when there
+    /// are updates, one `user.get` for the names of their users).
     pub async fn problems(&self) -> Result<Vec<Problem>, ZabbixError> {
         let mut problems: Vec<Problem> = self
             .call(
@@ -521,8 +522,42 @@ impl ZabbixClient {
                 );
             }
         }
+        // problem.get gives the user id of an update only; one user.get names them all
+        let user_ids: Vec<u64> = problems
+            .iter()
+            .flat_map(|p| p.acks.iter().map(|a| a.user_id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut names: HashMap<u64, String> = HashMap::new();
+        if !user_ids.is_empty() {
+            // `alias` before 5.4, `username` since
+            let field = if self.server_version().await?.at_least(5, 4) {
+                "username"
+            } else {
+                "alias"
+            };
+            let users: Vec<Value> = self
+                .call(
+                    "user.get",
+                    &json!({"output": ["userid", field], "userids": user_ids,
+                            "limit": user_ids.len()}),
+                )
+                .await?;
+            for u in users {
+                let uid = u["userid"].as_str().and_then(|s| s.parse().ok());
+                if let (Some(uid), Some(name)) = (uid, u[field].as_str()) {
+                    names.insert(uid, name.to_string());
+                }
+            }
+        }
         for p in &mut problems {
             p.hosts = hosts.get(&p.trigger_id).cloned().unwrap_or_default();
+            for a in &mut p.acks {
+                if let Some(n) = names.get(&a.user_id) {
+                    a.user = n.clone();
+                }
+            }
         }
         Ok(problems)
     }

@@ -8,6 +8,9 @@
 //!   migration's host list);
 //! - [`types`]: the typed objects and the serde helpers for Zabbix's string-encoded numbers;
 //! - [`sync`]: one snapshot of groups, hosts, ICMP state and problems for the data source;
+//! - [`import`]: the migration of Zabbix SNMP hosts into standalone devices (CLI and API);
+//! - [`source`]: the server's Zabbix data source: the sync loop, the mirror of hosts, problems
+//!   as alerts, `icmpping` states, acknowledgements back to Zabbix, staleness;
 //! - [`error`]: the errors, each with a [`ZabbixError::kind`] for the API.
 //!
 //! Secrets (password, tokens, SNMP passphrases, macro values) are
@@ -15,6 +18,7 @@
 
 pub mod client;
 pub mod error;
+pub mod import;
 pub mod source;
 pub mod sync;
 pub mod types;

@@ -203,8 +203,11 @@ fn yes() -> bool {
 pub struct Ack {
     #[serde(deserialize_with = "de::clock")]
     pub clock: DateTime<Utc>,
-    /// The user's name (`username`; empty when Zabbix did not send it).
-    #[serde(rename(deserialize = "username"), default)]
+    #[serde(rename(deserialize = "userid"), deserialize_with = "de::id", default)]
+    pub user_id: u64,
+    /// The user's login name (`problem.get` gives only the id: [`crate::ZabbixClient::problems`]
+    /// looks the names up; empty when the user is not visible to ours).
+    #[serde(default)]
     pub user: String,
     #[serde(default)]
     pub message: String,

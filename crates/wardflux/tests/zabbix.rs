@@ -11,55 +11,77 @@
 
 mod common;
 
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-use wardflux_testkit::zabbix::Zabbix;
+use wardflux_testkit::zabbix::{Zabbix, unique};
+
+/// A second frontend (PHP's built-in server, as the shared one) on the same Zabbix
+/// database, so that this test can stop "its" frontend without disturbing the other tests.
+struct Frontend {
+    child: Child,
+    url: String,
+}
+
+impl Frontend {
+    fn start(z: &Zabbix) -> Frontend {
+        let port = wardflux_testkit::free_port();
+        let child = Command::new("php")
+            .args([
+                "-S",
+                &format!("127.0.0.1:{port}"),
+                "-t",
+                "/usr/share/zabbix",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("php (Debian package php8.2-cli)");
+        let url = format!("http://127.0.0.1:{port}/api_jsonrpc.php");
+        let body = json!({"jsonrpc": "2.0", "method": "apiinfo.version", "params": [], "id": 1});
+        eventually("the extra frontend", Duration::from_secs(20), || {
+            let r = client().post(&url).json(&body).send().ok()?;
+            r.json::<Value>().ok()?["result"].as_str().map(|_| ())
+        });
+        assert!(z.api_url.ends_with("/api_jsonrpc.php"));
+        Frontend { child, url }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Frontend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
 const PW: &str = "zabbix-e2e-pw-1";
-
-/// A unique suffix, so reruns and other tests on the shared Zabbix never collide.
-fn tag() -> String {
-    format!("{:x}", uuid::Uuid::new_v4().as_u128() & 0xff_ffff)
-}
-
-/// Sends `value` for `key` of `host` through the trapper until Zabbix processed it (a new
-/// item takes values once the server's configuration cache has it, about 1 s).
-fn send(z: &Zabbix, host: &str, key: &str, value: &str) {
-    eventually(
-        &format!("zabbix_sender {host} {key}"),
-        Duration::from_secs(30),
-        || {
-            let out = Command::new("zabbix_sender")
-                .args(["-z", &z.trapper_host, "-p", &z.trapper_port.to_string()])
-                .args(["-s", host, "-k", key, "-o", value])
-                .output()
-                .expect("zabbix_sender (Debian package zabbix-sender)");
-            String::from_utf8_lossy(&out.stdout)
-                .contains("processed: 1")
-                .then_some(())
-        },
-    );
-}
 
 #[test]
 fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     let z = Zabbix::shared();
-    let t = tag();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rpc = |m: &str, p: Value| rt.block_on(z.rpc(m, p));
+    let send = |h: &str, k: &str, v: &str| rt.block_on(z.send_until_processed(h, k, v));
+    let t = unique("e2e")[4..].to_string();
     let third = u8::from_str_radix(&t[..2], 16).unwrap();
     let ip = |n: u8| format!("127.62.{third}.{n}");
     // Zabbix side: a group, a host only Zabbix knows (with a trapper item, a disaster
     // trigger on it and a trapper `icmpping`), and a host that is also one of our devices.
     let group = format!("wf-e2e-{t}");
-    let gid = z.rpc("hostgroup.create", json!({"name": group}))["groupids"][0]
+    let gid = rpc("hostgroup.create", json!({"name": group}))["groupids"][0]
         .as_str()
         .unwrap()
         .to_string();
     let iface = |addr: String| json!([{"type": 1, "main": 1, "useip": 1, "ip": addr, "dns": "", "port": "10050"}]);
     let atm = format!("atm-{t}");
-    let atm_id = z.rpc(
+    let atm_id = rpc(
         "host.create",
         json!({"host": atm, "groups": [{"groupid": gid}], "interfaces": iface(ip(1))}),
     )["hostids"][0]
@@ -67,17 +89,17 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
         .unwrap()
         .to_string();
     let core = format!("core-{t}");
-    z.rpc(
+    rpc(
         "host.create",
         json!({"host": core, "groups": [{"groupid": gid}], "interfaces": iface(ip(2))}),
     );
     for (key, vt) in [("cpu.trap", 3), ("icmpping", 3)] {
-        z.rpc(
+        rpc(
             "item.create",
             json!({"hostid": atm_id, "name": key, "key_": key, "type": 2, "value_type": vt}),
         );
     }
-    z.rpc(
+    rpc(
         "trigger.create",
         json!({"description": format!("CPU too high on {atm}"),
                "expression": format!("last(/{atm}/cpu.trap)>90"), "priority": 5}),
@@ -86,7 +108,7 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     // A Zabbix user of its own, with a password no log line could contain by chance.
     let zuser = format!("wf-e2e-{t}");
     let zpass = format!("WfE2e-{t}-Secret9");
-    z.rpc(
+    rpc(
         "user.create",
         json!({"username": zuser, "passwd": zpass, "roleid": "3", "usrgrps": [{"usrgrpid": "7"}]}),
     );
@@ -110,11 +132,11 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     assert_eq!(body["field"], "mode");
 
     // The test button: wrong password, a page that is not the API, then the right one.
-    let wrong = json!({"url": z.url, "username": zuser, "password": "not-the-password"});
+    let wrong = json!({"url": z.api_url, "username": zuser, "password": "not-the-password"});
     let (st, r) = post(&s, &tok, "/api/v1/settings/zabbix/test", wrong);
     assert_eq!((st, r["ok"].clone()), (200, json!(false)), "{r}");
     assert_eq!(r["error_kind"], "wrong_credentials", "{r}");
-    let html = z.url.replace("api_jsonrpc.php", "index.php");
+    let html = z.api_url.replace("api_jsonrpc.php", "index.php");
     let (_, r) = post(
         &s,
         &tok,
@@ -125,7 +147,7 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
 
     // The connection goes through a frontend of its own, so that stopping it later does not
     // disturb other tests sharing the Zabbix server.
-    let mut front = z.extra_frontend();
+    let mut front = Frontend::start(z);
     let (st, r) = put(
         &s,
         &tok,
@@ -135,7 +157,14 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["has_password"], true);
     assert!(!r.to_string().contains(&zpass), "secret returned: {r}");
-    let (_, r) = post(&s, &tok, "/api/v1/settings/zabbix/test", json!(null));
+    // No body: the stored connection is tested.
+    let r: Value = client()
+        .post(format!("http://{}/api/v1/settings/zabbix/test", s.addr))
+        .bearer_auth(&tok)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(r["ok"], true, "{r}");
     assert!(r["version"].as_str().unwrap().starts_with("6.0"), "{r}");
 
@@ -161,12 +190,12 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     let merged = items.iter().find(|d| d["id"] == ours_id.as_str()).unwrap();
     assert_eq!(merged["sources"], json!(["standalone", "zabbix"]));
     assert_eq!(merged["name"], "our-core");
-    let (_, groups) = get(&s, &tok, "/api/v1/groups");
+    let (_, groups) = get(&s, &tok, "/api/v1/device-groups");
     assert!(groups.to_string().contains(&group), "{groups}");
 
     // A problem fires: it is an alert of origin zabbix, severity disaster -> critical.
-    send(z, &atm, "cpu.trap", "97");
-    send(z, &atm, "icmpping", "1");
+    send(&atm, "cpu.trap", "97");
+    send(&atm, "icmpping", "1");
     let alert = eventually(
         "the Zabbix problem as an alert",
         Duration::from_secs(30),
@@ -220,7 +249,7 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
         .unwrap()
         .parse()
         .unwrap();
-    let ev = z.rpc(
+    let ev = rpc(
         "event.get",
         json!({"eventids": [event.to_string()], "output": ["acknowledged"], "select_acknowledges": ["message"]}),
     );

@@ -10,7 +10,9 @@ use wardflux_model::MonitoringMode;
 use wardflux_model::inventory::{FieldError, MonitoringProfile};
 use wardflux_model::zabbix::{ZabbixAuthKind, ZabbixSettings, ZabbixSettingsInput, ZabbixStatus};
 use wardflux_store::ZabbixConnection;
-use wardflux_zabbix::source::ZabbixSource;
+use wardflux_zabbix::import::{ImportError, ImportOptions, import};
+use wardflux_zabbix::source::{ZabbixSource, config_of};
+use wardflux_zabbix::{ZabbixClient, ZabbixError};
 
 use crate::auth::{Admin, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -193,6 +195,61 @@ pub async fn zabbix_status(
     Ok(axum::Json(st.services.get::<ZabbixSource>()?.status()))
 }
 
+/// What to bring over from Zabbix.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// Plan only: the answer says what would change, nothing is written.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Zabbix host groups to import (empty: all).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// More Zabbix template name -> our template name entries, over the built-in table.
+    #[serde(default)]
+    pub template_map: std::collections::BTreeMap<String, String>,
+}
+
+/// Migrate from Zabbix (admin): its SNMP hosts become standalone devices with their groups,
+/// SNMP credential (`{$MACROS}` resolved) and our templates in place of theirs (by name).
+/// A host whose address is a device already is left alone, so a rerun changes nothing.
+/// Uses the stored connection (`PUT /api/v1/settings/zabbix`).
+#[utoipa::path(post, path = "/api/v1/zabbix/import", operation_id = "import_from_zabbix", tag = "settings",
+    request_body(content = Option<ImportRequest>),
+    responses((status = 200, body = Object, description = "created, unchanged and skipped hosts, groups created"),
+        (status = 409, body = ErrorBody, description = "Zabbix is not configured"),
+        (status = 502, body = ErrorBody, description = "Zabbix refused or did not answer")))]
+pub async fn import_from_zabbix(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+    body: Option<Json<ImportRequest>>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    let conn = st
+        .store
+        .zabbix_connection()
+        .await?
+        .ok_or_else(|| ApiError::Conflict {
+            field: "url".into(),
+            message: "configure the Zabbix connection first (PUT /api/v1/settings/zabbix)".into(),
+        })?;
+    let upstream = |e: ZabbixError| ApiError::Upstream(format!("Zabbix ({}): {e}", e.kind()));
+    let client = ZabbixClient::new(config_of(&conn)).map_err(upstream)?;
+    let opts = ImportOptions {
+        groups: req.groups,
+        dry_run: req.dry_run,
+        template_map: req.template_map,
+    };
+    let report = match import(&st.store, &client, &me.actor(), &opts).await {
+        Ok(r) => r,
+        Err(ImportError::Zabbix(e)) => return Err(upstream(e)),
+        Err(ImportError::Store(e)) => return Err(e.into()),
+    };
+    Ok(axum::Json(
+        serde_json::to_value(report).map_err(|e| ApiError::Unexpected(Box::new(e)))?,
+    ))
+}
+
 /// This module's routes and their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -200,4 +257,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_zabbix, put_zabbix))
         .routes(routes!(test_zabbix))
         .routes(routes!(zabbix_status))
+        .routes(routes!(import_from_zabbix))
 }

@@ -661,6 +661,12 @@ async fn rbac_matrix() {
             None,
             [A, 200, 200, 200],
         ),
+        (
+            Method::POST,
+            "/api/v1/zabbix/import".into(),
+            Some(json!({"dry_run": true})),
+            [A, F, F, 409],
+        ),
         // Last: a password change may end the user's other sessions.
         (
             Method::PUT,
