@@ -141,13 +141,14 @@ pub async fn import(
             report.unchanged.push((name, *id));
             continue;
         }
-        if let Some(other) = seen_ips.insert(p.plan.ip, name.clone()) {
+        if let Some(first) = seen_ips.get(&p.plan.ip) {
             report.skipped.push((
                 name,
-                format!("address {} is also host {other}'s", p.plan.ip),
+                format!("address {} is also host {first}'s", p.plan.ip),
             ));
             continue;
         }
+        seen_ips.insert(p.plan.ip, name.clone());
         let mut p = p;
         for zt in &h.templates {
             let target = map.get(zt).cloned().unwrap_or_else(|| zt.clone());

@@ -1,7 +1,7 @@
 //! `wardflux`: the only crate that names concrete adapters and wires them together.
 //!
 //! Subcommands: `serve` (the server), `migrate`, `user add|passwd|list`, `config check`,
-//! `keys rotate`, and the network tools `snmp`, `ping` and `discover`.
+//! `keys rotate`, `zabbix import` (migration from a Zabbix server), and the network tools `snmp`, `ping` and `discover`.
 
 mod config;
 mod datadir;
@@ -9,6 +9,7 @@ mod history;
 mod keys;
 mod server;
 mod services;
+mod zabbix_cli;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ enum Command {
     /// Encryption keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Zabbix: `zabbix import` turns a Zabbix server's SNMP hosts into devices here.
+    #[command(subcommand)]
+    Zabbix(ZabbixCmd),
     /// SNMP client with net-snmp's flags: get, getnext, walk, bulkwalk (`wardflux snmp --help`).
     #[command(disable_help_flag = true)]
     Snmp {
@@ -111,6 +115,14 @@ enum UserCmd {
     Passwd { username: String },
     /// List users.
     List,
+}
+
+#[derive(Subcommand)]
+enum ZabbixCmd {
+    /// Import the SNMP hosts of a Zabbix server (or of --group NAME...) as devices, with their
+    /// SNMP credentials (macros resolved), groups and templates mapped by name. A rerun
+    /// changes nothing; --dry-run prints what would change.
+    Import(zabbix_cli::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -222,6 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Keys(KeysCmd::Rotate { new_key }) => keys::rotate(&cfg, new_key).await,
+            Command::Zabbix(ZabbixCmd::Import(args)) => zabbix_cli::import_cmd(&cfg, args).await,
             Command::Snmp { .. } | Command::Ping { .. } | Command::Discover { .. } => {
                 unreachable!("main dispatches the network tools")
             }
