@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod config;
 pub mod devices;
 pub mod discovery;
 pub mod groups;
@@ -39,4 +40,5 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(alerts::router())
         .merge(templates::router())
         .merge(discovery::router())
+        .merge(config::router())
 }
