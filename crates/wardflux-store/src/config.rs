@@ -613,6 +613,16 @@ impl Store {
                 reserved_rules.insert(r.name);
                 continue;
             }
+            if let Some(ids) = &r.device_ids
+                && !ids.is_empty()
+                && !ids.iter().any(|d| ip_of.contains_key(d))
+            {
+                // Limited to Zabbix-mirrored devices only: not standalone configuration (and
+                // exported as `device_ips: []` it would watch nothing elsewhere). Kept out of
+                // the update map too, so an import never touches it.
+                reserved_rules.insert(r.name);
+                continue;
+            }
             rules.insert(r.name.clone(), r.id);
             rule_docs.push(RuleDoc {
                 name: r.name,
@@ -653,6 +663,10 @@ impl Store {
                 .filter_map(|g| group_name.get(g).cloned())
                 .collect();
             group_names.sort();
+            if device_ips.is_empty() && group_names.is_empty() {
+                // Only Zabbix-mirrored devices: not part of the standalone configuration.
+                continue;
+            }
             maintenance_docs.push(MaintenanceDoc {
                 name: w.name,
                 device_ips,
