@@ -7,6 +7,7 @@
 //! delivers what the store queued, and `driver` ties them to the metric sink, the metric
 //! store and the SQL store.
 
+pub mod config_checks;
 pub mod driver;
 pub mod engine;
 pub mod escalation;

@@ -1083,7 +1083,7 @@ impl TryFrom<maintenance::Model> for MaintenanceWindow {
     }
 }
 
-fn check_maintenance(i: &mut MaintenanceInput) -> Result<(), StoreError> {
+pub(crate) fn check_maintenance(i: &mut MaintenanceInput) -> Result<(), StoreError> {
     i.name = i.name.trim().to_string();
     if i.name.is_empty() || i.name.len() > 200 {
         return Err(StoreError::invalid("name", "must be 1-200 characters"));

@@ -204,7 +204,7 @@ fn rule_columns(am: &mut rule::ActiveModel, cipher: &Cipher, i: &DiscoveryRuleIn
 /// A candidate sent without any secret whose name matches a stored candidate takes that
 /// candidate's secrets (those its version and security level use), so a rule can be edited
 /// without typing its secrets again. Others are left for validation to refuse.
-fn keep_secrets(input: &mut [CandidateInput], stored: &[CandidateInput]) {
+pub(crate) fn keep_secrets(input: &mut [CandidateInput], stored: &[CandidateInput]) {
     for c in input.iter_mut() {
         if c.community.is_some() || c.auth_key.is_some() || c.priv_key.is_some() {
             continue;
@@ -233,7 +233,7 @@ fn keep_secrets(input: &mut [CandidateInput], stored: &[CandidateInput]) {
 
 /// `input.validate()`, then candidate names unique within the rule (an edit keeps secrets
 /// by name, and results show the name of the candidate that worked).
-fn validate_rule(input: &mut DiscoveryRuleInput) -> Result<(), StoreError> {
+pub(crate) fn validate_rule(input: &mut DiscoveryRuleInput) -> Result<(), StoreError> {
     input.validate()?;
     let mut names = HashSet::new();
     for (i, c) in input.credentials.iter().enumerate() {

@@ -14,6 +14,7 @@
 
 pub mod alerts;
 mod audit_log;
+pub mod config;
 mod crypto;
 mod devices;
 mod discovery;

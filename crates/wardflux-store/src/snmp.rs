@@ -183,3 +183,75 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Full update of a credential. A secret left out of `input` (`None`) keeps its stored
+    /// value, so a configuration imported without its secrets does not erase them.
+    pub async fn update_snmp_credential(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        mut input: SnmpCredentialInput,
+    ) -> Result<SnmpCredential, StoreError> {
+        let cipher = self.cipher();
+        let txn = self.db.begin().await?;
+        let m = find::<snmp_credential::Entity, _>(&txn, id, "SNMP credential").await?;
+        let dec = |t: &Option<String>| t.as_deref().map(|t| cipher.decrypt(t)).transpose();
+        let stored = SnmpSecrets {
+            community: dec(&m.community_encrypted)?,
+            auth_key: dec(&m.auth_key_encrypted)?,
+            priv_key: dec(&m.priv_key_encrypted)?,
+        };
+        let v3 = input.version == Some(SnmpVersion::V3);
+        if !v3 && input.community.is_none() {
+            input.community = stored.community;
+        }
+        if v3 {
+            let level = input.security_level;
+            if input.auth_key.is_none() && level.is_none_or(|l| l.has_auth()) {
+                input.auth_key = stored.auth_key;
+            }
+            if input.priv_key.is_none() && level.is_none_or(|l| l.has_priv()) {
+                input.priv_key = stored.priv_key;
+            }
+        }
+        input.validate()?;
+        if let Some(d) = input.device_id
+            && device::Entity::find_by_id(d).one(&txn).await?.is_none()
+        {
+            return Err(StoreError::invalid("device_id", "no device with this id"));
+        }
+        let before = SnmpCredential::try_from(m.clone())?;
+        let enc = |s: &Option<wardflux_model::inventory::Secret>| {
+            s.as_ref().map(|s| cipher.encrypt(s.expose()))
+        };
+        let mut am: snmp_credential::ActiveModel = m.into();
+        if !input.name.is_empty() {
+            am.name = Set(input.name.clone());
+        }
+        am.device_id = Set(input.device_id);
+        am.version = Set(version_to_db(input.version.unwrap_or(SnmpVersion::V2c)).to_string());
+        am.community_encrypted = Set(enc(&input.community));
+        am.username = Set(input.username.as_ref().map(|u| u.trim().to_string()));
+        am.security_level = Set(input.security_level.map(|l| l.as_str().to_owned()));
+        am.auth_protocol = Set(input.auth_protocol.map(|p| p.as_str().to_owned()));
+        am.auth_key_encrypted = Set(enc(&input.auth_key));
+        am.priv_protocol = Set(input.priv_protocol.map(|p| p.as_str().to_owned()));
+        am.priv_key_encrypted = Set(enc(&input.priv_key));
+        am.context = Set(input.context.clone().filter(|c| !c.is_empty()));
+        am.updated_at = Set(now());
+        let after = SnmpCredential::try_from(am.update(&txn).await?)?;
+        Change::updated(
+            "snmp_credential.update",
+            "snmp_credential",
+            id,
+            &before,
+            &after,
+        )
+        .write(&txn, actor)
+        .await?;
+        txn.commit().await?;
+        self.publish(InventoryEvent::CredentialsChanged(after.device_id));
+        Ok(after)
+    }
+}

@@ -862,7 +862,7 @@ impl Store {
     }
 }
 
-mod schema {
+pub(crate) mod schema {
     //! Migration m0003 and the entities of the template tables.
 
     use sea_orm_migration::prelude::*;

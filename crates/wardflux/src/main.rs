@@ -1,9 +1,11 @@
 //! `wardflux`: the only crate that names concrete adapters and wires them together.
 //!
-//! Subcommands: `serve` (the server), `migrate`, `user add|passwd|list`, `config check`,
-//! `keys rotate`, `zabbix import` (migration from a Zabbix server), and the network tools `snmp`, `ping` and `discover`.
+//! Subcommands: `serve` (the server), `migrate`, `user add|passwd|list`,
+//! `config check|export|import`, `keys rotate`, `zabbix import` (migration from a Zabbix
+//! server), and the network tools `snmp`, `ping` and `discover`.
 
 mod config;
+mod configdoc;
 mod datadir;
 mod history;
 mod keys;
@@ -129,6 +131,32 @@ enum ZabbixCmd {
 enum ConfigCmd {
     /// Validate the configuration and print it as TOML that loads back (secrets redacted).
     Check,
+    /// Write the whole standalone configuration (devices, groups, credentials, templates and
+    /// their assignments, channels, alert rules, maintenance windows, discovery rules) as one
+    /// JSON document. Secrets only with --include-secrets, encrypted with a passphrase.
+    Export {
+        /// Include every secret, encrypted with a passphrase (from --passphrase-env or a prompt).
+        #[arg(long)]
+        include_secrets: bool,
+        /// Name of the environment variable holding the passphrase (never the passphrase itself).
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+        /// Write to FILE instead of stdout.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Import a document written by `config export` (FILE, or - for stdin): validated as a
+    /// whole first, then merged by name/IP (created, updated, nothing deleted). Exit status 2
+    /// when the document is refused.
+    Import {
+        file: PathBuf,
+        /// Print what would be created, updated or left unchanged; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Name of the environment variable holding the passphrase of the document's secrets.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,6 +190,10 @@ fn main() -> ExitCode {
     datadir::restrict_umask();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<configdoc::Invalid>().is_some() => {
+            eprintln!("wardflux: error: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("wardflux: error: {e:#}");
             ExitCode::FAILURE
@@ -233,6 +265,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", cfg.to_toml());
                 Ok(())
             }
+            Command::Config(ConfigCmd::Export {
+                include_secrets,
+                passphrase_env,
+                output,
+            }) => configdoc::export(&cfg, include_secrets, passphrase_env.as_deref(), output).await,
+            Command::Config(ConfigCmd::Import {
+                file,
+                dry_run,
+                passphrase_env,
+            }) => configdoc::import(&cfg, file, dry_run, passphrase_env.as_deref()).await,
             Command::Keys(KeysCmd::Rotate { new_key }) => keys::rotate(&cfg, new_key).await,
             Command::Zabbix(ZabbixCmd::Import(args)) => zabbix_cli::import_cmd(&cfg, args).await,
             Command::Snmp { .. } | Command::Ping { .. } | Command::Discover { .. } => {

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod config;
 pub mod devices;
 pub mod discovery;
 pub mod groups;
@@ -41,4 +42,5 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(templates::router())
         .merge(discovery::router())
         .merge(settings::router())
+        .merge(config::router())
 }

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod auth;
+mod config;
 mod devices;
 mod discovery;
 mod groups;

@@ -150,6 +150,18 @@ async fn rbac_matrix() {
         ),
         (
             Method::GET,
+            "/api/v1/config/export".into(),
+            None,
+            [A, F, F, 200],
+        ),
+        (
+            Method::POST,
+            "/api/v1/config/import?dry_run=true".into(),
+            Some(json!({"format": "wardflux-config", "version": 1})),
+            [A, F, F, 200],
+        ),
+        (
+            Method::GET,
             "/api/v1/monitoring/profile".into(),
             None,
             [A, 200, 200, 200],
