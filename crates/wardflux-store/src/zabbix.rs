@@ -79,6 +79,9 @@ impl Stored {
     }
 }
 
+/// Re-encrypts one optional Fernet token (key rotation).
+pub(crate) type Reencrypt<'a> = dyn Fn(&Option<String>) -> Result<Option<String>, StoreError> + 'a;
+
 /// The stored connection with its secret, for the sync service and the import.
 #[derive(Debug, Clone)]
 pub struct ZabbixConnection {
@@ -204,7 +207,7 @@ impl Store {
     /// Re-encrypts the stored Zabbix secret under the key rotation's new cipher.
     pub(crate) async fn reencrypt_zabbix<C: sea_orm::ConnectionTrait>(
         conn: &C,
-        re: &dyn Fn(&Option<String>) -> Result<Option<String>, StoreError>,
+        re: &Reencrypt<'_>,
     ) -> Result<u64, StoreError> {
         let Some(m) = setting::Entity::find_by_id(ZABBIX_SETTINGS.to_string())
             .one(conn)
