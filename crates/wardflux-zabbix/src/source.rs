@@ -21,9 +21,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use wardflux_model::MonitoringMode;
 use wardflux_model::alerts::{Alert, AlertOrigin, AlertState, Severity};
+use wardflux_model::inventory::DeviceSource;
 use wardflux_model::zabbix::{MirrorHost, ZabbixAuthKind, ZabbixSettings, ZabbixStatus};
+use wardflux_model::{Labels, MetricSink, MonitoringMode, Sample};
 use wardflux_store::{Actor, Store, ZabbixConnection};
 
 use crate::{
@@ -80,6 +81,8 @@ pub enum AckError {
 
 #[derive(Default)]
 struct Cache {
+    /// `icmpping` clock last written to the metric sink, per host.
+    written: HashMap<u64, DateTime<Utc>>,
     alerts: Vec<Alert>,
     /// Alert id -> Zabbix event id.
     events: HashMap<Uuid, u64>,
@@ -89,6 +92,9 @@ struct Cache {
 
 struct Inner {
     store: Store,
+    /// Where Zabbix' `icmpping` values of Zabbix-only devices go, as `ping_up` samples
+    /// (labels `device`, `device_id`, `ip`, `source="zabbix"`): PromQL reads them like ours.
+    sink: Option<Arc<dyn MetricSink>>,
     client: Mutex<Option<(ZabbixSettings, Arc<ZabbixClient>)>>,
     cache: RwLock<Cache>,
     wake: Notify,
@@ -103,9 +109,15 @@ pub struct ZabbixSource {
 impl ZabbixSource {
     /// A source reading its settings from `store`; [`ZabbixSource::run`] is its task.
     pub fn new(store: Store) -> Self {
+        Self::with_sink(store, None)
+    }
+
+    /// Like [`ZabbixSource::new`], writing `icmpping` values to `sink` as `ping_up`.
+    pub fn with_sink(store: Store, sink: Option<Arc<dyn MetricSink>>) -> Self {
         ZabbixSource {
             inner: Arc::new(Inner {
                 store,
+                sink,
                 client: Mutex::new(None),
                 cache: RwLock::new(Cache::default()),
                 wake: Notify::new(),
@@ -196,6 +208,24 @@ impl ZabbixSource {
     pub async fn test(conn: &ZabbixConnection) -> Result<String, ZabbixError> {
         let v = ZabbixClient::new(config_of(conn))?.check().await?;
         Ok(v.raw)
+    }
+
+    /// The numeric history of item `key` of Zabbix host `host_id` over `from..to`:
+    /// `history.get` in bounded windows up to two days, `trend.get` averages beyond.
+    /// `Ok(None)`: the host has no such item.
+    pub async fn item_series(
+        &self,
+        host_id: u64,
+        key: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<Vec<(DateTime<Utc>, f64)>>, AckError> {
+        let client = self.client().ok_or(AckError::NotConfigured)?;
+        let items = client.items_by_key(&[host_id], key).await?;
+        let Some(item) = items.first() else {
+            return Ok(None);
+        };
+        Ok(Some(client.series(item, from, to).await?))
     }
 
     fn client(&self) -> Option<Arc<ZabbixClient>> {
@@ -295,13 +325,54 @@ impl ZabbixSource {
         if report.created + report.updated + report.removed > 0 {
             tracing::info!(?report, "Zabbix hosts mirrored");
         }
-        let devices: HashMap<u64, (Uuid, String)> = store
-            .all_devices()
-            .await?
-            .into_iter()
-            .filter_map(|d| Some((d.zabbix_hostid?, (d.id, d.name))))
+        let all = store.all_devices().await?;
+        let devices: HashMap<u64, (Uuid, String)> = all
+            .iter()
+            .filter_map(|d| Some((d.zabbix_hostid?, (d.id, d.name.clone()))))
             .collect();
         let (alerts, events) = problems_as_alerts(client.url(), &snap, &devices);
+        // Zabbix-only devices: their icmpping values become our ping_up series. Where our
+        // engine watches the device too, its own ping_up is the one answer.
+        let mut samples = Vec::new();
+        {
+            let c = self.inner.cache.read().expect("cache lock");
+            for d in all.iter().filter(|d| d.source == DeviceSource::Zabbix) {
+                let Some(h) = d.zabbix_hostid else { continue };
+                let Some(s) = snap.icmp.get(&h) else { continue };
+                if c.written.get(&h).is_some_and(|w| *w >= s.clock) {
+                    continue;
+                }
+                samples.push((
+                    h,
+                    s.clock,
+                    Sample {
+                        metric: "ping_up".into(),
+                        labels: Labels::from_pairs([
+                            ("device", d.name.as_str()),
+                            ("device_id", &d.id.to_string()),
+                            ("ip", &d.ip.to_string()),
+                            ("source", "zabbix"),
+                        ]),
+                        timestamp_ms: s.clock.timestamp_millis(),
+                        value: if s.up { 1.0 } else { 0.0 },
+                    },
+                ));
+            }
+        }
+        if let Some(sink) = &self.inner.sink
+            && !samples.is_empty()
+        {
+            let batch = samples.iter().map(|(_, _, s)| s.clone()).collect();
+            match sink.append(batch).await {
+                Ok(()) => {
+                    let mut c = self.inner.cache.write().expect("cache lock");
+                    for (h, clock, _) in &samples {
+                        c.written.insert(*h, *clock);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "Zabbix icmpping values not stored"),
+            }
+        }
         let ping = snap
             .icmp
             .iter()

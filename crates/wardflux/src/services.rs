@@ -87,6 +87,7 @@ pub fn start(
     running.services.insert("snmp engine", snmp.clone());
     let scheduler = Scheduler::new("monitoring");
     let sink: Arc<dyn MetricSink> = Arc::new(sink);
+    let sink_for_zabbix = sink.clone();
     let monitor = match wardflux_icmp::Pinger::new(wardflux_icmp::PingerOptions::default()) {
         Ok(pinger) => {
             let monitor = IcmpMonitor::on(
@@ -142,7 +143,7 @@ pub fn start(
     let cancel = running.cancel.clone();
     running.spawn("snmp items", follow_plans(store.clone(), poller, cancel));
     // Zabbix as a source: idle until a connection is stored and the mode asks for it.
-    let zabbix = ZabbixSource::new(store);
+    let zabbix = ZabbixSource::with_sink(store, Some(sink_for_zabbix));
     running.services.insert("zabbix source", zabbix.clone());
     let cancel = running.cancel.clone();
     running.spawn("zabbix sync", zabbix.run(cancel));

@@ -231,6 +231,32 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
         },
     );
     assert_eq!(row["source"], "zabbix", "{row}");
+    // ... and its history, read from Zabbix (history.get), and a PromQL series.
+    let dev_id = atm_dev["id"].as_str().unwrap();
+    let (st, h) = get(
+        &s,
+        &tok,
+        &format!("/api/v1/monitoring/icmp/history/{dev_id}"),
+    );
+    assert_eq!(st, 200, "{h}");
+    assert_eq!(
+        h["up"].as_array().unwrap().last().unwrap()["value"],
+        1.0,
+        "{h}"
+    );
+    let q =
+        format!("/api/v1/query?query=ping_up%7Bsource%3D%22zabbix%22%2Cdevice%3D%22{atm}%22%7D");
+    let v = eventually(
+        "ping_up from Zabbix in PromQL",
+        Duration::from_secs(30),
+        || {
+            let (_, r) = get(&s, &tok, &q);
+            r["data"]["result"].as_array()?.first()?["value"][1]
+                .as_str()
+                .map(str::to_string)
+        },
+    );
+    assert_eq!(v, "1");
 
     // Acknowledge from WARD FLUX: it lands in Zabbix with the comment.
     let (st, r) = post(
@@ -268,8 +294,18 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     );
     assert_eq!(status["error_kind"], "unreachable", "{status}");
     assert!(status["age_s"].as_i64().unwrap() >= 0);
-    let (st, r) = get(&s, &tok, "/api/v1/monitoring/alerts/active");
-    assert_eq!(st, 200);
+    let resp = client()
+        .get(format!("http://{}/api/v1/monitoring/alerts/active", s.addr))
+        .bearer_auth(&tok)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let warning = resp.headers()["warning"].to_str().unwrap().to_string();
+    assert!(
+        warning.starts_with("110 ") && warning.contains("unreachable"),
+        "{warning}"
+    );
+    let r: Value = resp.json().unwrap();
     assert!(
         r.to_string().contains(&atm),
         "cached problems still shown: {r}"

@@ -365,7 +365,7 @@ pub async fn active(
     State(st): State<AppState>,
     _: Viewer,
     Query(p): Query<ActiveParams>,
-) -> Result<axum::Json<Vec<Alert>>> {
+) -> Result<(axum::http::HeaderMap, axum::Json<Vec<Alert>>)> {
     let q = AlertQuery {
         severity: p.severity,
         device: p.device,
@@ -385,7 +385,7 @@ pub async fn active(
         };
         out.extend(z.alerts().into_iter().filter(wanted));
     }
-    Ok(axum::Json(out))
+    Ok((super::settings::stale_warning(&st), axum::Json(out)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

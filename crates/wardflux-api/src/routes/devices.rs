@@ -18,15 +18,18 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 /// Largest import body (about 100k CSV rows).
 pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
 
-/// List devices.
+/// List devices: ours and, in `zabbix` and `hybrid` mode, Zabbix' hosts (one record per
+/// device, `sources` naming who knows it). A `Warning: 110` header says when the Zabbix part
+/// is stale (the last sync failed) and how old it is.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(DeviceQuery),
     responses((status = 200, body = Page<Device>), (status = 400, body = ErrorBody)))]
 pub async fn list_devices(
     State(st): State<AppState>,
     _: Viewer,
     Query(q): Query<DeviceQuery>,
-) -> ApiResult<axum::Json<Page<Device>>> {
-    Ok(axum::Json(st.store.list_devices(&q).await?))
+) -> ApiResult<(axum::http::HeaderMap, axum::Json<Page<Device>>)> {
+    let page = st.store.list_devices(&q).await?;
+    Ok((super::settings::stale_warning(&st), axum::Json(page)))
 }
 
 /// Create a device. The IP must be unique within the device's source (409 `ip`

@@ -57,7 +57,7 @@ pub async fn status(
     State(st): State<AppState>,
     _: Viewer,
     Query(p): Query<StatusParams>,
-) -> ApiResult<axum::Json<Vec<IcmpStatus>>> {
+) -> ApiResult<(axum::http::HeaderMap, axum::Json<Vec<IcmpStatus>>)> {
     if let Some(s) = &p.state
         && !["up", "down", "unknown"].contains(&s.as_str())
     {
@@ -132,7 +132,7 @@ pub async fn status(
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name).then(a.ip.cmp(&b.ip)));
-    Ok(axum::Json(out))
+    Ok((super::settings::stale_warning(&st), axum::Json(out)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -307,7 +307,7 @@ pub async fn history(
         )
         .into());
     }
-    st.store.get_device(device_id).await?;
+    let device = st.store.get_device(device_id).await?;
     let tsdb = st.services.get::<Arc<dyn MetricStore>>()?;
     let id = device_id.to_string();
     let series = |metric: &'static str, agg: Aggregation| {
@@ -349,6 +349,53 @@ pub async fn history(
         series("ping_availability", Aggregation::Avg),
         series("ping_up", Aggregation::Min),
     )?;
+    let (mut rtt_ms, mut packet_loss, mut availability, mut up) =
+        (rtt_ms, packet_loss, availability, up);
+    // A device only Zabbix watches: its history is Zabbix' (`history.get`, `trend.get` beyond
+    // two days), averaged per step; the `ping_up` samples the sync wrote stay the answer
+    // when Zabbix cannot be reached.
+    if device.source == DeviceSource::Zabbix
+        && let Some(host) = device.zabbix_hostid
+        && let Ok(z) = st.services.get::<ZabbixSource>()
+    {
+        let step = step_s * 1000;
+        let fetch = |key: &'static str, scale: f64| {
+            let z = z.clone();
+            async move {
+                match z.item_series(host, key, from, to).await {
+                    Ok(Some(pts)) => Some(per_step(&pts, from, step, scale)),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, key, "Zabbix history not read");
+                        None
+                    }
+                }
+            }
+        };
+        let (zup, zrtt, zloss) = tokio::join!(
+            fetch("icmpping", 1.0),
+            fetch("icmppingsec", 1000.0),
+            fetch("icmppingloss", 1.0)
+        );
+        if let Some(avg) = zup {
+            // as ours: availability the share answered, up the minimum of the step (of 0/1
+            // values, the floor of their average)
+            up = avg
+                .iter()
+                .map(|p| Point {
+                    at: p.at,
+                    value: p.value.floor(),
+                })
+                .collect();
+            availability = avg;
+        }
+        if let Some(r) = zrtt {
+            rtt_ms = r;
+        }
+        if let Some(l) = zloss {
+            packet_loss = l;
+        }
+    }
     let state_changes = st
         .store
         .status_history(device_id, Some(from), Some(to), 10_000)
@@ -370,6 +417,32 @@ pub async fn history(
         up,
         state_changes,
     }))
+}
+
+/// `pts` averaged per step of `step_ms` from `from` (each point at its step's start), times
+/// `scale`.
+fn per_step(
+    pts: &[(DateTime<Utc>, f64)],
+    from: DateTime<Utc>,
+    step_ms: i64,
+    scale: f64,
+) -> Vec<Point> {
+    let mut acc: std::collections::BTreeMap<i64, (f64, u32)> = std::collections::BTreeMap::new();
+    let t0 = from.timestamp_millis();
+    for (t, v) in pts {
+        let k = (t.timestamp_millis() - t0).div_euclid(step_ms);
+        let e = acc.entry(k).or_insert((0.0, 0));
+        e.0 += v * scale;
+        e.1 += 1;
+    }
+    acc.into_iter()
+        .filter_map(|(k, (sum, n))| {
+            Some(Point {
+                at: DateTime::from_timestamp_millis(t0 + k * step_ms)?,
+                value: sum / f64::from(n),
+            })
+        })
+        .collect()
 }
 
 /// This module's routes and their OpenAPI description.

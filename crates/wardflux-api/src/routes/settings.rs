@@ -195,6 +195,27 @@ pub async fn zabbix_status(
     Ok(axum::Json(st.services.get::<ZabbixSource>()?.status()))
 }
 
+/// `Warning: 110 - "Response is Stale"` (RFC 7234) naming the age and cause, for answers that
+/// include Zabbix data the last sync could not refresh; `None` when it is fresh or unused.
+pub fn stale_warning(st: &AppState) -> axum::http::HeaderMap {
+    let mut h = axum::http::HeaderMap::new();
+    let Ok(z) = st.services.get::<ZabbixSource>() else {
+        return h;
+    };
+    let s = z.status();
+    if s.active && s.stale {
+        let text = format!(
+            "110 wardflux \"Zabbix data is {} s old: {}\"",
+            s.age_s.unwrap_or(-1),
+            s.error_kind.as_deref().unwrap_or("sync failed")
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&text) {
+            h.insert(axum::http::header::WARNING, v);
+        }
+    }
+    h
+}
+
 /// What to bring over from Zabbix.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
