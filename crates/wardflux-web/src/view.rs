@@ -3,6 +3,8 @@
 //! and the CSS class of each device state.
 
 use chrono::{DateTime, Utc};
+use wardflux_model::inventory::DeviceSource;
+use wardflux_model::zabbix::ZabbixStatus;
 
 /// A duration in the largest three units that matter: `3d 4h 12m`, `4h 0m 5s`, `42s`.
 pub fn human_duration(secs: i64) -> String {
@@ -21,6 +23,32 @@ pub fn human_duration(secs: i64) -> String {
         format!("{m}m {s}s")
     } else {
         format!("{s}s")
+    }
+}
+
+/// The warning shown while the Zabbix data is stale (the mode reads Zabbix and the last
+/// sync failed): `Zabbix data 2m 5s old: unreachable`, or `No Zabbix data yet: timeout`
+/// before any sync succeeded. `None` otherwise.
+pub fn stale_note(s: &ZabbixStatus) -> Option<String> {
+    if !(s.active && s.stale) {
+        return None;
+    }
+    let why = s.error_kind.as_deref().unwrap_or("sync failed");
+    Some(match s.age_s {
+        Some(age) => format!("Zabbix data {} old: {why}", human_duration(age)),
+        None => format!("No Zabbix data yet: {why}"),
+    })
+}
+
+/// Which sources know a device, as its badge says it: `standalone`, `zabbix` or `both`.
+pub fn sources(s: &[DeviceSource]) -> &'static str {
+    match (
+        s.contains(&DeviceSource::Standalone),
+        s.contains(&DeviceSource::Zabbix),
+    ) {
+        (true, true) => "both",
+        (false, true) => "zabbix",
+        _ => "standalone",
     }
 }
 

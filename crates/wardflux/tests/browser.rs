@@ -462,6 +462,97 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     .await;
     shot(&c, "16-discovery-added").await;
 
+    // Settings: the Zabbix connection tested (a closed loopback port: unreachable), saved,
+    // and the mode switched to hybrid; Zabbix being unreachable, the pages say its data is
+    // stale, and devices show their source. (The real Zabbix is tested in tests/zabbix.rs.)
+    c.goto(&format!("{base}/settings")).await.unwrap();
+    fill(&c, "#z-url", "http://127.0.0.1:1/zabbix").await;
+    fill(&c, "#z-user", "Admin").await;
+    fill(&c, "#z-pw", "zabbix-pw-in-browser").await;
+    fill(&c, "#z-interval", "5").await;
+    fill(&c, "#z-timeout", "2").await;
+    submit(&c, "button[formaction='/settings/zabbix/test']").await;
+    let result = until(
+        &c,
+        "the connection test's result",
+        Duration::from_secs(20),
+        "document.querySelector('#z-test-result') && document.querySelector('#z-test-result').textContent",
+    )
+    .await;
+    assert!(
+        result.as_str().unwrap().starts_with("unreachable: "),
+        "{result}"
+    );
+    // The form keeps what was typed, except the password.
+    assert_eq!(
+        js(&c, "return [document.querySelector('#z-url').value, document.querySelector('#z-pw').value];").await,
+        json!(["http://127.0.0.1:1/zabbix", ""])
+    );
+    shot(&c, "17-settings-zabbix-test").await;
+    fill(&c, "#z-pw", "zabbix-pw-in-browser").await;
+    submit(&c, "form[action='/settings/zabbix'] button.primary").await;
+    until(
+        &c,
+        "the connection saved",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('Zabbix connection to http://127.0.0.1:1/zabbix saved.')",
+    )
+    .await;
+    c.find(Locator::Css("#z-mode"))
+        .await
+        .unwrap()
+        .select_by_value("hybrid")
+        .await
+        .unwrap();
+    submit(&c, "form[action='/settings/mode'] button[type=submit]").await;
+    until(
+        &c,
+        "the mode switched",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('Monitoring mode: hybrid.')",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        c.goto(&format!("{base}/settings")).await.unwrap();
+        let stale = js(&c, "return !!document.querySelector('main > .stale-note');").await;
+        if stale == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stale note never showed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let note = js(
+        &c,
+        "return document.querySelector('main > .stale-note').textContent;",
+    )
+    .await;
+    assert!(
+        note.as_str()
+            .unwrap()
+            .contains("No Zabbix data yet: unreachable"),
+        "{note}"
+    );
+    shot(&c, "18-settings-zabbix-stale").await;
+    c.goto(&format!("{base}/devices")).await.unwrap();
+    until(
+        &c,
+        "the devices list with its sources, under the stale note",
+        Duration::from_secs(10),
+        "document.querySelector('main > .stale-note') && document.querySelector('table.grid .badge.src-standalone')",
+    )
+    .await;
+    shot(&c, "19-devices-hybrid-stale").await;
+    c.goto(&format!("{base}/alerts")).await.unwrap();
+    until(
+        &c,
+        "the alerts page under the stale note",
+        Duration::from_secs(10),
+        "document.querySelector('main > .stale-note')",
+    )
+    .await;
+    shot(&c, "20-alerts-hybrid-stale").await;
+
     // Accessibility: axe-core found no WCAG 2 A/AA violation on any page.
     let a11y = A11Y.lock().unwrap().clone();
     assert!(

@@ -1561,3 +1561,240 @@ fn discovery_rules_take_communities_and_a_v3_user_and_refuse_bad_ranges() {
     );
     assert_eq!(r.status, 403);
 }
+
+/// Whether `body` shows the page chrome's stale-Zabbix-data note.
+fn stale_note(body: &str) -> Option<String> {
+    let at = body.find("<p class=\"stale-note\"")?;
+    let rest = &body[at..];
+    Some(rest[..rest.find("</p>").unwrap()].to_string())
+}
+
+/// The monitoring mode and the Zabbix connection from `/settings`: only admins change them
+/// (operators get 403 whatever the page showed); "Test connection" tries the form's values
+/// without saving them (here against a closed loopback port and against this server, which
+/// is not Zabbix; the real Zabbix is in tests/zabbix.rs); refused input is shown with the
+/// field's name and the form kept, never a secret; a saved connection keeps its password
+/// when the field is left empty; in hybrid mode with Zabbix unreachable every page says the
+/// Zabbix data is stale and why, and devices show their source.
+#[test]
+fn the_mode_and_the_zabbix_connection_are_set_and_tested_from_settings() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "ozzy", "operator");
+    add_device(&s, &tok, "core-1", "127.0.0.1");
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut op = Browser::new(&s);
+    op.login("ozzy", PW, "/");
+    let page = admin.get("/settings");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Monitoring mode and Zabbix"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("No Zabbix connection is configured."));
+    assert!(page.body.contains("<option selected>standalone</option>"));
+    let token = csrf_of(&page.body);
+
+    // Operators see the mode, not the form, and cannot change either with a token of theirs.
+    let opage = op.get("/settings");
+    assert!(
+        opage
+            .body
+            .contains("Monitoring mode: <strong id=\"z-mode-text\">standalone</strong>"),
+        "{}",
+        opage.body
+    );
+    assert!(!opage.body.contains("action=\"/settings/zabbix\""));
+    let otoken = csrf_of(&opage.body);
+    assert_eq!(
+        op.post("/settings/mode", &[("csrf", &otoken), ("mode", "hybrid")])
+            .status,
+        403
+    );
+    let conn = [
+        ("url", "http://127.0.0.1:1/zabbix"),
+        ("auth", "password"),
+        ("username", "Admin"),
+        ("password", "zbx-secret-pw-1"),
+        ("api_token", ""),
+        ("sync_interval_s", "5"),
+        ("timeout_s", "2"),
+    ];
+    for path in ["/settings/zabbix", "/settings/zabbix/test"] {
+        let mut f = vec![("csrf", otoken.as_str())];
+        f.extend(conn);
+        assert_eq!(op.post(path, &f).status, 403, "{path}");
+    }
+    // No token, no change.
+    assert_eq!(
+        admin.post("/settings/mode", &[("mode", "hybrid")]).status,
+        403
+    );
+
+    // A Zabbix mode needs a connection first; an unknown mode names the field.
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "hybrid")]);
+    assert_eq!(r.status, 303);
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(
+        msg.contains("configure the Zabbix connection first"),
+        "{msg}"
+    );
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "both")]);
+    assert!(flash_of(&mut admin, &r.location).contains("mode"));
+
+    let form = |over: &[(&'static str, &'static str)]| {
+        let mut f: Vec<(&str, &str)> = conn.to_vec();
+        for (k, v) in over {
+            f.iter_mut().find(|(n, _)| n == k).unwrap().1 = v;
+        }
+        f
+    };
+    let post = |b: &mut Browser, path: &str, f: Vec<(&str, &str)>| {
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend(f);
+        b.post(path, &all)
+    };
+
+    // Test: refused input names the field, keeps the form, never echoes the secret.
+    let r = post(
+        &mut admin,
+        "/settings/zabbix/test",
+        form(&[("url", "ftp://z")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("url: must start with http:// or https://"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"ftp://z\""));
+    assert!(!r.body.contains("zbx-secret-pw-1"));
+    let r = post(
+        &mut admin,
+        "/settings/zabbix/test",
+        form(&[("password", "")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("password"), "{}", r.body);
+    let r = post(
+        &mut admin,
+        "/settings/zabbix/test",
+        form(&[("sync_interval_s", "often")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("sync_interval_s"), "{}", r.body);
+    // A closed port: unreachable, with the error's message.
+    let r = post(&mut admin, "/settings/zabbix/test", form(&[]));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("unreachable: "), "{result}");
+    assert!(!r.body.contains("zbx-secret-pw-1"));
+    assert!(r.body.contains("value=\"http://127.0.0.1:1/zabbix\""));
+    // This server answers, but it is not Zabbix.
+    let here = format!("http://{}/", s.addr);
+    let mut f = form(&[]);
+    f[0].1 = &here;
+    let r = post(&mut admin, "/settings/zabbix/test", f);
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("not_zabbix: "), "{result}");
+    // Testing saved nothing.
+    assert_eq!(get(&s, &tok, "/api/v1/settings/zabbix").0, 404);
+
+    // Save: stored (the password encrypted, never shown), the sync woken.
+    let r = post(
+        &mut admin,
+        "/settings/zabbix",
+        form(&[("timeout_s", "500")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("timeout_s: must be 1 to 120"), "{}", r.body);
+    let r = post(&mut admin, "/settings/zabbix", form(&[]));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(
+        msg.contains("Zabbix connection to http://127.0.0.1:1/zabbix saved."),
+        "{msg}"
+    );
+    let (st, z) = get(&s, &tok, "/api/v1/settings/zabbix");
+    assert_eq!(st, 200, "{z}");
+    assert_eq!(
+        (
+            z["username"].as_str(),
+            z["has_password"].as_bool(),
+            z["sync_interval_s"].as_u64()
+        ),
+        (Some("Admin"), Some(true), Some(5))
+    );
+    let page = admin.get("/settings");
+    assert!(!page.body.contains("zbx-secret-pw-1"));
+    assert!(page.body.contains("stored; leave empty to keep it"));
+    assert!(page.body.contains("value=\"Admin\""));
+    // An empty password keeps the stored one (same user); a new user needs one.
+    let r = post(
+        &mut admin,
+        "/settings/zabbix",
+        form(&[("password", ""), ("timeout_s", "3")]),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(get(&s, &tok, "/api/v1/settings/zabbix").1["timeout_s"], 3);
+    let r = post(
+        &mut admin,
+        "/settings/zabbix",
+        form(&[("password", ""), ("username", "other")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("password: required"), "{}", r.body);
+
+    // Hybrid: Zabbix is unreachable, so every page says its data is stale, and why.
+    assert!(stale_note(&admin.get("/devices").body).is_none());
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "hybrid")]);
+    assert!(flash_of(&mut admin, &r.location).contains("Monitoring mode: hybrid."));
+    assert_eq!(get(&s, &tok, "/api/v1/settings/mode").1["mode"], "hybrid");
+    let note = eventually("the stale note", Duration::from_secs(20), || {
+        stale_note(&op.get("/devices").body)
+    });
+    assert!(note.contains("No Zabbix data yet: unreachable"), "{note}");
+    for path in ["/", "/alerts", "/monitor", "/settings"] {
+        let body = op.get(path).body;
+        assert!(stale_note(&body).is_some(), "{path}");
+    }
+    let opage = op.get("/settings");
+    assert!(
+        opage
+            .body
+            .contains("Monitoring mode: <strong id=\"z-mode-text\">hybrid</strong>")
+    );
+    assert!(
+        opage
+            .body
+            .contains("<dt>Last error</dt><dd class=\"bad\">unreachable: "),
+        "{}",
+        opage.body
+    );
+    assert!(opage.body.contains("<dt>Last success</dt><dd>never</dd>"));
+    // Devices name their source.
+    let list = op.get("/devices").body;
+    assert!(
+        list.contains("<span class=\"badge src-standalone\""),
+        "{list}"
+    );
+
+    // Back to standalone: the note goes.
+    let r = admin.post(
+        "/settings/mode",
+        &[("csrf", &token), ("mode", "standalone")],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("Monitoring mode: standalone."));
+    eventually("the stale note gone", Duration::from_secs(20), || {
+        stale_note(&op.get("/devices").body).is_none().then_some(())
+    });
+}

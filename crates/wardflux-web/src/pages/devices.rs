@@ -45,11 +45,17 @@ pub struct DeviceRow {
     pub vendor: String,
     pub region: String,
     pub enabled: bool,
+    /// `standalone`, `zabbix` or `both` (see [`view::sources`]).
+    pub source: &'static str,
+    /// The Zabbix host id of a mirrored or matched device, as text (empty otherwise).
+    pub zabbix_hostid: String,
 }
 
 impl From<Device> for DeviceRow {
     fn from(d: Device) -> Self {
         Self {
+            source: view::sources(&d.sources),
+            zabbix_hostid: d.zabbix_hostid.map(|h| h.to_string()).unwrap_or_default(),
             id: d.id,
             name: d.name,
             ip: d.ip.to_string(),
