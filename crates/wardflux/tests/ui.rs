@@ -1593,7 +1593,10 @@ fn the_mode_and_the_zabbix_connection_are_set_and_tested_from_settings() {
         page.body
     );
     assert!(page.body.contains("No Zabbix connection is configured."));
-    assert!(page.body.contains("<option selected>standalone</option>"));
+    assert!(
+        page.body
+            .contains("<option value=\"standalone\" selected>standalone</option>")
+    );
     let token = csrf_of(&page.body);
 
     // Operators see the mode, not the form, and cannot change either with a token of theirs.
