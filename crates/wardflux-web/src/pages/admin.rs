@@ -405,7 +405,7 @@ async fn set_mode(State(st): State<AppState>, page: Page, f: Fields) -> Result<R
         let mode: MonitoringMode = f
             .get("mode")
             .parse()
-            .map_err(|e: String| ApiError::bad_request(Some("mode"), &format!("mode: {e}")))?;
+            .map_err(|e: String| ApiError::bad_request(Some("mode"), format!("mode: {e}")))?;
         let p = api_settings::set_mode(&st, &page.user.actor(), mode).await?;
         Ok(format!("Monitoring mode: {}.", p.mode.as_str()))
     }
