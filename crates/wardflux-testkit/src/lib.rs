@@ -7,6 +7,7 @@
 //! - [`victoria`]: a real VictoriaMetrics started on a free loopback port;
 //! - [`snmp`]: real SNMP agents (net-snmp snmpd, snmpsim) and net-snmp's tools;
 //! - [`pg`]: a fresh PostgreSQL database per test, dropped afterwards;
+//! - [`zabbix`]: the real Zabbix 6.0 the Zabbix tests share (`scripts/zabbix-rig.sh`);
 //! - [`free_port`]: a TCP port on 127.0.0.1 that was free a moment ago;
 //! - [`send_json`]: one HTTP request whose answer is read as JSON;
 //! - [`Rng`]: a seeded xorshift generator, for test and bench data that is the same every run.
@@ -17,6 +18,7 @@ pub mod netns;
 pub mod pg;
 pub mod snmp;
 pub mod victoria;
+pub mod zabbix;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {

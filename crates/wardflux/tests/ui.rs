@@ -1801,3 +1801,171 @@ fn the_mode_and_the_zabbix_connection_are_set_and_tested_from_settings() {
         stale_note(&op.get("/devices").body).is_none().then_some(())
     });
 }
+
+/// The value of the `attr` attribute of the first element after `needle` in `body`.
+fn attr_after(body: &str, needle: &str, attr: &str) -> Option<String> {
+    let rest = &body[body.find(needle)?..];
+    let key = format!("{attr}=\"");
+    let rest = &rest[rest.find(&key)? + key.len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The settings section and the source badges against the real Zabbix 6.0 of
+/// `scripts/zabbix-rig.sh` (`wardflux_testkit::zabbix`): "Test connection" says
+/// `wrong_credentials`, then "Connected: Zabbix 6.0..."; once saved and in hybrid mode, a
+/// Zabbix-only host is listed with a `zabbix` badge, a host matched to our device by IP with
+/// `both`, its problem on the alerts page with a "Zabbix" badge (acknowledged from the page,
+/// which lands in Zabbix), and its `icmpping` on Monitor as a Zabbix state.
+#[test]
+fn a_real_zabbix_is_tested_from_settings_and_its_hosts_and_problems_show_their_source() {
+    use wardflux_testkit::zabbix::{Zabbix, id, unique};
+    let z = Zabbix::shared();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rpc = |m: &str, p: serde_json::Value| rt.block_on(z.rpc(m, p));
+    let tag = unique("ui");
+    let n = (uuid::Uuid::new_v4().as_u128() % 250) as u8 + 1;
+    let ip = |last: u8| format!("127.65.{n}.{last}");
+    let gid = rpc("hostgroup.create", json!({"name": format!("wf-{tag}")}))["groupids"][0].clone();
+    let iface = |addr: String| json!([{"type": 1, "main": 1, "useip": 1, "ip": addr, "dns": "", "port": "10050"}]);
+    let atm = format!("atm-{tag}");
+    let atm_id = id(&rpc(
+        "host.create",
+        json!({"host": atm, "groups": [{"groupid": gid}], "interfaces": iface(ip(1))}),
+    )["hostids"][0]);
+    let core = format!("core-{tag}");
+    rpc(
+        "host.create",
+        json!({"host": core, "groups": [{"groupid": gid}], "interfaces": iface(ip(2))}),
+    );
+    for key in ["cpu.trap", "icmpping"] {
+        rpc(
+            "item.create",
+            json!({"hostid": atm_id.to_string(), "name": key, "key_": key, "type": 2, "value_type": 3}),
+        );
+    }
+    let trigger = format!("CPU too high on {atm}");
+    rpc(
+        "trigger.create",
+        json!({"description": trigger, "expression": format!("last(/{atm}/cpu.trap)>90"), "priority": 5}),
+    );
+
+    let (s, _dir, tok) = server();
+    add_device(&s, &tok, "our-core", &ip(2));
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let token = csrf_of(&admin.get("/settings").body);
+    let url = z.api_url.clone();
+    let form = |pw: &str| {
+        vec![
+            ("csrf", token.clone()),
+            ("url", url.clone()),
+            ("auth", "password".to_string()),
+            ("username", z.user.clone()),
+            ("password", pw.to_string()),
+            ("sync_interval_s", "5".to_string()),
+            ("timeout_s", "5".to_string()),
+        ]
+    };
+    let send = |b: &mut Browser, path: &str, f: Vec<(&str, String)>| {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(path, &f)
+    };
+    let r = send(
+        &mut admin,
+        "/settings/zabbix/test",
+        form("not-the-password"),
+    );
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("wrong_credentials: "), "{result}");
+    let r = send(&mut admin, "/settings/zabbix/test", form(&z.password));
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("Connected: Zabbix 6.0."), "{result}");
+    let r = send(&mut admin, "/settings/zabbix", form(&z.password));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "hybrid")]);
+    assert!(flash_of(&mut admin, &r.location).contains("Monitoring mode: hybrid."));
+
+    // Devices: the Zabbix-only host and the matched one, each with its source.
+    let list = eventually("the Zabbix hosts listed", Duration::from_secs(60), || {
+        let b = admin.get(&format!("/devices?q=127.65.{n}.")).body;
+        b.contains(&atm).then_some(b)
+    });
+    let row = |name: &str| {
+        let at = list.find(&format!(">{name}</a>")).unwrap();
+        list[at..at + list[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(&atm).contains("badge src-zabbix"), "{}", row(&atm));
+    assert!(
+        row("our-core").contains("badge src-both"),
+        "{}",
+        row("our-core")
+    );
+    assert!(
+        !list.contains(&format!(">{core}</a>")),
+        "matched, not listed twice: {list}"
+    );
+    let before = &list[..list.find(&format!(">{atm}</a>")).unwrap()];
+    let link = &before[before.rfind("<a href=\"").unwrap() + 9..];
+    let atm_path = link[..link.find('"').unwrap()].to_string();
+    let page = admin.get(&atm_path);
+    assert!(
+        page.body.contains(&format!("(Zabbix host id {atm_id})")),
+        "{}",
+        page.body
+    );
+    assert!(stale_note(&page.body).is_none());
+
+    // Its problem: a critical alert with a Zabbix badge, acknowledged from the page.
+    rt.block_on(z.send_until_processed(&atm, "cpu.trap", "97"));
+    rt.block_on(z.send_until_processed(&atm, "icmpping", "1"));
+    let alerts = eventually(
+        "the problem on the alerts page",
+        Duration::from_secs(60),
+        || {
+            let b = admin.get("/alerts").body;
+            b.contains(&trigger).then_some(b)
+        },
+    );
+    let at = alerts.find(&trigger).unwrap();
+    let row_start = alerts[..at].rfind("<tr").unwrap();
+    let alert_row = &alerts[row_start..at + alerts[at..].find("</tr>").unwrap()];
+    assert!(alert_row.contains("badge sev-critical"), "{alert_row}");
+    assert!(
+        alert_row.contains("<span class=\"badge origin-zabbix\""),
+        "{alert_row}"
+    );
+    let action = attr_after(alert_row, "<form", "action").unwrap();
+    assert!(action.ends_with("/ack"), "{action}");
+    let r = admin.post(
+        &action,
+        &[("csrf", &token), ("comment", "on site, ticket 99")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let problems = rpc(
+        "problem.get",
+        json!({"hostids": [atm_id.to_string()], "selectAcknowledges": "extend", "output": "extend"}),
+    );
+    assert!(
+        problems.to_string().contains("on site, ticket 99"),
+        "the acknowledge reached Zabbix: {problems}"
+    );
+
+    // Monitor: the Zabbix-only host's state is Zabbix' icmpping.
+    let mon = eventually("icmpping on Monitor", Duration::from_secs(60), || {
+        let b = admin.get(&format!("/monitor?q={atm}")).body;
+        b.contains("title=\"the state is Zabbix' icmpping\">Zabbix</small>")
+            .then_some(b)
+    });
+    assert!(mon.contains("<span class=\"badge up\">up</span>"), "{mon}");
+}
