@@ -1960,6 +1960,13 @@ fn a_real_zabbix_is_tested_from_settings_and_its_hosts_and_problems_show_their_s
         problems.to_string().contains("on site, ticket 99"),
         "the acknowledge reached Zabbix: {problems}"
     );
+    // The page shows it acknowledged; Zabbix, not this page, closes its problems.
+    let alerts = admin.get("/alerts").body;
+    let at = alerts.find(&trigger).unwrap();
+    let row = &alerts[alerts[..at].rfind("<tr").unwrap()..at + alerts[at..].find("</tr>").unwrap()];
+    assert!(row.contains("on site, ticket 99"), "{row}");
+    assert!(!row.contains("/resolve"), "{row}");
+    assert!(row.contains("closed by Zabbix"), "{row}");
 
     // Monitor: the Zabbix-only host's state is Zabbix' icmpping.
     let mon = eventually("icmpping on Monitor", Duration::from_secs(60), || {
