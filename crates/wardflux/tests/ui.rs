@@ -1967,6 +1967,16 @@ fn a_real_zabbix_is_tested_from_settings_and_its_hosts_and_problems_show_their_s
     assert!(row.contains("on site, ticket 99"), "{row}");
     assert!(!row.contains("/resolve"), "{row}");
     assert!(row.contains("closed by Zabbix"), "{row}");
+    // The device page: its state is Zabbix' icmpping.
+    let page = eventually(
+        "icmpping on the device page",
+        Duration::from_secs(60),
+        || {
+            let b = admin.get(&atm_path).body;
+            b.contains("ago (Zabbix icmpping)").then_some(b)
+        },
+    );
+    assert!(page.contains("id=\"dev-state\">up</span>"), "{page}");
 
     // Monitor: the Zabbix-only host's state is Zabbix' icmpping.
     let mon = eventually("icmpping on Monitor", Duration::from_secs(60), || {
