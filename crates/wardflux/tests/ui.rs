@@ -1978,6 +1978,31 @@ fn a_real_zabbix_is_tested_from_settings_and_its_hosts_and_problems_show_their_s
     );
     assert!(page.contains("id=\"dev-state\">up</span>"), "{page}");
 
+    // Zabbix becomes unreachable (the connection now points at a closed port; the stored
+    // password is kept): what was synced stays, under a note with its age and why.
+    let mut f = form("");
+    f[1].1 = "http://127.0.0.1:1/zabbix".to_string();
+    let r = send(&mut admin, "/settings/zabbix", f);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let note = eventually(
+        "the stale note with the age",
+        Duration::from_secs(30),
+        || stale_note(&admin.get("/alerts").body),
+    );
+    assert!(
+        note.contains("Zabbix data ") && note.contains(" old: unreachable"),
+        "{note}"
+    );
+    let list = admin.get(&format!("/devices?q=127.65.{n}.")).body;
+    assert!(
+        list.contains(&format!(">{atm}</a>")),
+        "the cached host stays: {list}"
+    );
+    assert!(
+        admin.get("/alerts").body.contains(&trigger),
+        "the cached problem stays"
+    );
+
     // Monitor: the Zabbix-only host's state is Zabbix' icmpping.
     let mon = eventually("icmpping on Monitor", Duration::from_secs(60), || {
         let b = admin.get(&format!("/monitor?q={atm}")).body;
