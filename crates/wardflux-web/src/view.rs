@@ -99,6 +99,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_stale_note_gives_the_age_and_why_only_when_zabbix_is_read() {
+        let mut s = ZabbixStatus {
+            configured: true,
+            active: true,
+            stale: true,
+            age_s: Some(125),
+            error_kind: Some("unreachable".into()),
+            ..ZabbixStatus::default()
+        };
+        assert_eq!(
+            stale_note(&s).as_deref(),
+            Some("Zabbix data 2m 5s old: unreachable")
+        );
+        s.age_s = None;
+        s.error_kind = Some("timeout".into());
+        assert_eq!(
+            stale_note(&s).as_deref(),
+            Some("No Zabbix data yet: timeout")
+        );
+        s.active = false;
+        assert_eq!(stale_note(&s), None);
+        s.active = true;
+        s.stale = false;
+        assert_eq!(stale_note(&s), None);
+    }
+
+    #[test]
+    fn sources_read_as_one_word() {
+        use DeviceSource::{Standalone, Zabbix};
+        assert_eq!(sources(&[Standalone]), "standalone");
+        assert_eq!(sources(&[Zabbix]), "zabbix");
+        assert_eq!(sources(&[Standalone, Zabbix]), "both");
+        assert_eq!(sources(&[]), "standalone");
+    }
+
+    #[test]
     fn durations_read_as_operators_say_them() {
         assert_eq!(human_duration(0), "0s");
         assert_eq!(human_duration(42), "42s");
