@@ -471,7 +471,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     fill(&c, "#z-pw", "zabbix-pw-in-browser").await;
     fill(&c, "#z-interval", "5").await;
     fill(&c, "#z-timeout", "2").await;
-    submit(&c, "button[formaction='/settings/zabbix/test']").await;
+    submit(&c, "button[formaction^='/settings/zabbix/test']").await;
     let result = until(
         &c,
         "the connection test's result",
@@ -490,7 +490,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     );
     shot(&c, "17-settings-zabbix-test").await;
     fill(&c, "#z-pw", "zabbix-pw-in-browser").await;
-    submit(&c, "form[action='/settings/zabbix'] button.primary").await;
+    submit(&c, "form[action^='/settings/zabbix#'] button.primary").await;
     until(
         &c,
         "the connection saved",
@@ -587,7 +587,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     fill(&c, "#z-url", &z.api_url).await;
     fill(&c, "#z-user", &z.user).await;
     fill(&c, "#z-pw", &z.password).await;
-    submit(&c, "button[formaction='/settings/zabbix/test']").await;
+    submit(&c, "button[formaction^='/settings/zabbix/test']").await;
     let result = until(
         &c,
         "the connection test's result",
@@ -604,7 +604,7 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     );
     shot(&c, "21-settings-zabbix-connected").await;
     fill(&c, "#z-pw", &z.password).await;
-    submit(&c, "form[action='/settings/zabbix'] button.primary").await;
+    submit(&c, "form[action^='/settings/zabbix#'] button.primary").await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         c.goto(&format!("{base}/devices?q=127.66.{n}."))

@@ -1608,7 +1608,7 @@ fn the_mode_and_the_zabbix_connection_are_set_and_tested_from_settings() {
         "{}",
         opage.body
     );
-    assert!(!opage.body.contains("action=\"/settings/zabbix\""));
+    assert!(!opage.body.contains("action=\"/settings/zabbix"));
     let otoken = csrf_of(&opage.body);
     assert_eq!(
         op.post("/settings/mode", &[("csrf", &otoken), ("mode", "hybrid")])

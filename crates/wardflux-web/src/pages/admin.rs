@@ -468,8 +468,10 @@ async fn save_zabbix(
             if let Ok(z) = st.services.get::<ZabbixSource>() {
                 z.wake();
             }
+            // `#top`: the form's `#h-zconn` would otherwise carry over the redirect, and the
+            // message is at the top.
             Ok(outcome(
-                "/settings#h-zabbix",
+                "/settings#top",
                 Ok(format!("Zabbix connection to {} saved.", s.url)),
             ))
         }
