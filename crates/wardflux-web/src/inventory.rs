@@ -15,10 +15,15 @@ use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::TryRecvError;
 use uuid::Uuid;
 use wardflux_model::InventoryEvent;
+use wardflux_model::inventory::DeviceSource;
 use wardflux_store::{Store, StoreError};
 
 /// Inventory facts of one device that the monitor's table lacks.
 pub struct Facts {
+    pub name: String,
+    pub ip: std::net::IpAddr,
+    /// Only Zabbix knows the device (`sources: [zabbix]`): its state is Zabbix' `icmpping`.
+    pub zabbix_only: bool,
     pub region: String,
     pub device_type: String,
     /// Names of the device groups it is in (group changes show within the cache's age).
@@ -92,6 +97,9 @@ pub async fn load(store: &Store) -> Result<HashMap<Uuid, Facts>, StoreError> {
             (
                 d.id,
                 Facts {
+                    zabbix_only: !d.sources.contains(&DeviceSource::Standalone),
+                    name: d.name,
+                    ip: d.ip,
                     region: d.region.unwrap_or_default(),
                     device_type: d.device_type.unwrap_or_default(),
                     groups: member.remove(&d.id).unwrap_or_default(),

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use wardflux_api::AppState;
 use wardflux_api::auth::{CurrentUser, SESSION_COOKIE, cookie_value};
 use wardflux_model::inventory::Role;
+use wardflux_zabbix::source::ZabbixSource;
 
 use crate::csrf;
 use crate::pages::error_page;
@@ -21,6 +22,9 @@ pub struct Page {
     pub user: CurrentUser,
     /// The session's CSRF token, for the forms of the page.
     pub csrf: String,
+    /// What the page chrome says while the Zabbix data shown is stale (see
+    /// [`crate::view::stale_note`]); `None` when it is fresh or the mode reads no Zabbix.
+    pub stale: Option<String>,
 }
 
 impl Page {
@@ -70,6 +74,11 @@ impl FromRequestParts<AppState> for Page {
             Ok(user) => Ok(Page {
                 user,
                 csrf: csrf::for_session(&token),
+                stale: st
+                    .services
+                    .get::<ZabbixSource>()
+                    .ok()
+                    .and_then(|z| crate::view::stale_note(&z.status())),
             }),
             Err(_) => Err(to_login(parts)),
         }

@@ -3,6 +3,8 @@
 //! and the CSS class of each device state.
 
 use chrono::{DateTime, Utc};
+use wardflux_model::inventory::DeviceSource;
+use wardflux_model::zabbix::ZabbixStatus;
 
 /// A duration in the largest three units that matter: `3d 4h 12m`, `4h 0m 5s`, `42s`.
 pub fn human_duration(secs: i64) -> String {
@@ -21,6 +23,32 @@ pub fn human_duration(secs: i64) -> String {
         format!("{m}m {s}s")
     } else {
         format!("{s}s")
+    }
+}
+
+/// The warning shown while the Zabbix data is stale (the mode reads Zabbix and the last
+/// sync failed): `Zabbix data 2m 5s old: unreachable`, or `No Zabbix data yet: timeout`
+/// before any sync succeeded. `None` otherwise.
+pub fn stale_note(s: &ZabbixStatus) -> Option<String> {
+    if !(s.active && s.stale) {
+        return None;
+    }
+    let why = s.error_kind.as_deref().unwrap_or("sync failed");
+    Some(match s.age_s {
+        Some(age) => format!("Zabbix data {} old: {why}", human_duration(age)),
+        None => format!("No Zabbix data yet: {why}"),
+    })
+}
+
+/// Which sources know a device, as its badge says it: `standalone`, `zabbix` or `both`.
+pub fn sources(s: &[DeviceSource]) -> &'static str {
+    match (
+        s.contains(&DeviceSource::Standalone),
+        s.contains(&DeviceSource::Zabbix),
+    ) {
+        (true, true) => "both",
+        (false, true) => "zabbix",
+        _ => "standalone",
     }
 }
 
@@ -69,6 +97,42 @@ pub fn number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stale_note_gives_the_age_and_why_only_when_zabbix_is_read() {
+        let mut s = ZabbixStatus {
+            configured: true,
+            active: true,
+            stale: true,
+            age_s: Some(125),
+            error_kind: Some("unreachable".into()),
+            ..ZabbixStatus::default()
+        };
+        assert_eq!(
+            stale_note(&s).as_deref(),
+            Some("Zabbix data 2m 5s old: unreachable")
+        );
+        s.age_s = None;
+        s.error_kind = Some("timeout".into());
+        assert_eq!(
+            stale_note(&s).as_deref(),
+            Some("No Zabbix data yet: timeout")
+        );
+        s.active = false;
+        assert_eq!(stale_note(&s), None);
+        s.active = true;
+        s.stale = false;
+        assert_eq!(stale_note(&s), None);
+    }
+
+    #[test]
+    fn sources_read_as_one_word() {
+        use DeviceSource::{Standalone, Zabbix};
+        assert_eq!(sources(&[Standalone]), "standalone");
+        assert_eq!(sources(&[Zabbix]), "zabbix");
+        assert_eq!(sources(&[Standalone, Zabbix]), "both");
+        assert_eq!(sources(&[]), "standalone");
+    }
 
     #[test]
     fn durations_read_as_operators_say_them() {

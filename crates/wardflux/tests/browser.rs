@@ -462,6 +462,190 @@ async fn scenario(ns: &Netns, ip: &str, base: &str, driver_url: &str) {
     .await;
     shot(&c, "16-discovery-added").await;
 
+    // Settings: the Zabbix connection tested (a closed loopback port: unreachable), saved,
+    // and the mode switched to hybrid; Zabbix being unreachable, the pages say its data is
+    // stale, and devices show their source. (The real Zabbix is tested in tests/zabbix.rs.)
+    c.goto(&format!("{base}/settings")).await.unwrap();
+    fill(&c, "#z-url", "http://127.0.0.1:1/zabbix").await;
+    fill(&c, "#z-user", "Admin").await;
+    fill(&c, "#z-pw", "zabbix-pw-in-browser").await;
+    fill(&c, "#z-interval", "5").await;
+    fill(&c, "#z-timeout", "2").await;
+    submit(&c, "button[formaction^='/settings/zabbix/test']").await;
+    let result = until(
+        &c,
+        "the connection test's result",
+        Duration::from_secs(20),
+        "document.querySelector('#z-test-result') && document.querySelector('#z-test-result').textContent",
+    )
+    .await;
+    assert!(
+        result.as_str().unwrap().starts_with("unreachable: "),
+        "{result}"
+    );
+    // The form keeps what was typed, except the password.
+    assert_eq!(
+        js(&c, "return [document.querySelector('#z-url').value, document.querySelector('#z-pw').value];").await,
+        json!(["http://127.0.0.1:1/zabbix", ""])
+    );
+    shot(&c, "17-settings-zabbix-test").await;
+    fill(&c, "#z-pw", "zabbix-pw-in-browser").await;
+    submit(&c, "form[action^='/settings/zabbix#'] button.primary").await;
+    until(
+        &c,
+        "the connection saved",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('Zabbix connection to http://127.0.0.1:1/zabbix saved.')",
+    )
+    .await;
+    c.find(Locator::Css("#z-mode"))
+        .await
+        .unwrap()
+        .select_by_value("hybrid")
+        .await
+        .unwrap();
+    submit(&c, "form[action='/settings/mode'] button[type=submit]").await;
+    until(
+        &c,
+        "the mode switched",
+        Duration::from_secs(10),
+        "document.body.textContent.includes('Monitoring mode: hybrid.')",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        c.goto(&format!("{base}/settings")).await.unwrap();
+        let stale = js(&c, "return !!document.querySelector('main > .stale-note');").await;
+        if stale == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stale note never showed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let note = js(
+        &c,
+        "return document.querySelector('main > .stale-note').textContent;",
+    )
+    .await;
+    assert!(
+        note.as_str()
+            .unwrap()
+            .contains("No Zabbix data yet: unreachable"),
+        "{note}"
+    );
+    shot(&c, "18-settings-zabbix-stale").await;
+    c.goto(&format!("{base}/devices")).await.unwrap();
+    until(
+        &c,
+        "the devices list with its sources, under the stale note",
+        Duration::from_secs(10),
+        "document.querySelector('main > .stale-note') && document.querySelector('table.grid .badge.src-standalone')",
+    )
+    .await;
+    shot(&c, "19-devices-hybrid-stale").await;
+    c.goto(&format!("{base}/alerts")).await.unwrap();
+    until(
+        &c,
+        "the alerts page under the stale note",
+        Duration::from_secs(10),
+        "document.querySelector('main > .stale-note')",
+    )
+    .await;
+    shot(&c, "20-alerts-hybrid-stale").await;
+
+    // Now the real Zabbix 6.0 (scripts/zabbix-rig.sh): the test button says connected;
+    // once saved, the stale note goes, and its host and problem show their source.
+    let z = wardflux_testkit::zabbix::Zabbix::shared();
+    let tag = wardflux_testkit::zabbix::unique("br");
+    let gid = z.create_group(&format!("wf-{tag}")).await;
+    let host = format!("atm-{tag}");
+    let n = (uuid::Uuid::new_v4().as_u128() % 250) as u8 + 1;
+    let hostid = wardflux_testkit::zabbix::id(
+        &z.rpc(
+            "host.create",
+            json!({"host": host, "groups": [{"groupid": gid.to_string()}],
+                   "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": format!("127.66.{n}.1"), "dns": "", "port": "10050"}]}),
+        )
+        .await["hostids"][0],
+    );
+    for key in ["cpu.trap", "icmpping"] {
+        z.rpc(
+            "item.create",
+            json!({"hostid": hostid.to_string(), "name": key, "key_": key, "type": 2, "value_type": 3}),
+        )
+        .await;
+    }
+    z.rpc(
+        "trigger.create",
+        json!({"description": format!("CPU too high on {host}"),
+               "expression": format!("last(/{host}/cpu.trap)>90"), "priority": 4}),
+    )
+    .await;
+    z.send_until_processed(&host, "cpu.trap", "97").await;
+    z.send_until_processed(&host, "icmpping", "0").await;
+    c.goto(&format!("{base}/settings")).await.unwrap();
+    fill(&c, "#z-url", &z.api_url).await;
+    fill(&c, "#z-user", &z.user).await;
+    fill(&c, "#z-pw", &z.password).await;
+    submit(&c, "button[formaction^='/settings/zabbix/test']").await;
+    let result = until(
+        &c,
+        "the connection test's result",
+        Duration::from_secs(20),
+        "document.querySelector('#z-test-result') && document.querySelector('#z-test-result').textContent",
+    )
+    .await;
+    assert!(
+        result
+            .as_str()
+            .unwrap()
+            .starts_with("Connected: Zabbix 6.0."),
+        "{result}"
+    );
+    shot(&c, "21-settings-zabbix-connected").await;
+    fill(&c, "#z-pw", &z.password).await;
+    submit(&c, "form[action^='/settings/zabbix#'] button.primary").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        c.goto(&format!("{base}/devices?q=127.66.{n}."))
+            .await
+            .unwrap();
+        let ok = js(
+            &c,
+            "return !document.querySelector('main > .stale-note') && !!document.querySelector('table.grid .badge.src-zabbix');",
+        )
+        .await;
+        if ok == json!(true) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Zabbix host never showed, fresh"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    shot(&c, "22-devices-zabbix").await;
+    c.goto(&format!("{base}/alerts")).await.unwrap();
+    until(
+        &c,
+        "the Zabbix problem with its badge",
+        Duration::from_secs(30),
+        "document.querySelector('table.grid .badge.origin-zabbix')",
+    )
+    .await;
+    shot(&c, "23-alerts-zabbix").await;
+    c.goto(&format!("{base}/monitor?q={host}")).await.unwrap();
+    until(
+        &c,
+        "the Zabbix-only host down on Monitor, by Zabbix",
+        Duration::from_secs(30),
+        "document.querySelector('#rows tbody tr .badge.down') && document.querySelector('#rows tbody tr small.src')",
+    )
+    .await;
+    shot(&c, "24-monitor-zabbix").await;
+    c.goto(&format!("{base}/settings")).await.unwrap();
+    shot(&c, "25-settings-zabbix-synced").await;
+
     // Accessibility: axe-core found no WCAG 2 A/AA violation on any page.
     let a11y = A11Y.lock().unwrap().clone();
     assert!(

@@ -1561,3 +1561,453 @@ fn discovery_rules_take_communities_and_a_v3_user_and_refuse_bad_ranges() {
     );
     assert_eq!(r.status, 403);
 }
+
+/// Whether `body` shows the page chrome's stale-Zabbix-data note.
+fn stale_note(body: &str) -> Option<String> {
+    let at = body.find("<p class=\"stale-note\"")?;
+    let rest = &body[at..];
+    Some(rest[..rest.find("</p>").unwrap()].to_string())
+}
+
+/// The monitoring mode and the Zabbix connection from `/settings`: only admins change them
+/// (operators get 403 whatever the page showed); "Test connection" tries the form's values
+/// without saving them (here against a closed loopback port and against this server, which
+/// is not Zabbix; the real Zabbix is in tests/zabbix.rs); refused input is shown with the
+/// field's name and the form kept, never a secret; a saved connection keeps its password
+/// when the field is left empty; in hybrid mode with Zabbix unreachable every page says the
+/// Zabbix data is stale and why, and devices show their source.
+#[test]
+fn the_mode_and_the_zabbix_connection_are_set_and_tested_from_settings() {
+    let (s, _dir, tok) = server();
+    add_user(&s, &tok, "ozzy", "operator");
+    add_device(&s, &tok, "core-1", "127.0.0.1");
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let mut op = Browser::new(&s);
+    op.login("ozzy", PW, "/");
+    let page = admin.get("/settings");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Monitoring mode and Zabbix"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("No Zabbix connection is configured."));
+    assert!(
+        page.body
+            .contains("<option value=\"standalone\" selected>standalone</option>")
+    );
+    let token = csrf_of(&page.body);
+
+    // Operators see the mode, not the form, and cannot change either with a token of theirs.
+    let opage = op.get("/settings");
+    assert!(
+        opage
+            .body
+            .contains("Monitoring mode: <strong id=\"z-mode-text\">standalone</strong>"),
+        "{}",
+        opage.body
+    );
+    assert!(!opage.body.contains("action=\"/settings/zabbix"));
+    let otoken = csrf_of(&opage.body);
+    assert_eq!(
+        op.post("/settings/mode", &[("csrf", &otoken), ("mode", "hybrid")])
+            .status,
+        403
+    );
+    let conn = [
+        ("url", "http://127.0.0.1:1/zabbix"),
+        ("auth", "password"),
+        ("username", "Admin"),
+        ("password", "zbx-secret-pw-1"),
+        ("api_token", ""),
+        ("sync_interval_s", "5"),
+        ("timeout_s", "2"),
+    ];
+    for path in ["/settings/zabbix", "/settings/zabbix/test"] {
+        let mut f = vec![("csrf", otoken.as_str())];
+        f.extend(conn);
+        assert_eq!(op.post(path, &f).status, 403, "{path}");
+    }
+    // No token, no change.
+    assert_eq!(
+        admin.post("/settings/mode", &[("mode", "hybrid")]).status,
+        403
+    );
+
+    // A Zabbix mode needs a connection first; an unknown mode names the field.
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "hybrid")]);
+    assert_eq!(r.status, 303);
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(
+        msg.contains("configure the Zabbix connection first"),
+        "{msg}"
+    );
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "both")]);
+    assert!(flash_of(&mut admin, &r.location).contains("mode"));
+
+    let form = |over: &[(&'static str, &'static str)]| {
+        let mut f: Vec<(&str, &str)> = conn.to_vec();
+        for (k, v) in over {
+            f.iter_mut().find(|(n, _)| n == k).unwrap().1 = v;
+        }
+        f
+    };
+    let post = |b: &mut Browser, path: &str, f: Vec<(&str, &str)>| {
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend(f);
+        b.post(path, &all)
+    };
+
+    // Test: refused input names the field, keeps the form, never echoes the secret.
+    let r = post(
+        &mut admin,
+        "/settings/zabbix/test",
+        form(&[("url", "ftp://z")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("url: must start with http:// or https://"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"ftp://z\""));
+    assert!(!r.body.contains("zbx-secret-pw-1"));
+    let r = post(
+        &mut admin,
+        "/settings/zabbix/test",
+        form(&[("password", "")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("password"), "{}", r.body);
+    let r = post(
+        &mut admin,
+        "/settings/zabbix/test",
+        form(&[("sync_interval_s", "often")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("sync_interval_s"), "{}", r.body);
+    // A closed port: unreachable, with the error's message.
+    let r = post(&mut admin, "/settings/zabbix/test", form(&[]));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("unreachable: "), "{result}");
+    assert!(!r.body.contains("zbx-secret-pw-1"));
+    assert!(r.body.contains("value=\"http://127.0.0.1:1/zabbix\""));
+    // This server answers, but it is not Zabbix.
+    let here = format!("http://{}/", s.addr);
+    let mut f = form(&[]);
+    f[0].1 = &here;
+    let r = post(&mut admin, "/settings/zabbix/test", f);
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("not_zabbix: "), "{result}");
+    // Testing saved nothing.
+    assert_eq!(get(&s, &tok, "/api/v1/settings/zabbix").0, 404);
+
+    // Save: stored (the password encrypted, never shown), the sync woken.
+    let r = post(
+        &mut admin,
+        "/settings/zabbix",
+        form(&[("timeout_s", "500")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("timeout_s: must be 1 to 120"), "{}", r.body);
+    let r = post(&mut admin, "/settings/zabbix", form(&[]));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let msg = flash_of(&mut admin, &r.location);
+    assert!(
+        msg.contains("Zabbix connection to http://127.0.0.1:1/zabbix saved."),
+        "{msg}"
+    );
+    let (st, z) = get(&s, &tok, "/api/v1/settings/zabbix");
+    assert_eq!(st, 200, "{z}");
+    assert_eq!(
+        (
+            z["username"].as_str(),
+            z["has_password"].as_bool(),
+            z["sync_interval_s"].as_u64()
+        ),
+        (Some("Admin"), Some(true), Some(5))
+    );
+    let page = admin.get("/settings");
+    assert!(!page.body.contains("zbx-secret-pw-1"));
+    assert!(page.body.contains("stored; leave empty to keep it"));
+    assert!(page.body.contains("value=\"Admin\""));
+    // An empty password keeps the stored one (same user); a new user needs one.
+    let r = post(
+        &mut admin,
+        "/settings/zabbix",
+        form(&[("password", ""), ("timeout_s", "3")]),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(get(&s, &tok, "/api/v1/settings/zabbix").1["timeout_s"], 3);
+    let r = post(
+        &mut admin,
+        "/settings/zabbix",
+        form(&[("password", ""), ("username", "other")]),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("password: required"), "{}", r.body);
+
+    // Hybrid: Zabbix is unreachable, so every page says its data is stale, and why.
+    assert!(stale_note(&admin.get("/devices").body).is_none());
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "hybrid")]);
+    assert!(flash_of(&mut admin, &r.location).contains("Monitoring mode: hybrid."));
+    assert_eq!(get(&s, &tok, "/api/v1/settings/mode").1["mode"], "hybrid");
+    let note = eventually("the stale note", Duration::from_secs(20), || {
+        stale_note(&op.get("/devices").body)
+    });
+    assert!(note.contains("No Zabbix data yet: unreachable"), "{note}");
+    for path in ["/", "/alerts", "/monitor", "/settings"] {
+        let body = op.get(path).body;
+        assert!(stale_note(&body).is_some(), "{path}");
+    }
+    let opage = op.get("/settings");
+    assert!(
+        opage
+            .body
+            .contains("Monitoring mode: <strong id=\"z-mode-text\">hybrid</strong>")
+    );
+    assert!(
+        opage
+            .body
+            .contains("<dt>Last error</dt><dd class=\"bad\">unreachable: "),
+        "{}",
+        opage.body
+    );
+    assert!(opage.body.contains("<dt>Last success</dt><dd>never</dd>"));
+    // Devices name their source.
+    let list = op.get("/devices").body;
+    assert!(
+        list.contains("<span class=\"badge src-standalone\""),
+        "{list}"
+    );
+
+    // Back to standalone: the note goes.
+    let r = admin.post(
+        "/settings/mode",
+        &[("csrf", &token), ("mode", "standalone")],
+    );
+    assert!(flash_of(&mut admin, &r.location).contains("Monitoring mode: standalone."));
+    eventually("the stale note gone", Duration::from_secs(20), || {
+        stale_note(&op.get("/devices").body).is_none().then_some(())
+    });
+}
+
+/// The value of the `attr` attribute of the first element after `needle` in `body`.
+fn attr_after(body: &str, needle: &str, attr: &str) -> Option<String> {
+    let rest = &body[body.find(needle)?..];
+    let key = format!("{attr}=\"");
+    let rest = &rest[rest.find(&key)? + key.len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The settings section and the source badges against the real Zabbix 6.0 of
+/// `scripts/zabbix-rig.sh` (`wardflux_testkit::zabbix`): "Test connection" says
+/// `wrong_credentials`, then "Connected: Zabbix 6.0..."; once saved and in hybrid mode, a
+/// Zabbix-only host is listed with a `zabbix` badge, a host matched to our device by IP with
+/// `both`, its problem on the alerts page with a "Zabbix" badge (acknowledged from the page,
+/// which lands in Zabbix), and its `icmpping` on Monitor as a Zabbix state.
+#[test]
+fn a_real_zabbix_is_tested_from_settings_and_its_hosts_and_problems_show_their_source() {
+    use wardflux_testkit::zabbix::{Zabbix, id, unique};
+    let z = Zabbix::shared();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rpc = |m: &str, p: serde_json::Value| rt.block_on(z.rpc(m, p));
+    let tag = unique("ui");
+    let n = (uuid::Uuid::new_v4().as_u128() % 250) as u8 + 1;
+    let ip = |last: u8| format!("127.65.{n}.{last}");
+    let gid = rpc("hostgroup.create", json!({"name": format!("wf-{tag}")}))["groupids"][0].clone();
+    let iface = |addr: String| json!([{"type": 1, "main": 1, "useip": 1, "ip": addr, "dns": "", "port": "10050"}]);
+    let atm = format!("atm-{tag}");
+    let atm_id = id(&rpc(
+        "host.create",
+        json!({"host": atm, "groups": [{"groupid": gid}], "interfaces": iface(ip(1))}),
+    )["hostids"][0]);
+    let core = format!("core-{tag}");
+    rpc(
+        "host.create",
+        json!({"host": core, "groups": [{"groupid": gid}], "interfaces": iface(ip(2))}),
+    );
+    for key in ["cpu.trap", "icmpping"] {
+        rpc(
+            "item.create",
+            json!({"hostid": atm_id.to_string(), "name": key, "key_": key, "type": 2, "value_type": 3}),
+        );
+    }
+    let trigger = format!("CPU too high on {atm}");
+    rpc(
+        "trigger.create",
+        json!({"description": trigger, "expression": format!("last(/{atm}/cpu.trap)>90"), "priority": 5}),
+    );
+
+    let (s, _dir, tok) = server();
+    add_device(&s, &tok, "our-core", &ip(2));
+    let mut admin = Browser::new(&s);
+    admin.login("admin", PW, "/");
+    let token = csrf_of(&admin.get("/settings").body);
+    let url = z.api_url.clone();
+    let form = |pw: &str| {
+        vec![
+            ("csrf", token.clone()),
+            ("url", url.clone()),
+            ("auth", "password".to_string()),
+            ("username", z.user.clone()),
+            ("password", pw.to_string()),
+            ("sync_interval_s", "5".to_string()),
+            ("timeout_s", "5".to_string()),
+        ]
+    };
+    let send = |b: &mut Browser, path: &str, f: Vec<(&str, String)>| {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(path, &f)
+    };
+    let r = send(
+        &mut admin,
+        "/settings/zabbix/test",
+        form("not-the-password"),
+    );
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("wrong_credentials: "), "{result}");
+    let r = send(&mut admin, "/settings/zabbix/test", form(&z.password));
+    let result = r
+        .body
+        .split("id=\"z-test-result\">")
+        .nth(1)
+        .expect("a test result");
+    assert!(result.starts_with("Connected: Zabbix 6.0."), "{result}");
+    let r = send(&mut admin, "/settings/zabbix", form(&z.password));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = admin.post("/settings/mode", &[("csrf", &token), ("mode", "hybrid")]);
+    assert!(flash_of(&mut admin, &r.location).contains("Monitoring mode: hybrid."));
+
+    // Devices: the Zabbix-only host and the matched one, each with its source.
+    let list = eventually("the Zabbix hosts listed", Duration::from_secs(60), || {
+        let b = admin.get(&format!("/devices?q=127.65.{n}.")).body;
+        b.contains(&atm).then_some(b)
+    });
+    let row = |name: &str| {
+        let at = list.find(&format!(">{name}</a>")).unwrap();
+        list[at..at + list[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(&atm).contains("badge src-zabbix"), "{}", row(&atm));
+    assert!(
+        row("our-core").contains("badge src-both"),
+        "{}",
+        row("our-core")
+    );
+    assert!(
+        !list.contains(&format!(">{core}</a>")),
+        "matched, not listed twice: {list}"
+    );
+    let before = &list[..list.find(&format!(">{atm}</a>")).unwrap()];
+    let link = &before[before.rfind("<a href=\"").unwrap() + 9..];
+    let atm_path = link[..link.find('"').unwrap()].to_string();
+    let page = admin.get(&atm_path);
+    assert!(
+        page.body.contains(&format!("(Zabbix host id {atm_id})")),
+        "{}",
+        page.body
+    );
+    assert!(stale_note(&page.body).is_none());
+
+    // Its problem: a critical alert with a Zabbix badge, acknowledged from the page.
+    rt.block_on(z.send_until_processed(&atm, "cpu.trap", "97"));
+    rt.block_on(z.send_until_processed(&atm, "icmpping", "1"));
+    let alerts = eventually(
+        "the problem on the alerts page",
+        Duration::from_secs(60),
+        || {
+            let b = admin.get("/alerts").body;
+            b.contains(&trigger).then_some(b)
+        },
+    );
+    let at = alerts.find(&trigger).unwrap();
+    let row_start = alerts[..at].rfind("<tr").unwrap();
+    let alert_row = &alerts[row_start..at + alerts[at..].find("</tr>").unwrap()];
+    assert!(alert_row.contains("badge sev-critical"), "{alert_row}");
+    assert!(
+        alert_row.contains("<span class=\"badge origin-zabbix\""),
+        "{alert_row}"
+    );
+    let action = attr_after(alert_row, "<form", "action").unwrap();
+    assert!(action.ends_with("/ack"), "{action}");
+    let r = admin.post(
+        &action,
+        &[("csrf", &token), ("comment", "on site, ticket 99")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let problems = rpc(
+        "problem.get",
+        json!({"hostids": [atm_id.to_string()], "selectAcknowledges": "extend", "output": "extend"}),
+    );
+    assert!(
+        problems.to_string().contains("on site, ticket 99"),
+        "the acknowledge reached Zabbix: {problems}"
+    );
+    // The page shows it acknowledged; Zabbix, not this page, closes its problems.
+    let alerts = admin.get("/alerts").body;
+    let at = alerts.find(&trigger).unwrap();
+    let row = &alerts[alerts[..at].rfind("<tr").unwrap()..at + alerts[at..].find("</tr>").unwrap()];
+    assert!(row.contains("on site, ticket 99"), "{row}");
+    assert!(!row.contains("/resolve"), "{row}");
+    assert!(row.contains("closed by Zabbix"), "{row}");
+    // The device page: its state is Zabbix' icmpping.
+    let page = eventually(
+        "icmpping on the device page",
+        Duration::from_secs(60),
+        || {
+            let b = admin.get(&atm_path).body;
+            b.contains("ago (Zabbix icmpping)").then_some(b)
+        },
+    );
+    assert!(page.contains("id=\"dev-state\">up</span>"), "{page}");
+
+    // Zabbix becomes unreachable (the connection now points at a closed port; the stored
+    // password is kept): what was synced stays, under a note with its age and why.
+    let mut f = form("");
+    f[1].1 = "http://127.0.0.1:1/zabbix".to_string();
+    let r = send(&mut admin, "/settings/zabbix", f);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let note = eventually(
+        "the stale note with the age",
+        Duration::from_secs(30),
+        || stale_note(&admin.get("/alerts").body),
+    );
+    assert!(
+        note.contains("Zabbix data ") && note.contains(" old: unreachable"),
+        "{note}"
+    );
+    let list = admin.get(&format!("/devices?q=127.65.{n}.")).body;
+    assert!(
+        list.contains(&format!(">{atm}</a>")),
+        "the cached host stays: {list}"
+    );
+    assert!(
+        admin.get("/alerts").body.contains(&trigger),
+        "the cached problem stays"
+    );
+
+    // Monitor: the Zabbix-only host's state is Zabbix' icmpping.
+    let mon = eventually("icmpping on Monitor", Duration::from_secs(60), || {
+        let b = admin.get(&format!("/monitor?q={atm}")).body;
+        b.contains("title=\"the state is Zabbix' icmpping\">Zabbix</small>")
+            .then_some(b)
+    });
+    assert!(mon.contains("<span class=\"badge up\">up</span>"), "{mon}");
+}

@@ -442,6 +442,17 @@ pub async fn acknowledge(
     let comment = input
         .and_then(|Json(i)| i.comment)
         .filter(|c| !c.is_empty());
+    Ok(axum::Json(acknowledge_alert(&st, &me, id, comment).await?))
+}
+
+/// Acknowledges alert `id` as `me` (the API and the UI share it): a Zabbix problem in Zabbix
+/// (`event.acknowledge` with the comment), any other alert in the store.
+pub async fn acknowledge_alert(
+    st: &AppState,
+    me: &crate::auth::CurrentUser,
+    id: Uuid,
+    comment: Option<String>,
+) -> std::result::Result<Alert, ApiError> {
     if let Ok(z) = st.services.get::<ZabbixSource>()
         && z.is_zabbix_alert(id)
     {
@@ -449,16 +460,15 @@ pub async fn acknowledge(
             .acknowledge(id, &me.user.username, comment.as_deref())
             .await
         {
-            Ok(Some(a)) => Ok(axum::Json(a)),
-            Ok(None) => Err(ApiError::NotFound("alert".into()).into()),
-            Err(e) => Err(ApiError::Upstream(format!("Zabbix: {e}")).into()),
+            Ok(Some(a)) => Ok(a),
+            Ok(None) => Err(ApiError::NotFound("alert".into())),
+            Err(e) => Err(ApiError::Upstream(format!("Zabbix: {e}"))),
         };
     }
-    Ok(axum::Json(
-        st.store
-            .set_alert_acknowledged(&me.actor(), id, true, comment)
-            .await?,
-    ))
+    Ok(st
+        .store
+        .set_alert_acknowledged(&me.actor(), id, true, comment)
+        .await?)
 }
 
 /// Remove an acknowledgement.

@@ -10,9 +10,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 use wardflux_api::AppState;
-use wardflux_model::alerts::Alert;
+use wardflux_model::alerts::{Alert, AlertOrigin};
 use wardflux_model::inventory::Role;
 use wardflux_store::alerts::{AlertQuery, HistoryQuery};
+use wardflux_zabbix::source::ZabbixSource;
 
 use super::{Chrome, action, error_page, store_error};
 use crate::session::Page;
@@ -40,6 +41,8 @@ pub struct AlertRow {
     pub acknowledged: bool,
     pub ack_by: String,
     pub comment: String,
+    /// A Zabbix problem (`origin: zabbix`), as of the last sync.
+    pub zabbix: bool,
 }
 
 impl From<Alert> for AlertRow {
@@ -58,6 +61,7 @@ impl From<Alert> for AlertRow {
             acknowledged: a.acknowledged,
             ack_by: a.acknowledged_by.unwrap_or_default(),
             comment: a.comment.unwrap_or_default(),
+            zabbix: a.origin == AlertOrigin::Zabbix,
         }
     }
 }
@@ -110,7 +114,7 @@ async fn alerts(
             Err(_) => return error_page(StatusCode::BAD_REQUEST, "Unknown severity."),
         }
     };
-    let active = match st
+    let mut active = match st
         .store
         .list_active_alerts(&AlertQuery {
             severity,
@@ -121,6 +125,14 @@ async fn alerts(
         Ok(a) => a,
         Err(e) => return store_error(e),
     };
+    // Zabbix' open problems (mode zabbix or hybrid), as the API's active list has them.
+    if let Ok(z) = st.services.get::<ZabbixSource>() {
+        active.extend(
+            z.alerts()
+                .into_iter()
+                .filter(|a| severity.is_none_or(|s| a.severity == s)),
+        );
+    }
     let from = match p.range.as_str() {
         "" => None,
         "24h" => Some(chrono::Duration::hours(24)),
@@ -207,10 +219,9 @@ async fn acknowledge(
     let id = action(&page, &f.csrf, Role::Operator, &id, "alert")?;
     let comment =
         Some(f.comment.trim().chars().take(1000).collect::<String>()).filter(|c| !c.is_empty());
-    st.store
-        .set_alert_acknowledged(&page.user.actor(), id, true, comment)
+    wardflux_api::routes::alerts::acknowledge_alert(&st, &page.user, id, comment)
         .await
-        .map_err(store_error)?;
+        .map_err(super::api_error)?;
     Ok(Redirect::to("/alerts?done=Acknowledged.").into_response())
 }
 

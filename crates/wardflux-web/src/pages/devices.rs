@@ -45,11 +45,17 @@ pub struct DeviceRow {
     pub vendor: String,
     pub region: String,
     pub enabled: bool,
+    /// `standalone`, `zabbix` or `both` (see [`view::sources`]).
+    pub source: &'static str,
+    /// The Zabbix host id of a mirrored or matched device, as text (empty otherwise).
+    pub zabbix_hostid: String,
 }
 
 impl From<Device> for DeviceRow {
     fn from(d: Device) -> Self {
         Self {
+            source: view::sources(&d.sources),
+            zabbix_hostid: d.zabbix_hostid.map(|h| h.to_string()).unwrap_or_default(),
             id: d.id,
             name: d.name,
             ip: d.ip.to_string(),
@@ -283,6 +289,8 @@ struct Detail {
     is_admin: bool,
     /// The credential the poller uses for this device, and whether it is the device's own.
     credential: Option<(String, bool)>,
+    /// Zabbix' `icmpping` for this device (`up`/`down`), or empty.
+    zabbix_state: &'static str,
     choices: super::snmp::Choices,
     flash: Option<String>,
     error: Option<String>,
@@ -315,8 +323,25 @@ async fn detail(
         .get::<IcmpMonitor>()
         .ok()
         .and_then(|m| m.status(id));
-    let sv = match &status {
-        Some(s) => StateView {
+    // Zabbix' icmpping (mode zabbix or hybrid): the state of a device only Zabbix watches,
+    // shown beside ours where both watch it.
+    let zping = st
+        .services
+        .get::<wardflux_zabbix::source::ZabbixSource>()
+        .ok()
+        .and_then(|z| z.ping_states().remove(&id));
+    let zabbix_state = zping
+        .as_ref()
+        .map_or("", |z| if z.up { "up" } else { "down" });
+    let sv = match (&status, &zping) {
+        (None, Some(z)) => StateView {
+            state: zabbix_state,
+            duration: view::since(z.clock, now),
+            last_check: view::since(z.clock, now) + " ago (Zabbix icmpping)",
+            rtt: "–".into(),
+            loss: "–".into(),
+        },
+        (Some(s), _) => StateView {
             state: if s.flapping {
                 "flapping"
             } else {
@@ -329,7 +354,7 @@ async fn detail(
             rtt: s.last_rtt_ms.map_or("–".into(), |r| format!("{r:.1} ms")),
             loss: s.loss.map_or("–".into(), |l| format!("{l:.0} %")),
         },
-        None => StateView {
+        (None, None) => StateView {
             state: "unknown",
             duration: "–".into(),
             last_check: "not monitored".into(),
@@ -423,6 +448,7 @@ async fn detail(
         chrome: Chrome::new(&page, &headers, "devices"),
         is_admin: page.can(Role::Admin),
         credential,
+        zabbix_state,
         choices: super::snmp::Choices::default(),
         error: p.error,
         d: DeviceRow::from(device),

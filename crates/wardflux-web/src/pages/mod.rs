@@ -51,6 +51,8 @@ pub struct Chrome {
     pub large: bool,
     /// `dark`, `light`, or empty (follow the system), remembered in a cookie by app.js.
     pub theme: &'static str,
+    /// The stale-Zabbix-data warning, when there is one.
+    pub stale: Option<String>,
 }
 
 impl Chrome {
@@ -77,6 +79,7 @@ impl Chrome {
             active,
             large,
             theme,
+            stale: page.stale.clone(),
         }
     }
 

@@ -1,6 +1,9 @@
 //! The dashboard (`/`) and the Monitor page (`/monitor`): device states from the ICMP
 //! monitor's live table, joined with the inventory (region, type), and active alerts. Both
 //! have a fragment route under `/ui/` that the page re-fetches on each `state` event.
+//! In `zabbix` and `hybrid` mode, devices only Zabbix watches take their state from its
+//! `icmpping` (as of the last sync), and where both watch a device, Zabbix' answer is shown
+//! beside ours (never instead of it), as `GET /api/v1/monitoring/icmp/status` does.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,6 +21,7 @@ use wardflux_api::AppState;
 use wardflux_collect::icmp::{DeviceStatus, IcmpMonitor};
 use wardflux_model::DeviceState;
 use wardflux_store::alerts::AlertQuery;
+use wardflux_zabbix::source::{ZabbixPing, ZabbixSource};
 
 use super::{Chrome, store_error};
 use crate::inventory::{Facts, FactsMap};
@@ -61,12 +65,51 @@ pub async fn facts(st: &AppState) -> Result<FactsMap, Response> {
     .map_err(store_error)
 }
 
-/// The monitor's table, or why there is none.
-fn snapshot(st: &AppState) -> Result<Vec<DeviceStatus>, String> {
+/// What Zabbix' `icmpping` says per device (empty in standalone mode).
+fn zabbix_pings(st: &AppState) -> HashMap<Uuid, ZabbixPing> {
     st.services
-        .get::<IcmpMonitor>()
-        .map(|m| m.snapshot())
-        .map_err(|e| e.to_string())
+        .get::<ZabbixSource>()
+        .map(|z| z.ping_states())
+        .unwrap_or_default()
+}
+
+/// The monitor's table (with the devices only Zabbix watches), or why there is none.
+fn snapshot(
+    st: &AppState,
+    facts: &HashMap<Uuid, Facts>,
+    zabbix: &HashMap<Uuid, ZabbixPing>,
+) -> Result<Vec<DeviceStatus>, String> {
+    let mut ours = match st.services.get::<IcmpMonitor>() {
+        Ok(m) => m.snapshot(),
+        Err(e) if zabbix.is_empty() => return Err(e.to_string()),
+        Err(_) => Vec::new(),
+    };
+    let watched: std::collections::HashSet<Uuid> = ours.iter().map(|d| d.device_id).collect();
+    for (id, z) in zabbix {
+        let Some(f) = facts.get(id).filter(|f| f.zabbix_only) else {
+            continue;
+        };
+        if watched.contains(id) {
+            continue;
+        }
+        ours.push(DeviceStatus {
+            device_id: *id,
+            name: f.name.clone(),
+            ip: f.ip,
+            state: if z.up {
+                DeviceState::Up
+            } else {
+                DeviceState::Down
+            },
+            since: z.clock,
+            down_since: (!z.up).then_some(z.clock),
+            last_check: Some(z.clock),
+            last_rtt_ms: None,
+            loss: None,
+            flapping: false,
+        });
+    }
+    Ok(ours)
 }
 
 // --- dashboard --------------------------------------------------------------------------
@@ -93,11 +136,11 @@ pub struct Summary {
 }
 
 async fn summary(st: &AppState) -> Result<Summary, Response> {
-    let (statuses, why) = match snapshot(st) {
+    let facts = facts(st).await?;
+    let (statuses, why) = match snapshot(st, &facts, &zabbix_pings(st)) {
         Ok(s) => (s, String::new()),
         Err(why) => (Vec::new(), why),
     };
-    let facts = facts(st).await?;
     let mut s = Summary {
         monitoring: why.is_empty(),
         monitoring_why: why,
@@ -141,11 +184,14 @@ async fn summary(st: &AppState) -> Result<Summary, Response> {
     let mut regions: Vec<RegionRow> = regions.into_values().collect();
     regions.sort_by(|a, b| b.down.cmp(&a.down).then(a.name.cmp(&b.name)));
     s.regions = regions;
-    let active = st
+    let mut active = st
         .store
         .list_active_alerts(&AlertQuery::default())
         .await
         .map_err(store_error)?;
+    if let Ok(z) = st.services.get::<ZabbixSource>() {
+        active.extend(z.alerts());
+    }
     s.alerts = ["critical", "high", "medium", "low", "info"]
         .into_iter()
         .map(|sev| {
@@ -221,6 +267,10 @@ pub struct Row {
     pub loss: String,
     /// (ISO, UTC text) of the last check.
     pub last_check: Option<(String, String)>,
+    /// Who decided `state`: `standalone` (our ICMP monitor) or `zabbix` (its `icmpping`).
+    pub source: &'static str,
+    /// Zabbix' `icmpping` beside our state (`up`/`down`), where both watch the device.
+    pub zabbix: &'static str,
 }
 
 pub struct Table {
@@ -237,7 +287,12 @@ pub struct Table {
 /// devices are always all shown (they are what the page is for).
 const MAX_UP_ROWS: usize = 500;
 
-fn table(statuses: Vec<DeviceStatus>, facts: &HashMap<Uuid, Facts>, f: &Filters) -> Table {
+fn table(
+    statuses: Vec<DeviceStatus>,
+    facts: &HashMap<Uuid, Facts>,
+    zabbix: &HashMap<Uuid, ZabbixPing>,
+    f: &Filters,
+) -> Table {
     let now = Utc::now();
     let needle = f.q.trim().to_lowercase();
     let mut t = Table {
@@ -289,6 +344,21 @@ fn table(statuses: Vec<DeviceStatus>, facts: &HashMap<Uuid, Facts>, f: &Filters)
                 rtt: d.last_rtt_ms.map_or("–".into(), |r| format!("{r:.1} ms")),
                 loss: d.loss.map_or("–".into(), |l| format!("{l:.0} %")),
                 last_check: d.last_check.map(|c| (view::iso(c), view::short(c))),
+                source: if fact.is_some_and(|x| x.zabbix_only) {
+                    "zabbix"
+                } else {
+                    "standalone"
+                },
+                zabbix: match zabbix.get(&d.device_id) {
+                    Some(z) if !fact.is_some_and(|x| x.zabbix_only) => {
+                        if z.up {
+                            "up"
+                        } else {
+                            "down"
+                        }
+                    }
+                    _ => "",
+                },
             },
         ));
     }
@@ -354,7 +424,13 @@ async fn monitor(
         v.sort();
         v.dedup();
     }
-    let m = table(snapshot(&st).unwrap_or_default(), &facts, &f);
+    let zabbix = zabbix_pings(&st);
+    let m = table(
+        snapshot(&st, &facts, &zabbix).unwrap_or_default(),
+        &facts,
+        &zabbix,
+        &f,
+    );
     Monitor {
         chrome: Chrome::new(&page, &headers, "monitor"),
         f,
@@ -372,8 +448,14 @@ async fn monitor_fragment(
     Query(f): Query<Filters>,
 ) -> Response {
     let render = |facts: &HashMap<Uuid, Facts>| {
+        let zabbix = zabbix_pings(&st);
         MonitorRows {
-            m: table(snapshot(&st).unwrap_or_default(), facts, &f),
+            m: table(
+                snapshot(&st, facts, &zabbix).unwrap_or_default(),
+                facts,
+                &zabbix,
+                &f,
+            ),
         }
         .render()
     };
@@ -438,6 +520,7 @@ mod tests {
                 status("new-down", DeviceState::Down, 3, false),
             ],
             &HashMap::new(),
+            &HashMap::new(),
             &Filters::default(),
         );
         let names: Vec<_> = t.rows.iter().map(|r| r.name.as_str()).collect();
@@ -453,6 +536,7 @@ mod tests {
                 status("x", DeviceState::Up, 5, false),
                 status("y", DeviceState::Down, 5, false),
             ],
+            &HashMap::new(),
             &HashMap::new(),
             &Filters {
                 state: "down".into(),
@@ -470,6 +554,9 @@ mod tests {
         facts.insert(
             a.device_id,
             Facts {
+                name: "branch-a".into(),
+                ip: "127.0.0.1".parse().unwrap(),
+                zabbix_only: false,
                 region: "west".into(),
                 device_type: "router".into(),
                 groups: vec!["atm-network".into()],
@@ -478,6 +565,7 @@ mod tests {
         let t = table(
             vec![a, b],
             &facts,
+            &HashMap::new(),
             &Filters {
                 group: "atm-network".into(),
                 ..Filters::default()
