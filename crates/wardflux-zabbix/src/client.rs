@@ -42,6 +42,9 @@ pub const TREND_WINDOW: TimeDelta = TimeDelta::days(30);
 /// Up to this span [`ZabbixClient::series`] reads history, beyond it trends.
 pub const HISTORY_SPAN: TimeDelta = TimeDelta::days(2);
 
+/// Most items a prefix read takes per host (a 48-port switch has two `net.if.*` items a port).
+pub const MAX_ITEMS_PER_HOST: usize = 256;
+
 const ITEM_FIELDS: &[&str] = &[
     "itemid",
     "hostid",
@@ -457,6 +460,32 @@ impl ZabbixClient {
                         "filter": {"key_": key},
                         // a key is unique on a host
                         "limit": chunk.len(),
+                    }),
+                )
+                .await?;
+            out.extend(items);
+        }
+        Ok(out)
+    }
+
+    /// The items of `host_ids` whose key starts with `prefix` (`net.if.`), at most
+    /// [`MAX_ITEMS_PER_HOST`] a host, host ids in chunks.
+    pub async fn items_by_key_prefix(
+        &self,
+        host_ids: &[u64],
+        prefix: &str,
+    ) -> Result<Vec<Item>, ZabbixError> {
+        let mut out = Vec::new();
+        for chunk in host_ids.chunks(HOST_CHUNK) {
+            let items: Vec<Item> = self
+                .call(
+                    "item.get",
+                    &json!({
+                        "output": ITEM_FIELDS,
+                        "hostids": chunk,
+                        "search": {"key_": prefix},
+                        "startSearch": true,
+                        "limit": chunk.len() * MAX_ITEMS_PER_HOST,
                     }),
                 )
                 .await?;

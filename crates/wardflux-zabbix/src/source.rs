@@ -81,8 +81,8 @@ pub enum AckError {
 
 #[derive(Default)]
 struct Cache {
-    /// `icmpping` clock last written to the metric sink, per host.
-    written: HashMap<u64, DateTime<Utc>>,
+    /// Clock of the value last written to the metric sink, per item (`Written`).
+    written: HashMap<Written, DateTime<Utc>>,
     alerts: Vec<Alert>,
     /// Alert id -> Zabbix event id.
     events: HashMap<Uuid, u64>,
@@ -331,34 +331,7 @@ impl ZabbixSource {
             .filter_map(|d| Some((d.zabbix_hostid?, (d.id, d.name.clone()))))
             .collect();
         let (alerts, events) = problems_as_alerts(client.url(), &snap, &devices);
-        // Zabbix-only devices: their icmpping values become our ping_up series. Where our
-        // engine watches the device too, its own ping_up is the one answer.
-        let mut samples = Vec::new();
-        {
-            let c = self.inner.cache.read().expect("cache lock");
-            for d in all.iter().filter(|d| d.source == DeviceSource::Zabbix) {
-                let Some(h) = d.zabbix_hostid else { continue };
-                let Some(s) = snap.icmp.get(&h) else { continue };
-                if c.written.get(&h).is_some_and(|w| *w >= s.clock) {
-                    continue;
-                }
-                samples.push((
-                    h,
-                    s.clock,
-                    Sample {
-                        metric: "ping_up".into(),
-                        labels: Labels::from_pairs([
-                            ("device", d.name.as_str()),
-                            ("device_id", &d.id.to_string()),
-                            ("ip", &d.ip.to_string()),
-                            ("source", "zabbix"),
-                        ]),
-                        timestamp_ms: s.clock.timestamp_millis(),
-                        value: if s.up { 1.0 } else { 0.0 },
-                    },
-                ));
-            }
-        }
+        let samples = self.new_samples(&snap, &all);
         if let Some(sink) = &self.inner.sink
             && !samples.is_empty()
         {
@@ -366,11 +339,11 @@ impl ZabbixSource {
             match sink.append(batch).await {
                 Ok(()) => {
                     let mut c = self.inner.cache.write().expect("cache lock");
-                    for (h, clock, _) in &samples {
-                        c.written.insert(*h, *clock);
+                    for (key, clock, _) in samples {
+                        c.written.insert(key, clock);
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "Zabbix icmpping values not stored"),
+                Err(e) => tracing::warn!(error = %e, "Zabbix item values not stored"),
             }
         }
         let ping = snap
@@ -409,6 +382,115 @@ impl ZabbixSource {
         c.ping = ping;
         Ok(())
     }
+}
+
+/// What a value written to the metric sink came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Written {
+    /// A host's `icmpping`.
+    Ping(u64),
+    /// An interface item.
+    Item(u64),
+}
+
+impl ZabbixSource {
+    /// The values of Zabbix-only devices that are newer than what was written, as our
+    /// series: `icmpping` as `ping_up`, `net.if.in[IF]`/`net.if.out[IF]` as
+    /// `interface_in/out_octets_per_second{ifName="IF"}` (divided by 8 when the item's units
+    /// are `bps`, as Zabbix' templates keep them). Labels `device`, `device_id`, `ip` and
+    /// `source="zabbix"`. Where our engine watches the device too, its series are the answer.
+    fn new_samples(
+        &self,
+        snap: &Snapshot,
+        all: &[wardflux_model::inventory::Device],
+    ) -> Vec<(Written, DateTime<Utc>, Sample)> {
+        let c = self.inner.cache.read().expect("cache lock");
+        let fresh = |k: Written, clock: DateTime<Utc>| c.written.get(&k).is_none_or(|w| *w < clock);
+        let zabbix_only: HashMap<u64, &wardflux_model::inventory::Device> = all
+            .iter()
+            .filter(|d| d.source == DeviceSource::Zabbix)
+            .filter_map(|d| Some((d.zabbix_hostid?, d)))
+            .collect();
+        let labels = |d: &wardflux_model::inventory::Device, extra: Option<(&str, &str)>| {
+            let (id, ip) = (d.id.to_string(), d.ip.to_string());
+            let mut pairs = vec![
+                ("device", d.name.as_str()),
+                ("device_id", id.as_str()),
+                ("ip", ip.as_str()),
+                ("source", "zabbix"),
+            ];
+            pairs.extend(extra);
+            Labels::from_pairs(pairs)
+        };
+        let mut out = Vec::new();
+        for (h, s) in &snap.icmp {
+            let Some(d) = zabbix_only.get(h) else {
+                continue;
+            };
+            if fresh(Written::Ping(*h), s.clock) {
+                out.push((
+                    Written::Ping(*h),
+                    s.clock,
+                    Sample {
+                        metric: "ping_up".into(),
+                        labels: labels(d, None),
+                        timestamp_ms: s.clock.timestamp_millis(),
+                        value: if s.up { 1.0 } else { 0.0 },
+                    },
+                ));
+            }
+        }
+        for item in &snap.interfaces {
+            let Some(d) = zabbix_only.get(&item.host_id) else {
+                continue;
+            };
+            let (Some(clock), Some(v)) = (
+                item.last_clock,
+                item.last_value
+                    .as_deref()
+                    .and_then(|v| v.trim().parse::<f64>().ok()),
+            ) else {
+                continue;
+            };
+            let Some((metric, ifname)) = interface_metric(&item.key) else {
+                continue;
+            };
+            if !fresh(Written::Item(item.id), clock) {
+                continue;
+            }
+            let value = if item.units == "bps" { v / 8.0 } else { v };
+            out.push((
+                Written::Item(item.id),
+                clock,
+                Sample {
+                    metric: metric.into(),
+                    labels: labels(d, Some(("ifName", ifname))),
+                    timestamp_ms: clock.timestamp_millis(),
+                    value,
+                },
+            ));
+        }
+        out
+    }
+}
+
+/// `net.if.in[eth0]` -> (`interface_in_octets_per_second`, `eth0`); the first key parameter
+/// names the interface (quotes dropped).
+fn interface_metric(key: &str) -> Option<(&'static str, &str)> {
+    let (metric, rest) = if let Some(r) = key.strip_prefix("net.if.in[") {
+        ("interface_in_octets_per_second", r)
+    } else if let Some(r) = key.strip_prefix("net.if.out[") {
+        ("interface_out_octets_per_second", r)
+    } else {
+        return None;
+    };
+    let first = rest
+        .strip_suffix(']')?
+        .split(',')
+        .next()?
+        .trim()
+        .trim_matches('"');
+    (!first.is_empty()).then_some((metric, first))
 }
 
 /// The address WARD FLUX knows a host by: its main agent interface's IP, else the first
@@ -509,6 +591,20 @@ fn problem_alert(url: &str, p: &Problem, devices: &HashMap<u64, (Uuid, String)>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interface_keys_name_their_interface() {
+        assert_eq!(
+            interface_metric("net.if.in[eth0]"),
+            Some(("interface_in_octets_per_second", "eth0"))
+        );
+        assert_eq!(
+            interface_metric("net.if.out[\"GigabitEthernet0/1\",bytes]"),
+            Some(("interface_out_octets_per_second", "GigabitEthernet0/1"))
+        );
+        assert_eq!(interface_metric("net.if.discovery"), None);
+        assert_eq!(interface_metric("net.if.in[]"), None);
+    }
 
     #[test]
     fn severities_map_as_the_issue_says() {

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub hosts: Vec<Host>,
     /// By host id; hosts without an `icmpping` item, or whose item has no value yet, are absent.
     pub icmp: HashMap<u64, IcmpState>,
+    /// The hosts' `net.if.in[...]` and `net.if.out[...]` items with their last values.
+    pub interfaces: Vec<crate::types::Item>,
     pub problems: Vec<Problem>,
     pub fetched_at: DateTime<Utc>,
     /// API requests this snapshot took (including the first call's version and login).
@@ -38,9 +40,15 @@ pub async fn fetch_snapshot(c: &ZabbixClient) -> Result<Snapshot, ZabbixError> {
     c.server_version().await?;
     let (groups, hosts, problems) = tokio::try_join!(c.host_groups(), c.hosts(None), c.problems())?;
     let ids: Vec<u64> = hosts.iter().map(|h| h.id).collect();
-    let icmp = c
-        .items_by_key(&ids, "icmpping")
-        .await?
+    let (icmp, interfaces) = tokio::try_join!(
+        c.items_by_key(&ids, "icmpping"),
+        c.items_by_key_prefix(&ids, "net.if.")
+    )?;
+    let interfaces = interfaces
+        .into_iter()
+        .filter(|i| i.key.starts_with("net.if.in[") || i.key.starts_with("net.if.out["))
+        .collect();
+    let icmp = icmp
         .into_iter()
         .filter_map(|i| {
             let clock = i.last_clock?;
@@ -52,6 +60,7 @@ pub async fn fetch_snapshot(c: &ZabbixClient) -> Result<Snapshot, ZabbixError> {
         groups,
         hosts,
         icmp,
+        interfaces,
         problems,
         fetched_at: Utc::now(),
         api_calls: c.api_calls() - before,

@@ -93,10 +93,14 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
         "host.create",
         json!({"host": core, "groups": [{"groupid": gid}], "interfaces": iface(ip(2))}),
     );
-    for (key, vt) in [("cpu.trap", 3), ("icmpping", 3)] {
+    for (key, vt, units) in [
+        ("cpu.trap", 3, ""),
+        ("icmpping", 3, ""),
+        ("net.if.in[eth0]", 3, "bps"),
+    ] {
         rpc(
             "item.create",
-            json!({"hostid": atm_id, "name": key, "key_": key, "type": 2, "value_type": vt}),
+            json!({"hostid": atm_id, "name": key, "key_": key, "type": 2, "value_type": vt, "units": units}),
         );
     }
     rpc(
@@ -257,6 +261,22 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
         },
     );
     assert_eq!(v, "1");
+    // An interface item in bits per second, as Zabbix' templates keep them: bytes per second here.
+    send(&atm, "net.if.in[eth0]", "8000");
+    let q = format!(
+        "/api/v1/query?query=interface_in_octets_per_second%7Bsource%3D%22zabbix%22%2CifName%3D%22eth0%22%2Cdevice%3D%22{atm}%22%7D"
+    );
+    let v = eventually(
+        "an interface series from Zabbix in PromQL",
+        Duration::from_secs(30),
+        || {
+            let (_, r) = get(&s, &tok, &q);
+            r["data"]["result"].as_array()?.first()?["value"][1]
+                .as_str()
+                .map(str::to_string)
+        },
+    );
+    assert_eq!(v, "1000");
 
     // Acknowledge from WARD FLUX: it lands in Zabbix with the comment.
     let (st, r) = post(
