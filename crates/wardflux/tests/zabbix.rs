@@ -7,7 +7,8 @@
 //! WARD FLUX lands in Zabbix (read back with `event.get`); Zabbix' `icmpping` says whether a
 //! Zabbix-only device is up; when the frontend this server talks to stops, the data stays,
 //! marked stale with its age and the error's kind. Wrong password and a non-Zabbix URL give
-//! their errors through the settings test.
+//! their errors through the settings test. The migration through the API turns a Zabbix SNMP
+//! host into a device our poller polls against snmpsim.
 
 mod common;
 
@@ -345,4 +346,100 @@ fn zabbix_and_hybrid_mode_against_a_real_zabbix() {
     assert!(!r.to_string().contains("\"zabbix\""), "{r}");
     let log = s.stderr.lock().unwrap().clone();
     assert!(!log.contains(&zpass), "the Zabbix password is in the log");
+}
+
+/// The migration through the server's API: a Zabbix SNMP host (community from a host
+/// macro, Zabbix' "Cisco IOS by SNMP" template) pointing at snmpsim's Catalyst 3750 becomes
+/// a standalone device with its credential and our Cisco template, which our poller then
+/// polls (avgBusy1 = 14 % in the recording); a dry run first writes nothing, a rerun
+/// changes nothing.
+#[test]
+fn imported_zabbix_snmp_hosts_are_polled_by_the_standalone_engine() {
+    let z = Zabbix::shared();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rpc = |m: &str, p: Value| rt.block_on(z.rpc(m, p));
+    let sim = wardflux_testkit::snmp::snmpsim(&[]);
+    let t = unique("imp");
+    let gid = rpc("hostgroup.create", json!({"name": t}))["groupids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tpl = rpc(
+        "template.get",
+        json!({"output": ["templateid"], "filter": {"host": ["Cisco IOS by SNMP"]}}),
+    );
+    let tpl = tpl[0]["templateid"]
+        .as_str()
+        .expect("Zabbix 6.0 ships Cisco IOS by SNMP");
+    let host = format!("{t}-cat");
+    rpc(
+        "host.create",
+        json!({"host": host, "groups": [{"groupid": gid}], "templates": [{"templateid": tpl}],
+               "macros": [{"macro": "{$SNMP_COMMUNITY}", "value": "cisco3750"}],
+               "interfaces": [{"type": 2, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "",
+                               "port": sim.addr.port().to_string(),
+                               "details": {"version": 2, "bulk": 1, "community": "{$SNMP_COMMUNITY}"}}]}),
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let s = start(data.path(), Some(PW));
+    wait_healthy(&s);
+    let tok = login(&s, PW);
+    let (st, r) = post(&s, &tok, "/api/v1/zabbix/import", json!({"groups": [t]}));
+    assert_eq!(st, 409, "no connection yet: {r}");
+    let (st, r) = put(
+        &s,
+        &tok,
+        "/api/v1/settings/zabbix",
+        json!({"url": z.api_url, "username": z.user, "password": z.password}),
+    );
+    assert_eq!(st, 200, "{r}");
+    let (st, plan) = post(
+        &s,
+        &tok,
+        "/api/v1/zabbix/import",
+        json!({"groups": [t], "dry_run": true}),
+    );
+    assert_eq!(st, 200, "{plan}");
+    assert_eq!(plan["created"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(
+        plan["created"][0]["templates"],
+        json!(["Cisco IOS/IOS-XE"]),
+        "{plan}"
+    );
+    let (_, devs) = get(&s, &tok, "/api/v1/devices");
+    assert_eq!(devs["total"], 0, "a dry run writes nothing");
+
+    let (st, r) = post(&s, &tok, "/api/v1/zabbix/import", json!({"groups": [t]}));
+    assert_eq!(st, 200, "{r}");
+    let id = r["created"][0]["device_id"].as_str().unwrap().to_string();
+    let (_, dev) = get(&s, &tok, &format!("/api/v1/devices/{id}"));
+    assert_eq!(dev["source"], "standalone");
+    assert_eq!(dev["snmp_port"], sim.addr.port());
+    // Polled by our engine with the imported credential and template.
+    let items = eventually(
+        "the imported device polled",
+        Duration::from_secs(20),
+        || {
+            let (st, v) = post(
+                &s,
+                &tok,
+                "/api/v1/monitoring/snmp/poll",
+                json!({"device_id": id}),
+            );
+            (st == 200).then_some(v)
+        },
+    );
+    let cpu = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "cpu_usage")
+        .unwrap_or_else(|| panic!("no cpu_usage item: {items}"));
+    assert_eq!(cpu["status"], "ok", "{cpu}");
+    assert_eq!(cpu["last_value"], json!(14.0), "avgBusy1 in the recording");
+
+    let (_, again) = post(&s, &tok, "/api/v1/zabbix/import", json!({"groups": [t]}));
+    assert_eq!(again["created"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(again["unchanged"].as_array().unwrap().len(), 1, "{again}");
 }
