@@ -200,7 +200,8 @@ impl Store {
         }
         .commit(txn, actor, ())
         .await?;
-        self.publish(InventoryEvent::ModeChanged);
+        // No inventory event: nothing our monitors watch changed. The API and the UI wake
+        // the Zabbix source themselves.
         Ok(shown)
     }
 

@@ -449,23 +449,9 @@ impl ZabbixClient {
         host_ids: &[u64],
         key: &str,
     ) -> Result<Vec<Item>, ZabbixError> {
-        let mut out = Vec::new();
-        for chunk in host_ids.chunks(HOST_CHUNK) {
-            let items: Vec<Item> = self
-                .call(
-                    "item.get",
-                    &json!({
-                        "output": ITEM_FIELDS,
-                        "hostids": chunk,
-                        "filter": {"key_": key},
-                        // a key is unique on a host
-                        "limit": chunk.len(),
-                    }),
-                )
-                .await?;
-            out.extend(items);
-        }
-        Ok(out)
+        // a key is unique on a host: one item a host at most
+        self.items_of(host_ids, json!({"filter": {"key_": key}}), 1)
+            .await
     }
 
     /// The items of `host_ids` whose key starts with `prefix` (`net.if.`), at most
@@ -475,20 +461,29 @@ impl ZabbixClient {
         host_ids: &[u64],
         prefix: &str,
     ) -> Result<Vec<Item>, ZabbixError> {
+        self.items_of(
+            host_ids,
+            json!({"search": {"key_": prefix}, "startSearch": true}),
+            MAX_ITEMS_PER_HOST,
+        )
+        .await
+    }
+
+    /// `item.get` with `select` (a filter or search), [`HOST_CHUNK`] host ids a call, at most
+    /// `per_host` items a host.
+    async fn items_of(
+        &self,
+        host_ids: &[u64],
+        select: serde_json::Value,
+        per_host: usize,
+    ) -> Result<Vec<Item>, ZabbixError> {
         let mut out = Vec::new();
         for chunk in host_ids.chunks(HOST_CHUNK) {
-            let items: Vec<Item> = self
-                .call(
-                    "item.get",
-                    &json!({
-                        "output": ITEM_FIELDS,
-                        "hostids": chunk,
-                        "search": {"key_": prefix},
-                        "startSearch": true,
-                        "limit": chunk.len() * MAX_ITEMS_PER_HOST,
-                    }),
-                )
-                .await?;
+            let mut params = select.clone();
+            params["output"] = json!(ITEM_FIELDS);
+            params["hostids"] = json!(chunk);
+            params["limit"] = json!(chunk.len() * per_host);
+            let items: Vec<Item> = self.call("item.get", &params).await?;
             out.extend(items);
         }
         Ok(out)

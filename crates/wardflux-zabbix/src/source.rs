@@ -157,14 +157,11 @@ impl ZabbixSource {
         }
     }
 
-    /// Whether `id` is a Zabbix problem's alert.
+    /// Whether `id` is a Zabbix problem's alert (only while the mode reads Zabbix, as
+    /// [`ZabbixSource::alerts`]).
     pub fn is_zabbix_alert(&self, id: Uuid) -> bool {
-        self.inner
-            .cache
-            .read()
-            .expect("cache lock")
-            .events
-            .contains_key(&id)
+        let c = self.inner.cache.read().expect("cache lock");
+        c.status.active && c.events.contains_key(&id)
     }
 
     /// Acknowledges problem `id` in Zabbix (`event.acknowledge`: acknowledge + message, the
