@@ -474,8 +474,9 @@ impl Store {
         let standalone: Vec<_> = self
             .all_devices()
             .await?
-            .into_iter()
+            .iter()
             .filter(|d| d.source == DeviceSource::Standalone)
+            .cloned()
             .collect();
         let ip_of: HashMap<Uuid, String> = standalone
             .iter()

@@ -5,19 +5,18 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 use wardflux_model::InventoryEvent;
-use wardflux_model::inventory::DEVICE_SORT_FIELDS;
 
 use crate::entity::{device, device_group, device_group_member};
 use crate::{
-    Actor, Change, Device, DeviceGroup, DeviceGroupInput, DeviceInput, DeviceQuery, ImportReport,
-    Page, RowError, Store, StoreError, find, map_unique, now,
+    Actor, Change, Device, DeviceGroup, DeviceGroupInput, DeviceInput, ImportReport, RowError,
+    Store, StoreError, find, map_unique, now,
 };
 
 /// Default ICMP check interval of a new device, seconds.
@@ -152,22 +151,6 @@ async fn check_parent<C: ConnectionTrait>(
     Ok(())
 }
 
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn contains(col: device::Column, needle: &str) -> Expr {
-    let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
-    Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern).escape('\\'))
-}
-
 /// Creates a device from a validated input on `conn` (the caller's transaction) with its
 /// audit row: parent and IP checked first. The caller publishes `DeviceAdded` after commit.
 pub(crate) async fn insert_device<C: ConnectionTrait>(
@@ -246,98 +229,6 @@ impl Store {
         Ok(find::<device::Entity, _>(&self.db, id, "device")
             .await?
             .into())
-    }
-
-    /// Every device, by name (exports and the collectors' target lists).
-    pub async fn all_devices(&self) -> Result<Vec<Device>, StoreError> {
-        let sel = device::Entity::find()
-            .order_by_asc(device::Column::Name)
-            .order_by_asc(device::Column::Id);
-        crate::records(&self.db, sel).await
-    }
-
-    /// Filter, search, sort and paginate. Errors name the query parameter at fault.
-    pub async fn list_devices(&self, q: &DeviceQuery) -> Result<Page<Device>, StoreError> {
-        let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(StoreError::invalid("limit", "must be between 1 and 1000"));
-        }
-        let offset = q.offset.unwrap_or(0);
-        crate::check_offset(offset)?;
-        let (sort_field, order) = match q.sort.as_deref() {
-            None | Some("") => ("name", Order::Asc),
-            Some(s) => match s.strip_prefix('-') {
-                Some(f) => (f, Order::Desc),
-                None => (s, Order::Asc),
-            },
-        };
-        if !DEVICE_SORT_FIELDS.contains(&sort_field) {
-            return Err(StoreError::invalid(
-                "sort",
-                format!(
-                    "must be one of {} (prefix - for descending)",
-                    DEVICE_SORT_FIELDS.join(", ")
-                ),
-            ));
-        }
-        let sort_col = match sort_field {
-            "ip" => device::Column::Ip,
-            "vendor" => device::Column::Vendor,
-            "device_type" => device::Column::DeviceType,
-            "region" => device::Column::Region,
-            "branch" => device::Column::Branch,
-            "created_at" => device::Column::CreatedAt,
-            "updated_at" => device::Column::UpdatedAt,
-            _ => device::Column::Name,
-        };
-        let mut cond = Condition::all();
-        if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            cond = cond.add(
-                Condition::any()
-                    .add(contains(device::Column::Name, s))
-                    .add(contains(device::Column::Ip, s))
-                    .add(contains(device::Column::Hostname, s)),
-            );
-        }
-        for (col, v) in [
-            (device::Column::Vendor, &q.vendor),
-            (device::Column::DeviceType, &q.device_type),
-            (device::Column::Region, &q.region),
-            (device::Column::Branch, &q.branch),
-            (device::Column::Location, &q.location),
-        ] {
-            if let Some(v) = v {
-                cond = cond.add(col.eq(v.as_str()));
-            }
-        }
-        if let Some(src) = q.source {
-            cond = cond.add(device::Column::Source.eq(src.as_str()));
-        }
-        if let Some(e) = q.enabled {
-            cond = cond.add(device::Column::Enabled.eq(e));
-        }
-        if let Some(t) = q.tag.as_deref() {
-            let pattern = format!("%,{},%", escape_like(t.trim()));
-            cond =
-                cond.add(Expr::col(device::Column::Tags).like(LikeExpr::new(pattern).escape('\\')));
-        }
-        if let Some(g) = q.group_id {
-            cond = cond.add(
-                device::Column::Id.in_subquery(
-                    Query::select()
-                        .column(device_group_member::Column::DeviceId)
-                        .from(device_group_member::Entity)
-                        .and_where(device_group_member::Column::GroupId.eq(g))
-                        .to_owned(),
-                ),
-            );
-        }
-        let sel = device::Entity::find()
-            .filter(cond)
-            .order_by(sort_col, order.clone())
-            .order_by(device::Column::Id, order);
-        let page = crate::paged(&self.db, sel, limit, offset).await?;
-        Ok(page.map(Device::from))
     }
 
     /// Replaces every writable field of a device.
@@ -720,10 +611,5 @@ mod tests {
         assert_eq!(tags_from_db(&db), vec!["a", "b"]);
         assert_eq!(tags_to_db(&[]), "");
         assert!(tags_from_db("").is_empty());
-    }
-
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
     }
 }

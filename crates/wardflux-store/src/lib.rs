@@ -16,6 +16,7 @@ pub mod alerts;
 mod audit_log;
 pub mod config;
 mod crypto;
+mod device_list;
 mod devices;
 mod discovery;
 pub mod entity;
@@ -116,6 +117,8 @@ pub struct Store {
     /// subscriber (monitors, UI streams) gets every event; one that lags gets `Lagged`
     /// and should reload everything.
     events: tokio::sync::broadcast::Sender<wardflux_model::InventoryEvent>,
+    /// The devices as last read, for lists (see `device_list`); shared by every clone.
+    device_list: Arc<device_list::DeviceList>,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,6 +169,7 @@ impl Store {
             cipher: Arc::new(RwLock::new(Arc::new(cipher))),
             backend,
             events: tokio::sync::broadcast::channel(1024).0,
+            device_list: Arc::default(),
         })
     }
 
@@ -178,6 +182,7 @@ impl Store {
 
     /// Publishes an event; called after the transaction committed.
     pub(crate) fn publish(&self, e: wardflux_model::InventoryEvent) {
+        self.device_list.invalidate();
         // No subscriber is fine (CLI commands, tests).
         let _ = self.events.send(e);
     }

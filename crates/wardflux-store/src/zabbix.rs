@@ -346,6 +346,7 @@ impl Store {
             if let Some(i) = matched {
                 let mut am = free[i].clone().into_active_model();
                 am.external_id = Set(Some(key));
+                am.updated_at = Set(t);
                 am.update(&txn).await?;
                 report.matched += 1;
                 continue;
@@ -380,6 +381,7 @@ impl Store {
             } else {
                 let mut am = m.into_active_model();
                 am.external_id = Set(None);
+                am.updated_at = Set(t);
                 am.update(&txn).await?;
                 report.unlinked += 1;
             }

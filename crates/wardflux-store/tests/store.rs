@@ -6,8 +6,8 @@ use chrono::{Duration, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use wardflux_model::MonitoringMode;
 use wardflux_model::inventory::{
-    Actor, DeviceGroupInput, DeviceInput, DeviceQuery, Role, Secret, SnmpCredentialInput,
-    SnmpVersion,
+    Actor, Device, DeviceGroupInput, DeviceInput, DeviceQuery, Page, Role, Secret,
+    SnmpCredentialInput, SnmpVersion,
 };
 use wardflux_store::{Cipher, Store, StoreError};
 
@@ -102,6 +102,53 @@ both!(devices_crud_and_unique_ip_per_source, |db| {
         ]
     );
     assert!(audit.items[1].before.is_some() && audit.items[1].after.is_some());
+});
+
+// The list is served from memory (see `device_list`): what another process writes to the
+// same database (the CLI, a second server) must show at the next list all the same, though
+// no event of this store announced it.
+both!(list_sees_what_another_process_wrote, |db| {
+    let s = &db.store;
+    let a = Actor::system();
+    let nine = add_device(s, "nine", "10.0.0.9").await;
+    let ten = add_device(s, "ten", "10.0.0.10").await;
+    let names = |p: Page<Device>| p.items.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    let by_ip = DeviceQuery {
+        sort: Some("ip".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(s.list_devices(&by_ip).await.unwrap()),
+        ["nine", "ten"],
+        "addresses sort as numbers, not text"
+    );
+    let other = Store::connect(&db.url, key()).await.unwrap();
+    other
+        .create_device(&a, dev("eleven", "10.0.0.11"))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(s.list_devices(&by_ip).await.unwrap()),
+        ["nine", "ten", "eleven"],
+        "created elsewhere"
+    );
+    let mut renamed = dev("renamed", "10.0.0.9");
+    renamed.vendor = Some("Cisco".into());
+    other.update_device(&a, nine.id, renamed).await.unwrap();
+    let listed = s.list_devices(&by_ip).await.unwrap();
+    assert_eq!(
+        names(listed.clone()),
+        ["renamed", "ten", "eleven"],
+        "updated elsewhere"
+    );
+    assert_eq!(listed.items[0].vendor.as_deref(), Some("Cisco"));
+    other.delete_device(&a, ten.id).await.unwrap();
+    let listed = s.list_devices(&DeviceQuery::default()).await.unwrap();
+    assert_eq!(
+        (listed.total, names(listed)),
+        (2, vec!["eleven".to_string(), "renamed".into()])
+    );
+    assert_eq!(s.all_devices().await.unwrap().len(), 2, "all_devices too");
 });
 
 both!(list_filters_search_sort_and_pages, |db| {

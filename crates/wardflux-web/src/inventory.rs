@@ -92,16 +92,16 @@ pub async fn load(store: &Store) -> Result<HashMap<Uuid, Facts>, StoreError> {
     Ok(store
         .all_devices()
         .await?
-        .into_iter()
+        .iter()
         .map(|d| {
             (
                 d.id,
                 Facts {
                     zabbix_only: !d.sources.contains(&DeviceSource::Standalone),
-                    name: d.name,
+                    name: d.name.clone(),
                     ip: d.ip,
-                    region: d.region.unwrap_or_default(),
-                    device_type: d.device_type.unwrap_or_default(),
+                    region: d.region.clone().unwrap_or_default(),
+                    device_type: d.device_type.clone().unwrap_or_default(),
                     groups: member.remove(&d.id).unwrap_or_default(),
                 },
             )

@@ -111,7 +111,7 @@ pub async fn import(
     let existing: HashMap<IpAddr, Uuid> = store
         .all_devices()
         .await?
-        .into_iter()
+        .iter()
         .filter(|d| d.source == DeviceSource::Standalone)
         .map(|d| (d.ip, d.id))
         .collect();

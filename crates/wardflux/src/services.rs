@@ -319,10 +319,10 @@ async fn icmp_targets(store: &Store) -> Result<Vec<IcmpTarget>, wardflux_store::
     Ok(store
         .all_devices()
         .await?
-        .into_iter()
+        .iter()
         .filter(|d| d.enabled && d.source == DeviceSource::Standalone)
         .map(|d| {
-            let mut t = IcmpTarget::new(d.id, d.name, d.ip);
+            let mut t = IcmpTarget::new(d.id, d.name.clone(), d.ip);
             t.interval = Duration::from_secs(d.icmp_interval_s.max(1) as u64);
             t
         })

@@ -483,12 +483,12 @@ pub async fn export_devices(
 ) -> ApiResult<Response> {
     let devices = st.store.all_devices().await?;
     match p.format.as_deref().unwrap_or("csv") {
-        "json" => Ok(axum::Json(devices).into_response()),
+        "json" => Ok(axum::Json(&*devices).into_response()),
         "csv" => {
             let mut w = csv::Writer::from_writer(Vec::new());
             let io = |e: csv::Error| ApiError::Unexpected(e.into());
             w.write_record(CSV_COLUMNS).map_err(io)?;
-            for d in devices {
+            for d in devices.iter() {
                 let o = |s: &Option<String>| s.clone().unwrap_or_default();
                 w.write_record([
                     d.name.clone(),

@@ -97,7 +97,7 @@ pub async fn status(
     }
     // Devices only Zabbix watches: its state is the only one.
     if zabbix.keys().any(|id| !watched.contains(id)) {
-        for dev in st.store.all_devices().await? {
+        for dev in st.store.all_devices().await?.iter() {
             let Some(z) = zabbix.get(&dev.id) else {
                 continue;
             };
@@ -106,7 +106,7 @@ pub async fn status(
             }
             rows.push(IcmpStatus {
                 device_id: dev.id,
-                name: dev.name,
+                name: dev.name.clone(),
                 ip: dev.ip.to_string(),
                 state: word(z.up),
                 since: z.clock,

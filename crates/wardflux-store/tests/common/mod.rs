@@ -7,6 +7,8 @@ use wardflux_store::{Cipher, Store};
 
 pub struct Db {
     pub store: Store,
+    /// Where `store` is connected: another `Store::connect` to it is another process.
+    pub url: String,
     pub pg: Option<String>,
     pub _dir: tempfile::TempDir,
 }
@@ -50,6 +52,7 @@ pub async fn open(backend: &str, cipher: Cipher) -> Db {
     store.migrate().await.expect("migrate twice is a no-op");
     Db {
         store,
+        url,
         pg,
         _dir: dir,
     }
