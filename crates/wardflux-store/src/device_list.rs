@@ -171,11 +171,14 @@ fn by_field(field: &str, a: &Device, b: &Device) -> Ordering {
     }
 }
 
+/// A text field of a device, and the value a query wants it to have.
+type Equal<'q> = (fn(&Device) -> Option<&str>, Option<&'q str>);
+
 /// A [`DeviceQuery`]'s conditions, all of which a listed device meets.
 struct Filter<'q> {
     /// Lower-cased, trimmed; matched as a substring of name, address or host name.
     search: Option<String>,
-    equal: [(fn(&Device) -> Option<&str>, Option<&'q str>); 5],
+    equal: [Equal<'q>; 5],
     q: &'q DeviceQuery,
     tag: Option<&'q str>,
     members: Option<HashSet<Uuid>>,
