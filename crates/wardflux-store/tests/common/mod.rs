@@ -8,6 +8,8 @@ use wardflux_store::{Cipher, Store};
 pub struct Db {
     pub store: Store,
     pub pg: Option<String>,
+    /// The SQLite database's URL (`None` for PostgreSQL).
+    pub url: Option<String>,
     pub _dir: tempfile::TempDir,
 }
 
@@ -50,6 +52,7 @@ pub async fn open(backend: &str, cipher: Cipher) -> Db {
     store.migrate().await.expect("migrate twice is a no-op");
     Db {
         store,
+        url: pg.is_none().then_some(url),
         pg,
         _dir: dir,
     }
