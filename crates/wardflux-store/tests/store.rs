@@ -539,10 +539,10 @@ both!(profile_and_status_history, |db| {
     assert_eq!(h.len(), 1);
 });
 
-/// The change stamp the monitors' periodic reloads compare: unchanged while nothing is
-/// committed, or only runtime knowledge (learned SNMP limits); moved by a change made through
-/// this store and by one another process commits to the same SQLite file. PostgreSQL cannot
-/// tell another process' commits cheaply: no stamp, always reload.
+// The change stamp the monitors' periodic reloads compare: unchanged while nothing is
+// committed, or only runtime knowledge (learned SNMP limits, status history); moved by a
+// change made through this store and by one another process commits to the same SQLite
+// file. PostgreSQL cannot tell another process' commits cheaply: no stamp, always reload.
 both!(change_stamp_moves_with_configuration_changes, |db| {
     let s = &db.store;
     if s.backend() == "postgres" {
