@@ -11,6 +11,10 @@
 //!   [`SnmpPoller::apply_devices`] is a hot reload: unchanged groups
 //!   keep their schedule (same job id and interval) and unchanged items keep their counter
 //!   readings.
+//! - Plans are shared: devices given the same [`SharedPlan`] (same templates, same macro
+//!   values) hold one compiled copy of it; a scalar item's runtime is keyed by its id in the
+//!   plan and its id on the device (what [`SnmpPoller::items`] reports) is derived when
+//!   listed ([`SharedPlan::item_id`]).
 //! - One poll of a group is one GET with every OID due (the engine splits it only on its
 //!   per-PDU limit or on tooBig), plus sysUpTime when a counter is among them, so the rate
 //!   uses the agent's own clock and a reboot (uptime went back) gives no sample, not a
@@ -46,7 +50,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use wardflux_model::items::{
-    DiscoverySpec, ItemSpec, ItemState, ItemStatus, PollPlan, Preprocess, ValueType,
+    DiscoverySpec, ItemSpec, ItemState, ItemStatus, Preprocess, ScalarIds, SharedPlan, ValueType,
 };
 use wardflux_model::metrics::{Labels, MetricSink, Sample};
 use wardflux_snmp::oids::{CounterReading, counter_rate};
@@ -91,7 +95,9 @@ pub struct PollDevice {
     /// Version, credentials, timeout, retries and max-repetitions; its address is replaced
     /// by `ip:port`.
     pub target: Target,
-    pub plan: PollPlan,
+    /// The plan, shared with every device that has the same one (`Arc::new(plan.into())`
+    /// for a plan of one device): the poller compiles and holds each distinct plan once.
+    pub plan: Arc<SharedPlan>,
     /// Limits learned by an earlier run (persisted by the caller), applied before the
     /// device's first request. Ignored for a device already polled.
     pub limits: Option<DeviceLimits>,
@@ -246,25 +252,67 @@ struct DiscState {
     error: Option<String>,
 }
 
-/// A device's configuration as of the last apply.
-struct DeviceCfg {
-    name: String,
-    ip: IpAddr,
-    target: Target,
+/// A plan as the poller runs it: discovery rules compiled, intervals collected. One per
+/// distinct [`SharedPlan`] in an apply, shared by every device that has it (10,000 devices
+/// with one template hold one).
+struct Compiled {
+    /// [`SharedPlan::fingerprint`] of the plan it was compiled from.
+    fingerprint: u64,
     /// The plan's scalar items; its discovery rules are in `discs` (not held twice).
     items: Vec<ItemSpec>,
+    scalar_ids: ScalarIds,
     discs: Vec<Arc<Disc>>,
+    /// The distinct intervals of the items and prototypes (one poll job each).
+    intervals: Vec<u32>,
 }
 
-impl DeviceCfg {
-    /// Whether this configuration is what `plan` says.
-    fn same_plan(&self, plan: &PollPlan) -> bool {
-        self.items == plan.items
-            && self.discs.len() == plan.discoveries.len()
+impl Compiled {
+    fn compile(
+        plan: SharedPlan,
+        fingerprint: u64,
+        old: &[Arc<Compiled>],
+        regexes: &mut Regexes,
+    ) -> Self {
+        let discs = plan
+            .plan
+            .discoveries
+            .into_iter()
+            .map(|s| {
+                // Keep the compiled rule when unchanged.
+                old.iter()
+                    .flat_map(|c| c.discs.iter())
+                    .find(|x| x.spec == s)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Disc::compile(s, regexes)))
+            })
+            .collect();
+        let mut c = Self {
+            fingerprint,
+            items: plan.plan.items,
+            scalar_ids: plan.scalar_ids,
+            discs,
+            intervals: Vec::new(),
+        };
+        let mut intervals: Vec<u32> = c
+            .all_items()
+            .map(|i| i.interval_seconds)
+            .filter(|s| *s > 0)
+            .collect();
+        intervals.sort_unstable();
+        intervals.dedup();
+        c.intervals = intervals;
+        c
+    }
+
+    /// Whether this is what `plan` says.
+    fn same_plan(&self, plan: &SharedPlan) -> bool {
+        self.items == plan.plan.items
+            && self.scalar_ids == plan.scalar_ids
+            && self.discs.len() == plan.plan.discoveries.len()
             && self
                 .discs
                 .iter()
-                .zip(&plan.discoveries)
+                .zip(&plan.plan.discoveries)
                 .all(|(d, s)| d.spec == *s)
     }
 
@@ -274,6 +322,26 @@ impl DeviceCfg {
             .iter()
             .chain(self.discs.iter().flat_map(|d| d.spec.prototypes.iter()))
     }
+
+    /// The id on `device_id` of scalar item number `index` (the API's `item_id`; the
+    /// poller keys the item's runtime by the id in the plan).
+    fn item_id(&self, index: usize, device_id: Uuid) -> Uuid {
+        let item = &self.items[index];
+        match &self.scalar_ids {
+            ScalarIds::AsWritten => item.id,
+            ScalarIds::Derived(templates) => {
+                wardflux_model::scalar_item_id(templates[index], device_id, &item.key)
+            }
+        }
+    }
+}
+
+/// A device's configuration as of the last apply.
+struct DeviceCfg {
+    name: String,
+    ip: IpAddr,
+    target: Target,
+    plan: Arc<Compiled>,
 }
 
 /// An item's runtime: what its last poll said and, for counters, the last reading. What the
@@ -538,38 +606,66 @@ impl SnmpPoller {
             let mut map = lock(&self.inner.devices);
             let mut next = HashMap::with_capacity(devices.len());
             let mut regexes = Regexes::new();
+            // The compiled plans in use, each once, by fingerprint: an unchanged plan is kept,
+            // not compiled again; plans compiled in this apply join them.
+            let mut plans: HashMap<u64, Vec<Arc<Compiled>>> = HashMap::new();
+            for slot in map.values() {
+                let c = lock(&slot.cfg).plan.clone();
+                let same = plans.entry(c.fingerprint).or_default();
+                if !same.iter().any(|o| Arc::ptr_eq(o, &c)) {
+                    same.push(c);
+                }
+            }
+            let old_plans: Vec<Arc<Compiled>> = plans.values().flatten().cloned().collect();
+            // Plans given by address (the `Arc` is held in the value, so an address is not
+            // reused while the map lives).
+            let mut given: HashMap<*const SharedPlan, (Arc<SharedPlan>, Arc<Compiled>)> =
+                HashMap::new();
             for d in devices {
                 let mut target = d.target;
                 target.addr = SocketAddr::new(d.ip, d.port);
+                let plan = match given.get(&Arc::as_ptr(&d.plan)) {
+                    Some((_, c)) => c.clone(),
+                    None => {
+                        // An equal plan in use or compiled in this apply (a caller that gives
+                        // each device its own copy still gets one compiled plan per content).
+                        let print = d.plan.fingerprint();
+                        let same = plans.entry(print).or_default();
+                        let c = match same.iter().find(|o| o.same_plan(&d.plan)) {
+                            Some(o) => o.clone(),
+                            None => {
+                                let p = SharedPlan::clone(&d.plan);
+                                let c =
+                                    Arc::new(Compiled::compile(p, print, &old_plans, &mut regexes));
+                                same.push(c.clone());
+                                c
+                            }
+                        };
+                        given.insert(Arc::as_ptr(&d.plan), (d.plan.clone(), c.clone()));
+                        c
+                    }
+                };
+                drop(d.plan);
                 let old = map.remove(&d.device_id);
                 // An unchanged device (the periodic reload, mostly) keeps its configuration:
                 // the new copy is dropped now, not held beside the old one.
                 if let Some(slot) = old.as_ref().filter(|o| {
                     let c = lock(&o.cfg);
-                    c.name == d.name && c.ip == d.ip && c.target == target && c.same_plan(&d.plan)
+                    c.name == d.name
+                        && c.ip == d.ip
+                        && c.target == target
+                        && Arc::ptr_eq(&c.plan, &plan)
                 }) {
                     let cfg = lock(&slot.cfg).clone();
                     jobs.extend(jobs_for(d.device_id, &cfg, &self.inner.cfg));
                     next.insert(d.device_id, slot.clone());
                     continue;
                 }
-                let discs: Vec<Arc<Disc>> = d
-                    .plan
-                    .discoveries
-                    .into_iter()
-                    .map(|s| {
-                        // Keep the compiled rule when unchanged.
-                        old.as_ref()
-                            .and_then(|o| lock(&o.cfg).discs.iter().find(|x| x.spec == s).cloned())
-                            .unwrap_or_else(|| Arc::new(Disc::compile(s, &mut regexes)))
-                    })
-                    .collect();
                 let cfg = Arc::new(DeviceCfg {
                     name: d.name,
                     ip: d.ip,
                     target,
-                    items: d.plan.items,
-                    discs,
+                    plan,
                 });
                 jobs.extend(jobs_for(d.device_id, &cfg, &self.inner.cfg));
                 let slot = match old {
@@ -645,6 +741,7 @@ impl SnmpPoller {
             timeouts: slot.timeouts.load(Ordering::Relaxed),
             limits: self.inner.limits_of(&slot),
             discoveries: cfg
+                .plan
                 .discs
                 .iter()
                 .map(|d| {
@@ -674,19 +771,20 @@ fn states_of(slot: &Slot) -> Vec<ItemState> {
         .iter()
         .filter_map(|(id, d)| Some((*id, d.rows.clone()?)))
         .collect();
-    let mut specs: HashMap<Uuid, (&ItemSpec, Option<&Disc>)> = HashMap::new();
-    for spec in &cfg.items {
-        specs.insert(spec.id, (spec, None));
+    // id in the plan -> (spec, its rule, its id on this device)
+    let mut specs: HashMap<Uuid, (&ItemSpec, Option<&Disc>, Uuid)> = HashMap::new();
+    for (i, spec) in cfg.plan.items.iter().enumerate() {
+        specs.insert(spec.id, (spec, None, cfg.plan.item_id(i, slot.device_id)));
     }
-    for disc in &cfg.discs {
+    for disc in &cfg.plan.discs {
         for spec in &disc.spec.prototypes {
-            specs.insert(spec.id, (spec, Some(&**disc)));
+            specs.insert(spec.id, (spec, Some(&**disc), spec.id));
         }
     }
     let items = lock(&slot.items);
     let mut out = Vec::with_capacity(items.len());
     for ((id, row_key), rt) in items.iter() {
-        let Some(&(spec, disc)) = specs.get(id) else {
+        let Some(&(spec, disc, item_id)) = specs.get(id) else {
             continue;
         };
         let row = match (disc, row_key) {
@@ -706,7 +804,7 @@ fn states_of(slot: &Slot) -> Vec<ItemState> {
             None => (spec.oid.clone(), BTreeMap::new()),
         };
         out.push(ItemState {
-            item_id: *id,
+            item_id,
             device_id: slot.device_id,
             key: spec.key.clone(),
             name: spec.name.clone(),
@@ -730,20 +828,14 @@ fn states_of(slot: &Slot) -> Vec<ItemState> {
 
 /// The jobs of one device: a poll per interval group, a walk per discovery rule.
 fn jobs_for(device_id: Uuid, cfg: &DeviceCfg, pc: &SnmpPollerConfig) -> Vec<Job> {
-    let mut intervals: Vec<u32> = cfg
-        .all_items()
-        .map(|i| i.interval_seconds)
-        .filter(|s| *s > 0)
-        .collect();
-    intervals.sort_unstable();
-    intervals.dedup();
-    let mut jobs = Vec::with_capacity(intervals.len() + cfg.discs.len());
-    for secs in intervals {
+    let plan = &cfg.plan;
+    let mut jobs = Vec::with_capacity(plan.intervals.len() + plan.discs.len());
+    for &secs in &plan.intervals {
         let mut job = Job::new(JOB_KIND, device_id, Duration::from_secs(u64::from(secs)));
         job.id.key = format!("poll:{secs}s");
         jobs.push(job);
     }
-    for d in cfg.discs.iter().map(|d| &d.spec) {
+    for d in plan.discs.iter().map(|d| &d.spec) {
         if d.prototypes.is_empty() {
             continue;
         }
@@ -766,10 +858,11 @@ fn reconcile(slot: &Slot, new: &DeviceCfg) {
     {
         let mut discs = lock(&slot.discs);
         discs.retain(|id, _| {
-            let Some(spec) = new.discs.iter().map(|d| &d.spec).find(|d| d.id == *id) else {
+            let Some(spec) = new.plan.discs.iter().map(|d| &d.spec).find(|d| d.id == *id) else {
                 return false;
             };
             let same = old
+                .plan
                 .discs
                 .iter()
                 .find(|d| d.spec.id == *id)
@@ -779,7 +872,7 @@ fn reconcile(slot: &Slot, new: &DeviceCfg) {
     }
     // Items keep their state when their id is still in the plan and they read the same
     // way; a changed OID or value type starts the counter over.
-    let specs: HashMap<Uuid, &ItemSpec> = new.all_items().map(|i| (i.id, i)).collect();
+    let specs: HashMap<Uuid, &ItemSpec> = new.plan.all_items().map(|i| (i.id, i)).collect();
     lock(&slot.items).retain(|(id, _), rt| match specs.get(id) {
         None => false,
         Some(spec) => {
@@ -871,7 +964,7 @@ impl Inner {
     /// The discovery job: walks the rule's table again.
     async fn rediscover(&self, slot: &Slot, id: Uuid) {
         let cfg = lock(&slot.cfg).clone();
-        let Some(disc) = cfg.discs.iter().find(|d| d.spec.id == id).cloned() else {
+        let Some(disc) = cfg.plan.discs.iter().find(|d| d.spec.id == id).cloned() else {
             return;
         };
         if !(self.reachable)(slot.device_id) {
@@ -1014,7 +1107,7 @@ impl Inner {
         // (rule, its prototypes due now, its rows)
         type Table<'a> = (&'a Arc<Disc>, Vec<&'a ItemSpec>, Arc<Vec<Row>>);
         let mut tables: Vec<Table> = Vec::new();
-        for disc in &cfg.discs {
+        for disc in &cfg.plan.discs {
             let protos: Vec<&ItemSpec> = disc
                 .spec
                 .prototypes
@@ -1037,7 +1130,7 @@ impl Inner {
             tables.push((disc, protos, rows));
         }
         let mut wants: Vec<Want> = Vec::new();
-        for spec in cfg.items.iter().filter(|i| due.covers(i)) {
+        for spec in cfg.plan.items.iter().filter(|i| due.covers(i)) {
             wants.push(Want {
                 spec,
                 row: None,
@@ -1310,12 +1403,13 @@ impl Inner {
     /// is sent.
     fn mark_unreachable(&self, slot: &Slot, cfg: &DeviceCfg, due: Due) {
         let ids: HashSet<Uuid> = cfg
+            .plan
             .all_items()
             .filter(|i| due.covers(i))
             .map(|i| i.id)
             .collect();
         let mut items = lock(&slot.items);
-        for spec in cfg.items.iter().filter(|i| ids.contains(&i.id)) {
+        for spec in cfg.plan.items.iter().filter(|i| ids.contains(&i.id)) {
             items.get_or_add((spec.id, None));
         }
         items.fit();

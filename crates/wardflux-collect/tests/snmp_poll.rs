@@ -53,7 +53,7 @@ fn device(d: &Daemon, community: &str, name: &str, plan: PollPlan) -> PollDevice
         ip: d.addr.ip(),
         port: d.addr.port(),
         target,
-        plan,
+        plan: Arc::new(plan.into()),
         limits: None,
     }
 }
@@ -559,6 +559,65 @@ async fn unreachable_device_is_not_polled_until_it_is_up() {
         state(&r.poller.items(Some(id)), "uptime").status,
         ItemStatus::Ok
     );
+}
+
+/// Devices given one shared plan (as the store hands out one per set of templates and
+/// macros) poll alike and each reports its own item ids, derived from template, device and
+/// key; a reload with an equal plan (a new copy) keeps their states.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_sharing_a_plan_report_their_own_item_ids() {
+    use wardflux_model::items::{ScalarIds, SharedPlan, scalar_item_id};
+    let agent = snmpd();
+    let r = rig(always());
+    let template = Uuid::new_v4();
+    let shared = |t: Uuid| {
+        let mut uptime = item("uptime", "1.3.6.1.2.1.1.3.0", ValueType::Gauge);
+        let mut name = item("system_name", "1.3.6.1.2.1.1.5.0", ValueType::String);
+        uptime.id = scalar_item_id(t, Uuid::nil(), "uptime");
+        name.id = scalar_item_id(t, Uuid::nil(), "system_name");
+        Arc::new(SharedPlan {
+            plan: items_only(vec![uptime, name]),
+            scalar_ids: ScalarIds::Derived(vec![t, t]),
+        })
+    };
+    let plan = shared(template);
+    let mut devs: Vec<PollDevice> = ["a", "b"]
+        .into_iter()
+        .map(|n| {
+            let mut d = device(&agent, "public", n, PollPlan::default());
+            d.plan = plan.clone();
+            d
+        })
+        .collect();
+    r.poller.apply_devices(devs.clone());
+    for d in &devs {
+        let states = r.poller.poll_now(d.device_id).await.unwrap();
+        let ids: BTreeSet<(String, Uuid)> =
+            states.iter().map(|s| (s.key.clone(), s.item_id)).collect();
+        let want: BTreeSet<(String, Uuid)> = ["uptime", "system_name"]
+            .into_iter()
+            .map(|k| (k.to_owned(), scalar_item_id(template, d.device_id, k)))
+            .collect();
+        assert_eq!(ids, want, "{}", d.name);
+        assert!(
+            states.iter().all(|s| s.status == ItemStatus::Ok),
+            "{states:?}"
+        );
+    }
+    // the reload's new, equal copy: states kept (polled, with their values), ids unchanged
+    let ids = |states: Vec<wardflux_model::items::ItemState>| -> BTreeSet<(Uuid, Uuid, bool)> {
+        states
+            .into_iter()
+            .map(|s| (s.device_id, s.item_id, s.last_value.is_some()))
+            .collect()
+    };
+    let polled = ids(r.poller.items(None));
+    assert_eq!(polled.len(), 4);
+    for d in &mut devs {
+        d.plan = shared(template);
+    }
+    r.poller.apply_devices(devs);
+    assert_eq!(ids(r.poller.items(None)), polled);
 }
 
 /// The Catalyst recording with every ifTable/ifXTable row moved to ifIndex + 10000 (an

@@ -106,7 +106,7 @@ pub struct ItemSpec {
 
 /// A row filter of a discovery rule: the row is kept when `label`'s value matches `regex`
 /// (or does not, with `negate`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct RowFilter {
     pub label: String,
     pub regex: String,
@@ -141,6 +141,95 @@ pub struct DiscoverySpec {
 pub struct PollPlan {
     pub items: Vec<ItemSpec>,
     pub discoveries: Vec<DiscoverySpec>,
+}
+
+/// The `monitoring_items` id of scalar item `key` of template `template_id` applied to
+/// `device_id` (UUID v5 under the template's id): the same on every machine and after every
+/// re-apply, so history and item state stay attached.
+pub fn scalar_item_id(template_id: Uuid, device_id: Uuid, key: &str) -> Uuid {
+    Uuid::new_v5(&template_id, format!("item/{device_id}/{key}").as_bytes())
+}
+
+/// A [`PollPlan`] as the poller receives it: one expansion shared (`Arc`) by every device
+/// with the same templates and the same macro values, instead of one copy per device. Only
+/// the scalar items' ids differ between those devices; [`SharedPlan::item_id`] derives them.
+/// 10,000 devices with one template hold one plan (its ItemSpecs held one copy per device
+/// before: about 8 KB each, docs/perf/polling.md).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SharedPlan {
+    /// Prototype and discovery ids are the same on every device. A scalar item's `id` here
+    /// identifies it within the plan (with [`ScalarIds::Derived`]: its id for the nil device);
+    /// its id on a device is [`SharedPlan::item_id`].
+    pub plan: PollPlan,
+    pub scalar_ids: ScalarIds,
+}
+
+/// How the ids of a [`SharedPlan`]'s scalar items on a device are made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ScalarIds {
+    /// The plan's own ids are the device's (a plan made for one device).
+    #[default]
+    AsWritten,
+    /// Per scalar item of the plan, same order: the template it comes from. Its id on a
+    /// device is [`scalar_item_id`]`(template, device, key)`.
+    Derived(Vec<Uuid>),
+}
+
+impl SharedPlan {
+    /// The id on `device_id` of the plan's scalar item number `index`.
+    pub fn item_id(&self, index: usize, device_id: Uuid) -> Uuid {
+        let item = &self.plan.items[index];
+        match &self.scalar_ids {
+            ScalarIds::AsWritten => item.id,
+            ScalarIds::Derived(templates) => scalar_item_id(templates[index], device_id, &item.key),
+        }
+    }
+
+    /// A hash of what tells plans apart (ids, keys, OIDs, intervals, value types, rule
+    /// columns): equal plans have equal fingerprints, so a map of fingerprints finds an equal
+    /// plan among thousands without comparing each (devices whose macro overrides only touch
+    /// trigger thresholds get equal plans).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let item = |h: &mut std::collections::hash_map::DefaultHasher, i: &ItemSpec| {
+            (i.id, &i.key, &i.oid, i.interval_seconds, i.value_type).hash(h);
+        };
+        self.plan.items.len().hash(&mut h);
+        for i in &self.plan.items {
+            item(&mut h, i);
+        }
+        if let ScalarIds::Derived(t) = &self.scalar_ids {
+            t.hash(&mut h);
+        }
+        for d in &self.plan.discoveries {
+            (d.id, &d.columns, &d.filters, d.interval_seconds).hash(&mut h);
+            d.prototypes.len().hash(&mut h);
+            for i in &d.prototypes {
+                item(&mut h, i);
+            }
+        }
+        h.finish()
+    }
+
+    /// The plan as expanded for one device (scalar ids derived).
+    pub fn for_device(&self, device_id: Uuid) -> PollPlan {
+        let mut plan = self.plan.clone();
+        for (i, item) in plan.items.iter_mut().enumerate() {
+            item.id = self.item_id(i, device_id);
+        }
+        plan
+    }
+}
+
+impl From<PollPlan> for SharedPlan {
+    /// A plan made for one device: its ids are used as they are.
+    fn from(plan: PollPlan) -> Self {
+        Self {
+            plan,
+            scalar_ids: ScalarIds::AsWritten,
+        }
+    }
 }
 
 /// What happened to an item at its last poll.
@@ -202,6 +291,49 @@ mod tests {
         let p: Preprocess = serde_json::from_str(r#"{"op":"complement100"}"#).unwrap();
         assert_eq!(p, Preprocess::Complement100);
         assert!(serde_json::from_str::<Preprocess>(r#"{"op":"sqrt"}"#).is_err());
+    }
+
+    fn spec(key: &str, interval_seconds: u32) -> ItemSpec {
+        ItemSpec {
+            id: scalar_item_id(Uuid::from_u128(7), Uuid::nil(), key),
+            key: key.into(),
+            name: key.into(),
+            oid: "1.3.6.1.2.1.1.3.0".into(),
+            interval_seconds,
+            value_type: ValueType::Gauge,
+            units: None,
+            multiplier: None,
+            preprocess: None,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn shared_plans_derive_each_device_s_item_ids() {
+        let t = Uuid::from_u128(7);
+        let shared = SharedPlan {
+            plan: PollPlan {
+                items: vec![spec("uptime", 60)],
+                discoveries: vec![],
+            },
+            scalar_ids: ScalarIds::Derived(vec![t]),
+        };
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(shared.item_id(0, a), scalar_item_id(t, a, "uptime"));
+        assert_ne!(shared.item_id(0, a), shared.item_id(0, b));
+        assert_eq!(
+            shared.for_device(b).items[0].id,
+            scalar_item_id(t, b, "uptime")
+        );
+        // a plan of one device keeps its ids
+        let own = SharedPlan::from(shared.plan.clone());
+        assert_eq!(own.item_id(0, a), shared.plan.items[0].id);
+        // equal plans, equal fingerprints; another interval, another plan
+        assert_eq!(shared.fingerprint(), shared.clone().fingerprint());
+        let mut slower = shared.clone();
+        slower.plan.items[0].interval_seconds = 300;
+        assert_ne!(shared.fingerprint(), slower.fingerprint());
+        assert_ne!(shared.fingerprint(), own.fingerprint());
     }
 
     #[test]

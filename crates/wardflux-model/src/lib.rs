@@ -19,7 +19,7 @@ pub use events::{
 };
 pub use items::{
     DiscoverySpec, ItemSpec, ItemState, ItemStates, ItemStatus, PollPlan, Preprocess, RowFilter,
-    ValueType,
+    ScalarIds, SharedPlan, ValueType, scalar_item_id,
 };
 pub use metrics::{FanoutSink, Labels, MetricSink, Sample, SinkError};
 

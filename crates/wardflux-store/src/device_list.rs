@@ -9,7 +9,7 @@
 //!
 //! Freshness: before using the snapshot, a list reads a one-row stamp, `count(*)` and
 //! `max(updated_at)` of `devices`, and the store's generation (bumped by every inventory
-//! event this store publishes). The snapshot serves only while both are what it was built
+//! event this store publishes, as for [`Store::change_stamp`]). The snapshot serves only while both are what it was built
 //! at. Every write to `devices` sets `updated_at` to now (so raises the maximum) or changes
 //! the count, so a write by another process on the same database (the CLI, a second server
 //! on PostgreSQL) is seen at the next read, like one made through this store. The stamp is
@@ -21,7 +21,7 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::atomic::Ordering as AtomicOrdering;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
@@ -48,24 +48,16 @@ struct Snapshot {
 /// Shared by every clone of a [`Store`].
 #[derive(Default)]
 pub(crate) struct DeviceList {
-    /// Bumped by [`Store::publish`] after every committed inventory change.
-    generation: AtomicU64,
     /// A tokio lock, held across the reload's queries: concurrent lists that find the
     /// snapshot stale wait for one reload instead of each running their own.
     snapshot: tokio::sync::Mutex<Option<Snapshot>>,
-}
-
-impl DeviceList {
-    pub(crate) fn invalidate(&self) {
-        self.generation.fetch_add(1, AtomicOrdering::AcqRel);
-    }
 }
 
 impl Store {
     /// Every device, by name then id (exports, the collectors' target lists). Shared, not
     /// copied: see the module doc for how it stays current.
     pub async fn all_devices(&self) -> Result<Arc<Vec<Device>>, StoreError> {
-        let generation = self.device_list.generation.load(AtomicOrdering::Acquire);
+        let generation = self.generation.load(AtomicOrdering::Acquire);
         let stamp = device::Entity::find()
             .select_only()
             .column_as(device::Column::Id.count(), "n")

@@ -29,6 +29,7 @@ mod templates;
 mod users;
 mod zabbix;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -119,6 +120,19 @@ pub struct Store {
     events: tokio::sync::broadcast::Sender<wardflux_model::InventoryEvent>,
     /// The devices as last read, for lists (see `device_list`); shared by every clone.
     device_list: Arc<device_list::DeviceList>,
+    /// Bumped by every published event (shared by the clones): half of a [`ChangeStamp`].
+    generation: Arc<AtomicU64>,
+}
+
+/// Whether the configuration changed between two reads: see [`Store::change_stamp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeStamp {
+    /// Inventory events published by this process.
+    generation: u64,
+    /// SQLite's `PRAGMA data_version` of the pool's one connection: it changes when
+    /// another connection (another process: `wardflux config import`, `zabbix import`)
+    /// commits, and not for this connection's own writes.
+    data_version: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -170,6 +184,7 @@ impl Store {
             backend,
             events: tokio::sync::broadcast::channel(1024).0,
             device_list: Arc::default(),
+            generation: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -182,9 +197,40 @@ impl Store {
 
     /// Publishes an event; called after the transaction committed.
     pub(crate) fn publish(&self, e: wardflux_model::InventoryEvent) {
-        self.device_list.invalidate();
+        self.generation.fetch_add(1, Ordering::Release);
         // No subscriber is fine (CLI commands, tests).
         let _ = self.events.send(e);
+    }
+
+    /// A stamp of the configuration (devices, credentials, templates and assignments, the
+    /// monitoring mode): two equal stamps mean nothing was committed in between, by this
+    /// process (every such write publishes an [`InventoryEvent`]) or by another one. `None`
+    /// when that cannot be told (PostgreSQL: another process' commits leave no trace that
+    /// is cheap to read): reload. Read it before reading what it stamps, so a change
+    /// committed during the read shows in the next stamp.
+    ///
+    /// The periodic reloads of the monitors compare stamps instead of rebuilding every
+    /// device's target and plan every 30 s.
+    pub async fn change_stamp(&self) -> Result<Option<ChangeStamp>, StoreError> {
+        if self.backend != "sqlite" {
+            return Ok(None);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "PRAGMA data_version",
+            ))
+            .await?;
+        let data_version = match row {
+            Some(r) => r.try_get_by_index::<i64>(0)?,
+            None => return Ok(None),
+        };
+        Ok(Some(ChangeStamp {
+            generation,
+            data_version,
+        }))
     }
 
     /// Applies pending migrations (idempotent), makes sure the default monitoring profile

@@ -16,6 +16,7 @@
 //! one transaction; [`InventoryEvent::TemplatesChanged`] is published after the commit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -24,7 +25,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 use wardflux_model::alerts::{AlertRule, Severity};
-use wardflux_model::{InventoryEvent, PollPlan};
+use wardflux_model::{InventoryEvent, PollPlan, ScalarIds, SharedPlan};
 use wardflux_template::records::{
     DevicePlan, MonitoringItem, MonitoringTemplate, TemplateAssignment,
 };
@@ -126,6 +127,40 @@ fn expand_for(
         let p = e.first();
         StoreError::invalid(&p.path, format!("device {}: {}", a.device_id, e))
     })
+}
+
+/// The merged plan of `list` (templates in that order, with their macro overrides), shared by
+/// every device it is applied to: expanded once, for the nil device; each scalar item keeps
+/// the template it comes from, so its id on a device is derived
+/// ([`wardflux_model::ScalarIds::Derived`]). A scalar item whose key and OID an earlier
+/// template already polls is left out.
+fn merged_plan(
+    templates: &HashMap<Uuid, (String, Template)>,
+    list: &[(String, Uuid, BTreeMap<String, String>)],
+) -> SharedPlan {
+    let mut plan = PollPlan::default();
+    let mut from = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (_, tid, macros) in list {
+        let (_, t) = &templates[tid];
+        // A stored template that no longer expands (cannot happen through this store,
+        // which checks on every write) is skipped rather than stopping all.
+        let Ok((p, _)) = wardflux_template::expand(t, *tid, Uuid::nil(), macros) else {
+            tracing::warn!(template = %tid, "template does not expand; skipped");
+            continue;
+        };
+        for i in p.items {
+            if seen.insert((i.key.clone(), i.oid.clone())) {
+                plan.items.push(i);
+                from.push(*tid);
+            }
+        }
+        plan.discoveries.extend(p.discoveries);
+    }
+    SharedPlan {
+        plan,
+        scalar_ids: ScalarIds::Derived(from),
+    }
 }
 
 /// Makes the `monitoring_items` rows of (template, device) equal to `plan.items`.
@@ -745,6 +780,10 @@ impl Store {
     /// credential's id (the device's own newest, else the newest global one) and the merged
     /// plan of its templates (templates in name order; a scalar item whose key and OID an
     /// earlier template already polls is left out). Disabled devices are left out.
+    ///
+    /// Devices with the same templates and the same macro values share one plan (one
+    /// expansion, one `Arc`): only their scalar item ids differ, and those are derived
+    /// ([`SharedPlan::item_id`]) from the template, the device and the key.
     pub async fn poll_plans(&self) -> Result<Vec<DevicePlan>, StoreError> {
         let templates: HashMap<Uuid, (String, Template)> = schema::template::Entity::find()
             .all(&self.db)
@@ -782,27 +821,31 @@ impl Store {
             .all(&self.db)
             .await?;
         let global = creds.iter().find(|c| c.device_id.is_none()).map(|c| c.id);
-        let mut out = Vec::new();
+        // One plan per (templates, macro overrides) set, and one per content: overrides
+        // that only change trigger thresholds give equal plans, shared too.
+        let mut shared: HashMap<Vec<Assigned>, Arc<SharedPlan>> = HashMap::new();
+        let mut by_content: HashMap<u64, Vec<Arc<SharedPlan>>> = HashMap::new();
+        let mut out = Vec::with_capacity(devices.len());
         for d in devices {
             let mut list = by_device.remove(&d.id).unwrap_or_default();
-            list.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut plan = PollPlan::default();
-            let mut seen = BTreeSet::new();
-            for (_, tid, macros) in list {
-                let (_, t) = &templates[&tid];
-                // A stored template that no longer expands (cannot happen through this
-                // store, which checks on every write) is skipped rather than stopping all.
-                let Ok((p, _)) = wardflux_template::expand(t, tid, d.id, &macros) else {
-                    tracing::warn!(template = %tid, device = %d.id, "template does not expand; skipped");
-                    continue;
-                };
-                for i in p.items {
-                    if seen.insert((i.key.clone(), i.oid.clone())) {
-                        plan.items.push(i);
-                    }
+            list.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+            let plan = match shared.get(&list) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = merged_plan(&templates, &list);
+                    let same = by_content.entry(p.fingerprint()).or_default();
+                    let p = match same.iter().find(|q| ***q == p) {
+                        Some(q) => q.clone(),
+                        None => {
+                            let p = Arc::new(p);
+                            same.push(p.clone());
+                            p
+                        }
+                    };
+                    shared.insert(list, p.clone());
+                    p
                 }
-                plan.discoveries.extend(p.discoveries);
-            }
+            };
             let credential_id = creds
                 .iter()
                 .find(|c| c.device_id == Some(d.id))

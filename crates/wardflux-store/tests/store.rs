@@ -4,11 +4,11 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::{ConnectionTrait, Statement};
-use wardflux_model::MonitoringMode;
 use wardflux_model::inventory::{
     Actor, Device, DeviceGroupInput, DeviceInput, DeviceQuery, Page, Role, Secret,
     SnmpCredentialInput, SnmpVersion,
 };
+use wardflux_model::{DeviceState, MonitoringMode};
 use wardflux_store::{Cipher, Store, StoreError};
 
 #[macro_use]
@@ -584,6 +584,45 @@ both!(profile_and_status_history, |db| {
         .await
         .unwrap();
     assert_eq!(h.len(), 1);
+});
+
+// The change stamp the monitors' periodic reloads compare: unchanged while nothing is
+// committed, or only runtime knowledge (learned SNMP limits, status history); moved by a
+// change made through this store and by one another process commits to the same SQLite
+// file. PostgreSQL cannot tell another process' commits cheaply: no stamp, always reload.
+both!(change_stamp_moves_with_configuration_changes, |db| {
+    let s = &db.store;
+    if s.backend() == "postgres" {
+        assert_eq!(s.change_stamp().await.unwrap(), None);
+        return;
+    }
+    let st = || async { s.change_stamp().await.unwrap().expect("SQLite has a stamp") };
+    let s0 = st().await;
+    assert_eq!(st().await, s0, "nothing committed");
+    let d = add_device(s, "r1", "10.0.0.1").await;
+    let s1 = st().await;
+    assert_ne!(s1, s0, "a device added here");
+    s.set_snmp_limits(d.id, serde_json::json!({"getbulk": true}))
+        .await
+        .unwrap();
+    s.record_status_change(
+        d.id,
+        DeviceState::Unknown,
+        DeviceState::Up,
+        Utc::now(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(st().await, s1, "runtime writes are no configuration change");
+    // another process: its own connection to the same file
+    let url = db.url.clone();
+    let other = Store::connect(&url, key()).await.unwrap();
+    other
+        .set_monitoring_mode(&Actor::system(), MonitoringMode::Hybrid)
+        .await
+        .unwrap();
+    assert_ne!(st().await, s1, "a commit by another connection");
 });
 
 #[tokio::test]

@@ -100,9 +100,29 @@ both!(
         let plans = s.poll_plans().await.unwrap();
         assert_eq!(plans.len(), 3);
         let p1 = plans.iter().find(|p| p.device.id == d1.id).unwrap();
-        assert_eq!(p1.plan.items.len(), 2);
+        assert_eq!(p1.plan.plan.items.len(), 2);
         assert_eq!(p1.device.snmp_port, 161);
         assert_eq!(p1.credential_id, None);
+        // r1 and r2 (same template, same macros) share one expansion, and so does r3: its
+        // override changes a trigger threshold, not what is polled
+        let p2 = plans.iter().find(|p| p.device.id == d2.id).unwrap();
+        let p3 = plans.iter().find(|p| p.device.id == d3.id).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&p1.plan, &p2.plan));
+        assert!(std::sync::Arc::ptr_eq(&p1.plan, &p3.plan));
+        // each device's item ids, derived from the shared plan, are its stored rows
+        for (p, d) in [(p1, d1.id), (p2, d2.id), (p3, d3.id)] {
+            let mut derived: Vec<Uuid> = p.plan.for_device(d).items.iter().map(|i| i.id).collect();
+            let mut stored: Vec<Uuid> = s
+                .list_items(Some(d))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| i.id)
+                .collect();
+            derived.sort();
+            stored.sort();
+            assert_eq!(derived, stored);
+        }
 
         // removing r3 deletes its items and its rule; removing r1 narrows the base rule
         s.unapply_template(&a, t.id, d3.id).await.unwrap();
@@ -292,7 +312,7 @@ both!(
         let p1 = plans.iter().find(|p| p.device.id == d1.id).unwrap();
         assert_eq!(p1.device.snmp_port, 1161);
         assert_eq!(p1.credential_id, Some(own.id));
-        let keys: Vec<&str> = p1.plan.items.iter().map(|i| i.key.as_str()).collect();
+        let keys: Vec<&str> = p1.plan.plan.items.iter().map(|i| i.key.as_str()).collect();
         // Cisco (C...) sorts before Generic (G...): its items come first
         assert_eq!(
             keys,
@@ -306,6 +326,7 @@ both!(
         );
         let rules: Vec<&str> = p1
             .plan
+            .plan
             .discoveries
             .iter()
             .map(|d| d.name.as_str())
@@ -313,8 +334,11 @@ both!(
         assert_eq!(rules, ["CPUs", "Memory pools", "Network interfaces"]);
         let p2 = plans.iter().find(|p| p.device.id == d2.id).unwrap();
         assert_eq!(p2.credential_id, Some(global.id));
-        assert_eq!(p2.plan.items.len(), 3);
-        assert_eq!(p2.plan.discoveries[0].key_labels, ["ifName", "ifDescr"]);
+        assert_eq!(p2.plan.plan.items.len(), 3);
+        assert_eq!(
+            p2.plan.plan.discoveries[0].key_labels,
+            ["ifName", "ifDescr"]
+        );
         // the items of the plan are the stored rows
         let stored: Vec<Uuid> = s
             .list_items(Some(d2.id))
@@ -323,8 +347,19 @@ both!(
             .into_iter()
             .map(|i| i.id)
             .collect();
-        for i in &p2.plan.items {
+        let p1_stored: Vec<Uuid> = s
+            .list_items(Some(d1.id))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        for i in &p2.plan.for_device(d2.id).items {
             assert!(stored.contains(&i.id));
+            assert!(!p1_stored.contains(&i.id), "ids are per device");
+        }
+        for i in &p1.plan.for_device(d1.id).items {
+            assert!(p1_stored.contains(&i.id));
         }
     }
 );

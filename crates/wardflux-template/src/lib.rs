@@ -283,7 +283,7 @@ pub fn expand(
 
 /// The `monitoring_items` id of scalar item `key` of a template applied to a device.
 pub fn item_id(template_id: Uuid, device_id: Uuid, key: &str) -> Uuid {
-    Uuid::new_v5(&template_id, format!("item/{device_id}/{key}").as_bytes())
+    wardflux_model::scalar_item_id(template_id, device_id, key)
 }
 
 /// The id of discovery rule `rule_key` of a template (the same on every device).

@@ -2,13 +2,14 @@
 //! store returns them and the API shows them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use wardflux_model::inventory::Device;
-use wardflux_model::{PollPlan, ValueType};
+use wardflux_model::{SharedPlan, ValueType};
 
 use crate::Template;
 
@@ -56,10 +57,12 @@ pub struct MonitoringItem {
 
 /// What the SNMP poller runs for one device: the device (address, SNMP port), the id of the
 /// SNMP credential to use (decrypt with `Store::snmp_secrets`; `None`: no credential
-/// configured, the device cannot be polled) and the merged plan of every template applied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// configured, the device cannot be polled) and the merged plan of every template applied,
+/// shared with every device that has the same templates and macro values (its scalar item
+/// ids on this device: [`SharedPlan::item_id`], or [`SharedPlan::for_device`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DevicePlan {
     pub device: Device,
     pub credential_id: Option<Uuid>,
-    pub plan: PollPlan,
+    pub plan: Arc<SharedPlan>,
 }

@@ -418,7 +418,7 @@ async fn vendor_templates_polled_from_the_walks_give_the_recorded_values() {
             ip: sim.addr.ip(),
             port: sim.addr.port(),
             target,
-            plan,
+            plan: std::sync::Arc::new(plan.into()),
             limits: None,
         });
     }
@@ -428,9 +428,10 @@ async fn vendor_templates_polled_from_the_walks_give_the_recorded_values() {
         let states = poller.poll_now(dev.device_id).await.unwrap();
         let specs: Vec<_> = dev
             .plan
+            .plan
             .items
             .iter()
-            .chain(dev.plan.discoveries.iter().flat_map(|d| &d.prototypes))
+            .chain(dev.plan.plan.discoveries.iter().flat_map(|d| &d.prototypes))
             .collect();
         let raw = |oid: &str| -> Option<f64> { walk.get(oid).map(|(_, v)| v.parse().unwrap()) };
         let mut ok = 0;

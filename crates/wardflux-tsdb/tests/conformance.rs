@@ -136,7 +136,7 @@ async fn load(b: &Backend, data: &[SeriesPoints]) {
         .iter()
         .flat_map(|s| {
             s.points.iter().map(|&(t, v)| Sample {
-                metric: s.key.metric.clone(),
+                metric: s.key.metric.to_string(),
                 labels: s.key.labels.clone(),
                 timestamp_ms: t,
                 value: v,
@@ -276,7 +276,7 @@ async fn write_read_back_latest_and_labels_agree() {
         latest.sort_by(|a, b| a.key.cmp(&b.key));
         let want: Vec<(SeriesKey, i64, f64)> = data
             .iter()
-            .filter(|s| s.key.metric == "cf_counter")
+            .filter(|s| &*s.key.metric == "cf_counter")
             .map(|s| {
                 (
                     s.key.clone(),
@@ -380,7 +380,7 @@ async fn write_read_back_latest_and_labels_agree() {
 async fn ranges_steps_and_rollups_agree() {
     let (bs, data, t0) = both().await;
     let gauge = [LabelMatcher::eq("__name__", "cf_gauge")];
-    let is_gauge = |k: &SeriesKey| k.metric == "cf_gauge";
+    let is_gauge = |k: &SeriesKey| &*k.metric == "cf_gauge";
     let aggs = [
         Aggregation::Avg,
         Aggregation::Min,

@@ -20,7 +20,7 @@ use wardflux_alert::outbox::{OutboxConfig, OutboxWorker};
 use wardflux_api::state::Services;
 use wardflux_collect::Scheduler;
 use wardflux_collect::icmp::{IcmpMonitor, IcmpMonitorConfig, IcmpTarget};
-use wardflux_collect::snmp::{PollDevice, SnmpPoller, SnmpPollerConfig};
+use wardflux_collect::snmp::{DeviceLimits, PollDevice, SnmpPoller, SnmpPollerConfig};
 use wardflux_discovery::service::Discovery;
 use wardflux_model::inventory::DeviceSource;
 use wardflux_model::{FanoutRecorder, FanoutSink, MetricSink, MonitoringMode};
@@ -180,26 +180,37 @@ fn start_discovery(
 }
 
 /// Keeps the SNMP poller's devices equal to the templates applied in the store: reloads on
-/// every store event (devices, credentials, templates) and every [`RELOAD_EVERY`]. Each round
-/// also keeps what the poller learned about each agent (`Store::set_snmp_limits`), which seeds
+/// every store event (devices, credentials, templates) and, every [`RELOAD_EVERY`], when the
+/// store's [`ChangeStamp`](wardflux_store::ChangeStamp) moved ([`Reload`]). Each round also
+/// keeps what the poller learned about each agent (`Store::set_snmp_limits`), which seeds
 /// the poller after a restart.
 async fn follow_plans(store: Store, poller: SnmpPoller, cancel: CancellationToken) {
     let mut events = store.subscribe();
-    let mut stored: HashMap<Uuid, serde_json::Value> = HashMap::new();
+    let mut stored: HashMap<Uuid, DeviceLimits> = HashMap::new();
+    let mut ids: Vec<Uuid> = Vec::new();
+    let mut reload = Reload::default();
     loop {
-        match store.snmp_limits().await {
-            Ok(l) => stored = l,
-            Err(e) => tracing::warn!(error = %e, "could not read learned SNMP limits"),
-        }
-        match poll_devices(&store, &stored).await {
-            Ok(devices) => {
-                tracing::debug!(devices = devices.len(), "SNMP poll plans reloaded");
-                let ids: Vec<Uuid> = devices.iter().map(|d| d.device_id).collect();
-                poller.apply_devices(devices);
-                keep_learned_limits(&store, &poller, &ids, &stored).await;
+        if let Some(stamp) = reload.due(&store).await {
+            match store.snmp_limits().await {
+                Ok(l) => {
+                    stored = l
+                        .into_iter()
+                        .filter_map(|(id, v)| Some((id, serde_json::from_value(v).ok()?)))
+                        .collect();
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read learned SNMP limits"),
             }
-            Err(e) => tracing::error!(error = %e, "could not load SNMP poll plans"),
+            match poll_devices(&store, &stored).await {
+                Ok(devices) => {
+                    tracing::debug!(devices = devices.len(), "SNMP poll plans reloaded");
+                    ids = devices.iter().map(|d| d.device_id).collect();
+                    poller.apply_devices(devices);
+                    reload.done(stamp);
+                }
+                Err(e) => tracing::error!(error = %e, "could not load SNMP poll plans"),
+            }
         }
+        keep_learned_limits(&store, &poller, &ids, &mut stored).await;
         tokio::select! {
             _ = events.recv() => {}
             () = tokio::time::sleep(RELOAD_EVERY) => {}
@@ -209,25 +220,73 @@ async fn follow_plans(store: Store, poller: SnmpPoller, cancel: CancellationToke
     poller.apply_devices(Vec::new());
 }
 
+/// When a periodic reload is worth doing: when the store's change stamp moved since the last
+/// successful one (or the store cannot tell), and at least every [`FULL_RELOAD_ROUNDS`]th
+/// round whatever the stamp says (SQLite's `data_version` is per connection: a pool that
+/// replaced its connection could show an equal value across another process' commit).
+/// 10,000 devices rebuilt every 30 s for nothing cost a full copy of every target and plan
+/// beside the ones in use (docs/perf/polling.md).
+#[derive(Default)]
+struct Reload {
+    last: Option<wardflux_store::ChangeStamp>,
+    rounds: u32,
+}
+
+/// Every this many rounds ([`RELOAD_EVERY`] each) a reload happens even with an unchanged
+/// stamp: 5 minutes.
+const FULL_RELOAD_ROUNDS: u32 = 10;
+
+impl Reload {
+    /// `Some(stamp)` (the stamp read before reloading; `None` inside: unknown) when a reload
+    /// is due; `None` when nothing changed.
+    async fn due(&mut self, store: &Store) -> Option<Option<wardflux_store::ChangeStamp>> {
+        let stamp = match store.change_stamp().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the store's change stamp");
+                None
+            }
+        };
+        self.rounds += 1;
+        if stamp.is_some() && stamp == self.last && self.rounds < FULL_RELOAD_ROUNDS {
+            return None;
+        }
+        self.last = None;
+        Some(stamp)
+    }
+
+    /// The reload with `stamp` succeeded.
+    fn done(&mut self, stamp: Option<wardflux_store::ChangeStamp>) {
+        self.last = stamp;
+        self.rounds = 0;
+    }
+}
+
 /// Writes the limits the poller learned since the last round, for the devices whose learned
-/// limits differ from the stored ones.
+/// limits differ from the stored ones (`stored` follows what was written).
 async fn keep_learned_limits(
     store: &Store,
     poller: &SnmpPoller,
     ids: &[Uuid],
-    stored: &HashMap<Uuid, serde_json::Value>,
+    stored: &mut HashMap<Uuid, DeviceLimits>,
 ) {
     for id in ids {
-        let Some(learned) = poller
-            .limits(*id)
-            .and_then(|l| serde_json::to_value(l).ok())
-        else {
+        let Some(learned) = poller.limits(*id) else {
             continue;
         };
-        if stored.get(id) != Some(&learned)
-            && let Err(e) = store.set_snmp_limits(*id, learned).await
-        {
-            tracing::warn!(device = %id, error = %e, "could not keep learned SNMP limits");
+        if stored.get(id) == Some(&learned) {
+            continue;
+        }
+        let Ok(value) = serde_json::to_value(learned) else {
+            continue;
+        };
+        match store.set_snmp_limits(*id, value).await {
+            Ok(()) => {
+                stored.insert(*id, learned);
+            }
+            Err(e) => {
+                tracing::warn!(device = %id, error = %e, "could not keep learned SNMP limits")
+            }
         }
     }
 }
@@ -237,7 +296,7 @@ async fn keep_learned_limits(
 /// out, with a warning naming it.
 async fn poll_devices(
     store: &Store,
-    learned: &HashMap<Uuid, serde_json::Value>,
+    learned: &HashMap<Uuid, DeviceLimits>,
 ) -> Result<Vec<PollDevice>, wardflux_store::StoreError> {
     // Zabbix mode reads everything from Zabbix; standalone and hybrid poll our devices.
     if store.monitoring_profile().await?.mode == MonitoringMode::Zabbix {
@@ -279,25 +338,28 @@ async fn poll_devices(
             port: d.snmp_port,
             target,
             plan: p.plan,
-            limits: learned
-                .get(&d.id)
-                .and_then(|l| serde_json::from_value(l.clone()).ok()),
+            limits: learned.get(&d.id).copied(),
         });
     }
     Ok(out)
 }
 
 /// Keeps the ICMP monitor's targets equal to the inventory: reloads on every store event
-/// and every [`RELOAD_EVERY`]; on cancel, empties the monitor (no check starts after).
+/// and, every [`RELOAD_EVERY`], when the store's change stamp moved ([`Reload`]); on cancel,
+/// empties the monitor (no check starts after).
 async fn follow_inventory(store: Store, monitor: IcmpMonitor, cancel: CancellationToken) {
     let mut events = store.subscribe();
+    let mut reload = Reload::default();
     loop {
-        match icmp_targets(&store).await {
-            Ok(targets) => {
-                tracing::debug!(targets = targets.len(), "ICMP targets reloaded");
-                monitor.apply_targets(targets);
+        if let Some(stamp) = reload.due(&store).await {
+            match icmp_targets(&store).await {
+                Ok(targets) => {
+                    tracing::debug!(targets = targets.len(), "ICMP targets reloaded");
+                    monitor.apply_targets(targets);
+                    reload.done(stamp);
+                }
+                Err(e) => tracing::error!(error = %e, "could not load ICMP targets"),
             }
-            Err(e) => tracing::error!(error = %e, "could not load ICMP targets"),
         }
         tokio::select! {
             // Any event (or a lag, which means several) is a reason to reload.

@@ -1,4 +1,5 @@
 use super::*;
+use wardflux_model::PollPlan;
 
 fn item(key: &str, oid: &str, secs: u32, value_type: ValueType) -> ItemSpec {
     ItemSpec {
@@ -20,12 +21,7 @@ fn cfg(plan: PollPlan) -> DeviceCfg {
         name: "d".into(),
         ip: "127.0.0.1".parse().unwrap(),
         target: Target::v2c("127.0.0.1:161".parse().unwrap(), "public"),
-        discs: plan
-            .discoveries
-            .into_iter()
-            .map(|s| Arc::new(Disc::compile(s, &mut Regexes::new())))
-            .collect(),
-        items: plan.items,
+        plan: Arc::new(Compiled::compile(plan.into(), 0, &[], &mut Regexes::new())),
     }
 }
 
@@ -77,6 +73,7 @@ fn one_job_per_interval_group_and_per_discovery_rule_without_a_plan_copy() {
     // 60 s group reads the cpu item and the 60 s prototype only.
     assert!(jobs.iter().all(|j| j.payload.is_null()));
     let group: Vec<&str> = c
+        .plan
         .all_items()
         .filter(|i| Due::Interval(60).covers(i))
         .map(|i| i.key.as_str())

@@ -106,7 +106,10 @@ pub(super) fn get_key(buf: &[u8], pos: &mut usize) -> Option<SeriesKey> {
         let v = get_str(buf, pos)?;
         labels.insert(k, v);
     }
-    Some(SeriesKey { metric, labels })
+    Some(SeriesKey {
+        metric: metric.into(),
+        labels,
+    })
 }
 
 pub(super) fn get_u64(buf: &[u8], pos: &mut usize) -> Option<u64> {

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::codec::stream::StreamChunk;
-use crate::{EmbeddedConfig, Sample, SeriesKey, TsdbError, expo, now_ms};
+use crate::{EmbeddedConfig, MetricName, Sample, SeriesKey, TsdbError, expo, now_ms};
 
 mod block;
 mod maint;
@@ -61,8 +61,9 @@ pub(crate) struct Core {
     /// Series keys by id; shared with `by_key`, so each key is held once.
     series: Vec<Arc<SeriesKey>>,
     by_key: HashMap<Arc<SeriesKey>, u32>,
-    /// Series ids by metric name (most selectors name their metric).
-    by_name: HashMap<String, Vec<u32>>,
+    /// Series ids by metric name (most selectors name their metric). Its keys are the
+    /// store's one copy of each name: every series key shares it ([`Core::name`]).
+    by_name: HashMap<MetricName, Vec<u32>>,
     /// Recent selections (matcher set -> series ids), valid until a series is added.
     select_cache: query::SelectCache,
     /// Series ids by the exposition text that named them (`name{...}` as imported), so an
@@ -84,12 +85,28 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    fn sid(&mut self, key: SeriesKey) -> u32 {
+    /// The store's copy of a metric name (a new name is kept when its first series is added).
+    fn name(&self, metric: String) -> MetricName {
+        match self.by_name.get_key_value(metric.as_str()) {
+            Some((name, _)) => name.clone(),
+            None => metric.into(),
+        }
+    }
+
+    fn sid(&mut self, mut key: SeriesKey) -> u32 {
         if let Some(&id) = self.by_key.get(&key) {
             return id;
         }
         let id = self.series.len() as u32;
-        self.by_name.entry(key.metric.clone()).or_default().push(id);
+        match self.by_name.get_key_value(&*key.metric) {
+            Some((name, _)) => key.metric = name.clone(),
+            None => {
+                self.by_name.insert(key.metric.clone(), Vec::new());
+            }
+        }
+        if let Some(ids) = self.by_name.get_mut(&*key.metric) {
+            ids.push(id);
+        }
         let key = Arc::new(key);
         self.series.push(key.clone());
         self.by_key.insert(key, id);
@@ -149,6 +166,8 @@ impl EmbeddedStore {
         fs::create_dir_all(&blk_dir)?;
         let mut series: Vec<Arc<SeriesKey>> = Vec::new();
         let mut by_key: HashMap<Arc<SeriesKey>, u32> = HashMap::new();
+        // one copy of each metric name (see `Core::by_name`)
+        let mut names: std::collections::HashSet<MetricName> = std::collections::HashSet::new();
         let mut blocks = Vec::new();
         let files = block_files(&blk_dir)?;
         // a compacted block replaces the blocks inside its range; leftovers of a crash
@@ -167,9 +186,15 @@ impl EmbeddedStore {
         // blocks are cut in WAL order: every segment up to the newest block's is in a block
         let mut covered = 0;
         for (lo, _, path) in live {
-            let mut resolve = |k: SeriesKey| {
+            let mut resolve = |mut k: SeriesKey| {
                 if let Some(&id) = by_key.get(&k) {
                     return id;
+                }
+                match names.get(&*k.metric) {
+                    Some(name) => k.metric = name.clone(),
+                    None => {
+                        names.insert(k.metric.clone());
+                    }
                 }
                 let k = Arc::new(k);
                 series.push(k.clone());
@@ -188,7 +213,8 @@ impl EmbeddedStore {
             .map(|x| x.0)
             .fold(covered, u64::max);
         let head = vec![StreamChunk::default(); series.len()];
-        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+        drop(names);
+        let mut by_name: HashMap<MetricName, Vec<u32>> = HashMap::new();
         for (i, k) in series.iter().enumerate() {
             by_name.entry(k.metric.clone()).or_default().push(i as u32);
         }
@@ -275,10 +301,11 @@ impl EmbeddedStore {
         let staged: Vec<(u32, i64, f64)> = batch
             .into_iter()
             .map(|s| {
-                let sid = core.sid(SeriesKey {
-                    metric: s.metric,
+                let key = SeriesKey {
+                    metric: core.name(s.metric),
                     labels: s.labels,
-                });
+                };
+                let sid = core.sid(key);
                 (sid, s.timestamp_ms, s.value)
             })
             .collect();
@@ -312,10 +339,11 @@ impl EmbeddedStore {
                 reason,
             })?;
             let (t, v) = (s.timestamp_ms, s.value);
-            let sid = core.sid(SeriesKey {
-                metric: s.metric,
+            let key = SeriesKey {
+                metric: core.name(s.metric),
                 labels: s.labels,
-            });
+            };
+            let sid = core.sid(key);
             if let Some((series, v2, t2)) = split
                 && (v2.to_bits(), t2) == (v.to_bits(), t)
             {

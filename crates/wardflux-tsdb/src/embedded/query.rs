@@ -463,7 +463,7 @@ impl MetricStore for EmbeddedStore {
                     sids.iter()
                         .any(|&sid| has_data(&core, &blocks, sid, start_ms, end_ms))
                 })
-                .map(|(n, _)| n.clone())
+                .map(|(n, _)| n.to_string())
                 .filter(|n| !n.is_empty())
                 .collect();
             names.sort();

@@ -20,7 +20,7 @@ fn group_key(k: &SeriesKey, m: Option<&LabelModifier>) -> SeriesKey {
             metric: if ls.labels.iter().any(|l| l == "__name__") {
                 k.metric.clone()
             } else {
-                String::new()
+                crate::no_name()
             },
             labels: Labels::from_pairs(
                 k.labels
@@ -29,7 +29,7 @@ fn group_key(k: &SeriesKey, m: Option<&LabelModifier>) -> SeriesKey {
             ),
         },
         Some(LabelModifier::Exclude(ls)) => SeriesKey {
-            metric: String::new(),
+            metric: crate::no_name(),
             labels: Labels::from_pairs(
                 k.labels
                     .iter()
@@ -304,7 +304,7 @@ fn count_values(
             let Some(v) = v else { continue };
             let mut key = groups[gi].clone();
             if label == "__name__" {
-                key.metric = fmt_value(*v);
+                key.metric = fmt_value(*v).into();
             } else {
                 key.labels.insert(label, fmt_value(*v));
             }

@@ -224,7 +224,7 @@ fn result_key(
     m: Option<&LabelModifier>,
 ) -> SeriesKey {
     let mut metric = if drop {
-        String::new()
+        crate::no_name()
     } else {
         many.metric.clone()
     };
@@ -238,13 +238,13 @@ fn result_key(
             Some(LabelModifier::Include(on)) => {
                 labels.retain(|(n, _)| on.labels.iter().any(|l| l == n));
                 if !on.labels.iter().any(|l| l == "__name__") {
-                    metric.clear();
+                    metric = crate::no_name();
                 }
             }
             Some(LabelModifier::Exclude(ign)) => {
                 labels.retain(|(n, _)| !ign.labels.iter().any(|l| l == n));
                 if ign.labels.iter().any(|l| l == "__name__") {
-                    metric.clear();
+                    metric = crate::no_name();
                 }
             }
             None => {}
@@ -254,9 +254,9 @@ fn result_key(
         for n in &include.labels {
             labels.retain(|(k, _)| k != n);
             match one.label(n).filter(|v| !v.is_empty()) {
-                Some(v) if n == "__name__" => metric = v.to_string(),
+                Some(v) if n == "__name__" => metric = v.into(),
                 Some(v) => labels.push((n.clone(), v.to_string())),
-                None if n == "__name__" => metric.clear(),
+                None if n == "__name__" => metric = crate::no_name(),
                 None => {}
             }
         }

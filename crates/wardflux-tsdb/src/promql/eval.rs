@@ -279,7 +279,7 @@ impl<'a> Ctx<'a> {
 }
 
 pub(super) fn drop_name(mut k: SeriesKey) -> SeriesKey {
-    k.metric.clear();
+    k.metric = crate::no_name();
     k
 }
 

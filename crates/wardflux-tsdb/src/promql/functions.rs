@@ -392,7 +392,7 @@ fn absent_labels(vs: Option<&VectorSelector>) -> SeriesKey {
         }
     }
     SeriesKey {
-        metric: String::new(),
+        metric: crate::no_name(),
         labels: Labels::from_pairs(labels),
     }
 }
@@ -476,7 +476,7 @@ fn valid_dst(name: &str) -> Result<(), TsdbError> {
 
 fn set_label(key: &mut SeriesKey, name: &str, value: String) {
     if name == "__name__" {
-        key.metric = value;
+        key.metric = value.into();
     } else if value.is_empty() {
         key.labels = Labels::from_pairs(key.labels.iter().filter(|(n, _)| *n != name));
     } else {
@@ -495,7 +495,7 @@ fn histogram_quantile(q: &[f64], vs: Vec<VSeries>, g: &Grid) -> Result<Val<'stat
             continue;
         };
         let key = SeriesKey {
-            metric: String::new(),
+            metric: crate::no_name(),
             labels: Labels::from_pairs(s.key.labels.iter().filter(|(n, _)| *n != "le")),
         };
         let gi = *idx.entry(key.clone()).or_insert_with(|| {

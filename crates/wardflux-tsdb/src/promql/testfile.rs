@@ -57,7 +57,7 @@ impl Load {
             .iter()
             .flat_map(|s| {
                 s.points.iter().map(move |&(t, v)| Sample {
-                    metric: s.key.metric.clone(),
+                    metric: s.key.metric.to_string(),
                     labels: s.key.labels.clone(),
                     timestamp_ms: t + shift_ms,
                     value: v,
@@ -333,7 +333,7 @@ pub fn mentions(e: &Eval, loads: &[&Load], pred: impl Fn(&LoadSeries) -> bool) -
         .iter()
         .flat_map(|l| l.series.iter())
         .filter(|s| pred(s))
-        .map(|s| s.key.metric.as_str())
+        .map(|s| &*s.key.metric)
         .collect();
     if names.is_empty() {
         return false;
@@ -620,7 +620,7 @@ fn parse_series_desc(l: &str) -> Result<(SeriesKey, &str), String> {
             let (value, np) = quoted(l, p)?;
             p = np;
             if name == "__name__" {
-                key.metric = value;
+                key.metric = value.into();
             } else {
                 key.labels.insert(name, value);
             }

@@ -76,7 +76,7 @@ fn key_from_json(m: &serde_json::Map<String, serde_json::Value>) -> SeriesKey {
     for (k, v) in m {
         let v = v.as_str().unwrap_or_default().to_string();
         if k == "__name__" {
-            key.metric = v;
+            key.metric = v.into();
         } else {
             labels.insert(k.clone(), v);
         }
