@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wardflux_testkit::netns::{Netns, require};
 use wardflux_testkit::snmp::{Daemon, shipped_recording, snmpsim_devices};
 
-use common::{BIN, eventually, get, post, put};
+use common::{BIN, eventually, get, poll_now, post, put};
 
 /// One simulated device: its address, sysName, and what the classifier must say.
 struct Sim {
@@ -590,15 +590,7 @@ fn server_discovers_records_reruns_and_adds_devices() {
         let id = d["id"].as_str().unwrap();
         // The poller picks the plan up from the store's event; then poll now: the
         // device's own credential (the one that worked) answers.
-        let polled = eventually("the device's items polled", Duration::from_secs(20), || {
-            let (st, v) = post(
-                &s,
-                &tok,
-                "/api/v1/monitoring/snmp/poll",
-                json!({"device_id": id}),
-            );
-            (st == 200).then_some(v)
-        });
+        let polled = poll_now(&s, &tok, id, Duration::from_secs(20));
         // The agent answered every item (values, or noSuchObject where the trimmed
         // recording lacks the MIB): the credential works.
         let items = polled["items"].as_array().unwrap();

@@ -427,21 +427,8 @@ fn a_template_applied_to_a_catalyst_polls_its_cpu_and_its_trigger_fires() {
     assert_eq!(st, 200, "{v}");
 
     // The poller picks the plan up from the store's event; then poll now.
-    let items = eventually("the device's items polled", Duration::from_secs(10), || {
-        let (st, v) = post(
-            &s,
-            &tok,
-            "/api/v1/monitoring/snmp/poll",
-            json!({"device_id": id}),
-        );
-        (st == 200).then_some(v)
-    });
-    let cpu = items["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["key"] == "cpu_usage")
-        .unwrap_or_else(|| panic!("no cpu_usage item: {items}"));
+    let items = poll_now(&s, &tok, &id, Duration::from_secs(10));
+    let cpu = polled_item(&items, "cpu_usage");
     assert_eq!(cpu["status"], "ok", "{cpu}");
     assert_eq!(cpu["last_value"], json!(14.0), "avgBusy1 in the recording");
     let (_, listed) = get(

@@ -417,25 +417,8 @@ fn imported_zabbix_snmp_hosts_are_polled_by_the_standalone_engine() {
     assert_eq!(dev["source"], "standalone");
     assert_eq!(dev["snmp_port"], sim.addr.port());
     // Polled by our engine with the imported credential and template.
-    let items = eventually(
-        "the imported device polled",
-        Duration::from_secs(20),
-        || {
-            let (st, v) = post(
-                &s,
-                &tok,
-                "/api/v1/monitoring/snmp/poll",
-                json!({"device_id": id}),
-            );
-            (st == 200).then_some(v)
-        },
-    );
-    let cpu = items["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["key"] == "cpu_usage")
-        .unwrap_or_else(|| panic!("no cpu_usage item: {items}"));
+    let items = poll_now(&s, &tok, &id, Duration::from_secs(20));
+    let cpu = polled_item(&items, "cpu_usage");
     assert_eq!(cpu["status"], "ok", "{cpu}");
     assert_eq!(cpu["last_value"], json!(14.0), "avgBusy1 in the recording");
 

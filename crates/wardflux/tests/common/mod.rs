@@ -176,3 +176,27 @@ pub fn eventually<T>(what: &str, within: Duration, mut cond: impl FnMut() -> Opt
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Asks the server to poll device `id` now (`POST /api/v1/monitoring/snmp/poll`) until it
+/// can (the poller takes a new plan from the store's event), within `within`; the answer.
+pub fn poll_now(s: &Server, tok: &str, id: &str, within: Duration) -> Value {
+    eventually("the device's items polled", within, || {
+        let (st, v) = post(
+            s,
+            tok,
+            "/api/v1/monitoring/snmp/poll",
+            serde_json::json!({"device_id": id}),
+        );
+        (st == 200).then_some(v)
+    })
+}
+
+/// The item with `key` in a poll answer; panics naming the answer when there is none.
+pub fn polled_item<'a>(polled: &'a Value, key: &str) -> &'a Value {
+    polled["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == key)
+        .unwrap_or_else(|| panic!("no {key} item: {polled}"))
+}
